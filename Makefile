@@ -1,0 +1,26 @@
+# Two commands do all the set-up on a fresh clone:
+#   make demo   installs sccompiler and runs the main job on a bundled example
+#   make test   installs sccompiler with its test extras and runs the whole test suite
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+OUT ?= build/demo
+
+.PHONY: install install-dev demo test bench clean
+
+install:
+	$(PIP) install -q -e .
+
+install-dev:
+	$(PIP) install -q -e '.[dev,torch]'
+
+demo: install
+	$(PYTHON) examples/quickstart/run.py --out $(OUT)
+
+test: install-dev
+	$(PYTHON) -m pytest -q
+
+bench: install-dev
+	for b in bench/bench_*.py; do $(PYTHON) $$b || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,59 @@
+"""The ``scc`` command line.  Each verb lives in its own module and is imported lazily, so
+``scc --help`` stays fast and a verb's heavy dependencies load only when it runs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from ..errors import SCCError
+
+#: verb -> "module:attribute" of its click command (modules under sccompiler.cli)
+COMMANDS: dict[str, str] = {
+    "inspect": "sccompiler.cli.inspect_cmd:inspect_cmd",
+    "quantize": "sccompiler.cli.quantize_cmd:quantize_cmd",
+    "convert": "sccompiler.cli.convert_cmd:convert_cmd",
+    "fsm": "sccompiler.cli.fsm_cmd:fsm_cmd",
+}
+
+
+class SCCGroup(click.Group):
+    """A click group that loads verbs lazily and turns :class:`SCCError` into a one-line error."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(super().list_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in COMMANDS:
+            mod_name, attr = COMMANDS[name].split(":")
+            try:
+                mod = importlib.import_module(mod_name)
+            except ModuleNotFoundError as exc:
+                if exc.name == mod_name:  # verb not built yet in this checkout
+                    return None
+                raise
+            return getattr(mod, attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SCCError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=SCCGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sccompiler", prog_name="scc")
+def cli() -> None:
+    """sccompiler: compile quantized LSTM/GRU networks into stochastic-computing hardware."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="scc")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

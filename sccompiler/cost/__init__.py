@@ -1,0 +1,1 @@
+"""Hardware cost models driven by technology descriptions in targets/."""

@@ -1,0 +1,79 @@
+"""The project's exception hierarchy.
+
+Every error a user can cause derives from :class:`SCCError`; the CLI turns these into a one-line
+message and a non-zero exit code, never a traceback.  Each subclass names one kind of failure so
+API users can catch exactly what they expect.
+"""
+
+from __future__ import annotations
+
+
+class SCCError(Exception):
+    """Base class of all errors raised for bad input, bad configuration or missing tools."""
+
+    #: exit code the CLI uses for this kind of error
+    exit_code: int = 1
+
+
+class ModelFormatError(SCCError):
+    """A model file is malformed, truncated or not of the expected format/version."""
+
+
+class UnsupportedOpError(SCCError):
+    """The model uses an operator/layer the compiler does not support (names op and node)."""
+
+    def __init__(self, op: str, node: str | None = None, detail: str = "") -> None:
+        self.op = op
+        self.node = node
+        where = f" (node {node!r})" if node else ""
+        extra = f": {detail}" if detail else ""
+        super().__init__(f"unsupported operator {op!r}{where}{extra}")
+
+
+class InvalidWeightsError(SCCError):
+    """Weights contain NaN/inf or have shapes inconsistent with their layer."""
+
+
+class SCValueError(SCCError, ValueError):
+    """A parameter is out of range (width, state count, length, probability, shape).
+
+    The message names the parameter. Raised instead of silently clipping.
+    """
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(f"{param}: {message}")
+
+
+class ConfigError(SCCError, ValueError):
+    """An inconsistent or invalid configuration."""
+
+
+class ExpressionError(SCCError, ValueError):
+    """A target expression is malformed, unsafe or outside the output range."""
+
+
+class SynthesisError(SCCError):
+    """FSM synthesis failed or cannot meet the requested accuracy."""
+
+
+class MissingDependencyError(SCCError):
+    """An optional Python dependency is needed but not installed."""
+
+    def __init__(self, package: str, extra: str | None = None, purpose: str = "") -> None:
+        self.package = package
+        hint = f"pip install 'sccompiler[{extra}]'" if extra else f"pip install {package}"
+        why = f" for {purpose}" if purpose else ""
+        super().__init__(f"{package} is required{why} but not installed; install it with: {hint}")
+
+
+class ToolMissingError(SCCError):
+    """An external program (iverilog, verilator, yosys) is not on PATH."""
+
+
+class OutputExistsError(SCCError):
+    """An output path exists and --force was not given."""
+
+
+class SimulationError(SCCError):
+    """A simulation could not run (inconsistent netlist, mismatch in co-simulation, ...)."""

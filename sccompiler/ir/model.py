@@ -1,0 +1,457 @@
+"""Model-level IR: a typed, ordered graph of recurrent-network layers with quantization metadata.
+
+Conventions (every frontend maps to these explicitly, every later stage relies on them):
+
+* Tensors are float64 numpy arrays.  A :class:`Tensor` carries a :class:`QuantSpec` saying which
+  values it takes (``levels``) and how they were produced (``scheme``).
+* ``LSTM`` gate rows are stacked in PyTorch order **i, f, g, o** (``LSTM_GATE_ORDER``); ONNX's
+  i, o, f, c order is permuted by the ONNX frontend.
+* ``GRU`` gate rows are stacked in PyTorch order **r, z, n** (``GRU_GATE_ORDER``);
+  ``linear_before_reset=True`` is PyTorch's form n = tanh(W_in x + b_in + r*(W_hn h + b_hn)),
+  ``False`` is ONNX's default n = tanh(W_in x + b_in + W_hn (r*h) + b_hn).
+* A multi-layer recurrent stack is one IR layer per recurrent layer.
+* Data are batch-major: inputs ``(batch, time, features)`` or token ids ``(batch, time)``.
+* The model is a chain: layer k consumes layer k-1's output (``Model.graph()`` gives a networkx
+  view of it).  Recurrent layers output the whole hidden sequence ``(batch, time, hidden)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import ClassVar, Iterator
+
+import numpy as np
+
+from ..errors import InvalidWeightsError
+
+LSTM_GATE_ORDER = ("i", "f", "g", "o")
+GRU_GATE_ORDER = ("r", "z", "n")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "softmax", "identity", "sign")
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """How a tensor is quantized.
+
+    ``scheme``: ``"float"`` (unquantized), ``"binary"``, ``"ternary"``, ``"pow2-ternary"``, ``"exp"``,
+    ``"int"`` (k-bit uniform) or ``"detected"`` (a loaded tensor that already takes few values).
+    ``levels``: the sorted distinct values the tensor may take, in real units (``None`` for float).
+    ``scale``: the scale such that ``values / scale`` are small integers (or powers of two for
+    ``exp``); ``None`` when meaningless.  ``bits``: storage bits per element.
+    """
+
+    scheme: str = "float"
+    levels: tuple[float, ...] | None = None
+    scale: float | None = None
+    bits: int = 32
+    stochastic: bool = False
+    seed: int | None = None
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.scheme != "float"
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self) | {"levels": list(self.levels) if self.levels else None}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "QuantSpec":
+        d = dict(d)
+        if d.get("levels") is not None:
+            d["levels"] = tuple(float(v) for v in d["levels"])
+        return cls(**d)
+
+
+FLOAT = QuantSpec()
+
+
+@dataclass(frozen=True, eq=False)
+class Tensor:
+    """A named weight tensor with its quantization."""
+
+    data: np.ndarray
+    quant: QuantSpec = FLOAT
+
+    def __post_init__(self) -> None:
+        arr = np.asarray(self.data, dtype=np.float64)
+        object.__setattr__(self, "data", arr)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNormParams:
+    """Inference-time batch norm: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+
+    Arrays are ``(features,)`` or, for recurrent batch norm with per-time-step statistics,
+    ``(steps, features)``; time steps beyond the last use the last row.
+    """
+
+    gamma: np.ndarray
+    beta: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("gamma", "beta", "mean", "var"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.float64))
+
+    @property
+    def per_step(self) -> bool:
+        return self.mean.ndim == 2
+
+    @property
+    def features(self) -> int:
+        return int(self.mean.shape[-1])
+
+    def at(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scale, shift) so that y = scale * x + shift at time step ``t``."""
+        def row(a: np.ndarray) -> np.ndarray:
+            return a[min(t, a.shape[0] - 1)] if a.ndim == 2 else a
+        scale = row(self.gamma) / np.sqrt(row(self.var) + self.eps)
+        return scale, row(self.beta) - scale * row(self.mean)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"gamma": self.gamma, "beta": self.beta, "mean": self.mean, "var": self.var}
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """Base class of IR layers.  Subclasses declare ``kind`` and their tensor fields."""
+
+    kind: ClassVar[str] = "layer"
+    #: names of the fields holding :class:`Tensor` objects (``None`` allowed when optional)
+    tensor_fields: ClassVar[tuple[str, ...]] = ()
+    #: names of the fields holding optional :class:`BatchNormParams`
+    bn_fields: ClassVar[tuple[str, ...]] = ()
+
+    name: str
+
+    def tensors(self) -> Iterator[tuple[str, Tensor]]:
+        for f in self.tensor_fields:
+            t = getattr(self, f)
+            if t is not None:
+                yield f, t
+
+    def batchnorms(self) -> Iterator[tuple[str, BatchNormParams]]:
+        for f in self.bn_fields:
+            b = getattr(self, f)
+            if b is not None:
+                yield f, b
+
+    def attrs(self) -> dict:
+        """Scalar attributes (everything but tensors, batch norms and the name)."""
+        skip = {"name", *self.tensor_fields, *self.bn_fields}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
+    @property
+    def in_features(self) -> int | None:
+        return None
+
+    @property
+    def out_features(self) -> int | None:
+        return None
+
+    def param_count(self) -> int:
+        return sum(t.data.size for _, t in self.tensors())
+
+    def replace(self, **changes) -> "Layer":
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Check shapes and finiteness; raise :class:`InvalidWeightsError` naming the tensor."""
+        for fname, t in self.tensors():
+            if not np.all(np.isfinite(t.data)):
+                bad = int(np.size(t.data) - np.count_nonzero(np.isfinite(t.data)))
+                raise InvalidWeightsError(
+                    f"layer {self.name!r}: tensor {fname} has {bad} NaN/inf value(s)")
+        for fname, b in self.batchnorms():
+            for aname, arr in b.arrays().items():
+                if not np.all(np.isfinite(arr)):
+                    raise InvalidWeightsError(
+                        f"layer {self.name!r}: batch norm {fname}.{aname} has NaN/inf values")
+                if arr.shape != b.mean.shape:
+                    raise InvalidWeightsError(
+                        f"layer {self.name!r}: batch norm {fname}.{aname} shape {arr.shape} "
+                        f"!= {b.mean.shape}")
+            if np.any(b.var < 0):
+                raise InvalidWeightsError(f"layer {self.name!r}: batch norm {fname} has negative variance")
+        self._check_shapes()
+
+    def _check_shapes(self) -> None:
+        pass
+
+    def _expect(self, fname: str, shape: tuple[int, ...]) -> None:
+        t = getattr(self, fname)
+        if t is not None and t.shape != shape:
+            raise InvalidWeightsError(
+                f"layer {self.name!r}: tensor {fname} has shape {t.shape}, expected {shape}")
+
+    def _expect_bn(self, fname: str, features: int) -> None:
+        b = getattr(self, fname)
+        if b is not None and b.features != features:
+            raise InvalidWeightsError(
+                f"layer {self.name!r}: batch norm {fname} has {b.features} features, expected {features}")
+
+
+@dataclass(frozen=True, eq=False)
+class LSTM(Layer):
+    """One LSTM layer (gate order i, f, g, o).
+
+    c_t = f*c_{t-1} + i*g,  h_t = o*tanh(c_t) with
+    [i f g o] = act(BNx(W_ih x_t) + BNh(W_hh h_{t-1}) + b_ih + b_hh) and, when ``bn_c`` is set,
+    h_t = o*tanh(BNc(c_t)) (recurrent batch norm, Cooijmans et al. / Ardakani et al. ICLR 2019).
+    """
+
+    kind: ClassVar[str] = "lstm"
+    tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh")
+    bn_fields: ClassVar[tuple[str, ...]] = ("bn_x", "bn_h", "bn_c")
+
+    input_size: int = 0
+    hidden_size: int = 0
+    w_ih: Tensor | None = None
+    w_hh: Tensor | None = None
+    b_ih: Tensor | None = None
+    b_hh: Tensor | None = None
+    bn_x: BatchNormParams | None = None
+    bn_h: BatchNormParams | None = None
+    bn_c: BatchNormParams | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.input_size
+
+    @property
+    def out_features(self) -> int:
+        return self.hidden_size
+
+    def _check_shapes(self) -> None:
+        h, i = self.hidden_size, self.input_size
+        if self.w_ih is None or self.w_hh is None:
+            raise InvalidWeightsError(f"layer {self.name!r}: LSTM needs w_ih and w_hh")
+        self._expect("w_ih", (4 * h, i))
+        self._expect("w_hh", (4 * h, h))
+        self._expect("b_ih", (4 * h,))
+        self._expect("b_hh", (4 * h,))
+        self._expect_bn("bn_x", 4 * h)
+        self._expect_bn("bn_h", 4 * h)
+        self._expect_bn("bn_c", h)
+
+
+@dataclass(frozen=True, eq=False)
+class GRU(Layer):
+    """One GRU layer (gate order r, z, n); h_t = (1-z)*n + z*h_{t-1}."""
+
+    kind: ClassVar[str] = "gru"
+    tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh")
+    bn_fields: ClassVar[tuple[str, ...]] = ("bn_x", "bn_h")
+
+    input_size: int = 0
+    hidden_size: int = 0
+    linear_before_reset: bool = True
+    w_ih: Tensor | None = None
+    w_hh: Tensor | None = None
+    b_ih: Tensor | None = None
+    b_hh: Tensor | None = None
+    bn_x: BatchNormParams | None = None
+    bn_h: BatchNormParams | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.input_size
+
+    @property
+    def out_features(self) -> int:
+        return self.hidden_size
+
+    def _check_shapes(self) -> None:
+        h, i = self.hidden_size, self.input_size
+        if self.w_ih is None or self.w_hh is None:
+            raise InvalidWeightsError(f"layer {self.name!r}: GRU needs w_ih and w_hh")
+        self._expect("w_ih", (3 * h, i))
+        self._expect("w_hh", (3 * h, h))
+        self._expect("b_ih", (3 * h,))
+        self._expect("b_hh", (3 * h,))
+        self._expect_bn("bn_x", 3 * h)
+        self._expect_bn("bn_h", 3 * h)
+
+
+@dataclass(frozen=True, eq=False)
+class Linear(Layer):
+    """Dense layer y = W x + b, applied at every time step."""
+
+    kind: ClassVar[str] = "linear"
+    tensor_fields: ClassVar[tuple[str, ...]] = ("weight", "bias")
+
+    in_size: int = 0
+    out_size: int = 0
+    weight: Tensor | None = None
+    bias: Tensor | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.in_size
+
+    @property
+    def out_features(self) -> int:
+        return self.out_size
+
+    def _check_shapes(self) -> None:
+        if self.weight is None:
+            raise InvalidWeightsError(f"layer {self.name!r}: Linear needs a weight")
+        self._expect("weight", (self.out_size, self.in_size))
+        self._expect("bias", (self.out_size,))
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding(Layer):
+    """Token-id lookup: (batch, time) int ids -> (batch, time, dim)."""
+
+    kind: ClassVar[str] = "embedding"
+    tensor_fields: ClassVar[tuple[str, ...]] = ("weight",)
+
+    num_embeddings: int = 0
+    embedding_dim: int = 0
+    weight: Tensor | None = None
+
+    @property
+    def out_features(self) -> int:
+        return self.embedding_dim
+
+    def _check_shapes(self) -> None:
+        if self.weight is None:
+            raise InvalidWeightsError(f"layer {self.name!r}: Embedding needs a weight")
+        self._expect("weight", (self.num_embeddings, self.embedding_dim))
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNorm(Layer):
+    """Standalone batch norm over the feature axis (per-time-step statistics allowed)."""
+
+    kind: ClassVar[str] = "batchnorm"
+    bn_fields: ClassVar[tuple[str, ...]] = ("params",)
+
+    params: BatchNormParams | None = None
+
+    @property
+    def in_features(self) -> int | None:
+        return self.params.features if self.params is not None else None
+
+    @property
+    def out_features(self) -> int | None:
+        return self.in_features
+
+    def param_count(self) -> int:
+        return 0 if self.params is None else int(4 * self.params.mean.size)
+
+    def _check_shapes(self) -> None:
+        if self.params is None:
+            raise InvalidWeightsError(f"layer {self.name!r}: BatchNorm needs parameters")
+
+
+@dataclass(frozen=True, eq=False)
+class Activation(Layer):
+    """Element-wise activation (``function`` in ACTIVATIONS); softmax is over the last axis."""
+
+    kind: ClassVar[str] = "activation"
+
+    function: str = "identity"
+
+    def _check_shapes(self) -> None:
+        if self.function not in ACTIVATIONS:
+            from ..errors import UnsupportedOpError
+            raise UnsupportedOpError(self.function, self.name, f"supported: {', '.join(ACTIVATIONS)}")
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {
+    cls.kind: cls for cls in (LSTM, GRU, Linear, Embedding, BatchNorm, Activation)
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the model consumes: ``"features"`` (batch, time, size) floats, or ``"tokens"``
+    (batch, time) integer ids below ``size``."""
+
+    kind: str = "features"
+    size: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """An ordered chain of layers plus the input description."""
+
+    layers: tuple[Layer, ...]
+    input: InputSpec
+    name: str = "model"
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def layer(self, name: str) -> Layer:
+        for lay in self.layers:
+            if lay.name == name:
+                return lay
+        raise KeyError(name)
+
+    def replace_layer(self, name: str, new: Layer) -> "Model":
+        return dataclasses.replace(
+            self, layers=tuple(new if lay.name == name else lay for lay in self.layers))
+
+    def with_layers(self, layers) -> "Model":
+        return dataclasses.replace(self, layers=tuple(layers))
+
+    def param_count(self) -> int:
+        return sum(lay.param_count() for lay in self.layers)
+
+    def validate(self) -> "Model":
+        """Check every layer and that consecutive layers fit; return self for chaining."""
+        names = [lay.name for lay in self.layers]
+        if len(set(names)) != len(names):
+            raise InvalidWeightsError(f"duplicate layer names in {names}")
+        if self.input.kind not in ("features", "tokens"):
+            raise InvalidWeightsError(f"input kind must be 'features' or 'tokens', got {self.input.kind!r}")
+        width: int | None = self.input.size if self.input.kind == "features" else None
+        for k, lay in enumerate(self.layers):
+            lay.validate()
+            if isinstance(lay, Embedding):
+                if k != 0 or self.input.kind != "tokens":
+                    raise InvalidWeightsError(
+                        f"layer {lay.name!r}: an Embedding must be the first layer of a token model")
+                if lay.num_embeddings != self.input.size:
+                    raise InvalidWeightsError(
+                        f"layer {lay.name!r}: {lay.num_embeddings} embeddings but vocabulary is {self.input.size}")
+            elif k == 0 and self.input.kind == "tokens":
+                raise InvalidWeightsError("a token-input model must start with an Embedding layer")
+            fin = lay.in_features
+            if fin is not None and width is not None and fin != width:
+                raise InvalidWeightsError(
+                    f"layer {lay.name!r} expects {fin} input features but receives {width}")
+            out = lay.out_features
+            if out is not None:
+                width = out
+        return self
+
+    def graph(self):
+        """A networkx DiGraph view: nodes are layer names (attribute ``layer``), plus ``"input"``."""
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_node("input", layer=None, spec=self.input)
+        prev = "input"
+        for lay in self.layers:
+            g.add_node(lay.name, layer=lay, kind=lay.kind)
+            g.add_edge(prev, lay.name)
+            prev = lay.name
+        return g
