@@ -34,8 +34,10 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "softmax", "identity", "sign")
 class QuantSpec:
     """How a tensor is quantized.
 
-    ``scheme``: ``"float"`` (unquantized), ``"binary"``, ``"ternary"``, ``"pow2-ternary"``, ``"exp"``,
-    ``"int"`` (k-bit uniform) or ``"detected"`` (a loaded tensor that already takes few values).
+    ``scheme``: the scheme that produced the values: ``"float"`` (unquantized), ``"binary"``,
+    ``"ternary"``, ``"ott-ternary"``, ``"pow2-ternary"``, ``"exp"``, ``"int"`` (k-bit uniform), or for
+    a loaded tensor that already takes few values the kind :func:`detect_quant` recognized.
+    Later stages decide binary/ternary datapaths from ``levels``, not from the scheme name.
     ``levels``: the sorted distinct values the tensor may take, in real units (``None`` for float).
     ``scale``: the scale such that ``values / scale`` are small integers (or powers of two for
     ``exp``); ``None`` when meaningless.  ``bits``: storage bits per element.
@@ -53,7 +55,7 @@ class QuantSpec:
         return self.scheme != "float"
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self) | {"levels": list(self.levels) if self.levels else None}
+        return dataclasses.asdict(self) | {"levels": None if self.levels is None else list(self.levels)}
 
     @classmethod
     def from_json(cls, d: dict) -> "QuantSpec":

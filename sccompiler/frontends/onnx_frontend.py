@@ -1,0 +1,831 @@
+"""Import ONNX models (plain or QONNX-quantized) into the model IR.
+
+The importer follows the *data path*: starting at the graph input it walks the chain of nodes that
+consume the data tensor, turning compute nodes into IR layers and checking that every layout node
+on the way keeps the meaning of the batch / time / feature axes.  Everything else in the graph is
+either a constant (weights, possibly produced by QONNX ``Quant``/``BipolarQuant``/``IntQuant``
+nodes, evaluated here in numpy) or shape plumbing that builds the all-zero initial states PyTorch's
+exporter emits (``Shape``/``Gather``/``Concat``/``ConstantOfShape``/``Expand``/``Slice``).
+
+Accepted on the data path:
+
+* compute: ``LSTM``, ``GRU`` (forward direction, default activations, zero initial states, no
+  ``sequence_lens``, no peepholes, ``layout`` 0 or 1), ``Gemm`` (``transA=0``), ``MatMul`` by a
+  constant (+ an ``Add`` of a constant bias), ``Gather`` on a constant table (embedding, first
+  layer only), ``BatchNormalization`` (inference mode, over a feature axis), ``Sigmoid``/``Tanh``/
+  ``Relu``/``Softmax`` (over the feature axis), QONNX ``BipolarQuant`` with scale 1 (the sign
+  activation; other activation quantizers are unsupported);
+* layout: ``Identity``, ``Transpose``, ``Squeeze``/``Unsqueeze`` of size-1 axes the importer
+  created (LSTM/GRU's ``num_directions`` axis), ``Reshape`` that flattens the leading axes to
+  ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes).
+
+Anything else on the data path, a second graph input that reaches it, or a branching data path
+raises :class:`~sccompiler.errors.UnsupportedOpError` naming the op and node.  Extra graph outputs
+that do not lie on the data path (e.g. ``h_n``) are dropped and listed in
+``model.metadata["onnx"]["ignored_outputs"]``.
+
+Weights are mapped to the IR conventions (gate order i,f,g,o for LSTM and r,z,n for GRU, the
+``num_directions`` axis removed); the data layout (ONNX's default time-major ``(seq, batch,
+feat)``) is recorded in ``metadata["onnx"]["input_layout"]`` — the IR itself is batch-major.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import MissingDependencyError, ModelFormatError, UnsupportedOpError
+from ..ir.model import (
+    GRU,
+    LSTM,
+    Activation,
+    BatchNorm,
+    BatchNormParams,
+    Embedding,
+    InputSpec,
+    Layer,
+    Linear,
+    Model,
+    QuantSpec,
+    Tensor,
+)
+from ..quantize.detect import MAX_DETECTED_LEVELS, detect_quant
+
+#: ONNX LSTM stacks gates i, o, f, c; the IR wants i, f, g(=c), o
+ONNX_TO_IR_LSTM_BLOCKS = (0, 2, 3, 1)
+#: ONNX GRU stacks gates z, r, h; the IR wants r, z, n(=h)
+ONNX_TO_IR_GRU_BLOCKS = (1, 0, 2)
+QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
+_ACTIVATION_OPS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu", "Softmax": "softmax"}
+_DEFAULT_RNN_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh")}
+#: ops whose output equals (a re-arrangement of) their first input's values
+_VALUE_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Flatten")
+#: ops through which an all-zero tensor stays all zero (initial-state plumbing)
+_ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Slice",
+                    "Expand", "Tile", "Flatten")
+_SHAPE_OPS = ("Shape", "Size")
+SUPPORTED_DATA_OPS = ("LSTM", "GRU", "Gemm", "MatMul", "Add", "Gather", "BatchNormalization",
+                      *_ACTIVATION_OPS, "Identity", "Transpose", "Squeeze", "Unsqueeze", "Reshape")
+
+#: axis label of a feature axis, of the size-1 direction axis of LSTM/GRU outputs, of Unsqueeze
+FEATURE, DIRECTION, UNIT = "F", "D", "U"
+
+
+def _import_onnx():
+    try:
+        import onnx  # noqa: PLC0415
+        from onnx import numpy_helper  # noqa: PLC0415
+    except ImportError:
+        raise MissingDependencyError("onnx", None, "reading ONNX models") from None
+    return onnx, numpy_helper
+
+
+def _clean_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", ".", name.strip("/")).strip(".")
+
+
+@dataclass
+class _Walk:
+    """State of the data-path walk."""
+
+    binding: dict[str, str] = field(default_factory=dict)
+    layers: list[Layer] = field(default_factory=list)
+    quant: dict[int, dict[str, QuantSpec]] = field(default_factory=dict)  # layer index -> field -> spec
+    last_op: str = ""
+    last_output: str = ""  # output tensor of the node that made the last layer
+
+
+class _OnnxGraph:
+    """Index of an ONNX graph: initializers, producers, consumers, constant evaluation."""
+
+    def __init__(self, model: Any, source: str) -> None:
+        onnx, numpy_helper = _import_onnx()
+        self.onnx, self.numpy_helper = onnx, numpy_helper
+        self.source = source
+        graph = model.graph
+        self.graph = graph
+        self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
+        self.init: dict[str, np.ndarray] = {}
+        for t in graph.initializer:
+            try:
+                self.init[t.name] = numpy_helper.to_array(t)
+            except Exception as exc:  # noqa: BLE001 - onnx raises assorted errors for bad tensors
+                raise ModelFormatError(f"{source}: initializer {t.name!r} is unreadable: {exc}") from None
+        self.nodes = list(graph.node)
+        self.producer: dict[str, tuple[Any, int]] = {}
+        self.consumers: dict[str, list[tuple[Any, int]]] = {}
+        for node in self.nodes:
+            for k, out in enumerate(node.output):
+                if out:
+                    self.producer[out] = (node, k)
+            for k, inp in enumerate(node.input):
+                if inp:
+                    self.consumers.setdefault(inp, []).append((node, k))
+        self.inputs = {i.name: i for i in graph.input if i.name not in self.init}
+        self.outputs = [o.name for o in graph.output]
+        self._kind: dict[str, str] = {}
+        for node in self.nodes:  # ONNX requires topological order: fill the cache without deep recursion
+            for out in node.output:
+                if out:
+                    self.kind(out)
+        self._const: dict[str, np.ndarray] = {}
+        self.quant_of: dict[str, QuantSpec] = {}
+        self._names: dict[int, str] = {}
+        for k, node in enumerate(self.nodes):
+            self._names[id(node)] = node.name or f"{node.op_type}_{k}"
+
+    # ------------------------------------------------------------------ helpers
+    def name(self, node: Any) -> str:
+        return self._names[id(node)]
+
+    def attrs(self, node: Any) -> dict[str, Any]:
+        out = {}
+        for a in node.attribute:
+            v = self.onnx.helper.get_attribute_value(a)
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "replace")
+            elif isinstance(v, list) and v and isinstance(v[0], bytes):
+                v = [s.decode("utf-8", "replace") for s in v]
+            out[a.name] = v
+        return out
+
+    def input_rank(self, name: str) -> int | None:
+        vi = self.inputs[name]
+        tt = vi.type.tensor_type
+        return len(tt.shape.dim) if tt.HasField("shape") else None
+
+    def input_dims(self, name: str) -> list[int | None]:
+        tt = self.inputs[name].type.tensor_type
+        return [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+
+    def kind(self, name: str) -> str:
+        """'const' (computable from initializers), 'shape' (from tensor shapes only) or 'data'."""
+        if name in self._kind:
+            return self._kind[name]
+        if name == "" or name in self.init:
+            k = "const"
+        elif name in self.inputs:
+            k = "data"
+        elif name in self.producer:
+            node, _ = self.producer[name]
+            if node.op_type in _SHAPE_OPS:
+                k = "shape"
+            else:
+                kinds = {self.kind(i) for i in node.input if i}
+                k = "data" if "data" in kinds else "shape" if "shape" in kinds else "const"
+        else:
+            raise ModelFormatError(f"{self.source}: tensor {name!r} is used but never produced")
+        self._kind[name] = k
+        return k
+
+    def const(self, name: str, user: Any) -> np.ndarray:
+        """Value of a constant tensor (evaluating constant-folding and QONNX quant nodes)."""
+        if name in self._const:
+            return self._const[name]
+        if name in self.init:
+            return self.init[name]
+        if self.kind(name) != "const":
+            raise UnsupportedOpError(
+                user.op_type, self.name(user),
+                f"input {name!r} must be a constant (weights/initializer) but depends on the model input")
+        node, _ = self.producer[name]
+        value = self._evaluate(node)
+        self._const[name] = value
+        return value
+
+    def _evaluate(self, node: Any) -> np.ndarray:
+        op, a = node.op_type, self.attrs(node)
+        nh = self.numpy_helper
+        if op == "Constant":
+            if "value" in a:
+                return nh.to_array(a["value"])
+            for key in ("value_float", "value_floats", "value_int", "value_ints"):
+                if key in a:
+                    return np.asarray(a[key], dtype=np.float32 if "float" in key else np.int64)
+            raise UnsupportedOpError(op, self.name(node), f"attribute(s) {sorted(a)} not supported")
+        ins = [self.const(i, node) if i else None for i in node.input]
+        x = ins[0]
+        if op in QUANT_OPS:
+            out, spec = _qonnx_quant(op, ins, a, self.name(node))
+            self.quant_of[node.output[0]] = spec
+            return out
+        if op in _VALUE_PRESERVING and node.input[0] in self.quant_of:
+            self.quant_of[node.output[0]] = self.quant_of[node.input[0]]
+        if op == "Identity":
+            return x
+        if op == "Cast":
+            return x.astype(self.onnx.helper.tensor_dtype_to_np_dtype(a["to"]))
+        if op == "Transpose":
+            return np.transpose(x, a.get("perm"))
+        if op == "Reshape":
+            shape = [int(s) for s in ins[1]]
+            shape = [x.shape[k] if s == 0 and not a.get("allowzero") else s for k, s in enumerate(shape)]
+            return x.reshape(shape)
+        if op in ("Squeeze", "Unsqueeze"):
+            axes = a.get("axes") if len(ins) < 2 or ins[1] is None else [int(v) for v in ins[1]]
+            if op == "Squeeze":
+                return np.squeeze(x, axis=tuple(axes) if axes is not None else None)
+            return np.expand_dims(x, tuple(axes))
+        if op == "Concat":
+            return np.concatenate([v for v in ins if v is not None], axis=a["axis"])
+        raise UnsupportedOpError(op, self.name(node), "cannot be evaluated on constant weights")
+
+    def is_zero_state(self, name: str, user: Any, slot: str) -> bool:
+        """True if ``name`` is provably all zeros (absent, a zero constant or zero plumbing)."""
+        if name == "":
+            return True
+        k = self.kind(name)
+        if k == "const":
+            return not np.any(self.const(name, user))
+        if k == "data":
+            src = name if name in self.inputs else "the model input"
+            raise UnsupportedOpError(
+                user.op_type, self.name(user),
+                f"{slot} comes from {src!r}; initial states given as inputs are not supported "
+                f"(export the model without passing an initial state)")
+        node, _ = self.producer[name]
+        if node.op_type == "ConstantOfShape":
+            value = self.attrs(node).get("value")
+            return value is None or not np.any(self.numpy_helper.to_array(value))
+        if node.op_type in _ZERO_PRESERVING:
+            return self.is_zero_state(node.input[0], user, slot)
+        if node.op_type == "Concat":
+            return all(self.is_zero_state(i, user, slot) for i in node.input if i)
+        return False
+
+    def data_consumers(self, name: str) -> list[tuple[Any, int]]:
+        return [(n, k) for n, k in self.consumers.get(name, []) if n.op_type not in _SHAPE_OPS]
+
+
+# ---------------------------------------------------------------------- QONNX quantizers
+
+
+def _int_range(signed: bool, narrow: bool, bits: int) -> tuple[int, int]:
+    if signed:
+        lo = -(2 ** (bits - 1)) + (1 if narrow else 0)
+        return lo, 2 ** (bits - 1) - 1
+    return 0, 2**bits - (2 if narrow else 1)
+
+
+_ROUNDING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "ROUND": np.round,  # half to even, as QONNX (numpy) does
+    "HALF_EVEN": np.round,
+    "CEIL": np.ceil,
+    "FLOOR": np.floor,
+    "ROUND_TO_ZERO": np.fix,
+    "DOWN": np.fix,
+    "UP": lambda v: np.sign(v) * np.ceil(np.abs(v)),
+    "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5),
+    "HALF_DOWN": lambda v: np.sign(v) * np.ceil(np.abs(v) - 0.5),
+}
+
+
+def _scalar(v: np.ndarray | None) -> float | None:
+    return float(np.asarray(v).ravel()[0]) if v is not None and np.asarray(v).size == 1 else None
+
+
+def _qonnx_quant(op: str, ins: list, attrs: dict, node_name: str) -> tuple[np.ndarray, QuantSpec]:
+    """Evaluate a QONNX quantizer on a constant, in the input's dtype, as QONNX's numpy code does.
+
+    Returns the quantized values and the :class:`QuantSpec` they imply: ``binary`` for
+    BipolarQuant (and 1-bit signed Quant), ``ternary`` for 2-bit signed narrow Quant with zero
+    point 0, ``int`` otherwise.  For a per-tensor scale, ``levels`` is the quantizer's whole grid
+    when it has at most 256 entries, else the values that occur; with per-channel scales the spec
+    comes from the values (``detect_quant``) with the node's bit width.
+    """
+    x = np.asarray(ins[0])
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    x = x.astype(dtype)
+    if len(ins) < 2 or ins[1] is None:
+        raise UnsupportedOpError(op, node_name, "missing scale input")
+    scale = np.asarray(ins[1]).astype(dtype)
+    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
+        raise UnsupportedOpError(op, node_name, "scale must be positive and finite")
+    if op == "BipolarQuant":
+        out = np.where(x >= 0, dtype.type(1), dtype.type(-1)) * scale
+        grid = np.array([-1.0, 1.0], dtype=dtype)
+        zeropt, bits, scheme = dtype.type(0), 1, "binary"
+    else:
+        if len(ins) < 4 or ins[2] is None or ins[3] is None:
+            raise UnsupportedOpError(op, node_name, "needs inputs (x, scale, zeropt, bitwidth)")
+        zeropt = np.asarray(ins[2]).astype(dtype)
+        bw = np.asarray(ins[3])
+        if bw.size != 1 or float(bw.ravel()[0]) != int(bw.ravel()[0]) or int(bw.ravel()[0]) < 1:
+            raise UnsupportedOpError(op, node_name, f"bitwidth must be a positive integer scalar, got {bw.tolist()}")
+        bits = int(bw.ravel()[0])
+        signed, narrow = bool(attrs.get("signed", 1)), bool(attrs.get("narrow", 0))
+        mode = str(attrs.get("rounding_mode", "ROUND")).upper()
+        if mode not in _ROUNDING:
+            raise UnsupportedOpError(op, node_name, f"rounding_mode {mode!r} (supported: {', '.join(_ROUNDING)})")
+        y = x / scale + zeropt
+        if bits == 1 and signed:  # QONNX treats 1-bit signed as bipolar
+            y = np.where(y >= 0, dtype.type(1), dtype.type(-1))
+            grid = np.array([-1.0, 1.0], dtype=dtype)
+        else:
+            lo, hi = _int_range(signed, narrow, bits)
+            y = _ROUNDING[mode](np.clip(y, lo, hi))
+            grid = np.arange(lo, hi + 1, dtype=dtype)
+        out = ((y - zeropt) * scale).astype(dtype)
+        scheme = "binary" if bits == 1 and signed else "int"
+        if bits == 2 and signed and narrow and not np.any(zeropt):
+            scheme = "ternary"
+    s, z = _scalar(scale), _scalar(zeropt)
+    if s is None or z is None:
+        spec = detect_quant(out)
+        if spec.is_quantized:
+            spec = QuantSpec(scheme=spec.scheme, levels=spec.levels, scale=spec.scale, bits=bits)
+        return out, spec
+    # like the quantizers: the whole codebook when it is small, else the values that occur
+    if grid.size <= MAX_DETECTED_LEVELS:
+        levels = np.unique(((grid - dtype.type(z)) * dtype.type(s)).astype(dtype).astype(np.float64))
+    else:
+        levels = np.unique(out.astype(np.float64))
+    return out, QuantSpec(scheme=scheme, levels=tuple(float(v) for v in levels), scale=s, bits=bits)
+
+
+# ------------------------------------------------------------------------ data-path walk
+
+
+class _Importer:
+    def __init__(self, g: _OnnxGraph) -> None:
+        self.g = g
+        self.walk = _Walk()
+        self.names: set[str] = set()
+        self.handlers: dict[str, Callable[[Any, tuple], tuple[str, tuple]]] = {
+            "LSTM": self._rnn, "GRU": self._rnn, "Gemm": self._gemm, "MatMul": self._matmul,
+            "Add": self._add, "Gather": self._gather, "BatchNormalization": self._batchnorm,
+            "Identity": self._identity, "Transpose": self._transpose, "Squeeze": self._squeeze,
+            "Unsqueeze": self._unsqueeze, "Reshape": self._reshape,
+            **{op: self._activation for op in _ACTIVATION_OPS},
+        }
+
+    # ------------------------------------------------------------------ utilities
+    def fail(self, node: Any, detail: str) -> UnsupportedOpError:
+        return UnsupportedOpError(node.op_type, self.g.name(node), detail)
+
+    def layer_name(self, node: Any, fallback: str) -> str:
+        base = _clean_name(node.name) or f"{fallback}{len(self.walk.layers)}"
+        name, k = base, 1
+        while name in self.names:
+            name, k = f"{base}_{k}", k + 1
+        self.names.add(name)
+        return name
+
+    def add_layer(self, node: Any, layer: Layer, quant: dict[str, QuantSpec] | None = None) -> None:
+        self.walk.quant[len(self.walk.layers)] = quant or {}
+        self.walk.layers.append(layer)
+        self.walk.last_op = node.op_type
+        self.walk.last_output = node.output[0]
+
+    def spec_of(self, name: str) -> QuantSpec | None:
+        return self.g.quant_of.get(name)
+
+    def bind(self, node: Any, label: Any, role: str) -> None:
+        """Record that input axis ``label`` plays ``role``; a conflicting use is unsupported."""
+        if isinstance(label, str) and label.startswith("x"):
+            prev = self.walk.binding.setdefault(label, role)
+            if prev != role:
+                raise self.fail(node, f"uses input axis {label[1:]} as {_ROLE[role]} but an earlier layer "
+                                      f"used it as {_ROLE[prev]}")
+        elif not (role == FEATURE and label == FEATURE):
+            raise self.fail(node, f"expects a {_ROLE[role]} axis where the data has a "
+                                  f"{_describe(label)} axis (layout not supported)")
+
+    def other_inputs_const(self, node: Any, data_index: int) -> None:
+        for k, name in enumerate(node.input):
+            if k != data_index and name and self.g.kind(name) == "data":
+                raise self.fail(node, f"input {name!r} also depends on the model input; only a chain of "
+                                      f"layers with constant weights is supported")
+
+    # ------------------------------------------------------------------ compute ops
+    def _rnn(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g, op = self.g, node.op_type
+        a = g.attrs(node)
+        ngates = 4 if op == "LSTM" else 3
+        direction = a.get("direction", "forward")
+        if direction != "forward":
+            raise self.fail(node, f"direction={direction!r}; only forward (unidirectional) {op} is supported")
+        acts = tuple(s.lower() for s in a.get("activations", _DEFAULT_RNN_ACTIVATIONS[op]))
+        if acts != _DEFAULT_RNN_ACTIVATIONS[op]:
+            raise self.fail(node, f"activations {list(a['activations'])} (only the default "
+                                  f"{[s.title() for s in _DEFAULT_RNN_ACTIVATIONS[op]]} are supported)")
+        for bad in ("activation_alpha", "activation_beta", "clip"):
+            if bad in a:
+                raise self.fail(node, f"attribute {bad!r} is not supported")
+        if a.get("input_forget", 0):
+            raise self.fail(node, "input_forget=1 (coupled input/forget gates) is not supported")
+        layout = a.get("layout", 0)
+        ins = list(node.input) + [""] * (8 - len(node.input))
+        if ins[4]:
+            raise self.fail(node, "sequence_lens is not supported (all sequences must have the full length)")
+        states = ("initial_h", "initial_c") if op == "LSTM" else ("initial_h",)
+        for slot, name in zip(states, ins[5:7]):
+            if not g.is_zero_state(name, node, slot):
+                raise self.fail(node, f"{slot} is not all zero; nonzero initial states are not supported")
+        if op == "LSTM" and ins[7] and np.any(g.const(ins[7], node)):
+            raise self.fail(node, "peephole weights (input P) are not supported")
+        self.other_inputs_const(node, 0)
+        w, r = g.const(ins[1], node), g.const(ins[2], node)
+        if w.ndim != 3 or r.ndim != 3 or w.shape[0] != 1 or r.shape[0] != 1:
+            raise self.fail(node, f"W/R must have shape (1, {ngates}*hidden, ...), got {w.shape} and {r.shape}")
+        hidden = int(a.get("hidden_size", r.shape[-1]))
+        if w.shape[1] != ngates * hidden or r.shape[1:] != (ngates * hidden, hidden):
+            raise self.fail(node, f"W {w.shape} / R {r.shape} do not match hidden_size={hidden}")
+        b = g.const(ins[3], node) if ins[3] else None
+        if b is not None and b.shape != (1, 2 * ngates * hidden):
+            raise self.fail(node, f"B has shape {b.shape}, expected (1, {2 * ngates * hidden})")
+        if labels is not None:
+            if len(labels) != 3:
+                raise self.fail(node, f"input has rank {len(labels)}, expected 3")
+            t_ax, b_ax = (labels[0], labels[1]) if layout == 0 else (labels[1], labels[0])
+            self.bind(node, t_ax, "T")
+            self.bind(node, b_ax, "B")
+            self.bind(node, labels[2], FEATURE)
+        blocks = ONNX_TO_IR_LSTM_BLOCKS if op == "LSTM" else ONNX_TO_IR_GRU_BLOCKS
+
+        def permute(m: np.ndarray) -> np.ndarray:
+            parts = np.split(np.asarray(m, dtype=np.float64), ngates, axis=0)
+            return np.concatenate([parts[k] for k in blocks], axis=0)
+
+        tensors = {"w_ih": Tensor(permute(w[0])), "w_hh": Tensor(permute(r[0]))}
+        quant = {"w_ih": self.spec_of(ins[1]), "w_hh": self.spec_of(ins[2])}
+        if b is not None:
+            wb, rb = np.split(b[0], 2)
+            tensors |= {"b_ih": Tensor(permute(wb)), "b_hh": Tensor(permute(rb))}
+            quant |= {"b_ih": self.spec_of(ins[3]), "b_hh": self.spec_of(ins[3])}
+        name = self.layer_name(node, op.lower())
+        if op == "LSTM":
+            layer: Layer = LSTM(name, input_size=int(w.shape[2]), hidden_size=hidden, **tensors)
+        else:
+            layer = GRU(name, input_size=int(w.shape[2]), hidden_size=hidden,
+                        linear_before_reset=bool(a.get("linear_before_reset", 0)), **tensors)
+        self.add_layer(node, layer, {k: v for k, v in quant.items() if v is not None})
+        y = node.output[0] if node.output else ""
+        if not y or (not g.consumers.get(y) and y not in g.outputs):
+            raise self.fail(node, "only the final state (Y_h/Y_c) is used; the compiler's recurrent layers "
+                                  "output the whole hidden sequence Y")
+        if labels is None:
+            return y, None
+        out = (labels[0], DIRECTION, labels[1], FEATURE) if layout == 0 else (labels[0], labels[1], DIRECTION, FEATURE)
+        return y, out
+
+    def _dense(self, node: Any, labels: tuple, weight: np.ndarray, bias: np.ndarray | None,
+               wq: QuantSpec | None, bq: QuantSpec | None) -> None:
+        if labels is not None:
+            self.bind(node, labels[-1], FEATURE)
+        out_size, in_size = weight.shape
+        if bias is not None:
+            bias = self.bias_vector(node, bias, out_size)
+        layer = Linear(self.layer_name(node, "linear"), in_size=int(in_size), out_size=int(out_size),
+                       weight=Tensor(weight), bias=Tensor(bias) if bias is not None else None)
+        quant = {"weight": wq} if wq is not None else {}
+        if bq is not None:
+            quant["bias"] = bq
+        self.add_layer(node, layer, quant)
+
+    def bias_vector(self, node: Any, bias: np.ndarray, out_size: int) -> np.ndarray:
+        """A bias broadcast along the feature axis only: a scalar, (out,), (1, out), ..."""
+        arr = np.asarray(bias, dtype=np.float64)
+        if arr.size not in (1, out_size) or (arr.ndim and arr.shape[-1] != arr.size):
+            raise self.fail(node, f"bias of shape {arr.shape} does not fit {out_size} outputs")
+        return np.broadcast_to(arr.reshape(-1), (out_size,)).copy()
+
+    def _gemm(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g, a = self.g, self.g.attrs(node)
+        if node.input[0] != self._current:
+            raise self.fail(node, "the data must be input A")
+        if a.get("transA", 0):
+            raise self.fail(node, "transA=1 is not supported")
+        if labels is not None and len(labels) != 2:
+            raise self.fail(node, f"input has rank {len(labels)}, expected 2")
+        self.other_inputs_const(node, 0)
+        wmat = np.asarray(g.const(node.input[1], node), dtype=np.float64)
+        if wmat.ndim != 2:
+            raise self.fail(node, f"B must be a matrix, got shape {wmat.shape}")
+        alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
+        weight = alpha * (wmat if a.get("transB", 0) else wmat.T)
+        c = node.input[2] if len(node.input) > 2 else ""
+        bias = beta * np.asarray(g.const(c, node), dtype=np.float64) if c else None
+        wq = self.spec_of(node.input[1]) if alpha == 1.0 else None
+        bq = self.spec_of(c) if c and beta == 1.0 else None
+        self._dense(node, labels, weight, bias, wq, bq)
+        return node.output[0], labels and (labels[0], FEATURE)
+
+    def _matmul(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g = self.g
+        if node.input[0] != self._current:
+            raise self.fail(node, "only data @ constant-matrix is supported (the data must be the first input)")
+        self.other_inputs_const(node, 0)
+        wmat = np.asarray(g.const(node.input[1], node), dtype=np.float64)
+        if wmat.ndim != 2:
+            raise self.fail(node, f"the constant operand must be a matrix, got shape {wmat.shape}")
+        self._dense(node, labels, wmat.T, None, self.spec_of(node.input[1]), None)
+        return node.output[0], labels and (*labels[:-1], FEATURE)
+
+    def _add(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g = self.g
+        prev = self.walk.layers[-1] if self.walk.layers else None
+        if not (isinstance(prev, Linear) and prev.bias is None and self.walk.last_op in ("MatMul", "Gemm")
+                and self.walk.last_output == self._current):
+            raise self.fail(node, "Add is only supported as the bias added directly to a MatMul/Gemm output")
+        other = [i for i in node.input if i != self._current]
+        if len(other) != 1:
+            raise self.fail(node, "expected one constant bias operand")
+        self.other_inputs_const(node, list(node.input).index(self._current))
+        full = self.bias_vector(node, g.const(other[0], node), prev.out_size)
+        self.walk.layers[-1] = prev.replace(bias=Tensor(full))
+        bq = self.spec_of(other[0])
+        if bq is not None:
+            self.walk.quant[len(self.walk.layers) - 1]["bias"] = bq
+        self.walk.last_op = "Add"
+        return node.output[0], labels
+
+    def _gather(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g, a = self.g, self.g.attrs(node)
+        if node.input[0] == self._current:
+            raise self.fail(node, "selecting part of the data (e.g. the last time step) is not supported; the "
+                                  "compiler's layers act on every time step")
+        if self.walk.layers:
+            raise self.fail(node, "an embedding (Gather) is only supported as the first layer")
+        if len(node.input) < 2 or node.input[1] != self._current or a.get("axis", 0) != 0:
+            raise self.fail(node, "only Gather(table, token_ids) on axis 0 of a constant table is supported")
+        table = np.asarray(g.const(node.input[0], node), dtype=np.float64)
+        if table.ndim != 2:
+            raise self.fail(node, f"embedding table must be 2-D, got shape {table.shape}")
+        layer = Embedding(self.layer_name(node, "embedding"), num_embeddings=int(table.shape[0]),
+                          embedding_dim=int(table.shape[1]), weight=Tensor(table))
+        spec = self.spec_of(node.input[0])
+        self.add_layer(node, layer, {"weight": spec} if spec else {})
+        self.tokens = True
+        return node.output[0], labels and (*labels, FEATURE)
+
+    def _batchnorm(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g, a = self.g, self.g.attrs(node)
+        if a.get("training_mode", 0):
+            raise self.fail(node, "training_mode=1 is not supported (export in eval mode)")
+        if node.input[0] != self._current:
+            raise self.fail(node, "the data must be input X")
+        if labels is not None:
+            if len(labels) < 2:
+                raise self.fail(node, "input must have rank >= 2 (channel axis 1)")
+            self.bind(node, labels[1], FEATURE)
+        self.other_inputs_const(node, 0)
+        gamma, beta, mean, var = (np.asarray(g.const(n, node), dtype=np.float64) for n in node.input[1:5])
+        params = BatchNormParams(gamma, beta, mean, var, eps=float(a.get("epsilon", 1e-5)))
+        self.add_layer(node, BatchNorm(self.layer_name(node, "batchnorm"), params=params))
+        if len(node.output) > 1 and any(node.output[1:]):
+            raise self.fail(node, "running-statistics outputs are not supported (export in eval mode)")
+        return node.output[0], labels
+
+    def _activation(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        func = _ACTIVATION_OPS[node.op_type]
+        if func == "softmax" and labels is not None:
+            rank = len(labels)
+            opset = self.g.opset.get("ai.onnx", 13)
+            axis = self.g.attrs(node).get("axis", -1 if opset >= 13 else 1)
+            if axis % rank != rank - 1:
+                raise self.fail(node, f"softmax over axis {axis} of a rank-{rank} tensor; only the last "
+                                      f"(feature) axis is supported")
+            self.bind(node, labels[-1], FEATURE)
+        self.add_layer(node, Activation(self.layer_name(node, func), function=func))
+        return node.output[0], labels
+
+    def _quant_activation(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        """A QONNX quantizer on the data: BipolarQuant with scale 1 is the sign activation."""
+        self.other_inputs_const(node, 0)
+        if node.op_type == "BipolarQuant" and node.input[0] == self._current and len(node.input) > 1:
+            scale = np.asarray(self.g.const(node.input[1], node), dtype=np.float64)
+            if np.all(scale == 1.0):
+                self.add_layer(node, Activation(self.layer_name(node, "sign"), function="sign"))
+                return node.output[0], labels
+            raise self.fail(node, f"BipolarQuant on activations needs scale 1 (the sign function), got {scale.tolist()}")
+        raise self.fail(node, "quantized activations are not supported; only BipolarQuant with scale 1 (the sign "
+                              "function) may act on the data")
+
+    # ------------------------------------------------------------------ layout ops
+    def _identity(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        return node.output[0], labels
+
+    def _transpose(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        if labels is None:
+            raise self.fail(node, "cannot follow a transpose of a tensor of unknown rank")
+        perm = self.g.attrs(node).get("perm", list(range(len(labels)))[::-1])
+        return node.output[0], tuple(labels[p] for p in perm)
+
+    def _axes(self, node: Any) -> list[int] | None:
+        if len(node.input) > 1 and node.input[1]:
+            return [int(v) for v in self.g.const(node.input[1], node)]
+        return self.g.attrs(node).get("axes")
+
+    def _squeeze(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        axes = self._axes(node)
+        if labels is None or axes is None:
+            raise self.fail(node, "only squeezing explicit size-1 axes of known rank is supported")
+        axes = {ax % len(labels) for ax in axes}
+        for ax in axes:
+            if labels[ax] not in (DIRECTION, UNIT):
+                raise self.fail(node, f"squeezes a {_describe(labels[ax])} axis; only the size-1 direction "
+                                      f"axis of LSTM/GRU outputs may be squeezed")
+        return node.output[0], tuple(lab for k, lab in enumerate(labels) if k not in axes)
+
+    def _unsqueeze(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        axes = self._axes(node)
+        if labels is None or axes is None:
+            raise self.fail(node, "unsqueeze of a tensor of unknown rank")
+        out = list(labels)
+        rank = len(labels) + len(axes)
+        for ax in sorted(ax % rank for ax in axes):
+            out.insert(ax, UNIT)
+        return node.output[0], tuple(out)
+
+    def _reshape(self, node: Any, labels: tuple) -> tuple[str, tuple]:
+        g = self.g
+        if labels is None:
+            raise self.fail(node, "reshape of a tensor of unknown rank")
+        if g.kind(node.input[1]) != "const":
+            raise self.fail(node, "only reshapes to a constant shape are supported")
+        shape = [int(v) for v in g.const(node.input[1], node)]
+        width = self.feature_width()
+        core = [lab for lab in labels if lab not in (DIRECTION, UNIT)]
+        # (..., features) -> (-1, features): merge the leading axes (row-major keeps each vector)
+        if (len(shape) == 2 and labels[-1] == FEATURE and shape[0] == -1 and shape[1] == width
+                and len(core) >= 2 and not any(isinstance(lab, tuple) for lab in core)):
+            return node.output[0], (tuple(core[:-1]), FEATURE)
+        # (merged, features) -> (a, b, ..., features): the exact inverse, checked on static sizes
+        if len(labels) == 2 and isinstance(labels[0], tuple) and labels[1] == FEATURE:
+            group = labels[0]
+            sizes = [self.static_size(lab) for lab in group]
+            ok = (len(shape) == len(group) + 1 and shape[-1] in (width, -1) and None not in sizes
+                  and all(want == size for want, size in zip(shape[:-1], sizes)))
+            if ok:
+                return node.output[0], (*group, FEATURE)
+            raise self.fail(node, f"reshape to {shape} cannot be shown to restore the axes merged earlier "
+                                  f"(their static sizes are {sizes})")
+        raise self.fail(node, f"reshape of the data to {shape} changes the meaning of its axes; only "
+                              f"(-1, features) flattening before a Gemm and its exact inverse are supported")
+
+    def feature_width(self) -> int | None:
+        for layer in reversed(self.walk.layers):
+            if layer.out_features is not None:
+                return layer.out_features
+        dims = self.g.input_dims(self.main_input)
+        return dims[-1] if dims else None
+
+    def static_size(self, label: Any) -> int | None:
+        if isinstance(label, str) and label.startswith("x"):
+            dims = self.g.input_dims(self.main_input)
+            return dims[int(label[1:])]
+        return None
+
+    # ------------------------------------------------------------------ driver
+    def run(self) -> tuple[list[Layer], dict]:
+        g = self.g
+        if not g.inputs:
+            raise ModelFormatError(f"{g.source}: the graph has no input")
+        self.main_input = _pick_main_input(g)
+        self.tokens = False
+        rank = g.input_rank(self.main_input)
+        labels = tuple(f"x{k}" for k in range(rank)) if rank is not None else None
+        current = self.main_input
+        visited: set[int] = set()
+        while True:
+            users = g.data_consumers(current)
+            if not users:
+                break
+            if len(users) > 1:
+                names = ", ".join(f"{n.op_type} {g.name(n)!r}" for n, _ in users)
+                raise UnsupportedOpError(users[1][0].op_type, g.name(users[1][0]),
+                                         f"tensor {current!r} feeds several nodes ({names}); only a chain of "
+                                         f"layers is supported")
+            node, _ = users[0]
+            if id(node) in visited:  # pragma: no cover - ONNX graphs are acyclic
+                raise ModelFormatError(f"{g.source}: cycle at node {g.name(node)!r}")
+            visited.add(id(node))
+            handler = self.handlers.get(node.op_type) if node.domain in ("", "ai.onnx") else None
+            if node.op_type in QUANT_OPS:
+                handler = self._quant_activation
+            if handler is None:
+                raise UnsupportedOpError(node.op_type, g.name(node),
+                                         f"not supported on the data path (supported: {', '.join(SUPPORTED_DATA_OPS)})")
+            if node.op_type in ("Identity", "Transpose", "Squeeze", "Unsqueeze", "Reshape", *_ACTIVATION_OPS):
+                self.other_inputs_const(node, 0)
+            self._current = current
+            current, labels = handler(node, labels)
+        if current not in g.outputs:
+            raise ModelFormatError(f"{g.source}: the data path ends at {current!r}, which is not a graph output")
+        if not self.walk.layers:
+            raise ModelFormatError(f"{g.source}: no supported layer found on the data path")
+        layout_in = _layout(labels_in=[f"x{k}" for k in range(rank)] if rank is not None else None,
+                            binding=self.walk.binding)
+        layout_out = _layout(labels_in=list(labels) if labels is not None else None, binding=self.walk.binding)
+        info = {
+            "input_name": self.main_input,
+            "output_name": current,
+            "input_layout": layout_in,
+            "output_layout": layout_out,
+            "ignored_outputs": [o for o in g.outputs if o != current],
+            "opset": g.opset.get("ai.onnx"),
+        }
+        return self.walk.layers, info
+
+    _current: str = ""
+
+
+_ROLE = {"B": "batch", "T": "time", FEATURE: "feature"}
+
+
+def _describe(label: Any) -> str:
+    if isinstance(label, tuple):
+        return "merged (reshaped)"
+    return {FEATURE: "feature", DIRECTION: "direction", UNIT: "size-1"}.get(label, f"input axis {label}")
+
+
+def _layout(labels_in: list | None, binding: dict[str, str]) -> str | None:
+    """Layout string like 'BTF' ('?' for an axis no layer gave a role), or None if rank unknown."""
+    if labels_in is None:
+        return None
+    out = []
+    for lab in labels_in:
+        if isinstance(lab, tuple):
+            out.append("(" + "".join(binding.get(x, "?") for x in lab) + ")")
+        elif lab == FEATURE:
+            out.append("F")
+        elif lab in (DIRECTION, UNIT):
+            out.append("1")
+        else:
+            out.append(binding.get(lab, "?"))
+    return "".join(out)
+
+
+def _pick_main_input(g: _OnnxGraph) -> str:
+    """The graph input that carries the data (not one that only feeds initial-state slots)."""
+    for name in g.inputs:
+        uses = g.consumers.get(name, [])
+        if any(not (n.op_type in ("LSTM", "GRU") and k >= 4) for n, k in uses):
+            return name
+    return next(iter(g.inputs))
+
+
+def _finish_quant(layers: list[Layer], quant: dict[int, dict[str, QuantSpec]]) -> list[Layer]:
+    """Attach the Quant-node specs, and detect the quantization of every other tensor."""
+    out = []
+    for k, layer in enumerate(layers):
+        given = quant.get(k, {})
+        changes = {}
+        for fname, t in layer.tensors():
+            spec = given.get(fname) or detect_quant(t.data)
+            changes[fname] = Tensor(t.data, spec)
+        out.append(layer.replace(**changes) if changes else layer)
+    return out
+
+
+def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
+              input_kind: str | None = None, input_size: int | None = None) -> Model:
+    """Import an ONNX model (a path or an ``onnx.ModelProto``) into the IR.
+
+    Raises :class:`~sccompiler.errors.ModelFormatError` for an unreadable/invalid file and
+    :class:`~sccompiler.errors.UnsupportedOpError` (naming op and node) for anything outside the
+    supported subset described in this module's docstring.
+    """
+    onnx, _ = _import_onnx()
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        label = str(path)
+        if not path.is_file():
+            raise ModelFormatError(f"{path}: file not found")
+        try:
+            proto = onnx.load(str(path))
+        except Exception as exc:  # noqa: BLE001 - protobuf/onnx raise many types for corrupt files
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFormatError(f"{path}: not a readable ONNX model ({msg})") from None
+        default_name = path.stem
+    else:
+        proto, label, default_name = source, "<onnx model>", None
+    if not isinstance(proto, onnx.ModelProto) or not proto.HasField("graph"):
+        raise ModelFormatError(f"{label}: not an ONNX model (no graph)")
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
+        raise ModelFormatError(f"{label}: invalid ONNX model ({first})") from None
+    g = _OnnxGraph(proto, label)
+    importer = _Importer(g)
+    layers, info = importer.run()
+    layers = _finish_quant(layers, importer.walk.quant)
+    first = layers[0]
+    if importer.tokens:
+        spec = InputSpec("tokens", int(first.num_embeddings))
+    else:
+        width = next((lay.in_features for lay in layers if lay.in_features is not None), None)
+        spec = InputSpec("features", int(width or 0))
+    if input_kind is not None or input_size is not None:
+        spec = InputSpec(input_kind or spec.kind, int(input_size) if input_size is not None else spec.size)
+    info |= {"producer": f"{proto.producer_name} {proto.producer_version}".strip()}
+    model = Model(tuple(layers), spec, name=name or default_name or proto.graph.name or "model",
+                  metadata={"source": "onnx", "onnx": info})
+    return model.validate()
