@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "quantize": "sccompiler.cli.quantize_cmd:quantize_cmd",
     "convert": "sccompiler.cli.convert_cmd:convert_cmd",
     "fsm": "sccompiler.cli.fsm_cmd:fsm_cmd",
+    "cost": "sccompiler.cli.cost_cmd:cost_cmd",
 }
 
 
