@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "convert": "sccompiler.cli.convert_cmd:convert_cmd",
     "fsm": "sccompiler.cli.fsm_cmd:fsm_cmd",
     "cost": "sccompiler.cli.cost_cmd:cost_cmd",
+    "train": "sccompiler.cli.train_cmd:train_cmd",
 }
 
 

@@ -1,0 +1,113 @@
+"""``scc train``: quantization-aware training of a small LSTM/GRU (mirrors
+:func:`sccompiler.train.fit` + :func:`~sccompiler.train.export_native` /
+:func:`~sccompiler.train.export_onnx`).  Needs the torch extra."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import ConfigError, ModelFormatError
+from .common import echo_json
+
+_SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp")
+
+
+def _load_data(path: str):
+    import numpy as np  # noqa: PLC0415
+
+    try:
+        with np.load(path) as data:
+            if "inputs" not in data or "targets" not in data:
+                raise ModelFormatError(f"{path}: needs arrays 'inputs' and 'targets' (got {sorted(data.files)})")
+            return data["inputs"], data["targets"]
+    except (OSError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: cannot read training data ({exc})") from None
+
+
+@click.command("train")
+@click.option("--task", type=click.Choice(["sine", "parity", "delay"]), default=None,
+              help="synthetic task (instead of --data)")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
+              help=".npz with 'inputs' (batch, time, features) floats or (batch, time) token ids, and "
+                   "'targets' (batch, time, out) floats (regression) or (batch, time) class ids")
+@click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
+              help="synthetic task: number of sequences")
+@click.option("--steps", type=click.IntRange(min=2), default=16, show_default=True,
+              help="synthetic task: sequence length")
+@click.option("--cell", type=click.Choice(["lstm", "gru"]), default="lstm", show_default=True)
+@click.option("--hidden", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--embedding-dim", type=click.IntRange(min=1), default=8, show_default=True,
+              help="embedding size for token inputs")
+@click.option("--scheme", type=click.Choice(_SCHEMES), default="binary", show_default=True)
+@click.option("--stochastic", is_flag=True, help="stochastic weight quantization during training")
+@click.option("--ste", type=click.Choice(["clipped", "identity"]), default="clipped", show_default=True)
+@click.option("--batch-norm/--no-batch-norm", default=True, show_default=True,
+              help="recurrent batch norm with per-step statistics (gamma init 0.1)")
+@click.option("--prune", type=click.Choice(["none", "h", "c", "hc"]), default="none", show_default=True,
+              help="learned state pruning of h and/or c (the IR cannot hold it: ONNX export only)")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(), default=None, help="native model directory")
+@click.option("--onnx", "onnx_path", type=click.Path(), default=None, help="also export ONNX here")
+@click.option("--force", is_flag=True, help="overwrite outputs that exist")
+@click.option("--quiet", is_flag=True, help="no per-epoch log")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, ste,
+              batch_norm, prune, epochs, batch_size, lr, seed, output, onnx_path, force, quiet,
+              as_json) -> None:
+    """Train a quantized LSTM/GRU and export it (native with -o, ONNX with --onnx)."""
+    from ..io import check_writable  # noqa: PLC0415
+
+    if (task is None) == (data is None):
+        raise ConfigError("give exactly one of --task and --data")
+    if output is None and onnx_path is None:
+        raise ConfigError("give -o/--output and/or --onnx")
+    if prune != "none" and output is not None:
+        raise ConfigError("--prune cannot be saved in the native format (the IR has no state threshold); "
+                          "use --onnx only")
+    for path in (output, onnx_path):
+        if path is not None:
+            check_writable(path, force)
+    import torch  # noqa: PLC0415
+
+    from .. import train as tr  # noqa: PLC0415  (raises MissingDependencyError without torch)
+
+    torch.set_num_threads(1)
+    vocab = None
+    if task is not None:
+        x, y = tr.synthetic_task(task, samples, steps, seed=seed)
+    else:
+        xa, ya = _load_data(data)
+        if xa.dtype.kind in "iu":
+            x = torch.tensor(xa, dtype=torch.long)
+            vocab = int(xa.max()) + 1
+        else:
+            x = torch.tensor(xa, dtype=torch.float32)
+        y = torch.tensor(ya, dtype=torch.long if ya.dtype.kind in "iu" else torch.float32)
+    if y.is_floating_point():
+        out_size = int(y.shape[-1])
+    else:
+        out_size = int(y.max()) + 1
+    in_size = embedding_dim if vocab is not None else int(x.shape[-1])
+    quant = tr.QuantConfig(scheme, stochastic=stochastic, ste=ste)
+    pruning = None if prune == "none" else tr.layers.PruningConfig(targets=tuple(prune))
+    model = tr.QuantSequenceModel(cell, in_size, hidden, out_size, num_layers=layers, vocab_size=vocab,
+                                  quant=quant, batch_norm=tr.BatchNormConfig() if batch_norm else None,
+                                  pruning=pruning, seed=seed)
+    log = None if (quiet or as_json) else click.echo
+    result = tr.fit(model, x, y, tr.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+                    log=log)
+    written = {}
+    if output is not None:
+        written["native"] = str(tr.export_native(model, output, force=force))
+    if onnx_path is not None:
+        written["onnx"] = str(tr.export_onnx(model, onnx_path, steps=int(x.shape[1]), force=force))
+    if as_json:
+        echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme,
+                   "stochastic": stochastic, "seed": seed})
+        return
+    for kind, path in written.items():
+        click.echo(f"wrote {kind} model {path}")

@@ -1,0 +1,67 @@
+"""Quantization-aware training of LSTM/GRU networks (optional extra: ``pip install 'sccompiler[torch]'``).
+
+Implements the training recipes the compiler's input models come from (BRIEF §4):
+
+* Ardakani et al., ICLR 2019 — binary/ternary weights (deterministic or stochastic) with the
+  ``W0 = ½·sqrt(6/(fan_in+fan_out))`` scale, straight-through gradients to the real weights,
+  Adam steps clipped to ±W0 (:class:`PaperAdam`), recurrent batch norm with per-time-step
+  statistics and γ initialized to 0.1;
+* Ott et al. 2016 — ternary with ``W0 = sqrt(6/(fan_in+fan_out))``, pow2-ternary, exponential;
+* Deng et al. (GXNOR) — ternary activations with a windowed gradient;
+* Ardakani et al., DATE 2019 — learned thresholding of the hidden/cell state (state pruning);
+* hardware-aware fine-tuning with pluggable activation curves (:class:`TabulatedActivation`).
+
+Trained modules map to the model IR (:func:`to_ir`) and are written with :func:`export_native`
+and :func:`export_onnx`.  The numpy quantizers in :mod:`sccompiler.quantize.schemes` are the
+definition of truth: the torch forward values equal them (tests check it).
+
+``import sccompiler.train`` without torch raises :class:`~sccompiler.errors.MissingDependencyError`.
+"""
+
+from __future__ import annotations
+
+from ..errors import MissingDependencyError
+
+try:
+    import torch  # noqa: F401
+except ImportError:  # pragma: no cover - exercised in a subprocess test
+    raise MissingDependencyError("torch", "torch", "training") from None
+
+from .activations import (  # noqa: E402
+    StatePruning,
+    TabulatedActivation,
+    TernaryActivation,
+    ternary_activation,
+)
+from .export import export_native, export_onnx, to_ir  # noqa: E402
+from .layers import (  # noqa: E402
+    BatchNormConfig,
+    GateActivations,
+    PruningConfig,
+    QuantGRU,
+    QuantGRULayer,
+    QuantLSTM,
+    QuantLSTMLayer,
+    QuantSequenceModel,
+    RecurrentBatchNorm,
+    recalibrate_batchnorm,
+    state_sparsity,
+)
+from .optim import PaperAdam, clip_weights, make_optimizer  # noqa: E402
+from .quantizers import (  # noqa: E402
+    TRAIN_SCHEMES,
+    QuantConfig,
+    quantize_weight,
+    weight_bound,
+    weight_scale,
+)
+from .trainer import TrainConfig, TrainResult, Trainer, fit, synthetic_task  # noqa: E402
+
+__all__ = [
+    "BatchNormConfig", "GateActivations", "PaperAdam", "PruningConfig", "QuantConfig", "QuantGRU", "QuantGRULayer",
+    "QuantLSTM", "QuantLSTMLayer", "QuantSequenceModel", "RecurrentBatchNorm", "StatePruning",
+    "TRAIN_SCHEMES", "TabulatedActivation", "TernaryActivation", "TrainConfig", "TrainResult",
+    "Trainer", "clip_weights", "export_native", "export_onnx", "fit", "make_optimizer",
+    "quantize_weight", "recalibrate_batchnorm", "state_sparsity", "synthetic_task",
+    "ternary_activation", "to_ir", "weight_bound", "weight_scale",
+]

@@ -1,0 +1,181 @@
+"""Seeded CPU training loop (:func:`fit` / :class:`Trainer`) and small synthetic tasks.
+
+One run is a pure function of (model initial state, data, :class:`TrainConfig`): shuffling and the
+stochastic weight draws use generators seeded from ``TrainConfig.seed``, and the global torch RNG
+is forked, so a caller's RNG state is neither used nor changed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, SCValueError
+from .layers import recalibrate_batchnorm, recurrent_layers, set_generator, state_sparsity
+from .optim import clip_weights, make_optimizer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``loss``: ``"mse"``, ``"cross_entropy"`` (targets are class ids per step) or ``"auto"``
+    (cross-entropy for integer targets).  ``clip_steps``: Adam step clipping to ±W0
+    (``"binary"`` as in the paper, ``"quantized"``, ``"none"``); ``clip_weights``: clamp real
+    weights to their clip range after each step.  ``log_every``: epochs between log lines.
+    ``recalibrate_bn``: after training, recompute the batch-norm statistics with the eval weights
+    on the training inputs (:func:`~sccompiler.train.recalibrate_batchnorm`, in chunks of
+    ``max(batch_size, 1024)`` sequences)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 2e-3
+    seed: int = 0
+    loss: str = "auto"
+    clip_steps: str = "binary"
+    clip_weights: bool = True
+    log_every: int = 1
+    recalibrate_bn: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive int, got {v!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative int, got {self.seed!r}")
+        if self.loss not in ("auto", "mse", "cross_entropy"):
+            raise ConfigError(f"loss must be 'auto', 'mse' or 'cross_entropy', got {self.loss!r}")
+
+
+@dataclass
+class TrainResult:
+    """Per-epoch mean training loss (task loss only), final state sparsity, wall time."""
+
+    losses: list[float] = field(default_factory=list)
+    state_sparsity: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"losses": self.losses, "state_sparsity": self.state_sparsity, "seconds": self.seconds}
+
+
+def _task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "cross_entropy":
+        return nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+    return nn.functional.mse_loss(output, target)
+
+
+class Trainer:
+    """Holds the model, data and config; :meth:`run` trains and returns a :class:`TrainResult`."""
+
+    def __init__(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                 config: TrainConfig | None = None, log: Callable[[str], None] | None = None) -> None:
+        self.model = model
+        self.config = config if config is not None else TrainConfig()
+        if inputs.shape[0] != targets.shape[0] or inputs.shape[0] == 0:
+            raise SCValueError("targets", f"need as many non-empty samples as inputs: "
+                               f"{inputs.shape[0]} inputs, {targets.shape[0]} targets")
+        self.inputs, self.targets = inputs, targets
+        kind = self.config.loss
+        if kind == "auto":
+            kind = "mse" if targets.is_floating_point() else "cross_entropy"
+        self.loss_kind = kind
+        self.log = log
+
+    def run(self) -> TrainResult:
+        cfg, model = self.config, self.model
+        result = TrainResult()
+        start = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            shuffle = torch.Generator().manual_seed(cfg.seed)
+            draws = torch.Generator().manual_seed(cfg.seed + 1)
+            set_generator(model, draws)
+            prunings = [p for layer in recurrent_layers(model) for p in layer.prunings().values()]
+            opt = make_optimizer(model, cfg.lr, clip_steps=cfg.clip_steps)
+            model.train()
+            n = self.inputs.shape[0]
+            try:
+                for epoch in range(cfg.epochs):
+                    for p in prunings:
+                        p.reset_counts()
+                    order = torch.randperm(n, generator=shuffle)
+                    total, batches = 0.0, 0
+                    for s in range(0, n, cfg.batch_size):
+                        idx = order[s:s + cfg.batch_size]
+                        opt.zero_grad(set_to_none=True)
+                        loss = _task_loss(self.loss_kind, model(self.inputs[idx]), self.targets[idx])
+                        full = loss
+                        for p in prunings:
+                            extra = p.sparsity_loss()
+                            if extra is not None:
+                                full = full + extra
+                        full.backward()
+                        opt.step()
+                        if cfg.clip_weights:
+                            clip_weights(model)
+                        total += float(loss.detach())
+                        batches += 1
+                    result.losses.append(total / batches)
+                    if self.log is not None and ((epoch + 1) % cfg.log_every == 0 or epoch + 1 == cfg.epochs):
+                        sp = state_sparsity(model)
+                        extra = f" zero states {sp}" if sp else ""
+                        self.log(f"epoch {epoch + 1}/{cfg.epochs} loss {result.losses[-1]:.5f} "
+                                 f"({time.perf_counter() - start:.1f} s){extra}")
+            finally:
+                set_generator(model, None)
+        if cfg.recalibrate_bn and any(layer.batchnorms() for layer in recurrent_layers(model)):
+            recalibrate_batchnorm(model, self.inputs, batch_size=max(cfg.batch_size, 1024))
+        model.eval()
+        result.state_sparsity = state_sparsity(model, self.inputs) if prunings else {}
+        result.seconds = time.perf_counter() - start
+        return result
+
+
+def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+        config: TrainConfig | None = None, log: Callable[[str], None] | None = None) -> TrainResult:
+    """Train ``model`` on ``(inputs, targets)``; leaves it in eval mode.  ``log`` receives one
+    line per ``config.log_every`` epochs (e.g. ``print``)."""
+    return Trainer(model, inputs, targets, config, log).run()
+
+
+def synthetic_task(name: str, samples: int = 256, steps: int = 16, *, seed: int = 0,
+                   dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Small seeded tasks for smoke tests and examples.
+
+    * ``"sine"``: inputs ``(samples, steps, 1)`` sine waves of random frequency and phase, target
+      the next value (regression);
+    * ``"parity"``: inputs ``(samples, steps, 1)`` of ±1 bits, target the running parity class
+      (0/1) per step;
+    * ``"delay"``: inputs ±1 bits, target the input two steps earlier (class 0/1; 0 for the first
+      two steps).
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise SCValueError("samples", f"must be a positive int, got {samples!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise SCValueError("steps", f"must be an int >= 2, got {steps!r}")
+    rng = np.random.default_rng(seed)
+    if name == "sine":
+        freq = rng.uniform(0.1, 0.5, size=(samples, 1))
+        phase = rng.uniform(0, 2 * np.pi, size=(samples, 1))
+        t = np.arange(steps + 1)[None, :]
+        wave = 0.8 * np.sin(freq * t + phase)
+        x = torch.tensor(wave[:, :-1, None], dtype=dtype)
+        y = torch.tensor(wave[:, 1:, None], dtype=dtype)
+        return x, y
+    bits = rng.integers(0, 2, size=(samples, steps))
+    x = torch.tensor(2.0 * bits[:, :, None] - 1.0, dtype=dtype)
+    if name == "parity":
+        return x, torch.tensor(np.cumsum(bits, axis=1) % 2, dtype=torch.long)
+    if name == "delay":
+        y = np.zeros_like(bits)
+        y[:, 2:] = bits[:, :-2]
+        return x, torch.tensor(y, dtype=torch.long)
+    raise ConfigError(f"unknown synthetic task {name!r}; choose 'sine', 'parity' or 'delay'")
