@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import require_torch
+from sccompiler.testing import require_torch
 from sccompiler.errors import InvalidWeightsError, SCValueError
 from sccompiler.ir import (
     GRU, LSTM, Activation, BatchNorm, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import require_torch
+from sccompiler.testing import require_torch
 
 from sccompiler import cli as cli_pkg
 

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import require_torch
+from sccompiler.testing import require_torch
 
 from sccompiler.errors import OutputExistsError, SCValueError, UnsupportedOpError
 from sccompiler.quantize import schemes

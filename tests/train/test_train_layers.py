@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import require_torch
+from sccompiler.testing import require_torch
 
 from sccompiler.errors import ConfigError, SCValueError
 

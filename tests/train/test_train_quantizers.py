@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import require_torch
+from sccompiler.testing import require_torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
