@@ -34,6 +34,11 @@ _LAZY: dict[str, str] = {
     "quantize_model": "sccompiler.quantize",
     "forward": "sccompiler.reference",
     "synthesize_fsm": "sccompiler.fsm",
+    "compile_model": "sccompiler.design",
+    "load_design": "sccompiler.design",
+    "CompiledDesign": "sccompiler.design",
+    "CompileConfig": "sccompiler.config",
+    "load_config": "sccompiler.config",
 }
 
 

@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "convert": "sccompiler.cli.convert_cmd:convert_cmd",
     "fsm": "sccompiler.cli.fsm_cmd:fsm_cmd",
     "cost": "sccompiler.cli.cost_cmd:cost_cmd",
+    "compile": "sccompiler.cli.compile_cmd:compile_cmd",
+    "simulate": "sccompiler.cli.simulate_cmd:simulate_cmd",
     "train": "sccompiler.cli.train_cmd:train_cmd",
 }
 

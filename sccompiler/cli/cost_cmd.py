@@ -2,7 +2,8 @@
 and a binary/ternary-weight accumulate-only baseline, with baseline/SC ratios (mirrors
 :func:`sccompiler.cost.cost_model`).
 
-Only the MODEL form exists yet; costing a compiled OUTDIR needs the compiler's netlist.
+MODEL may also be a compiled OUTDIR (``scc compile``): its netlist inventory is costed instead of
+the analytic reference datapath (--length/--weights/--steps then do not apply).
 """
 
 from __future__ import annotations
@@ -45,9 +46,22 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
     from ..cost import cost_model, to_markdown, weight_kind  # noqa: PLC0415
 
     p = Path(model)
-    if p.is_dir() and (p / "netlist.json").exists():
-        raise ConfigError(f"{model}: costing a compiled OUTDIR needs the compiler's netlist, which this "
-                          "version cannot read yet; pass the model file instead")
+    # --- compiled OUTDIR (sccompiler.design): cost the netlist's own inventory -----------------
+    if p.is_dir() and (p / "design.json").exists():
+        from ..compiler.inventory import cost_report  # noqa: PLC0415
+        from ..design import CompiledDesign  # noqa: PLC0415
+
+        design = CompiledDesign.load(p)
+        result = cost_report(design.netlist, design.model, design.config.replace(cost_target=target, cost_bits=bits))
+        result["model"] = {"name": design.model.name, "path": str(model), "compiled": True}
+        if as_json:
+            echo_json(result)
+            return
+        click.echo(f"Compiled design {model!r} (netlist inventory), L per layer: {design.lengths}; folded "
+                   f"baselines at P={result['equal_latency_parallelism']} (equal latency)")
+        click.echo(to_markdown(result), nl=False)
+        return
+    # --- end compiled OUTDIR --------------------------------------------------------------------
     ir = _load_model(model, fmt)
     kind = weight_kind(ir) if weights == "auto" else weights
     result = cost_model(ir, length=length, bits=bits, target=target, steps=steps, weights=kind)

@@ -1,0 +1,102 @@
+"""``scc compile``: lower a quantized LSTM/GRU model to an SC netlist, schedule its stream length
+and cost it; writes OUTDIR (design.json, arrays.npz, model/, stages/, report.json, report.md).
+Mirrors :func:`sccompiler.design.compile_model` + :meth:`CompiledDesign.save`."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import ConfigError
+from .common import echo_json
+
+
+def load_inputs(path: str, what: str = "--inputs"):
+    """An .npy array (no pickles); a clear error otherwise."""
+    import numpy as np  # noqa: PLC0415
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{what} {path}: cannot read a .npy array ({exc})") from None
+
+
+def progress_printer():
+    """A rich status line naming the running pass (stderr; silent when not a terminal)."""
+    from rich.console import Console  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    status = console.status("compiling", spinner="dots")
+
+    def update(name: str) -> None:
+        status.update(f"pass [bold]{name}[/bold]")
+    return status, update
+
+
+def _list_passes(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from ..passes import FLOWS, list_passes  # noqa: PLC0415
+
+    for p in list_passes():
+        flag = "optional" if p["optional"] else "required"
+        click.echo(f"{p['name']:<20} {flag:<9} {p['description']}")
+    for name, passes in sorted(FLOWS.items()):
+        click.echo(f"flow {name}: {' -> '.join(passes)}")
+    ctx.exit(0)
+
+
+@click.command("compile")
+@click.option("--list-passes", is_flag=True, expose_value=False, is_eager=True, callback=_list_passes,
+              help="list the passes (which may be disabled) and the flows, then exit")
+@click.argument("model", type=click.Path(exists=True, dir_okay=True))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="YAML/JSON compiler config (docs/compiler.md)")
+@click.option("--length", "length", type=click.IntRange(1), default=None, help="stream length L per time step")
+@click.option("--target-error", "target_error", type=float, default=None,
+              help="pick the least L whose mean |output - quantized reference| on --calibration is <= E")
+@click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False), default=None,
+              help=".npy calibration inputs (B, T, F) or token ids (B, T)")
+@click.option("--disable", "disable", multiple=True, help="disable an optional pass by name (repeatable)")
+@click.option("--flow", "flow", default=None, help="named pass flow (default, fast, lower)")
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="output directory")
+@click.option("--force", is_flag=True, help="overwrite OUTDIR if it exists")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def compile_cmd(model: str, config_path: str | None, length: int | None, target_error: float | None,
+                calibration: str | None, disable: tuple[str, ...], flow: str | None, outdir: str, force: bool,
+                as_json: bool) -> None:
+    """Compile MODEL to stochastic-computing hardware in OUTDIR."""
+    from ..config import load_config  # noqa: PLC0415
+    from ..design import compile_model  # noqa: PLC0415
+    from ..io import check_writable  # noqa: PLC0415
+
+    if length is not None and target_error is not None:
+        raise ConfigError("give either --length or --target-error, not both")
+    if target_error is not None and calibration is None:
+        raise ConfigError("--target-error needs --calibration inputs to measure the error on")
+    check_writable(outdir, force)
+    overrides = {"length": length, "target_error": target_error, "flow": flow}
+    cfg = load_config(config_path, **overrides)
+    if disable:
+        cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
+    calib = load_inputs(calibration, "--calibration") if calibration else None
+    status, update = progress_printer()
+    with status:
+        design = compile_model(model, cfg, calibration=calib, progress=update)
+        design.save(outdir, force=force)
+    rep = design.report()
+    if as_json:
+        echo_json(rep)
+        return
+    lay = ", ".join(f"{p['name']} ({p['kind']}, L={p['length']}, {p['options'].get('gate_input', p['options'].get('mode', '-'))})"
+                    for p in rep["layers"] if p["length"])
+    click.echo(f"compiled {model} -> {outdir} in {rep.get('compile_seconds', 0):.2f} s: {lay}")
+    click.echo("primitives: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())))
+    if rep.get("schedule"):
+        s = rep["schedule"]
+        per = ", ".join(f"{k} L={v}" for k, v in s.get("lengths", {}).items())
+        click.echo(f"schedule: {per} meets target {s['target_error']:g} (measured {s['measured_error']:.4g} on "
+                   f"{s['samples']} calibration sequence(s); uniform start L={s['length']})")
+    if rep.get("cost"):
+        sc = rep["cost"]["designs"][rep["cost"]["sc"]]["cost"]
+        click.echo(f"cost ({rep['cost']['target']}): area {sc['area']:,.0f} {sc['area_unit']}, "
+                   f"{sc['latency_cycles']} cycles/step, {sc['energy_per_inference_j']:.3g} J/step; see report.md")

@@ -1,0 +1,93 @@
+"""The design reference: the quantized model's float64 forward with the compiled design's own
+quantization points applied, i.e. what the SC hardware computes as L -> infinity.
+
+It differs from :func:`sccompiler.reference.forward` only where the design says so:
+``hidden='sign'`` makes h_t = sign(h_t) (sign(0) = +1), and the LSTM cell state is saturated
+to [-K, K] (``cell_range``) where the hardware stores it.  With ``hidden='stream'`` and c inside
+the range the two are identical.  :func:`step_lstm` / :func:`step_gru` evaluate one time step on
+given states (teacher forcing: the trace compares each simulated step with the reference step
+evaluated on the SC's own previous state, which isolates the per-step stream error).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.model import GRU, LSTM, Model
+from ..quantize.bnfold import bn_affine_table
+from ..reference import _layer_forward, sigmoid, sign
+
+
+def _bn_part(v: np.ndarray, w, bn, t: int) -> np.ndarray:
+    """``BN_t(v W^T)`` (no BN: ``v W^T``), as in the reference forward."""
+    a = v @ w.data.T
+    if bn is None:
+        return a
+    s, m = bn_affine_table(bn, t + 1)
+    return s[t] * a + m[t]
+
+
+def step_lstm(layer: LSTM, x: np.ndarray, h: np.ndarray, c: np.ndarray, t: int, *, cell_range: float,
+              hidden: str) -> dict[str, np.ndarray]:
+    """One LSTM step (reference equations) with the design's saturation and hidden encoding."""
+    H = layer.hidden_size
+    pre = _bn_part(x, layer.w_ih, layer.bn_x, t) + _bn_part(h, layer.w_hh, layer.bn_h, t)
+    for b in (layer.b_ih, layer.b_hh):
+        if b is not None:
+            pre = pre + b.data
+    i, f = sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H])
+    g, o = np.tanh(pre[:, 2 * H:3 * H]), sigmoid(pre[:, 3 * H:])
+    c_new = np.clip(f * c + i * g, -cell_range, cell_range)
+    h_pre = o * np.tanh(c_new)
+    h_new = sign(h_pre) if hidden == "sign" else h_pre
+    return {"i": i, "f": f, "g": g, "o": o, "c": c_new, "h_pre": h_pre, "h": h_new}
+
+
+def step_gru(layer: GRU, x: np.ndarray, h: np.ndarray, t: int, *, hidden: str) -> dict[str, np.ndarray]:
+    """One GRU step (linear_before_reset=True) with the design's hidden encoding."""
+    H = layer.hidden_size
+    xp = _bn_part(x, layer.w_ih, layer.bn_x, t)
+    if layer.b_ih is not None:
+        xp = xp + layer.b_ih.data
+    hp = _bn_part(h, layer.w_hh, layer.bn_h, t)
+    if layer.b_hh is not None:
+        hp = hp + layer.b_hh.data
+    r = sigmoid(xp[:, :H] + hp[:, :H])
+    z = sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+    n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+    h_pre = (1.0 - z) * n + z * h
+    h_new = sign(h_pre) if hidden == "sign" else h_pre
+    return {"r": r, "z": z, "n": n, "h_pre": h_pre, "h": h_new}
+
+
+def golden_forward(model: Model, plans: dict, x: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Forward of the whole model with the design's quantization points; returns (output, trace)
+    with per-layer (B, T, .) arrays (LSTM i f g o c h, GRU r z n h, others out)."""
+    h_seq = np.asarray(x)
+    if h_seq.dtype.kind == "f":
+        h_seq = h_seq.astype(np.float64)
+    trace: dict = {}
+    for lay in model.layers:
+        opts = plans.get(lay.name, {})
+        if isinstance(lay, (LSTM, GRU)):
+            B, T = h_seq.shape[:2]
+            H = lay.hidden_size
+            h = np.zeros((B, H))
+            c = np.zeros((B, H))
+            rec: dict[str, list] = {}
+            for t in range(T):
+                if isinstance(lay, LSTM):
+                    s = step_lstm(lay, h_seq[:, t], h, c, t, cell_range=float(opts.get("cell_range", np.inf)),
+                                  hidden=opts.get("hidden", "stream"))
+                    c = s["c"]
+                else:
+                    s = step_gru(lay, h_seq[:, t], h, t, hidden=opts.get("hidden", "stream"))
+                h = s["h"]
+                for k, v in s.items():
+                    rec.setdefault(k, []).append(v)
+            trace[lay.name] = {k: np.stack(v, axis=1) for k, v in rec.items()}
+            h_seq = trace[lay.name]["h"]
+        else:
+            h_seq, rec = _layer_forward(lay, h_seq, None, True)
+            trace[lay.name] = rec
+    return h_seq, trace

@@ -1,0 +1,431 @@
+"""Cycle-accurate execution of a layer-level SC netlist, through the SC core's primitives.
+
+Every primitive runs through :mod:`sccompiler.sim`: LFSR banks through ``kernels.lfsr_fill``
+(the leap-forward tables of ``sources.leap_matrix``), SNG comparators through
+``primitives.sng`` with thresholds from ``encoding.threshold``, XNOR/MUX through
+``primitives.xnor_``/``primitives.mux``, parallel counters through ``primitives.bipolar_apc``,
+WFSMs through ``kernels.fsm_streams_out``, up/down counters through ``kernels.updown_streams``,
+up counters and exact XNOR+popcount through ``primitives.up_counter`` (a popcount is a counter
+over the operand axis) with ``primitives.xnor_``/``primitives.and_``.  This module only arranges them as banks (adapters listed in
+docs/compiler.md):
+
+* ``xnor_apc`` banks: M XNORs of +-1 weights with bipolar streams into one APC per row are
+  evaluated as ``W @ (2 bits - 1)`` (d = 2k - M over the ungated inputs), bit-identical to
+  sim's XNOR + APC (tests/compiler check it against ``sim.netlist``);
+* batches: sources are shared by all batch elements (each sample runs the same circuit from
+  reset, as in ``sim.netlist``); FSM banks run one kernel call per distinct weight table.
+
+Time: a layer runs its L cycles per time step; layers are simulated one after the other over
+the whole sequence (layer l at step t only needs layer l-1 at step t, so this equals the
+pipelined hardware).  Registers (h, c) are written at the end of each step; WFSM states carry
+over between steps (``state_policy='carry'``) or restart from N/2 (``'reset'``); LFSR banks run
+on continuously.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import SCValueError, SimulationError
+from ..ir.sc import SCNetlist, SCNode
+
+_INT_LO = -(1 << 62)
+#: numba threads during a simulation (see Runtime.run)
+DEFAULT_THREADS = 1
+_INT_HI = 1 << 62
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    from ..reference import sigmoid  # noqa: PLC0415
+
+    return sigmoid(x)
+
+
+@dataclass
+class LayerRun:
+    """Per-step outputs of one layer: ``out`` (B, T, F) and, when traced, every node's per-step
+    value (bit streams decoded to their bipolar/unipolar value)."""
+
+    out: np.ndarray
+    trace: dict[str, np.ndarray] = field(default_factory=dict)
+    saturations: int = 0
+
+
+class Runtime:
+    """Executes an :class:`SCNetlist` (see the module docstring)."""
+
+    def __init__(self, netlist: SCNetlist) -> None:
+        from ..sim.sources import byte_tables, leap_matrix  # noqa: PLC0415
+
+        self.netlist = netlist.check()
+        src = netlist.sources
+        if not src:
+            raise SimulationError("the netlist has no allocated sources (run the allocate_sources pass)")
+        self.width = int(src["width"])
+        self.tables = byte_tables(leap_matrix(self.width, int(src.get("stride") or self.width)))
+        self.layers = [p for p in netlist.layers]
+        self.by_layer = {p.name: netlist.layer_nodes(p.name) for p in self.layers}
+        self.output = netlist.metadata["output"]
+
+    # ------------------------------------------------------------------------------ driver
+    def run(self, x: np.ndarray, *, length: int | dict[str, int] | None = None, trace: bool = False,
+            collect: Callable[[str, SCNode, np.ndarray, int], None] | None = None,
+            progress: Callable[[int], None] | None = None,
+            threads: int | None = DEFAULT_THREADS) -> tuple[np.ndarray, dict[str, LayerRun]]:
+        """Simulate inputs ``x`` (B, T, F) (or token ids (B, T)); return (output, per-layer runs).
+
+        ``threads``: numba threads for the kernels during the run (restored afterwards); None
+        leaves numba's setting.  The default 1 is faster here: a step makes a handful of small
+        kernel calls whose thread fork/join costs more than it gains (measured 1.8x on 2 cores).
+        """
+        import numba  # noqa: PLC0415
+
+        before = numba.get_num_threads()
+        if threads is not None:
+            numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        try:
+            return self._run(x, length=length, trace=trace, collect=collect, progress=progress)
+        finally:
+            numba.set_num_threads(before)
+
+    def _run(self, x, *, length, trace, collect, progress) -> tuple[np.ndarray, dict[str, LayerRun]]:
+        seq = np.asarray(x)
+        prev_name = "model.input"
+        values_seq = seq.astype(np.float64) if seq.dtype.kind == "f" else seq
+        runs: dict[str, LayerRun] = {}
+        for plan in self.layers:
+            L = plan.length
+            if isinstance(length, dict):
+                L = length.get(plan.name, L)
+            elif length is not None and plan.length:
+                L = int(length)
+            run = self._run_layer(plan.name, L, values_seq, prev_name, trace, collect)
+            runs[plan.name] = run
+            values_seq = run.out
+            prev_name = [n for n in self.by_layer[plan.name]][-1].name
+            if plan.kind in ("lstm", "gru"):
+                prev_name = f"{plan.name}.h"
+            if progress is not None:
+                progress(1)
+        return values_seq, runs
+
+    def _run_layer(self, layer: str, L: int, seq: np.ndarray, prev: str, trace: bool, collect) -> LayerRun:
+        nodes = self.by_layer[layer]
+        B, T = seq.shape[0], seq.shape[1]
+        regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
+        # one bank of all the layer's LFSRs (every SNG and WFSM weight source), filled by one
+        # kernel call per time step; node -> its column range
+        banked = [n for n in nodes if n.op in ("sng", "wfsm")]
+        seeds = [n.arrays["seeds" if n.op == "sng" else "wseeds"].ravel().astype(np.uint64) for n in banked]
+        bank_state = np.concatenate(seeds) if seeds else np.zeros(0, dtype=np.uint64)
+        offsets = np.cumsum([0] + [s.size for s in seeds])
+        columns = {n.name: (int(offsets[k]), int(offsets[k + 1])) for k, n in enumerate(banked)}
+        fsm_state = {n.name: np.full(B * n.size, n.params["states"] // 2, dtype=np.int64)
+                     for n in nodes if n.op == "wfsm"}
+        out_node = nodes[-1]
+        rec: dict[str, list] = {n.name: [] for n in nodes} if trace else {}
+        outs = []
+        saturations = 0
+        for t in range(T):
+            vals: dict[str, np.ndarray] = {prev: seq[:, t]}
+            rand = self._rand(bank_state, L) if bank_state.size else None
+            lfsr = {name: rand[:, a:b] for name, (a, b) in columns.items()}
+            for n in nodes:
+                v = self._eval(n, vals, regs, lfsr, fsm_state, L, B, t)
+                if n.op == "decode" and n.params.get("saturate") is not None:
+                    v, sat = v
+                    saturations += sat
+                vals[n.name] = v
+                if trace:
+                    rec[n.name].append(_decoded(n, v))
+                if collect is not None and n.kind == "bits":
+                    collect(layer, n, v, t)
+            for n in nodes:
+                if n.op == "register":
+                    regs[n.name] = vals[n.params["next"]]
+            outs.append(vals[out_node.name])
+        out = np.stack(outs, axis=1)
+        tr = {k: np.stack(v, axis=1) for k, v in rec.items() if v and v[0] is not None}
+        return LayerRun(out, tr, saturations)
+
+    # ------------------------------------------------------------------------------ nodes
+    def _eval(self, n: SCNode, vals, regs, lfsr, fsm_state, L: int, B: int, t: int):
+        op = n.op
+        p = n.params
+        if op == "input":
+            v = vals[p["source"]]
+            return _check_input(n, v)
+        if op == "register":
+            return regs[n.name]
+        if op == "lookup":
+            ids = np.asarray(vals[n.inputs[0]]).astype(np.int64)
+            return n.arrays["table"][ids]
+        if op == "affine":
+            s, m = n.arrays["scale"], n.arrays["shift"]
+            r = min(t, s.shape[0] - 1)
+            return s[r] * vals[n.inputs[0]] + m[r]
+        if op == "activation":
+            from ..reference import ACTIVATION_FUNCTIONS  # noqa: PLC0415
+
+            return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
+        if op == "xnor_popcount":
+            return _xnor_popcount(n, vals[n.inputs[0]])
+        if op == "gate_table":
+            return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
+        if op == "dense_out":
+            k = vals[n.inputs[0]].astype(np.float64)
+            if p["mode"] == "counted":
+                k = k / L
+            return n.arrays["gain"] * k + n.arrays["bias"]
+        if op == "sng":
+            return self._sng(n, vals, lfsr, L, B)
+        if op == "slice":
+            a, b = p["rows"]
+            return vals[n.inputs[0]][:, a:b]
+        if op == "islice":
+            a, b = p["rows"]
+            return vals[n.inputs[0]][:, a:b]
+        if op == "xnor_int":
+            # every operand bit of the integral stream XNOR the row's stream r: 2 XNOR(b, r) - 1 =
+            # (2b - 1)(2r - 1), so the APC value is multiplied by (2 r_t - 1) (adapter; exact)
+            r = vals[n.inputs[0]]
+            return (vals[n.inputs[1]] * (2 * r.astype(np.int32) - 1)).astype(np.int32)
+        if op == "xnor":
+            from ..sim.primitives import xnor_  # noqa: PLC0415
+
+            a, b = _align(vals[n.inputs[0]], vals[n.inputs[1]])
+            return xnor_(a, b)
+        if op == "mux":
+            from ..sim.primitives import mux  # noqa: PLC0415
+
+            s_, a = _align(vals[n.inputs[0]], vals[n.inputs[1]])
+            s_, b = _align(s_, vals[n.inputs[2]])
+            return mux(s_, a, b)
+        if op == "xnor_apc":
+            bits = vals[n.inputs[0]]                                  # (B, M, L)
+            w = n.arrays["weights"].astype(np.float32)                # (R, M)
+            steps = bits.astype(np.float32) * 2.0 - 1.0
+            return np.rint(np.matmul(w, steps)).astype(np.int32)      # exact: |d| <= M < 2^24
+        if op == "apc":
+            return _apc(n, [vals[i] for i in n.inputs], self.netlist)
+        if op == "wfsm":
+            return self._wfsm(n, vals[n.inputs[0]], lfsr, fsm_state, L, B)
+        if op == "counter":
+            from ..sim.primitives import up_counter  # noqa: PLC0415
+
+            return up_counter(vals[n.inputs[0]])
+        if op == "updown_counter":
+            from ..sim.kernels import updown_streams  # noqa: PLC0415
+
+            d = vals[n.inputs[0]]                                     # (B, R, L)
+            steps = np.ascontiguousarray(d.reshape(-1, L).T.astype(np.int64))
+            value = np.zeros(steps.shape[1], dtype=np.int64)
+            updown_streams(steps, _INT_LO, _INT_HI, value)
+            return value.reshape((B,) + n.shape)
+        if op == "decode":
+            c = vals[n.inputs[0]].astype(np.float64)
+            mode = p["mode"]
+            if mode == "sign":
+                return np.where(2 * c >= L, 1.0, -1.0)
+            if mode == "bipolar":
+                return 2.0 * c / L - 1.0
+            v = c / L
+            k = float(p["saturate"])
+            sat = int(np.count_nonzero(np.abs(v) > k))
+            return np.clip(v, -k, k), sat
+        raise SimulationError(f"node {n.name!r}: no runtime for op {op!r}")
+
+    def _rand(self, states: np.ndarray, L: int) -> np.ndarray:
+        """(L, S) full-width states s_t of a bank of leap-forward LFSRs (advances them by L)."""
+        from ..sim.kernels import lfsr_fill  # noqa: PLC0415
+
+        # filled through a transposed view: each LFSR's L states are contiguous (the kernel walks
+        # one source over time), and every SNG bank reads its rows without a copy
+        out = np.empty((states.size, L), dtype=np.uint64)
+        lfsr_fill(self.tables, states, out.T, np.uint64((1 << self.width) - 1))
+        return out.T
+
+    def _sng(self, n: SCNode, vals, lfsr, L: int, B: int) -> np.ndarray:
+        from ..sim.encoding import threshold  # noqa: PLC0415
+        from ..sim.primitives import sng  # noqa: PLC0415
+
+        p = n.params
+        if "const" in n.arrays:
+            v = np.broadcast_to(n.arrays["const"], (B,) + n.shape)
+        else:
+            src = vals[n.inputs[0]]
+            if "rows" in p:
+                a, b = p["rows"]
+                src = src[:, a:b]
+            v = src / float(p.get("scale", 1.0))
+            if p.get("repeat", 1) > 1 and len(n.shape) == 2:
+                v = np.repeat(v[:, None, :], p["repeat"], axis=1)
+        try:
+            x = threshold(v, p["bits"], n.encoding, n.name)
+        except SCValueError as exc:
+            raise SCValueError(n.name, f"value outside the {n.encoding} range of its SNGs ({exc}); "
+                                       "the compiled input range is too small for these inputs") from None
+        r = lfsr[n.name] & np.uint64((1 << p["bits"]) - 1)           # R_t = s_t & (2^n - 1), (L, S)
+        bits = sng(r.T.reshape(n.shape + (L,))[None], x[..., None].astype(np.uint64))
+        return bits
+
+    def _wfsm(self, n: SCNode, d: np.ndarray, lfsr, fsm_state, L: int, B: int) -> np.ndarray:
+        from ..sim.kernels import fsm_streams_out  # noqa: PLC0415
+
+        p = n.params
+        N = int(p["states"])
+        rows = n.size
+        if d.ndim == 3 and d.dtype == np.bool_:                       # binary input: +-1 steps
+            d = 2 * d.astype(np.int32) - 1
+        steps = d.reshape(B, rows, L)
+        rw = lfsr[n.name] & np.uint64((1 << int(p["weight_bits"])) - 1)   # (L, rows)
+        if p.get("state_policy") == "reset":
+            fsm_state[n.name][:] = N // 2
+        state = fsm_state[n.name].reshape(B, rows)
+        y = np.empty((B, rows, L), dtype=np.bool_)
+        group = n.arrays["group"]
+        wq_all = n.arrays["wq"].astype(np.uint64)
+        for g in range(wq_all.shape[0]):
+            sel = np.flatnonzero(group == g)
+            if sel.size == 0:
+                continue
+            st = np.ascontiguousarray(state[:, sel].reshape(-1))
+            lane_steps = np.ascontiguousarray(steps[:, sel, :].reshape(-1, L).T)
+            lane_r = np.ascontiguousarray(np.broadcast_to(rw[:, sel][:, None, :], (L, B, sel.size)).reshape(L, -1))
+            out = np.empty((L, B * sel.size), dtype=np.bool_)
+            fsm_streams_out(lane_steps, lane_r, np.ascontiguousarray(wq_all[g]), N // 2, N, st, out)
+            state[:, sel] = st.reshape(B, sel.size)
+            y[:, sel, :] = out.T.reshape(B, sel.size, L)
+        fsm_state[n.name] = state.reshape(-1)
+        return y.reshape((B,) + n.shape + (L,))
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Broadcast a (B, H, L) bank against a (B, K, H, L) one (fan-out of a stream to K gates)."""
+    if a.ndim < b.ndim:
+        a = a.reshape(a.shape[:1] + (1,) * (b.ndim - a.ndim) + a.shape[1:])
+    elif b.ndim < a.ndim:
+        b = b.reshape(b.shape[:1] + (1,) * (a.ndim - b.ndim) + b.shape[1:])
+    return a, b
+
+
+def _check_input(n: SCNode, v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if n.params.get("exact"):
+        a = float(n.params["scale"])
+        ok = np.isclose(np.abs(v), a, rtol=1e-9, atol=0) | (v == 0)
+        if not np.all(ok):
+            raise SCValueError("x", f"layer {n.layer!r} was compiled for exact inputs in {{-{a:g}, 0, {a:g}}} "
+                                    f"(XNOR + popcount), got e.g. {v[~ok].flat[0]!r}; recompile with "
+                                    "input_encoding='real'")
+    else:
+        r = float(n.range[1])
+        if np.any(np.abs(v) > r * (1 + 1e-12)):
+            raise SCValueError("x", f"layer {n.layer!r} was compiled for inputs in [-{r:g}, {r:g}] (SNG range), "
+                                    f"got {float(np.max(np.abs(v))):g}; recompile with a larger input_range")
+    return v
+
+
+def _xnor_popcount(n: SCNode, v: np.ndarray) -> np.ndarray:
+    """Exact XNOR + popcount: k_r = sum_j w_rj o_j for w, o in {-1, 0, 1} as
+    2 popcount(XNOR(w, o) AND active) - popcount(active), with sim's gate and counter primitives
+    (a popcount is an up counter over the operand axis)."""
+    from ..sim.primitives import and_, up_counter, xnor_  # noqa: PLC0415
+
+    w = n.arrays["weights"]
+    o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int8)
+    active = and_((w != 0)[None], (o != 0)[:, None, :])              # (B, R, J): gated XNOR enable
+    same = and_(xnor_((w > 0)[None], (o > 0)[:, None, :]), active)
+    return 2 * up_counter(same) - up_counter(active)
+
+
+def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray:
+    """Gate values from exact pre-activations: the folded affine then sigmoid/tanh (the table)."""
+    ar = n.arrays
+
+    def row(a):
+        return a[min(t, a.shape[0] - 1)]
+
+    xp = row(ar["ax"]) * kx
+    hp = row(ar["ah"]) * kh
+    acts = ar["act"]
+    if n.params["cell"] == "lstm":
+        pre = xp + hp + row(ar["shift"])
+        return np.where(acts == 0, _sigmoid(pre), np.tanh(pre))
+    H = n.params["hidden"]
+    xp = xp + row(ar["shift_x"])
+    hp = hp + row(ar["shift_h"])
+    r = _sigmoid(xp[:, :H] + hp[:, :H])
+    z = _sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+    nn = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+    return np.concatenate([r, z, nn], axis=1)
+
+
+def _apc(n: SCNode, inputs: list[np.ndarray], netlist: SCNetlist) -> np.ndarray:
+    """Integral add: int streams add, each bit stream contributes 2b - 1 (sim's bipolar APC:
+    ``d = 2 k - M``, ``k`` = ones among the M bits), K streams per row summed over their axis.
+
+    Adapter: for a (B, K, R, L) bank the ones count is taken as ``bits.sum(axis=1)``, which is
+    ``sim.primitives.apc`` over the K streams without materializing K int64 copies."""
+    from ..sim.primitives import bipolar_apc  # noqa: PLC0415
+
+    total = None
+    for v in inputs:
+        if v.dtype == np.bool_:
+            if v.ndim - 2 > len(n.shape):                            # (B, K, R, L): K streams per row
+                k = v.shape[1]
+                part = 2 * v.sum(axis=1, dtype=np.int32) - k
+            else:
+                part = bipolar_apc(v).astype(np.int32)
+        else:
+            part = v.astype(np.int32, copy=False)
+        total = part if total is None else total + part
+    if "offset" in n.arrays:                                          # wired constant increments
+        total = total + n.arrays["offset"][None, :, None].astype(np.int32)
+    return total.astype(np.int32, copy=False)
+
+
+def _decoded(n: SCNode, v) -> np.ndarray | None:
+    """A node's per-step value for traces: bits -> represented value, words/values as they are."""
+    if n.kind == "bits":
+        p = v.mean(axis=-1)
+        return p if n.encoding == "unipolar" else 2.0 * p - 1.0
+    if n.kind == "int":
+        return v.mean(axis=-1)
+    return np.asarray(v, dtype=np.float64)
+
+
+def correlation_report(state) -> dict:
+    """Mean and max |SCC| between the operands of every XNOR / MUX bank, measured on one short
+    simulated run (first calibration sequence, or zeros), last time step."""
+    from ..sim.seeds import scc  # noqa: PLC0415
+
+    netlist = state.netlist
+    rt = Runtime(netlist)
+    x = state.info.get("_calibration_inputs")
+    if x is None:
+        shape = (1, 2, state.model.input.size) if state.model.input.kind == "features" else (1, 2)
+        x = np.zeros(shape, dtype=np.float64 if len(shape) == 3 else np.int64)
+    x = np.asarray(x)[:1, :4]
+    seen: dict[str, np.ndarray] = {}
+
+    def collect(layer, node, bits, t):
+        seen[node.name] = bits[0]
+
+    length = min(256, max([p.length for p in netlist.layers] + [64]))
+    rt.run(x, length=length, collect=collect)
+    out = {}
+    for n in netlist.nodes:
+        if n.op not in ("xnor", "mux") or not all(i in seen for i in n.inputs):
+            continue
+        ops = [seen[i] for i in n.inputs]
+        a, b = np.broadcast_arrays(ops[0], ops[1])
+        s = np.abs(np.nan_to_num(scc(a, b)))
+        out[n.name] = {"mean_abs_scc": float(s.mean()), "max_abs_scc": float(s.max()), "pairs": int(s.size),
+                       "length": length}
+    return {"gates": out, "shared_sources": 0,
+            "note": "every SNG and WFSM has its own LFSR phase; SCC measured on one simulated step"}

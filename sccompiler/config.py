@@ -1,0 +1,254 @@
+"""Compiler configuration: frozen dataclasses, per-layer overrides, YAML/JSON loading.
+
+Every datapath decision the XNOR-LSTM paper leaves open is an explicit option here; the
+defaults and their cost/accuracy trade-offs are documented in docs/compiler.md.  A config file
+(YAML or JSON) looks like::
+
+    length: 256
+    seed: 1
+    defaults: {hidden: stream, gate_input: auto}
+    layers:
+      lstm0: {hidden: sign, gate_fsm_states: 64}
+    disable: [synthesize_fsms]
+
+Unknown keys, wrong types and out-of-range values raise :class:`~sccompiler.errors.ConfigError`
+naming the offending key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+GATE_INPUTS = ("auto", "table", "integral_wfsm")
+HIDDEN = ("stream", "sign")
+FSM_STATE = ("carry", "reset")
+BIAS_ENCODINGS = ("streams", "offset")
+FSM_INPUT_MODELS = ("auto", "binomial")
+INPUT_ENCODINGS = ("auto", "real", "exact")
+SOURCES = ("lfsr",)
+METRICS = ("mean_abs", "max_abs")
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Options of one recurrent/dense layer (defaults in docs/compiler.md).
+
+    gate_input: how a gate's pre-activation enters its nonlinearity: ``table`` (exact integer
+      pre-activation from XNOR+popcount, folded affine + activation table, then an SNG; needs
+      binary/ternary weights and exact operands), ``integral_wfsm`` (all operands as bipolar
+      streams, XNOR + parallel counter into an integral stream driving a WFSM synthesized for the
+      folded target: the paper's option), ``auto`` (table when exact, else integral_wfsm).
+    hidden: ``stream`` (h_t = counter value, requantized to sng_bits and re-encoded by SNGs) or
+      ``sign`` (binary h_t = sign of the counter value: exact XNOR inputs for the next step).
+    cell_range: K; c_t is stored saturated to [-K, K] and re-encoded as K streams of c/K, so that
+      f*c + i*g is an integral stream of K+1 bits.
+    length: this layer's stream length L (cycles per time step); None = the global length.
+    sng_bits: comparator width n of the SNGs; None = max(4, ceil(log2 L)).
+    bias_encoding (integral_wfsm gates): ``streams`` = ceil(max|b|/u) constant-value bias SNGs
+      per row (the APC sees only random +-1 operands, as the FSM's input model assumes), or
+      ``offset`` = the integer part of b/u as a wired constant increment plus one SNG for the
+      rest (far fewer SNGs, but the FSM sees a deterministic drift its model does not have: an
+      error floor, measured in docs/compiler.md).
+    fsm_input_model: ``auto`` = synthesize each WFSM for the Poisson-binomial distribution of the
+      operand values seen on the calibration inputs when they are given (LSTM gates with binary
+      weights and bias streams, tanh(c)), else Binomial(M); ``binomial`` = always Binomial(M).
+    """
+
+    gate_input: str = "auto"
+    hidden: str = "stream"
+    cell_range: int = 2
+    gate_fsm_states: int = 32
+    cell_fsm_states: int = 16
+    fsm_weight_bits: int = 8
+    fsm_state: str = "carry"
+    sng_bits: int | None = None
+    length: int | None = None
+    bias_encoding: str = "streams"
+    fsm_input_model: str = "auto"
+
+    def __post_init__(self) -> None:
+        _choice("fsm_input_model", self.fsm_input_model, FSM_INPUT_MODELS)
+        _choice("bias_encoding", self.bias_encoding, BIAS_ENCODINGS)
+        _choice("gate_input", self.gate_input, GATE_INPUTS)
+        _choice("hidden", self.hidden, HIDDEN)
+        _choice("fsm_state", self.fsm_state, FSM_STATE)
+        _int("cell_range", self.cell_range, 1, 8)
+        _int("gate_fsm_states", self.gate_fsm_states, 2, 256)
+        _int("cell_fsm_states", self.cell_fsm_states, 2, 256)
+        _int("fsm_weight_bits", self.fsm_weight_bits, 1, 16)
+        if self.sng_bits is not None:
+            _int("sng_bits", self.sng_bits, 1, 24)
+        if self.length is not None:
+            _int("length", self.length, 1, 1 << 20)
+
+    def bits_for(self, length: int) -> int:
+        return self.sng_bits if self.sng_bits is not None else max(4, math.ceil(math.log2(max(length, 2))))
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Bitstream-length scheduling: candidate lengths, metric, safety margin, samples used, and
+    whether layers are shortened individually after the uniform choice (``per_layer``)."""
+
+    lengths: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    metric: str = "mean_abs"
+    margin: float = 0.8
+    max_samples: int = 16
+    per_layer: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.lengths or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.lengths):
+            raise ConfigError(f"schedule.lengths: need positive integers, got {self.lengths!r}")
+        object.__setattr__(self, "lengths", tuple(sorted(set(self.lengths))))
+        _choice("schedule.metric", self.metric, METRICS)
+        if not (isinstance(self.margin, (int, float)) and 0 < self.margin <= 1):
+            raise ConfigError(f"schedule.margin: must be in (0, 1], got {self.margin!r}")
+        _int("schedule.max_samples", self.max_samples, 1, 1 << 16)
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    """Whole-compile options.  ``layers`` holds per-layer overrides as (name, LayerConfig)."""
+
+    length: int = 256
+    target_error: float | None = None
+    source: str = "lfsr"
+    lfsr_width: int = 32
+    seed: int = 1
+    input_encoding: str = "auto"
+    input_range: float | None = None
+    flow: str = "default"
+    disable: tuple[str, ...] = ()
+    cost_target: str = "asic-generic"
+    cost_bits: int = 8
+    defaults: LayerConfig = field(default_factory=LayerConfig)
+    layers: tuple[tuple[str, LayerConfig], ...] = ()
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+    def __post_init__(self) -> None:
+        _int("length", self.length, 1, 1 << 20)
+        _choice("source", self.source, SOURCES)
+        _int("lfsr_width", self.lfsr_width, 16, 32)
+        _int("seed", self.seed, 0, 2**63)
+        _choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
+        if self.target_error is not None and not (isinstance(self.target_error, (int, float))
+                                                  and 0 < self.target_error < math.inf):
+            raise ConfigError(f"target_error: must be a positive number, got {self.target_error!r}")
+        if self.input_range is not None and not (isinstance(self.input_range, (int, float)) and self.input_range > 0):
+            raise ConfigError(f"input_range: must be a positive number, got {self.input_range!r}")
+        _int("cost_bits", self.cost_bits, 2, 16)
+        object.__setattr__(self, "disable", tuple(self.disable))
+        names = [n for n, _ in self.layers]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"layers: duplicate layer overrides in {names}")
+
+    def layer(self, name: str) -> LayerConfig:
+        """The effective options of layer ``name`` (override or defaults)."""
+        for n, cfg in self.layers:
+            if n == name:
+                return cfg
+        return self.defaults
+
+    def layer_length(self, name: str) -> int:
+        cfg = self.layer(name)
+        return cfg.length if cfg.length is not None else self.length
+
+    def replace(self, **changes: Any) -> "CompileConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        def plain(obj):
+            return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        d = plain(self)
+        d["defaults"] = plain(self.defaults)
+        d["schedule"] = plain(self.schedule) | {"lengths": list(self.schedule.lengths)}
+        d["layers"] = {n: _diff(cfg, self.defaults) for n, cfg in self.layers}
+        d["disable"] = list(self.disable)
+        return d
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _int(key: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{key}: must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+def _diff(cfg: LayerConfig, base: LayerConfig) -> dict:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+            if getattr(cfg, f.name) != getattr(base, f.name)}
+
+
+def _build(cls, data: Mapping, where: str, base=None):
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
+    try:
+        return dataclasses.replace(base, **data) if base is not None else cls(**data)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.{exc}" if where not in ("", "config") else str(exc)) from None
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def config_from_dict(data: Mapping | None, **overrides: Any) -> CompileConfig:
+    """Build a :class:`CompileConfig` from a plain mapping (as read from YAML/JSON) plus keyword
+    overrides (CLI flags); per-layer overrides are merged over ``defaults``."""
+    d = dict(data or {})
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    if not isinstance(data or {}, Mapping):
+        raise ConfigError("config: expected a mapping at the top level")
+    defaults = _build(LayerConfig, d.pop("defaults", {}) or {}, "defaults")
+    layers_raw = d.pop("layers", {}) or {}
+    if not isinstance(layers_raw, Mapping):
+        raise ConfigError("layers: expected a mapping of layer name -> options")
+    layers = tuple((str(n), _build(LayerConfig, o or {}, f"layers.{n}", base=defaults)) for n, o in layers_raw.items())
+    sched_raw = dict(d.pop("schedule", {}) or {})
+    if "lengths" in sched_raw and isinstance(sched_raw["lengths"], list):
+        sched_raw["lengths"] = tuple(sched_raw["lengths"])
+    schedule = _build(ScheduleConfig, sched_raw, "schedule")
+    if "disable" in d:
+        if isinstance(d["disable"], str) or not all(isinstance(x, str) for x in d["disable"]):
+            raise ConfigError("disable: expected a list of pass names")
+        d["disable"] = tuple(d["disable"])
+    d.update(defaults=defaults, layers=layers, schedule=schedule)
+    return _build(CompileConfig, d, "config")
+
+
+def load_config(path: str | Path | None, **overrides: Any) -> CompileConfig:
+    """Read a YAML (.yaml/.yml) or JSON config file; ``None`` gives the defaults (+ overrides)."""
+    if path is None:
+        return config_from_dict({}, **overrides)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    text = p.read_text()
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # noqa: PLC0415
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is a config error with its message
+        raise ConfigError(f"{p}: cannot parse config: {str(exc).splitlines()[0]}") from None
+    if data is not None and not isinstance(data, Mapping):
+        raise ConfigError(f"{p}: the top level must be a mapping")
+    try:
+        return config_from_dict(data or {}, **overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None

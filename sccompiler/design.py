@@ -1,0 +1,243 @@
+"""Compiled SC designs: :func:`compile_model` and :class:`CompiledDesign`.
+
+``compile_model(model, config, calibration=...)`` runs a pass flow (:mod:`sccompiler.passes`) and
+returns a :class:`CompiledDesign`: the SC netlist plus the model, config and the per-stage
+records.  A design ``simulate``\\ s cycle-accurately through the SC core, ``trace``\\ s every
+intermediate per time step next to the references, ``report``\\ s (datapath, FSMs, correlation,
+cost vs baselines, schedule) and ``save``\\ s to an OUTDIR that :meth:`CompiledDesign.load` reads
+back::
+
+    OUTDIR/design.json    netlist (arrays out of line), config, plans, metadata
+    OUTDIR/arrays.npz     netlist arrays (weights, tables, FSM weights, seeds)
+    OUTDIR/model/         the quantized model (native format) for references and re-costing
+    OUTDIR/stages/NN_pass.json   the IR after every pass and its time
+    OUTDIR/report.json, OUTDIR/report.md
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import CompileConfig, config_from_dict
+from .errors import ModelFormatError, SCValueError
+from .ir.model import GRU, LSTM, Model
+from .ir.sc import SCNetlist
+
+DESIGN_FORMAT = "sccompiler-design"
+
+
+@dataclass
+class CompiledDesign:
+    """A compiled SC design (see the module docstring)."""
+
+    model: Model
+    config: CompileConfig
+    netlist: SCNetlist
+    plans: dict[str, dict]
+    info: dict[str, Any] = field(default_factory=dict)
+    stages: list[dict] = field(default_factory=list)
+
+    # ------------------------------------------------------------------------- simulation
+    @property
+    def lengths(self) -> dict[str, int]:
+        return {p.name: p.length for p in self.netlist.layers if p.length}
+
+    def _runtime(self):
+        from .compiler.runtime import Runtime  # noqa: PLC0415
+
+        rt = getattr(self, "_rt", None)
+        if rt is None:
+            rt = Runtime(self.netlist)
+            object.__setattr__(self, "_rt", rt)
+        return rt
+
+    def _check_x(self, x) -> np.ndarray:
+        from .reference import _check_input  # noqa: PLC0415
+
+        return _check_input(self.model, x)
+
+    def simulate(self, x, *, length: int | None = None, progress: Callable[[int], None] | None = None,
+                 threads: int | None = 1) -> np.ndarray:
+        """Cycle-accurate output (B, T, F) for inputs ``x`` (B, T, F) or token ids (B, T).
+
+        ``length`` overrides every layer's stream length L (same netlist, SNG widths unchanged);
+        ``threads``: numba threads during the run (None: numba's setting).
+        """
+        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1):
+            raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
+        out, _ = self._runtime().run(self._check_x(x), length=length, progress=progress, threads=threads)
+        return out
+
+    def trace(self, x, *, length: int | None = None) -> dict:
+        """Every intermediate per time step next to the references.
+
+        Returns ``{layer: {"sc": {node: (B, T, ...)}, "golden": {...}, "reference": {...},
+        "teacher_forced": {...}}}`` where ``golden`` is the design reference (the design's own
+        quantization points: sign(h), saturated c), ``reference`` the quantized model's forward
+        (:func:`sccompiler.reference.forward`) and ``teacher_forced`` the golden step evaluated on
+        the SC's own previous state and input (per-step stream error only).
+        """
+        from .compiler.golden import golden_forward, step_gru, step_lstm  # noqa: PLC0415
+        from .reference import forward  # noqa: PLC0415
+
+        xc = self._check_x(x)
+        out, runs = self._runtime().run(xc, length=length, trace=True)
+        _, gold = golden_forward(self.model, self.plans, xc)
+        _, ref = forward(self.model, xc, return_trace=True)
+        result: dict = {"output": out}
+        layer_input = xc
+        for lay in self.model.layers:
+            run = runs.get(lay.name)
+            entry = {"sc": run.trace if run else {}, "golden": gold.get(lay.name, {}),
+                     "reference": ref.get(lay.name, {}), "saturations": run.saturations if run else 0}
+            if isinstance(lay, (LSTM, GRU)) and run is not None:
+                opts = self.plans[lay.name]
+                h_sc = run.trace[f"{lay.name}.h"]
+                B, T, H = h_sc.shape
+                tf: dict[str, list] = {}
+                for t in range(T):
+                    h_prev = np.zeros((B, H)) if t == 0 else h_sc[:, t - 1]
+                    if isinstance(lay, LSTM):
+                        c_prev = np.zeros((B, H)) if t == 0 else run.trace[f"{lay.name}.c"][:, t - 1]
+                        s = step_lstm(lay, layer_input[:, t], h_prev, c_prev, t,
+                                      cell_range=float(opts["cell_range"]), hidden=opts["hidden"])
+                    else:
+                        s = step_gru(lay, layer_input[:, t], h_prev, t, hidden=opts["hidden"])
+                    for k, v in s.items():
+                        tf.setdefault(k, []).append(v)
+                entry["teacher_forced"] = {k: np.stack(v, axis=1) for k, v in tf.items()}
+            result[lay.name] = entry
+            if run is not None:
+                layer_input = run.out
+        return result
+
+    def error(self, x, *, length: int | None = None, reference: str = "quantized", metric: str = "mean_abs") -> float:
+        """Deviation of the simulated output from the quantized reference (or ``'golden'``)."""
+        from .compiler.golden import golden_forward  # noqa: PLC0415
+        from .reference import forward  # noqa: PLC0415
+
+        xc = self._check_x(x)
+        sim = self.simulate(xc, length=length)
+        ref = forward(self.model, xc) if reference == "quantized" else golden_forward(self.model, self.plans, xc)[0]
+        diff = np.abs(sim - ref)
+        return float(diff.mean() if metric == "mean_abs" else diff.max())
+
+    # ------------------------------------------------------------------------- reports
+    def report(self) -> dict:
+        info = {k: v for k, v in self.info.items() if not k.startswith("_")}
+        return {"model": self.model.name,
+                "layers": [p.to_json() for p in self.netlist.layers],
+                "primitives": self.netlist.counts(),
+                "sources": dict(self.netlist.sources),
+                "stages": [{"pass": s["pass"], "seconds": s["seconds"], "skipped": s["skipped"]} for s in self.stages],
+                "config": self.config.to_dict(),
+                **info}
+
+    def report_markdown(self) -> str:
+        from .compiler.inventory import report_markdown  # noqa: PLC0415
+
+        return report_markdown(self.report())
+
+    # ------------------------------------------------------------------------- persistence
+    def save(self, outdir: str | os.PathLike, *, force: bool = False) -> Path:
+        """Write the design to ``outdir`` atomically (nothing half-written on failure)."""
+        from .cli.common import to_jsonable  # noqa: PLC0415
+        from .frontends.native import save_model  # noqa: PLC0415
+        from .io import atomic_dir  # noqa: PLC0415
+
+        with atomic_dir(outdir, force=force) as tmp:
+            doc = {"format": DESIGN_FORMAT, "version": 1, "netlist": self.netlist.to_json(),
+                   "config": self.config.to_dict(), "plans": _plain_plans(self.plans)}
+            (tmp / "design.json").write_text(json.dumps(to_jsonable(doc), indent=1))
+            np.savez_compressed(tmp / "arrays.npz", **self.netlist.arrays())
+            save_model(self.model, tmp / "model")
+            stages = tmp / "stages"
+            stages.mkdir()
+            for k, s in enumerate(self.stages):
+                (stages / f"{k:02d}_{s['pass']}.json").write_text(json.dumps(to_jsonable(s)))
+            rep = self.report()
+            (tmp / "report.json").write_text(json.dumps(to_jsonable(rep), indent=1))
+            (tmp / "report.md").write_text(self.report_markdown())
+        return Path(outdir)
+
+    @classmethod
+    def load(cls, outdir: str | os.PathLike) -> "CompiledDesign":
+        from .frontends.native import load_native  # noqa: PLC0415
+
+        d = Path(outdir)
+        if not (d / "design.json").is_file():
+            raise ModelFormatError(f"{d}: not a compiled design directory (no design.json)")
+        try:
+            doc = json.loads((d / "design.json").read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelFormatError(f"{d / 'design.json'}: not valid JSON ({exc})") from None
+        if doc.get("format") != DESIGN_FORMAT or doc.get("version") != 1:
+            raise ModelFormatError(f"{d / 'design.json'}: not an sccompiler design (format/version)")
+        try:
+            with np.load(d / "arrays.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise ModelFormatError(f"{d / 'arrays.npz'}: cannot read ({exc})") from None
+        netlist = SCNetlist.from_json(doc["netlist"], arrays)
+        model = load_native(d / "model")
+        cfg = doc["config"]
+        config = config_from_dict(cfg)
+        info = {}
+        rep = d / "report.json"
+        if rep.is_file():
+            r = json.loads(rep.read_text())
+            info = {k: r[k] for k in ("calibration", "fsms", "accuracy", "correlation", "cost", "schedule")
+                    if k in r}
+        stages = []
+        for f in sorted((d / "stages").glob("*.json")) if (d / "stages").is_dir() else []:
+            try:
+                rec = json.loads(f.read_text())
+                stages.append({k: rec[k] for k in ("pass", "seconds", "skipped")})
+            except (json.JSONDecodeError, KeyError):
+                raise ModelFormatError(f"{f}: malformed stage record") from None
+        return cls(model, config, netlist, doc.get("plans", {}), info, stages)
+
+
+def _plain_plans(plans: dict) -> dict:
+    out = {}
+    for name, p in plans.items():
+        out[name] = {k: v for k, v in p.items() if k != "folded"}
+    return out
+
+
+def compile_model(model, config: CompileConfig | dict | None = None, *, calibration=None,
+                  progress: Callable[[str], None] | None = None) -> CompiledDesign:
+    """Compile a (quantized) model to an SC design.  ``model``: an IR Model or anything
+    :func:`sccompiler.frontends.load_model` reads; ``calibration``: inputs (B, T, F) / ids (B, T)
+    used for input ranges, FSM input models and the length scheduler."""
+    from .frontends import load_model  # noqa: PLC0415
+    from .passes import CompileState, run_flow  # noqa: PLC0415
+    from .reference import _check_input  # noqa: PLC0415
+
+    m = load_model(model)
+    if config is None:
+        config = CompileConfig()
+    elif isinstance(config, dict):
+        config = config_from_dict(config)
+    calib = None if calibration is None else _check_input(m, calibration)
+    if config.target_error is not None and calib is None:
+        from .errors import ConfigError  # noqa: PLC0415
+
+        raise ConfigError("target_error needs calibration inputs (the scheduler measures the error on them)")
+    state = CompileState(model=m, config=config, calibration=calib, progress=progress)
+    start = time.perf_counter()
+    run_flow(state)
+    state.info["compile_seconds"] = time.perf_counter() - start
+    return CompiledDesign(m, state.config, state.netlist, _plain_plans(state.plan), state.info,
+                          [s.to_json() for s in state.stages])
+
+
+def load_design(outdir: str | os.PathLike) -> CompiledDesign:
+    return CompiledDesign.load(outdir)

@@ -1,0 +1,41 @@
+"""Small binary/ternary-weight LSTM/GRU models for the compiler tests (fixed seeds)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sccompiler.ir.model import GRU, LSTM, InputSpec, Linear, Model, Tensor
+
+
+def binary(shape, rng, a):
+    return Tensor(np.where(rng.random(shape) < 0.5, -a, a))
+
+
+def ternary(shape, rng, a):
+    return Tensor(a * rng.choice([-1.0, 0.0, 1.0], size=shape))
+
+
+def lstm_model(I=3, H=8, layers=1, seed=0, dense=0, weights=binary):
+    rng = np.random.default_rng(seed)
+    lays, fin = [], I
+    for k in range(layers):
+        lays.append(LSTM(f"lstm{k}", input_size=fin, hidden_size=H, w_ih=weights((4 * H, fin), rng, 0.4),
+                         w_hh=weights((4 * H, H), rng, 0.3), b_ih=Tensor(rng.normal(0, 0.3, 4 * H))))
+        fin = H
+    if dense:
+        lays.append(Linear("head", in_size=H, out_size=dense, weight=binary((dense, H), rng, 0.2),
+                           bias=Tensor(rng.normal(0, 0.1, dense))))
+    return Model(tuple(lays), InputSpec("features", I), "toy-lstm")
+
+
+def gru_model(I=4, H=6, layers=2, seed=0):
+    rng = np.random.default_rng(seed)
+    lays, fin = [], I
+    for k in range(layers):
+        lays.append(GRU(f"gru{k}", input_size=fin, hidden_size=H, linear_before_reset=True,
+                        w_ih=binary((3 * H, fin), rng, 0.4), w_hh=binary((3 * H, H), rng, 0.3),
+                        b_ih=Tensor(rng.normal(0, 0.3, 3 * H)), b_hh=Tensor(rng.normal(0, 0.3, 3 * H))))
+        fin = H
+    return Model(tuple(lays), InputSpec("features", I), "toy-gru")
+
+
+FAST = {"disable": ["correlation_report", "cost", "accuracy_report"]}

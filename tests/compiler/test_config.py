@@ -1,0 +1,65 @@
+"""Config dataclasses: defaults, per-layer overrides, YAML/JSON loading, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sccompiler.config import CompileConfig, LayerConfig, config_from_dict, load_config
+from sccompiler.design import compile_model
+from sccompiler.errors import ConfigError
+
+from .models import FAST, lstm_model
+
+
+def test_defaults_and_overrides():
+    cfg = config_from_dict({"length": 128, "defaults": {"cell_range": 3}, "layers": {"lstm0": {"hidden": "sign"}}})
+    assert cfg.length == 128
+    assert cfg.layer("lstm0").hidden == "sign" and cfg.layer("lstm0").cell_range == 3  # merged over defaults
+    assert cfg.layer("other") == LayerConfig(cell_range=3)
+    assert cfg.to_dict()["layers"] == {"lstm0": {"hidden": "sign"}}
+    with pytest.raises(Exception):
+        cfg.length = 3  # frozen
+
+
+def test_yaml_and_json(tmp_path):
+    y = tmp_path / "c.yaml"
+    y.write_text("length: 64\nlayers:\n  lstm0: {gate_fsm_states: 8}\n")
+    assert load_config(y).layer("lstm0").gate_fsm_states == 8
+    j = tmp_path / "c.json"
+    j.write_text(json.dumps({"seed": 5}))
+    assert load_config(j, length=32).length == 32 and load_config(j).seed == 5
+
+
+@pytest.mark.parametrize("data,match", [
+    ({"lenght": 3}, "unknown key"),
+    ({"length": 0}, "length"),
+    ({"defaults": {"hidden": "binary"}}, "hidden"),
+    ({"layers": {"x": {"cell_range": "two"}}}, "layers.x.cell_range"),
+    ({"target_error": -1}, "target_error"),
+    ({"disable": "cost"}, "disable"),
+])
+def test_bad_values(data, match):
+    with pytest.raises(ConfigError, match=match):
+        config_from_dict(data)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "b.yaml"
+    bad.write_text("length: [1, 2\n")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        load_config(bad)
+
+
+def test_inconsistent_with_model(real_inputs):
+    with pytest.raises(ConfigError, match="unknown layer"):
+        compile_model(lstm_model(), {"layers": {"nope": {}}, **FAST})
+    # table gates need exact operands; real-valued inputs are not
+    with pytest.raises(ConfigError, match="exact"):
+        compile_model(lstm_model(), {"defaults": {"gate_input": "table", "hidden": "sign"}, **FAST},
+                      calibration=real_inputs)
+    with pytest.raises(ConfigError, match="calibration"):
+        compile_model(lstm_model(), CompileConfig(target_error=0.1))
