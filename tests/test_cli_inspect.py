@@ -32,7 +32,7 @@ def assert_clean_error(result, *fragments: str) -> None:
 def test_inspect_table():
     result = run("inspect", FIXTURES / "quant_weights.onnx")
     assert result.exit_code == 0, result.output
-    for text in ("(lstm)", "fc_matmul", "w_ih", "binary", "ternary", "{-0.5,0,0.5}", "16 levels", "saving"):
+    for text in ("(lstm)", "fc_matmul", "w_ih", "binary", "ternary", "{-1,0,1}", "{-1,1}", "16 levels", "saving"):
         assert text in result.output
 
 

@@ -11,8 +11,12 @@ _FORMATS = click.Choice(["onnx", "torch", "native"])
 
 
 def _levels_text(t: dict) -> str:
-    if t["levels"] is not None:
-        return "{" + ",".join(f"{v:.4g}" for v in t["levels"]) + "}"
+    """The level set in units of the scale s when they are integers ({-1,0,1}), else as values."""
+    levels, scale = t["levels"], t["scale"]
+    if levels is not None:
+        if scale and all(abs(v / scale - round(v / scale)) < 1e-9 for v in levels):
+            return "{" + ",".join(str(int(round(v / scale))) for v in levels) + "}"
+        return "{" + ",".join(f"{v:.4g}" for v in levels) + "}"
     return "-" if t["levels_count"] is None else f"{t['levels_count']} levels"
 
 
@@ -29,23 +33,26 @@ def render_table(info: dict) -> None:
     inp = info["input"]
     table = Table(title=f"{info['name']}  (input: {inp['kind']}, size {inp['size']})")
     for col, justify in (("layer", "left"), ("tensor", "left"), ("shape", "right"), ("scheme", "left"),
-                         ("bits", "right"), ("scale", "right"), ("levels", "left"), ("memory", "right")):
-        # only the layer column may wrap: numbers and level sets must stay readable in 80 columns
-        table.add_column(col, justify=justify, overflow="fold", no_wrap=col != "layer")
-    for layer in info["layers"]:
-        head = f"{layer['name']} ({layer['kind']})"
+                         ("bits", "right"), ("scale s", "right"), ("levels/s", "left"), ("memory", "right")):
+        # only the level sets may fold: names and numbers must stay readable in 80 columns
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=col != "levels")
+    for n, layer in enumerate(info["layers"]):
+        if n:
+            table.add_section()
+        # the layer's name on its first row, its kind on the second: no wrapping of either
+        heads = [layer["name"], f"({layer['kind']})"]
         rows = layer["tensors"] or [None]
         for k, t in enumerate(rows):
-            first = head if k == 0 else ""
+            first = heads[k] if k < len(heads) else ""
             if t is None:
                 table.add_row(first, "-", "", "", "", "", "", _bytes(layer["memory_bits"]))
                 continue
             scale = "-" if t["scale"] is None else f"{t['scale']:.4g}"
             table.add_row(first, t["name"], "x".join(map(str, t["shape"])), t["scheme"], str(t["bits"]),
                           scale, _levels_text(t), _bytes(t["memory_bits"]))
-        for b in layer["batchnorms"]:
+        for j, b in enumerate(layer["batchnorms"], start=len(rows)):
             steps = f"{b['steps']}x" if b["per_step"] else ""
-            table.add_row("", f"bn:{b['name']}", f"4x{steps}{b['features']}", "float", "32", "-", "-",
+            table.add_row(heads[j] if j < len(heads) else "", f"bn:{b['name']}", f"4x{steps}{b['features']}", "float", "32", "-", "-",
                           _bytes(b["memory_bits"]))
     console = Console()
     console.print(table)
