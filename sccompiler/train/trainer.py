@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ConfigError, SCValueError
+from ..tasks import synthetic_task_arrays
 from .layers import recalibrate_batchnorm, recurrent_layers, set_generator, state_sparsity
 from .optim import clip_weights, make_optimizer
 
@@ -148,34 +148,9 @@ def fit(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
 
 def synthetic_task(name: str, samples: int = 256, steps: int = 16, *, seed: int = 0,
                    dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Small seeded tasks for smoke tests and examples.
-
-    * ``"sine"``: inputs ``(samples, steps, 1)`` sine waves of random frequency and phase, target
-      the next value (regression);
-    * ``"parity"``: inputs ``(samples, steps, 1)`` of ±1 bits, target the running parity class
-      (0/1) per step;
-    * ``"delay"``: inputs ±1 bits, target the input two steps earlier (class 0/1; 0 for the first
-      two steps).
-    """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise SCValueError("samples", f"must be a positive int, got {samples!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise SCValueError("steps", f"must be an int >= 2, got {steps!r}")
-    rng = np.random.default_rng(seed)
-    if name == "sine":
-        freq = rng.uniform(0.1, 0.5, size=(samples, 1))
-        phase = rng.uniform(0, 2 * np.pi, size=(samples, 1))
-        t = np.arange(steps + 1)[None, :]
-        wave = 0.8 * np.sin(freq * t + phase)
-        x = torch.tensor(wave[:, :-1, None], dtype=dtype)
-        y = torch.tensor(wave[:, 1:, None], dtype=dtype)
-        return x, y
-    bits = rng.integers(0, 2, size=(samples, steps))
-    x = torch.tensor(2.0 * bits[:, :, None] - 1.0, dtype=dtype)
-    if name == "parity":
-        return x, torch.tensor(np.cumsum(bits, axis=1) % 2, dtype=torch.long)
-    if name == "delay":
-        y = np.zeros_like(bits)
-        y[:, 2:] = bits[:, :-2]
-        return x, torch.tensor(y, dtype=torch.long)
-    raise ConfigError(f"unknown synthetic task {name!r}; choose 'sine', 'parity' or 'delay'")
+    """:func:`sccompiler.tasks.synthetic_task_arrays` as torch tensors (inputs in ``dtype``,
+    class targets as ``torch.long``): ``"sine"`` (next-value regression), ``"parity"`` (running
+    parity class) and ``"delay"`` (the input two steps earlier)."""
+    x, y = synthetic_task_arrays(name, samples, steps, seed=seed)
+    yt = torch.tensor(y, dtype=dtype) if name == "sine" else torch.tensor(y, dtype=torch.long)
+    return torch.tensor(x, dtype=dtype), yt
