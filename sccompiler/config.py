@@ -32,6 +32,7 @@ FSM_STATE = ("carry", "reset")
 BIAS_ENCODINGS = ("streams", "offset")
 FSM_INPUT_MODELS = ("auto", "binomial")
 INPUT_ENCODINGS = ("auto", "real", "exact")
+BN_STEPS = ("tables", "last", "mean")
 SOURCES = ("lfsr",)
 METRICS = ("mean_abs", "max_abs")
 
@@ -59,6 +60,16 @@ class LayerConfig:
     fsm_input_model: ``auto`` = synthesize each WFSM for the Poisson-binomial distribution of the
       operand values seen on the calibration inputs when they are given (LSTM gates with binary
       weights and bias streams, tanh(c)), else Binomial(M); ``binomial`` = always Binomial(M).
+    bn_steps: batch norms with per-time-step statistics (``BatchNormParams.per_step``):
+      ``tables`` (default) = exact per-step folding: the LSTM's bn_c becomes a bank of tanh(c)
+      WFSM weight tables indexed by the time step (a ROM of T_stats tables; steps beyond the
+      last statistics row use the last row, as ``BatchNormParams.at``), per-step bn_x/bn_h
+      per-step gate tables (table gates) or per-step WFSM table banks, bias constants and x-stream
+      gains (integral gates); ``last`` / ``mean`` = one time-invariant affine per batch norm (the
+      last statistics row, or the mean of the per-step scales and shifts): one table, no ROM, no
+      per-step constants; the design reference
+      (golden) uses the same collapsed batch norm, so the report's ``design_vs_quantized`` and
+      ``batchnorm`` entries show the accuracy it costs.
     """
 
     gate_input: str = "auto"
@@ -72,8 +83,10 @@ class LayerConfig:
     length: int | None = None
     bias_encoding: str = "streams"
     fsm_input_model: str = "auto"
+    bn_steps: str = "tables"
 
     def __post_init__(self) -> None:
+        _choice("bn_steps", self.bn_steps, BN_STEPS)
         _choice("fsm_input_model", self.fsm_input_model, FSM_INPUT_MODELS)
         _choice("bias_encoding", self.bias_encoding, BIAS_ENCODINGS)
         _choice("gate_input", self.gate_input, GATE_INPUTS)

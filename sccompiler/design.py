@@ -84,7 +84,7 @@ class CompiledDesign:
         (:func:`sccompiler.reference.forward`) and ``teacher_forced`` the golden step evaluated on
         the SC's own previous state and input (per-step stream error only).
         """
-        from .compiler.golden import golden_forward, step_gru, step_lstm  # noqa: PLC0415
+        from .compiler.golden import design_layer, golden_forward, step_gru, step_lstm  # noqa: PLC0415
         from .reference import forward  # noqa: PLC0415
 
         xc = self._check_x(x)
@@ -99,6 +99,7 @@ class CompiledDesign:
                      "reference": ref.get(lay.name, {}), "saturations": run.saturations if run else 0}
             if isinstance(lay, (LSTM, GRU)) and run is not None:
                 opts = self.plans[lay.name]
+                lay = design_layer(lay, opts.get("bn_steps", "tables"))
                 h_sc = run.trace[f"{lay.name}.h"]
                 B, T, H = h_sc.shape
                 tf: dict[str, list] = {}
@@ -193,7 +194,8 @@ class CompiledDesign:
         rep = d / "report.json"
         if rep.is_file():
             r = json.loads(rep.read_text())
-            info = {k: r[k] for k in ("calibration", "fsms", "accuracy", "correlation", "cost", "schedule")
+            info = {k: r[k] for k in ("calibration", "fsms", "accuracy", "correlation", "cost", "schedule",
+                                      "batchnorm")
                     if k in r}
         stages = []
         for f in sorted((d / "stages").glob("*.json")) if (d / "stages").is_dir() else []:

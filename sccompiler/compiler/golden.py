@@ -3,7 +3,9 @@ quantization points applied, i.e. what the SC hardware computes as L -> infinity
 
 It differs from :func:`sccompiler.reference.forward` only where the design says so:
 ``hidden='sign'`` makes h_t = sign(h_t) (sign(0) = +1), and the LSTM cell state is saturated
-to [-K, K] (``cell_range``) where the hardware stores it.  With ``hidden='stream'`` and c inside
+to [-K, K] (``cell_range``) where the hardware stores it; with ``bn_steps: last|mean`` every
+per-time-step batch norm is replaced by the one time-invariant affine the design uses
+(:func:`design_layer`).  With ``hidden='stream'`` and c inside
 the range the two are identical.  :func:`step_lstm` / :func:`step_gru` evaluate one time step on
 given states (teacher forcing: the trace compares each simulated step with the reference step
 evaluated on the SC's own previous state, which isolates the per-step stream error).
@@ -13,9 +15,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.model import GRU, LSTM, Model
+import dataclasses
+
+from ..ir.model import GRU, LSTM, BatchNormParams, Model
 from ..quantize.bnfold import bn_affine_table
 from ..reference import _layer_forward, sigmoid, sign
+
+
+def collapse_batchnorm(bn: BatchNormParams | None, mode: str) -> BatchNormParams | None:
+    """The time-invariant batch norm a ``bn_steps`` mode uses for per-step statistics: ``last``
+    = the last statistics row, ``mean`` = the mean over the rows of the folded per-step scale and
+    shift (as an affine-equivalent BatchNormParams: gamma = scale, beta = shift, mean 0, var 1,
+    eps 0).  ``tables`` and time-invariant batch norms are returned unchanged."""
+    if bn is None or not bn.per_step or mode == "tables":
+        return bn
+    s, m = bn_affine_table(bn, bn.mean.shape[0])
+    s, m = np.asarray(s), np.asarray(m)
+    s, m = (s[-1], m[-1]) if mode == "last" else (s.mean(axis=0), m.mean(axis=0))
+    return BatchNormParams(gamma=s, beta=m, mean=np.zeros_like(s), var=np.ones_like(s), eps=0.0)
+
+
+def design_layer(layer, bn_steps: str):
+    """``layer`` with every per-step batch norm collapsed as ``bn_steps`` says (see above)."""
+    if bn_steps == "tables" or not isinstance(layer, (LSTM, GRU)):
+        return layer
+    changes = {f: collapse_batchnorm(b, bn_steps) for f, b in layer.batchnorms()}
+    return dataclasses.replace(layer, **changes) if changes else layer
 
 
 def _bn_part(v: np.ndarray, w, bn, t: int) -> np.ndarray:
@@ -38,13 +63,17 @@ def step_lstm(layer: LSTM, x: np.ndarray, h: np.ndarray, c: np.ndarray, t: int, 
     i, f = sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H])
     g, o = np.tanh(pre[:, 2 * H:3 * H]), sigmoid(pre[:, 3 * H:])
     c_new = np.clip(f * c + i * g, -cell_range, cell_range)
-    h_pre = o * np.tanh(c_new)
+    cn = c_new
+    if layer.bn_c is not None:
+        s, m = bn_affine_table(layer.bn_c, t + 1)
+        cn = s[t] * c_new + m[t]
+    h_pre = o * np.tanh(cn)
     h_new = sign(h_pre) if hidden == "sign" else h_pre
     return {"i": i, "f": f, "g": g, "o": o, "c": c_new, "h_pre": h_pre, "h": h_new}
 
 
 def step_gru(layer: GRU, x: np.ndarray, h: np.ndarray, t: int, *, hidden: str) -> dict[str, np.ndarray]:
-    """One GRU step (linear_before_reset=True) with the design's hidden encoding."""
+    """One GRU step (either linear_before_reset) with the design's hidden encoding."""
     H = layer.hidden_size
     xp = _bn_part(x, layer.w_ih, layer.bn_x, t)
     if layer.b_ih is not None:
@@ -54,7 +83,16 @@ def step_gru(layer: GRU, x: np.ndarray, h: np.ndarray, t: int, *, hidden: str) -
         hp = hp + layer.b_hh.data
     r = sigmoid(xp[:, :H] + hp[:, :H])
     z = sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
-    n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+    if layer.linear_before_reset:
+        n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+    else:                                   # ONNX default: BNh_n((r*h) W_hn^T) + b_hn
+        hn = (r * h) @ layer.w_hh.data[2 * H:].T
+        if layer.bn_h is not None:
+            s, m = bn_affine_table(layer.bn_h, t + 1)
+            hn = s[t][2 * H:] * hn + m[t][2 * H:]
+        if layer.b_hh is not None:
+            hn = hn + layer.b_hh.data[2 * H:]
+        n = np.tanh(xp[:, 2 * H:] + hn)
     h_pre = (1.0 - z) * n + z * h
     h_new = sign(h_pre) if hidden == "sign" else h_pre
     return {"r": r, "z": z, "n": n, "h_pre": h_pre, "h": h_new}
@@ -69,6 +107,7 @@ def golden_forward(model: Model, plans: dict, x: np.ndarray) -> tuple[np.ndarray
     trace: dict = {}
     for lay in model.layers:
         opts = plans.get(lay.name, {})
+        lay = design_layer(lay, opts.get("bn_steps", "tables"))
         if isinstance(lay, (LSTM, GRU)):
             B, T = h_seq.shape[:2]
             H = lay.hidden_size

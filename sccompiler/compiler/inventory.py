@@ -29,10 +29,29 @@ def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
         const = "const" in node.arrays
         inv = Inventory.of("sng", size, width=p["bits"], constant=const or None)
         inv = inv.add("lfsr", size, width=lfsr_width)
+        if const and node.arrays["const"].ndim == len(node.shape) + 1:
+            # per-step constants (per-step bn_x/bn_h biases): a ROM of T x size thresholds
+            T = node.arrays["const"].shape[0]
+            inv = inv.add("weight_memory", bits=int(T * size * p["bits"]), storage="rom")
+        if "gain" in node.arrays:
+            # per-step / per-row input gain (bn_x/bn_h scale ratio): a ROM of the gains and one
+            # b x b multiplier per SNG scaling its input once per step (binary domain)
+            g = node.arrays["gain"]
+            inv = inv.add("weight_memory", bits=int(g.size * p["bits"]), storage="rom")
+            inv = inv.add("array_multiplier", size, width=int(p["bits"]), domain="binary")
     elif op == "wfsm":
         steps = int(np.max(node.arrays["operands"]))
         inv = Inventory.of("wfsm", size, states=p["states"], weight_bits=p["weight_bits"], max_step=steps)
         inv = inv.add("lfsr", size, width=lfsr_width)
+        wq = node.arrays["wq"]
+        if wq.ndim == 3:
+            # per-step table bank: a ROM of T x G tables of N b-bit weights, loaded into the WFSMs'
+            # weight tables once per step (N x b bits per FSM read), and a step counter that
+            # stops at the last table
+            T, G, N = wq.shape
+            inv = inv.add("weight_memory", bits=int(T * G * N * p["weight_bits"]), storage="rom",
+                          read_bits_per_cycle=0)
+            inv = inv.add("counter", 1, width=_bits(T))
     elif op in ("xnor", "mux"):
         inv = Inventory.of(op, size)
     elif op == "xnor_int":
@@ -171,6 +190,16 @@ def report_markdown(rep: dict) -> str:
         lines += [f"Random sources: {src.get('count')} {src.get('width')}-bit leap-forward LFSRs "
                   f"(seed {src.get('master_seed')}, phase spacing {src.get('spacing')}, windows disjoint over "
                   f"{src.get('window_cycles')} cycles: {src.get('windows_disjoint')})", ""]
+    if rep.get("batchnorm"):
+        lines += ["## Batch norms", "", "| layer | field | statistics rows | realized | max scale change | "
+                  "max shift change | max tanh(c) target change |", "|---|---|---:|---|---:|---:|---:|"]
+        for lay, fields in rep["batchnorm"].items():
+            for field, e in fields.items():
+                cells = [f"{e[k]:.3g}" if k in e else "" for k in
+                         ("max_scale_change", "max_shift_change", "max_tanh_target_change")]
+                lines.append(f"| {lay} | {field} | {e['rows']} | {e['realized']} | " + " | ".join(cells) + " |")
+        lines += ["", "A single table for per-step statistics (bn_steps last/mean) changes the function: the "
+                  "accuracy section's design-vs-quantized gap is its cost.", ""]
     if rep.get("fsms"):
         lines += ["## WFSMs", "", "| node | group | target | gain | input model | N | max err (analytic) | Stanh max err |",
                   "|---|---:|---|---:|---|---:|---:|---:|"]

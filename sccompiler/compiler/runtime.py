@@ -181,7 +181,7 @@ class Runtime:
                 k = k / L
             return n.arrays["gain"] * k + n.arrays["bias"]
         if op == "sng":
-            return self._sng(n, vals, lfsr, L, B)
+            return self._sng(n, vals, lfsr, L, B, t)
         if op == "slice":
             a, b = p["rows"]
             return vals[n.inputs[0]][:, a:b]
@@ -205,14 +205,16 @@ class Runtime:
             s_, b = _align(s_, vals[n.inputs[2]])
             return mux(s_, a, b)
         if op == "xnor_apc":
-            bits = vals[n.inputs[0]]                                  # (B, M, L)
+            bits = vals[n.inputs[0]]                                  # (B, M, L) or per-row (B, R, M, L)
             w = n.arrays["weights"].astype(np.float32)                # (R, M)
             steps = bits.astype(np.float32) * 2.0 - 1.0
+            if steps.ndim == 4:                                       # row r XNORs its own M streams
+                return np.rint(np.einsum("rm,brml->brl", w, steps)).astype(np.int32)
             return np.rint(np.matmul(w, steps)).astype(np.int32)      # exact: |d| <= M < 2^24
         if op == "apc":
             return _apc(n, [vals[i] for i in n.inputs], self.netlist)
         if op == "wfsm":
-            return self._wfsm(n, vals[n.inputs[0]], lfsr, fsm_state, L, B)
+            return self._wfsm(n, vals[n.inputs[0]], lfsr, fsm_state, L, B, t)
         if op == "counter":
             from ..sim.primitives import up_counter  # noqa: PLC0415
 
@@ -248,13 +250,21 @@ class Runtime:
         lfsr_fill(self.tables, states, out.T, np.uint64((1 << self.width) - 1))
         return out.T
 
-    def _sng(self, n: SCNode, vals, lfsr, L: int, B: int) -> np.ndarray:
+    def _sng(self, n: SCNode, vals, lfsr, L: int, B: int, t: int = 0) -> np.ndarray:
         from ..sim.encoding import threshold  # noqa: PLC0415
         from ..sim.primitives import sng  # noqa: PLC0415
 
         p = n.params
         if "const" in n.arrays:
-            v = np.broadcast_to(n.arrays["const"], (B,) + n.shape)
+            const = n.arrays["const"]
+            if const.ndim == len(n.shape) + 1:        # per-step constants (T, ...): step t's row
+                const = const[min(t, const.shape[0] - 1)]
+            v = np.broadcast_to(const, (B,) + n.shape)
+        elif "gain" in n.arrays:
+            # per-step input gain (T, 1) shared by all rows, or (T, R) for a (R, I) per-row bank
+            g = n.arrays["gain"][min(t, n.arrays["gain"].shape[0] - 1)]
+            src = vals[n.inputs[0]]
+            v = src[:, None, :] * g[None, :, None] if len(n.shape) == 2 else src * g[0]
         else:
             src = vals[n.inputs[0]]
             if "rows" in p:
@@ -272,7 +282,7 @@ class Runtime:
         bits = sng(r.T.reshape(n.shape + (L,))[None], x[..., None].astype(np.uint64))
         return bits
 
-    def _wfsm(self, n: SCNode, d: np.ndarray, lfsr, fsm_state, L: int, B: int) -> np.ndarray:
+    def _wfsm(self, n: SCNode, d: np.ndarray, lfsr, fsm_state, L: int, B: int, t: int = 0) -> np.ndarray:
         from ..sim.kernels import fsm_streams_out  # noqa: PLC0415
 
         p = n.params
@@ -288,6 +298,8 @@ class Runtime:
         y = np.empty((B, rows, L), dtype=np.bool_)
         group = n.arrays["group"]
         wq_all = n.arrays["wq"].astype(np.uint64)
+        if wq_all.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
+            wq_all = wq_all[min(t, wq_all.shape[0] - 1)]
         for g in range(wq_all.shape[0]):
             sel = np.flatnonzero(group == g)
             if sel.size == 0:

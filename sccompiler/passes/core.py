@@ -88,15 +88,9 @@ def check_model(state: CompileState) -> None:
         if isinstance(lay, LSTM):
             weight_levels(lay.w_ih, "w_ih", lay.name)
             weight_levels(lay.w_hh, "w_hh", lay.name)
-            if lay.bn_c is not None:
-                raise UnsupportedOpError("bn_c", lay.name, "batch norm on c_t before tanh is not lowered yet "
-                                         "(the tanh(c) WFSM target would change per row/time step)")
         elif isinstance(lay, GRU):
             weight_levels(lay.w_ih, "w_ih", lay.name)
             weight_levels(lay.w_hh, "w_hh", lay.name)
-            if not lay.linear_before_reset:
-                raise UnsupportedOpError("GRU(linear_before_reset=0)", lay.name,
-                                         "r*(h) before W_hn is a real-valued product; only linear_before_reset=1 is lowered")
         elif isinstance(lay, Linear):
             weight_levels(lay.weight, "weight", lay.name)
         elif isinstance(lay, Activation) and lay.function == "softmax" and lay is not model.layers[-1]:
@@ -162,8 +156,14 @@ def plan_datapath(state: CompileState) -> None:
             prev_length = length
             exact = bool(feed["exact"])
             mode = lc.gate_input
+            # linear_before_reset=0: r*h enters W_hn, a real-valued operand vector that only the
+            # stream datapath (XNOR of r's stream with h's) can form
+            reset_first = isinstance(lay, GRU) and not lay.linear_before_reset
             if mode == "auto":
-                mode = "table" if exact and lc.hidden == "sign" else "integral_wfsm"
+                mode = "table" if exact and lc.hidden == "sign" and not reset_first else "integral_wfsm"
+            if mode == "table" and reset_first:
+                raise ConfigError(f"layers.{lay.name}.gate_input: 'table' cannot lower GRU linear_before_reset=0 "
+                                  "(W_hn (r*h) has real-valued operands r*h); use gate_input='integral_wfsm'")
             if mode == "table" and not (exact and lc.hidden == "sign"):
                 why = "its input x is multi-level" if not exact else "hidden='stream' makes h multi-level"
                 raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
@@ -171,7 +171,7 @@ def plan_datapath(state: CompileState) -> None:
             p.update(length=length, sng_bits=lc.bits_for(length), gate_input=mode, hidden=lc.hidden,
                      cell_range=lc.cell_range, gate_fsm_states=lc.gate_fsm_states,
                      cell_fsm_states=lc.cell_fsm_states, fsm_weight_bits=lc.fsm_weight_bits, fsm_state=lc.fsm_state,
-                     bias_encoding=lc.bias_encoding, fsm_input_model=lc.fsm_input_model)
+                     bias_encoding=lc.bias_encoding, fsm_input_model=lc.fsm_input_model, bn_steps=lc.bn_steps)
             feed = ({"exact": True, "scale": 1.0, "range": 1.0} if lc.hidden == "sign"
                     else {"exact": False, "scale": 1.0, "range": 1.0})
         elif isinstance(lay, Linear):
@@ -204,10 +204,15 @@ def plan_datapath(state: CompileState) -> None:
 @register_pass("fold_batchnorm", requires=("plan_datapath",),
                description="fold batch norms and biases into per-row gate scales/offsets (tables or FSM targets)")
 def fold_batchnorm(state: CompileState) -> None:
+    from ..compiler.golden import design_layer  # noqa: PLC0415
+
+    report = {}
     for lay in state.model.layers:
         if not isinstance(lay, (LSTM, GRU)):
             continue
         p = state.plan[lay.name]
+        report[lay.name] = _bn_steps_report(lay, p)
+        lay = design_layer(lay, p["bn_steps"])         # bn_steps last/mean: one affine per BN
         rows = lay.w_ih.shape[0]
         wi, ai = weight_levels(lay.w_ih, "w_ih", lay.name)
         wh, ah = weight_levels(lay.w_hh, "w_hh", lay.name)
@@ -224,8 +229,36 @@ def fold_batchnorm(state: CompileState) -> None:
         else:  # GRU: the n block of the h part stays separate (r multiplies it)
             folded["shift_x"] = mx[idx_x] + bi
             folded["shift_h"] = mh[idx_h] + bh
+        if isinstance(lay, LSTM) and lay.bn_c is not None:
+            folded["scale_c"], folded["shift_c"] = _affine_tables(lay.bn_c, lay.hidden_size, None)
         p["folded"] = folded
         p["bn_per_step"] = bool(steps > 1)
+    state.info["batchnorm"] = {k: v for k, v in report.items() if v}
+
+
+def _bn_steps_report(lay, p: dict) -> dict:
+    """Per batch norm of ``lay``: statistics rows, how they are realized (``bn_steps``) and, for a
+    collapsed per-step BN, the largest change of its affine over the rows (and, for bn_c, of the
+    tanh(BNc(c)) target over c in [-K, K]): the accuracy a single table gives up."""
+    from ..compiler.golden import collapse_batchnorm  # noqa: PLC0415
+
+    out = {}
+    for field, bn in lay.batchnorms():
+        entry = {"rows": int(bn.mean.shape[0]) if bn.per_step else 1, "realized": "time-invariant"}
+        if bn.per_step:
+            entry["realized"] = "per-step tables" if p["bn_steps"] == "tables" else f"single ({p['bn_steps']} row)"
+            if p["bn_steps"] != "tables":
+                s, m = bn_affine_table(bn, bn.mean.shape[0])
+                one = collapse_batchnorm(bn, p["bn_steps"])
+                s1, m1 = bn_affine(one)
+                entry["max_scale_change"] = float(np.max(np.abs(np.asarray(s) - s1)))
+                entry["max_shift_change"] = float(np.max(np.abs(np.asarray(m) - m1)))
+                if field == "bn_c":
+                    c = np.linspace(-p["cell_range"], p["cell_range"], 201)[:, None, None]
+                    dev = np.abs(np.tanh(np.asarray(s)[None] * c + np.asarray(m)[None]) - np.tanh(s1 * c + m1))
+                    entry["max_tanh_target_change"] = float(dev.max())
+        out[field] = entry
+    return out
 
 
 def _node(name, op, inputs, shape, layer, encoding="binary", rng=(-1.0, 1.0), params=None, arrays=None) -> SCNode:
@@ -289,57 +322,63 @@ def _lower_recurrent(lay, p: dict, cfg) -> list[SCNode]:
         # integral WFSM gates: every operand a bipolar stream in a common unit u
         R = p["input"]["range"]
         sx, sh = f["scale_x"], f["scale_h"]
-        if sx.shape[0] > 1 or sh.shape[0] > 1:
-            raise UnsupportedOpError("per-step batch norm", n, "gate_input='integral_wfsm' needs time-invariant batch "
-                                     "norm (the FSM targets cannot change per step); use hidden='sign' with table gates")
-        ratio = sx[0] / sh[0]
-        if not np.allclose(ratio, ratio[0], rtol=1e-9):
-            raise UnsupportedOpError("bn_x/bn_h", n, "gate_input='integral_wfsm' needs bn_x and bn_h scales in a "
-                                     "constant ratio across rows (shared x streams); use gate_input='table'")
-        ax = float(f["alpha_ih"] * ratio[0])          # x part unit relative to the h part's BN scale
-        ah = float(f["alpha_hh"])
-        if not (np.isfinite(ax) and ax != 0 and np.all(sh[0] != 0)):
-            raise UnsupportedOpError("batch norm", n, "a zero or non-finite batch-norm scale leaves no common unit "
-                                     "for the integral gate operands; use gate_input='table'")
-        u = max(abs(ax) * R, ah)                       # |x a_x/u| <= 1 and |h a_h/u| <= 1
-        srow = sh[0]                                   # per-row BN scale of the whole pre-activation
-        if isinstance(lay, GRU):
-            nodes += _lower_gru_integral(lay, p, f, u, ax, ah, srow, common)
-        else:
-            shift = f["shift"][0] / srow                   # bias in the same units
-            if p["bias_encoding"] == "offset":
-                # integer part of b/u: a wired constant increment of the APC; the rest in [-1/2, 1/2]
-                # one constant-value SNG
-                offset = np.rint(shift / u).astype(np.int64)
-                frac = (shift / u - offset)[None, :]
-                nb = 1 if np.any(np.abs(frac) > 1e-12) else 0
+        if _general_bn(sx, sh):                       # per-step and/or per-row bn_x/bn_h ratios
+            if isinstance(lay, LSTM):
+                nodes += _lower_lstm_integral_bn(lay, p, f, float(R), common)
             else:
-                # ceil(max|b|/u) constant-value SNGs per row, each b/(u nb): only random +-1 operands
-                offset = np.zeros(shift.shape, dtype=np.int64)
-                nb = int(math.ceil(float(np.max(np.abs(shift))) / u - 1e-12)) if np.any(shift != 0) else 0
-                frac = np.tile(shift / (u * max(nb, 1)), (max(nb, 1), 1))
-            nodes += [
-                _node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1), {**common, "scale": u / ax, "repeat": 1}),
-                _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": 1}),
-                _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (G * H,), n, "integral", (-I, I), {}, {"weights": f["w_ih"]}),
-                _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (G * H,), n, "integral", (-H, H), {}, {"weights": f["w_hh"]}),
-            ]
-            pre_inputs = [f"{n}.px", f"{n}.ph"]
-            if nb:
-                nodes.append(_node(f"{n}.b_s", "encode", (), (nb, G * H), n, "bipolar", (-1, 1), {**common, "repeat": nb},
-                                   {"const": frac}))
-                pre_inputs.append(f"{n}.b_s")
-            M = np.abs(f["w_ih"]).sum(1) + np.abs(f["w_hh"]).sum(1) + nb
-            top = int((M + np.abs(offset)).max())
-            nodes.append(_node(f"{n}.pre", "apc", pre_inputs, (G * H,), n, "integral", (-top, top), {},
-                               {"offset": offset}))
-            nodes.append(_wfsm_node(f"{n}.gates_s", f"{n}.pre", p, n, acts, srow * u, M + np.abs(offset)))
-            for k, gname in enumerate(("i", "f", "g", "o")):
-                nodes.append(_node(f"{n}.{gname}_s", "slice", (f"{n}.gates_s",), (H,), n, "bipolar", (-1, 1),
-                                   {"rows": [k * H, (k + 1) * H]}))
-            p["unit"] = u
-            p["bias_streams"] = nb
-            p["bias_offset_max"] = int(np.abs(offset).max()) if offset.size else 0
+                _, sh_t, u, ah, x_node = _general_units(lay, p, f, float(R), common)
+                nodes += _lower_gru_integral(lay, p, f, u, x_node, ah, sh_t, common)
+        else:
+            if not (np.all(np.isfinite(sx)) and np.all(np.isfinite(sh)) and np.all(sh != 0)):
+                raise UnsupportedOpError("batch norm", n, "a zero or non-finite bn_h scale leaves no common unit "
+                                         "for the integral gate operands; use gate_input='table'")
+            ratio = sx[0] / sh[0]                          # time-invariant, one ratio for all rows here
+            ax = float(f["alpha_ih"] * ratio[0])          # x part unit relative to the h part's BN scale
+            ah = float(f["alpha_hh"])
+            if not (np.isfinite(ax) and ax != 0 and np.all(sh[0] != 0)):
+                raise UnsupportedOpError("batch norm", n, "a zero or non-finite batch-norm scale leaves no common unit "
+                                         "for the integral gate operands; use gate_input='table'")
+            u = max(abs(ax) * R, ah)                       # |x a_x/u| <= 1 and |h a_h/u| <= 1
+            srow = sh[0]                                   # per-row BN scale of the whole pre-activation
+            if isinstance(lay, GRU):
+                x_node = _node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1),
+                               {**common, "scale": u / ax, "repeat": 1})
+                nodes += _lower_gru_integral(lay, p, f, u, x_node, ah, srow[None], common)
+            else:
+                shift = f["shift"][0] / srow                   # bias in the same units
+                if p["bias_encoding"] == "offset":
+                    # integer part of b/u: a wired constant increment of the APC; the rest in [-1/2, 1/2]
+                    # one constant-value SNG
+                    offset = np.rint(shift / u).astype(np.int64)
+                    frac = (shift / u - offset)[None, :]
+                    nb = 1 if np.any(np.abs(frac) > 1e-12) else 0
+                else:
+                    # ceil(max|b|/u) constant-value SNGs per row, each b/(u nb): only random +-1 operands
+                    offset = np.zeros(shift.shape, dtype=np.int64)
+                    nb = int(math.ceil(float(np.max(np.abs(shift))) / u - 1e-12)) if np.any(shift != 0) else 0
+                    frac = np.tile(shift / (u * max(nb, 1)), (max(nb, 1), 1))
+                nodes += [
+                    _node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1), {**common, "scale": u / ax, "repeat": 1}),
+                    _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": 1}),
+                    _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (G * H,), n, "integral", (-I, I), {}, {"weights": f["w_ih"]}),
+                    _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (G * H,), n, "integral", (-H, H), {}, {"weights": f["w_hh"]}),
+                ]
+                pre_inputs = [f"{n}.px", f"{n}.ph"]
+                if nb:
+                    nodes.append(_node(f"{n}.b_s", "encode", (), (nb, G * H), n, "bipolar", (-1, 1), {**common, "repeat": nb},
+                                       {"const": frac}))
+                    pre_inputs.append(f"{n}.b_s")
+                M = np.abs(f["w_ih"]).sum(1) + np.abs(f["w_hh"]).sum(1) + nb
+                top = int((M + np.abs(offset)).max())
+                nodes.append(_node(f"{n}.pre", "apc", pre_inputs, (G * H,), n, "integral", (-top, top), {},
+                                   {"offset": offset}))
+                nodes.append(_wfsm_node(f"{n}.gates_s", f"{n}.pre", p, n, acts, srow * u, M + np.abs(offset)))
+                for k, gname in enumerate(("i", "f", "g", "o")):
+                    nodes.append(_node(f"{n}.{gname}_s", "slice", (f"{n}.gates_s",), (H,), n, "bipolar", (-1, 1),
+                                       {"rows": [k * H, (k + 1) * H]}))
+                p["unit"] = u
+                p["bias_streams"] = nb
+                p["bias_offset_max"] = int(np.abs(offset).max()) if offset.size else 0
     if isinstance(lay, LSTM):
         K = p["cell_range"]
         nodes += [
@@ -351,10 +390,7 @@ def _lower_recurrent(lay, p: dict, cfg) -> list[SCNode]:
             _node(f"{n}.c", "decode", (f"{n}.c_cnt",), (H,), n, "binary", (-K, K),
                   {"mode": "integral", "saturate": float(K), "bits": bits}),
         ]
-        fa = _fsm_arrays(p["cell_fsm_states"], p["fsm_weight_bits"], H)
-        fa["target_act"] = np.array([ACT_CODE["tanh"]], dtype=np.int8)
-        fa["target_gain"] = np.array([1.0])
-        fa["operands"] = np.full(H, K + 1, dtype=np.int64)
+        fa = _cell_fsm_arrays(p, f, H, K)
         nodes += [
             _node(f"{n}.tanh_c", "wfsm", (f"{n}.c_sum",), (H,), n, "bipolar", (-1, 1),
                   {"states": p["cell_fsm_states"], "weight_bits": p["fsm_weight_bits"], "role": "cell",
@@ -374,6 +410,104 @@ def _lower_recurrent(lay, p: dict, cfg) -> list[SCNode]:
     return nodes
 
 
+def _general_bn(sx: np.ndarray, sh: np.ndarray) -> bool:
+    """True when bn_x/bn_h need the general integral LSTM lowering: per-step statistics, or
+    bn_x/bn_h scales not in one ratio across rows (both with finite, non-zero bn_h scales)."""
+    if not (np.all(np.isfinite(sx)) and np.all(np.isfinite(sh)) and np.all(sh != 0)):
+        return False                              # the shared path raises its clear error
+    ratio = sx / sh
+    return sx.shape[0] > 1 or sh.shape[0] > 1 or not np.allclose(ratio, ratio[:, :1], rtol=1e-9)
+
+
+def _general_units(lay, p: dict, f: dict, R: float, common: dict):
+    """Units of integral gates with general bn_x/bn_h (see :func:`_lower_lstm_integral_bn`):
+    returns (T, bn_h scales (T, rows), unit u, a_h, the x stream bank node) and records
+    ``x_streams`` / ``bn_gate_tables`` in the plan."""
+    n, I = lay.name, lay.input_size
+    sx, sh = f["scale_x"], f["scale_h"]
+    T = max(sx.shape[0], sh.shape[0])
+    sx, sh = sx[np.minimum(np.arange(T), sx.shape[0] - 1)], sh[np.minimum(np.arange(T), sh.shape[0] - 1)]
+    ax = f["alpha_ih"] * sx / sh                                  # (T, rows)
+    ah = float(f["alpha_hh"])
+    u = max(float(np.abs(ax).max()) * R, ah)
+    shared = bool(np.allclose(ax, ax[:, :1], rtol=1e-9))
+    rows = sx.shape[1]
+    x_node = _node(f"{n}.x_s", "encode", (f"{n}.x",), (I,) if shared else (rows, I), n, "bipolar", (-1, 1),
+                   {**common, "x_streams": "shared" if shared else "per_row"},
+                   {"gain": (ax[:, :1] if shared else ax) / u})
+    p.update(x_streams="shared" if shared else "per_row", bn_gate_tables=T)
+    return T, sh, u, ah, x_node
+
+
+def _lower_lstm_integral_bn(lay: LSTM, p: dict, f: dict, R: float, common: dict) -> list[SCNode]:
+    """Integral-WFSM LSTM gates with general bn_x/bn_h: per-step statistics and/or per-row
+    bn_x/bn_h scale ratios rho_tr = s^x_tr / s^h_tr.  Row r's pre-activation over s^h_tr is
+    ``rho_tr a_x (W x)_r + a_h (W h)_r + shift_tr / s^h_tr``, in the unit u = max(max|rho a_x| R, a_h):
+
+    * x streams: value ``x rho_t a_x / u``; shared by all rows when rho is constant across rows
+      (I SNGs, the SNG's input gain switching per step), else one stream per (row, input)
+      (4H x I SNGs: the XNOR+APC bank then reads per-row streams);
+    * bias streams: ceil(max over steps and rows of |shift/(s^h u)|) constant SNGs per row whose
+      constant switches per step;
+    * WFSM targets act(s^h_tr u z): a bank of per-step weight tables (wq (T, G, N)) as for bn_c.
+    Steps beyond the last statistics row use the last row (``BatchNormParams.at``)."""
+    n, H, I = lay.name, lay.hidden_size, lay.input_size
+    if p["bias_encoding"] != "streams":
+        raise ConfigError(f"layers.{n}.bias_encoding: 'offset' needs time-invariant bn_x/bn_h in a constant ratio "
+                          "across rows; use bias_encoding='streams'")
+    T, sh, u, ah, x_node = _general_units(lay, p, f, R, common)
+    shift = f["shift"][np.minimum(np.arange(T), f["shift"].shape[0] - 1)]
+    rows = 4 * H
+    bias = shift / sh / u                                         # (T, rows)
+    nb = int(math.ceil(float(np.max(np.abs(bias))) - 1e-12)) if np.any(bias != 0) else 0
+    nodes = [
+        x_node,
+        _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": 1}),
+        _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (rows,), n, "integral", (-I, I), {}, {"weights": f["w_ih"]}),
+        _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (rows,), n, "integral", (-H, H), {}, {"weights": f["w_hh"]}),
+    ]
+    pre_inputs = [f"{n}.px", f"{n}.ph"]
+    if nb:
+        const = np.repeat((bias / nb)[:, None, :], nb, axis=1)    # (T, nb, rows)
+        nodes.append(_node(f"{n}.b_s", "encode", (), (nb, rows), n, "bipolar", (-1, 1), {**common, "repeat": nb},
+                           {"const": const if T > 1 else const[0]}))
+        pre_inputs.append(f"{n}.b_s")
+    M = np.abs(f["w_ih"]).sum(1) + np.abs(f["w_hh"]).sum(1) + nb
+    nodes.append(_node(f"{n}.pre", "apc", pre_inputs, (rows,), n, "integral", (-int(M.max()), int(M.max()))))
+    acts = np.repeat([ACT_CODE[a] for a in GATE_ACTS["lstm"]], H).astype(np.int8)
+    nodes.append(_wfsm_node(f"{n}.gates_s", f"{n}.pre", p, n, acts, sh * u if T > 1 else sh[0] * u, M))
+    for k, gname in enumerate(("i", "f", "g", "o")):
+        nodes.append(_node(f"{n}.{gname}_s", "slice", (f"{n}.gates_s",), (H,), n, "bipolar", (-1, 1),
+                           {"rows": [k * H, (k + 1) * H]}))
+    p.update(unit=u, bias_streams=nb, bias_offset_max=0)
+    return nodes
+
+
+def _cell_fsm_arrays(p: dict, f: dict, H: int, K: int) -> dict:
+    """tanh(c) WFSM tables.  Without bn_c one table tanh(z).  With bn_c the target of row j at
+    step t is tanh(s_tj z + m_tj) (BNc folded into the target): rows with equal (s, m) columns
+    share a table (group); per-step statistics give a bank ``wq`` of shape (T_stats, G, N),
+    table t used at step t (steps beyond the last use the last: ``BatchNormParams.at``)."""
+    if "scale_c" not in f:
+        fa = _fsm_arrays(p["cell_fsm_states"], p["fsm_weight_bits"], H)
+        fa["target_act"] = np.array([ACT_CODE["tanh"]], dtype=np.int8)
+        fa["target_gain"] = np.array([1.0])
+    else:
+        sc, mc = f["scale_c"], f["shift_c"]                   # (T, H)
+        keys = np.round(np.concatenate([sc, mc], axis=0).T, 12)  # row j: its (s, m) over all steps
+        uniq, group = np.unique(keys, axis=0, return_inverse=True)
+        group = group.ravel().astype(np.int64)
+        T = sc.shape[0]
+        fa = _fsm_arrays(p["cell_fsm_states"], p["fsm_weight_bits"], H, group)
+        fa["target_act"] = np.full(uniq.shape[0], ACT_CODE["tanh"], dtype=np.int8)
+        fa["target_gain"] = uniq[:, :T].T.copy()             # (T, G)
+        fa["target_shift"] = uniq[:, T:].T.copy()
+        if T > 1:
+            fa["wq"] = np.tile(fa["wq"][None], (T, 1, 1))
+    fa["operands"] = np.full(H, K + 1, dtype=np.int64)
+    return fa
+
+
 def operand_bin(m: np.ndarray) -> np.ndarray:
     """Operand-count bins of the FSM groups: m itself up to 16, else the nearest 16 * 1.1^k."""
     m = np.asarray(m, dtype=np.float64)
@@ -382,12 +516,15 @@ def operand_bin(m: np.ndarray) -> np.ndarray:
 
 
 def _bias_bank(name: str, layer: str, shift_u: np.ndarray, common: dict) -> tuple[list[SCNode], int]:
-    """ceil(max|b|) constant-value bias SNGs per row for a bias ``shift_u`` in units of u."""
-    if not np.any(shift_u != 0):
+    """ceil(max|b|) constant-value bias SNGs per row for a bias ``shift_u`` in units of u:
+    (rows,), or (T, rows) per step (per-step batch norm: constants (T, nb, rows) switching per step)."""
+    b = np.atleast_2d(shift_u)
+    if not np.any(b != 0):
         return [], 0
-    nb = int(math.ceil(float(np.max(np.abs(shift_u))) - 1e-12))
-    return [_node(name, "encode", (), (nb, shift_u.size), layer, "bipolar", (-1, 1), {**common, "repeat": nb},
-                  {"const": np.tile(shift_u / nb, (nb, 1))})], nb
+    nb = int(math.ceil(float(np.max(np.abs(b))) - 1e-12))
+    const = np.repeat((b / nb)[:, None, :], nb, axis=1)
+    return [_node(name, "encode", (), (nb, b.shape[1]), layer, "bipolar", (-1, 1), {**common, "repeat": nb},
+                  {"const": const if b.shape[0] > 1 else const[0]})], nb
 
 
 def _wfsm_node(name: str, pre: str, p: dict, layer: str, acts: np.ndarray, gains: np.ndarray,
@@ -395,18 +532,22 @@ def _wfsm_node(name: str, pre: str, p: dict, layer: str, acts: np.ndarray, gains
     """A WFSM bank; rows share one synthesized table per distinct (activation, gain, operand-count
     bin): rows of ternary layers have different numbers of active operands, and the increment
     distribution (the FSM's input model) depends on it (bins: exact up to 16, then 10% wide)."""
-    keys = np.stack([acts.astype(np.float64), np.round(gains, 12), operand_bin(operands)], axis=1)
+    g2 = np.atleast_2d(gains)                 # (T, rows): per-step gains give a table bank
+    T = g2.shape[0]
+    keys = np.column_stack([acts.astype(np.float64), np.round(g2.T, 12), operand_bin(operands)])
     uniq, group = np.unique(keys, axis=0, return_inverse=True)
     fa = _fsm_arrays(p["gate_fsm_states"], p["fsm_weight_bits"], acts.size, group.ravel().astype(np.int64))
     fa["target_act"] = uniq[:, 0].astype(np.int8)
-    fa["target_gain"] = uniq[:, 1]
+    fa["target_gain"] = uniq[:, 1:1 + T].T.copy() if T > 1 else uniq[:, 1]
+    if T > 1:
+        fa["wq"] = np.tile(fa["wq"][None], (T, 1, 1))
     fa["operands"] = operands.astype(np.int64)
     return _node(name, "wfsm", (pre,), (acts.size,), layer, encoding, (0 if encoding == "unipolar" else -1, 1),
                  {"states": p["gate_fsm_states"], "weight_bits": p["fsm_weight_bits"], "role": "gate",
                   "state_policy": p["fsm_state"], "synthesized": False}, fa)
 
 
-def _lower_gru_integral(lay: GRU, p: dict, f: dict, u: float, ax: float, ah: float, srow: np.ndarray,
+def _lower_gru_integral(lay: GRU, p: dict, f: dict, u: float, x_node: SCNode, ah: float, srow: np.ndarray,
                         common: dict) -> list[SCNode]:
     """Integral-WFSM GRU (linear_before_reset=1), every operand a bipolar stream in unit u:
 
@@ -414,27 +555,44 @@ def _lower_gru_integral(lay: GRU, p: dict, f: dict, u: float, ax: float, ah: flo
     n: the h part ``W_hn h + b_hn`` as an integral stream, multiplied by r's stream (each of its
     operand bits XNOR r: the integral value flips sign with r's bit), plus the x part -> tanh WFSM;
     h_t = MUX(z; h_{t-1}, n), counted.
+
+    ``linear_before_reset=0`` (ONNX default, n = tanh(W_in x + b_in + W_hn (r*h) + b_hn)): the
+    product r*h comes first, per element an XNOR of r's bipolar stream with h's (value
+    r h a_h/u); an XNOR+APC bank with W_hn over these H streams gives the h part of n, which
+    adds to the x part and both n biases in one APC before the tanh WFSM.
+
+    ``srow``: the bn_h scales (T, 3H), T > 1 for per-step statistics (bias constants and WFSM
+    tables then switch per step); ``x_node``: the x stream bank (shared, or per row with
+    per-step gains: see :func:`_general_units`).
     """
     n, H, I = lay.name, lay.hidden_size, lay.input_size
     if p["bias_encoding"] != "streams":
         raise ConfigError(f"layers.{n}.bias_encoding: the integral GRU supports 'streams' only")
-    sx = f["shift_x"][0] / srow / u
-    sh = f["shift_h"][0] / srow / u
+    T = srow.shape[0]
+    idx = np.minimum(np.arange(T), f["shift_x"].shape[0] - 1)
+    sx = f["shift_x"][idx] / srow / u                      # (T, 3H)
+    sh = f["shift_h"][np.minimum(np.arange(T), f["shift_h"].shape[0] - 1)] / srow / u
+    gains = srow * u if T > 1 else srow[0] * u
     rz, nn = slice(0, 2 * H), slice(2 * H, 3 * H)
     wi, wh = f["w_ih"], f["w_hh"]
+    lbr = bool(lay.linear_before_reset)
     nodes = [
-        _node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1), {**common, "scale": u / ax, "repeat": 1}),
+        x_node,
         _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": 1}),
         _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (3 * H,), n, "integral", (-I, I), {}, {"weights": wi}),
-        _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (3 * H,), n, "integral", (-H, H), {}, {"weights": wh}),
+        # linear_before_reset=0: only the r, z rows read h directly (n's rows read r*h below)
+        _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (3 * H if lbr else 2 * H,), n, "integral", (-H, H), {},
+              {"weights": wh if lbr else wh[rz]}),
     ]
     for part, rows in (("px", rz), ("ph", rz), ("px", nn), ("ph", nn)):
+        if part == "ph" and rows is nn and not lbr:
+            continue
         tag = "rz" if rows is rz else "n"
         nodes.append(_node(f"{n}.{part}_{tag}", "islice", (f"{n}.{part}",), (rows.stop - rows.start,), n,
                            "integral", (-I - H, I + H), {"rows": [rows.start, rows.stop]}))
-    b_rz, nb_rz = _bias_bank(f"{n}.b_rz", n, (sx + sh)[rz], common)
-    b_xn, nb_xn = _bias_bank(f"{n}.b_xn", n, sx[nn], common)
-    b_hn, nb_hn = _bias_bank(f"{n}.b_hn", n, sh[nn], common)
+    b_rz, nb_rz = _bias_bank(f"{n}.b_rz", n, (sx + sh)[:, rz], common)
+    b_xn, nb_xn = _bias_bank(f"{n}.b_xn", n, sx[:, nn], common)
+    b_hn, nb_hn = _bias_bank(f"{n}.b_hn", n, sh[:, nn], common)
     nodes += b_rz + b_xn + b_hn
     m_rz = np.abs(wi[rz]).sum(1) + np.abs(wh[rz]).sum(1) + nb_rz
     m_hn = np.abs(wh[nn]).sum(1) + nb_hn
@@ -446,16 +604,22 @@ def _lower_gru_integral(lay: GRU, p: dict, f: dict, u: float, ax: float, ah: flo
     nodes.append(_node(f"{n}.pre_z", "islice", (f"{n}.pre_rz",), (H,), n, "integral", (-int(m_rz.max()), int(m_rz.max())),
                        {"rows": [H, 2 * H]}))
     sig = np.zeros(H)
-    nodes.append(_wfsm_node(f"{n}.r_s", f"{n}.pre_r", p, n, sig, srow[:H] * u, m_rz[:H]))
-    nodes.append(_wfsm_node(f"{n}.z_s", f"{n}.pre_z", p, n, sig + ACT_CODE["sigmoid_unipolar"], srow[H:2 * H] * u,
+    nodes.append(_wfsm_node(f"{n}.r_s", f"{n}.pre_r", p, n, sig, gains[..., :H], m_rz[:H]))
+    nodes.append(_wfsm_node(f"{n}.z_s", f"{n}.pre_z", p, n, sig + ACT_CODE["sigmoid_unipolar"], gains[..., H:2 * H],
                             m_rz[H:], "unipolar"))
-    nodes.append(_node(f"{n}.hn", "apc", (f"{n}.ph_n", *[b.name for b in b_hn]), (H,), n, "integral",
-                       (-int(m_hn.max()), int(m_hn.max()))))
-    nodes.append(_node(f"{n}.r_hn", "xnor_int", (f"{n}.r_s", f"{n}.hn"), (H,), n, "integral",
-                       (-int(m_hn.max()), int(m_hn.max())), {"operands": int(m_hn.max())}))
-    nodes.append(_node(f"{n}.pre_n", "apc", (f"{n}.px_n", f"{n}.r_hn", *[b.name for b in b_xn]), (H,), n, "integral",
-                       (-int(m_n.max()), int(m_n.max()))))
-    nodes.append(_wfsm_node(f"{n}.n_s", f"{n}.pre_n", p, n, sig + ACT_CODE["tanh"], srow[2 * H:] * u, m_n))
+    if lbr:
+        nodes.append(_node(f"{n}.hn", "apc", (f"{n}.ph_n", *[b.name for b in b_hn]), (H,), n, "integral",
+                           (-int(m_hn.max()), int(m_hn.max()))))
+        nodes.append(_node(f"{n}.r_hn", "xnor_int", (f"{n}.r_s", f"{n}.hn"), (H,), n, "integral",
+                           (-int(m_hn.max()), int(m_hn.max())), {"operands": int(m_hn.max())}))
+        n_parts = (f"{n}.px_n", f"{n}.r_hn", *[b.name for b in b_xn])
+    else:
+        nodes.append(_node(f"{n}.rh", "xnor", (f"{n}.r_s", f"{n}.h_s"), (H,), n, "bipolar"))
+        nodes.append(_node(f"{n}.ph_n", "xnor_apc", (f"{n}.rh",), (H,), n, "integral", (-H, H), {},
+                           {"weights": wh[nn]}))
+        n_parts = (f"{n}.px_n", f"{n}.ph_n", *[b.name for b in b_xn], *[b.name for b in b_hn])
+    nodes.append(_node(f"{n}.pre_n", "apc", n_parts, (H,), n, "integral", (-int(m_n.max()), int(m_n.max()))))
+    nodes.append(_wfsm_node(f"{n}.n_s", f"{n}.pre_n", p, n, sig + ACT_CODE["tanh"], gains[..., 2 * H:], m_n))
     p["unit"] = u
     p["bias_streams"] = nb_rz + nb_xn + nb_hn
     return nodes
@@ -500,7 +664,10 @@ def lower_layers(state: CompileState) -> None:
             opts = {k: v for k, v in p.items() if k in ("gate_input", "hidden", "cell_range", "sng_bits",
                                                           "gate_fsm_states", "cell_fsm_states", "fsm_weight_bits",
                                                           "fsm_state", "unit", "bias_streams", "bias_offset_max",
-                                                          "bias_encoding", "fsm_input_model")}
+                                                          "bias_encoding", "fsm_input_model", "bn_steps", "x_streams",
+                                                          "bn_gate_tables")}
+            if isinstance(lay, LSTM) and lay.bn_c is not None:
+                opts["bn_c_tables"] = int(np.atleast_2d(p["folded"]["scale_c"]).shape[0])
             plans.append(LayerPlan(lay.name, lay.kind, p["length"], opts))
             prev = f"{lay.name}.h"
         elif isinstance(lay, Linear):
@@ -534,10 +701,10 @@ def lower_layers(state: CompileState) -> None:
                               {"model": model.name, "output": prev, "input_kind": model.input.kind}).check()
 
 
-def _target_fn(act: int, gain: float):
+def _target_fn(act: int, gain: float, shift: float = 0.0):
     if act in (ACT_CODE["sigmoid"], ACT_CODE["sigmoid_unipolar"]):
-        return lambda z: 1.0 / (1.0 + np.exp(-gain * np.asarray(z, dtype=float)))
-    return lambda z: np.tanh(gain * np.asarray(z, dtype=float))
+        return lambda z: 1.0 / (1.0 + np.exp(-(gain * np.asarray(z, dtype=float) + shift)))
+    return lambda z: np.tanh(gain * np.asarray(z, dtype=float) + shift)
 
 
 def _layer_io(state: CompileState, layer: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -595,6 +762,8 @@ def _input_model(node: SCNode, state: CompileState, rows: np.ndarray):
     pre = nl.node(f"{node.layer}.pre")
     if io is None or np.any(wi == 0) or np.any(wh == 0) or np.any(pre.arrays.get("offset", 0) != 0):
         return binomial
+    if "gain" in nl.node(f"{node.layer}.x_s").arrays:
+        return binomial           # per-step / per-row bn_x/bn_h: operand values change per step and row
     xin, h_prev = io
     xs = xin / float(nl.node(f"{node.layer}.x_s").params["scale"])
     hs = h_prev / float(nl.node(f"{node.layer}.h_s").params["scale"])
@@ -625,23 +794,37 @@ def synthesize_fsms(state: CompileState) -> None:
             continue
         N, b = node.params["states"], node.params["weight_bits"]
         wq = np.array(node.arrays["wq"])
+        # per-step table banks (bn_c with per-step statistics): wq (T, G, N), gains/shifts (T, G)
+        bank = wq.ndim == 3
+        gains = np.atleast_2d(node.arrays["target_gain"])
+        shifts = np.atleast_2d(node.arrays.get("target_shift", np.zeros_like(node.arrays["target_gain"])))
+        tables = wq if bank else wq[None]
         models = []
-        for g, (act, gain) in enumerate(zip(node.arrays["target_act"], node.arrays["target_gain"])):
+        for g, act in enumerate(node.arrays["target_act"]):
             model, calibrated = _input_model(node, state, np.flatnonzero(node.arrays["group"] == g))
             models.append(model.name)
             M = model.max_step
-            kwargs = {}
-            if not calibrated:
-                zmax = min(float(M), max(1.0, 8.0 / float(gain)))
-                kwargs["domain"] = (-zmax, zmax)
-            out_enc = "unipolar" if int(act) == ACT_CODE["sigmoid_unipolar"] else "bipolar"
-            d = synthesize_fsm(_target_fn(int(act), float(gain)), states=N, input=model, weight_bits=b,
-                               grid=401, output=out_enc, **kwargs)
-            wq[g] = np.asarray(d.quantized_weights, dtype=np.int64)
-            report.append({"node": node.name, "group": g, "target": {0: "sigmoid", 1: "tanh", 2: "sigmoid (unipolar)"}[int(act)],
-                           "gain": float(gain), "input_model": model.name, "states": N,
-                           "analytic_rmse": d.analytic_rmse, "analytic_max_error": d.analytic_max_error,
-                           "baseline_max_error": d.baseline.analytic_max_error})
+            for t in range(tables.shape[0]):
+                gain, shift = float(gains[t, g]), float(shifts[t, g])
+                kwargs = {}
+                if not calibrated:
+                    zmax = min(float(M), max(1.0, (8.0 + abs(shift)) / max(abs(gain), 1e-12)))
+                    kwargs["domain"] = (-zmax, zmax)
+                out_enc = "unipolar" if int(act) == ACT_CODE["sigmoid_unipolar"] else "bipolar"
+                d = synthesize_fsm(_target_fn(int(act), gain, shift), states=N, input=model, weight_bits=b,
+                                   grid=401, output=out_enc, **kwargs)
+                tables[t, g] = np.asarray(d.quantized_weights, dtype=np.int64)
+                entry = {"node": node.name, "group": g,
+                         "target": {0: "sigmoid", 1: "tanh", 2: "sigmoid (unipolar)"}[int(act)],
+                         "gain": gain, "input_model": model.name, "states": N,
+                         "analytic_rmse": d.analytic_rmse, "analytic_max_error": d.analytic_max_error,
+                         "baseline_max_error": d.baseline.analytic_max_error}
+                if "target_shift" in node.arrays:
+                    entry["shift"] = shift
+                if bank:
+                    entry["step"] = t
+                report.append(entry)
+        wq = tables if bank else tables[0]
         nodes.append(node.replace(arrays={**node.arrays, "wq": wq},
                                   params={**node.params, "synthesized": True, "input_model": models}))
     state.netlist = state.netlist.with_nodes(nodes)
