@@ -33,7 +33,7 @@ from .ir.sc import SCNetlist
 DESIGN_FORMAT = "sccompiler-design"
 
 
-@dataclass
+@dataclass(repr=False)
 class CompiledDesign:
     """A compiled SC design (see the module docstring)."""
 
@@ -43,6 +43,10 @@ class CompiledDesign:
     plans: dict[str, dict]
     info: dict[str, Any] = field(default_factory=dict)
     stages: list[dict] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # the generated one would print every weight array
+        return (f"CompiledDesign(model={self.model.name!r}, lengths={self.lengths}, "
+                f"nodes={len(self.netlist.nodes)}, stages={len(self.stages)})")
 
     # ------------------------------------------------------------------------- simulation
     @property
