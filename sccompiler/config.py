@@ -33,6 +33,7 @@ BIAS_ENCODINGS = ("streams", "offset")
 FSM_INPUT_MODELS = ("auto", "binomial")
 INPUT_ENCODINGS = ("auto", "real", "exact")
 BN_STEPS = ("tables", "last", "mean")
+GATE_SNGS = ("shared", "per_gate")
 SOURCES = ("lfsr",)
 METRICS = ("mean_abs", "max_abs")
 
@@ -84,8 +85,10 @@ class LayerConfig:
     bias_encoding: str = "streams"
     fsm_input_model: str = "auto"
     bn_steps: str = "tables"
+    gate_sngs: str = "shared"
 
     def __post_init__(self) -> None:
+        _choice("gate_sngs", self.gate_sngs, GATE_SNGS)
         _choice("bn_steps", self.bn_steps, BN_STEPS)
         _choice("fsm_input_model", self.fsm_input_model, FSM_INPUT_MODELS)
         _choice("bias_encoding", self.bias_encoding, BIAS_ENCODINGS)

@@ -208,6 +208,10 @@ class Runtime:
             bits = vals[n.inputs[0]]                                  # (B, M, L) or per-row (B, R, M, L)
             w = n.arrays["weights"].astype(np.float32)                # (R, M)
             steps = bits.astype(np.float32) * 2.0 - 1.0
+            if "groups" in n.params:                                  # (B, G, M, L): rows of gate k read bank k
+                g = int(n.params["groups"])
+                out = np.einsum("gkm,bgml->bgkl", w.reshape(g, -1, w.shape[1]), steps)
+                return np.rint(out.reshape(out.shape[0], -1, out.shape[-1])).astype(np.int32)
             if steps.ndim == 4:                                       # row r XNORs its own M streams
                 return np.rint(np.einsum("rm,brml->brl", w, steps)).astype(np.int32)
             return np.rint(np.matmul(w, steps)).astype(np.int32)      # exact: |d| <= M < 2^24

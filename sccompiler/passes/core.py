@@ -168,10 +168,14 @@ def plan_datapath(state: CompileState) -> None:
                 why = "its input x is multi-level" if not exact else "hidden='stream' makes h multi-level"
                 raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
                                   f"{why}; use gate_input='integral_wfsm' or hidden='sign' with binary inputs")
+            if lc.gate_sngs == "per_gate" and isinstance(lay, GRU) and mode == "integral_wfsm":
+                raise ConfigError(f"layers.{lay.name}.gate_sngs: 'per_gate' is implemented for LSTM layers only; "
+                                  "use gate_sngs='shared' for GRU layers")
             p.update(length=length, sng_bits=lc.bits_for(length), gate_input=mode, hidden=lc.hidden,
                      cell_range=lc.cell_range, gate_fsm_states=lc.gate_fsm_states,
                      cell_fsm_states=lc.cell_fsm_states, fsm_weight_bits=lc.fsm_weight_bits, fsm_state=lc.fsm_state,
-                     bias_encoding=lc.bias_encoding, fsm_input_model=lc.fsm_input_model, bn_steps=lc.bn_steps)
+                     bias_encoding=lc.bias_encoding, fsm_input_model=lc.fsm_input_model, bn_steps=lc.bn_steps,
+                     gate_sngs=lc.gate_sngs)
             feed = ({"exact": True, "scale": 1.0, "range": 1.0} if lc.hidden == "sign"
                     else {"exact": False, "scale": 1.0, "range": 1.0})
         elif isinstance(lay, Linear):
@@ -357,11 +361,17 @@ def _lower_recurrent(lay, p: dict, cfg) -> list[SCNode]:
                     offset = np.zeros(shift.shape, dtype=np.int64)
                     nb = int(math.ceil(float(np.max(np.abs(shift))) / u - 1e-12)) if np.any(shift != 0) else 0
                     frac = np.tile(shift / (u * max(nb, 1)), (max(nb, 1), 1))
+                # gate_sngs=per_gate: one x/h SNG bank per gate (rows k H..(k+1) H read bank k), so the
+                # four gates of a cell integrate independent operand bits (the i*g, o*tanh(c) XNORs
+                # then multiply); shared: one bank read by all rows (correlated gate streams)
+                ng = G if p.get("gate_sngs") == "per_gate" else 1
+                xs_shape, hs_shape = ((G, I), (G, H)) if ng > 1 else ((I,), (H,))
+                grp = {"groups": G} if ng > 1 else {}
                 nodes += [
-                    _node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1), {**common, "scale": u / ax, "repeat": 1}),
-                    _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": 1}),
-                    _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (G * H,), n, "integral", (-I, I), {}, {"weights": f["w_ih"]}),
-                    _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (G * H,), n, "integral", (-H, H), {}, {"weights": f["w_hh"]}),
+                    _node(f"{n}.x_s", "encode", (f"{n}.x",), xs_shape, n, "bipolar", (-1, 1), {**common, "scale": u / ax, "repeat": ng}),
+                    _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), hs_shape, n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": ng}),
+                    _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (G * H,), n, "integral", (-I, I), grp, {"weights": f["w_ih"]}),
+                    _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (G * H,), n, "integral", (-H, H), grp, {"weights": f["w_hh"]}),
                 ]
                 pre_inputs = [f"{n}.px", f"{n}.ph"]
                 if nb:
@@ -460,11 +470,20 @@ def _lower_lstm_integral_bn(lay: LSTM, p: dict, f: dict, R: float, common: dict)
     rows = 4 * H
     bias = shift / sh / u                                         # (T, rows)
     nb = int(math.ceil(float(np.max(np.abs(bias))) - 1e-12)) if np.any(bias != 0) else 0
+    ng = 4 if p.get("gate_sngs") == "per_gate" else 1            # one x/h SNG bank per gate (see _lower_recurrent)
+    xgrp = hgrp = {"groups": 4} if ng > 1 else {}
+    if ng > 1 and x_node.shape == (I,):                           # shared x bank -> one per gate, same gain
+        x_node = x_node.replace(shape=(4, I), params={**x_node.params, "repeat": 4, "x_streams": "per_gate"},
+                                arrays={"gain": np.repeat(x_node.arrays["gain"], 4, axis=1)})
+        p["x_streams"] = "per_gate"
+    elif ng > 1:
+        xgrp = {}                                                 # per-row x streams are independent already
     nodes = [
         x_node,
-        _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {**common, "scale": u / ah, "repeat": 1}),
-        _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (rows,), n, "integral", (-I, I), {}, {"weights": f["w_ih"]}),
-        _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (rows,), n, "integral", (-H, H), {}, {"weights": f["w_hh"]}),
+        _node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (4, H) if ng > 1 else (H,), n, "bipolar", (-1, 1),
+              {**common, "scale": u / ah, "repeat": ng}),
+        _node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (rows,), n, "integral", (-I, I), xgrp, {"weights": f["w_ih"]}),
+        _node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (rows,), n, "integral", (-H, H), hgrp, {"weights": f["w_hh"]}),
     ]
     pre_inputs = [f"{n}.px", f"{n}.ph"]
     if nb:
@@ -664,7 +683,7 @@ def lower_layers(state: CompileState) -> None:
             opts = {k: v for k, v in p.items() if k in ("gate_input", "hidden", "cell_range", "sng_bits",
                                                           "gate_fsm_states", "cell_fsm_states", "fsm_weight_bits",
                                                           "fsm_state", "unit", "bias_streams", "bias_offset_max",
-                                                          "bias_encoding", "fsm_input_model", "bn_steps", "x_streams",
+                                                          "bias_encoding", "fsm_input_model", "bn_steps", "x_streams", "gate_sngs",
                                                           "bn_gate_tables")}
             if isinstance(lay, LSTM) and lay.bn_c is not None:
                 opts["bn_c_tables"] = int(np.atleast_2d(p["folded"]["scale_c"]).shape[0])
