@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "compile": "sccompiler.cli.compile_cmd:compile_cmd",
     "simulate": "sccompiler.cli.simulate_cmd:simulate_cmd",
     "train": "sccompiler.cli.train_cmd:train_cmd",
+    "verify": "sccompiler.cli.verify_cmd:verify_cmd",
 }
 
 

@@ -61,9 +61,13 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="output directory")
 @click.option("--force", is_flag=True, help="overwrite OUTDIR if it exists")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+# --- verilog emission (sccompiler.backends.verilog.design) ---
+@click.option("--emit", "emit", type=click.Choice(["verilog"]), default=None,
+              help="also write OUTDIR/rtl (synthesizable top + library) and OUTDIR/tb (testbench; `scc verify`)")
+# --- end verilog emission ---
 def compile_cmd(model: str, config_path: str | None, length: int | None, target_error: float | None,
                 calibration: str | None, disable: tuple[str, ...], flow: str | None, outdir: str, force: bool,
-                as_json: bool) -> None:
+                as_json: bool, emit: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..config import load_config  # noqa: PLC0415
     from ..design import compile_model  # noqa: PLC0415
@@ -80,13 +84,32 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
         cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
     calib = load_inputs(calibration, "--calibration") if calibration else None
     status, update = progress_printer()
+    emitted = None  # verilog emission
     with status:
         design = compile_model(model, cfg, calibration=calib, progress=update)
+        # --- verilog emission: refuse an unsupported design before anything is written ---
+        if emit == "verilog":
+            from ..backends.verilog.design import check_supported  # noqa: PLC0415
+
+            check_supported(design)
+        # --- end verilog emission ---
         design.save(outdir, force=force)
+        # --- verilog emission: rtl/ and tb/ (testbench vectors from the first calibration sequences) ---
+        if emit == "verilog":
+            from ..backends.verilog.design import emit_design  # noqa: PLC0415
+
+            emitted = emit_design(design, outdir, inputs=None if calib is None else calib[:2], force=True)
+        # --- end verilog emission ---
     rep = design.report()
+    if emitted:  # verilog emission
+        rep["verilog"] = {k: [str(p) for p in v] for k, v in emitted.items()}
+        rep["verilog"]["verify"] = f"scc verify {outdir}"
     if as_json:
         echo_json(rep)
         return
+    if emitted:  # verilog emission
+        click.echo(f"verilog: {len(emitted['rtl'])} RTL files in {outdir}/rtl, testbench in {outdir}/tb; "
+                   f"run `scc verify {outdir}`")
     lay = ", ".join(f"{p['name']} ({p['kind']}, L={p['length']}, {p['options'].get('gate_input', p['options'].get('mode', '-'))})"
                     for p in rep["layers"] if p["length"])
     click.echo(f"compiled {model} -> {outdir} in {rep.get('compile_seconds', 0):.2f} s: {lay}")

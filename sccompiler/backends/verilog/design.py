@@ -1,0 +1,1083 @@
+"""Design-level Verilog: a synthesizable top per compiled design, and its self-checking testbench.
+
+:func:`emit_design` turns a :class:`~sccompiler.design.CompiledDesign` into
+
+* ``rtl/``: the library modules it instantiates (one file per module, :mod:`.library`), the
+  design-level ROM ``scd_rom.v`` and ``<top>.v``, the generated top: control (``start`` /
+  ``busy`` / ``valid`` / ``done``, ``L`` cycles per time step, ``n_steps`` steps), input port,
+  binary-domain XNOR + popcount, threshold ROMs, SNGs with their LFSRs, XNOR gates, APCs, WFSMs,
+  counters and the state registers (h, c).  Every generated block starts with a comment naming
+  the IR node it implements;
+* ``tb/``: ``<top>_tb.v`` (simulation only) with ``$readmemh`` vectors of the inputs and of the
+  expected per-step integers, produced by the design's own runtime
+  (:meth:`sccompiler.compiler.runtime.Runtime.run` with ``trace=True``), and ``manifest.json``.
+
+Supported (everything else raises :class:`UnsupportedOpError` naming the node and op, before any
+file is written): stacked LSTM layers (one ``L``, ``fsm_state`` carry or reset) either with exact
+(+-s / 0) model inputs, ``gate_input: table`` (per-step statistics too) and ``hidden: sign``, or
+with integral WFSM gates and ``hidden: stream`` (real inputs: the input port carries the input
+SNGs' thresholds); optionally followed by a dense head, exact (``xnor_popcount``) or streamed
+(SNGs, ``xnor_apc``, up/down counters); the float affine of ``dense_out`` (``gain * k + bias``,
+streamed ``gain * k / L + bias``) is applied by the host to the RTL's integer ``k`` (manifest).
+Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).
+
+Timing (zero overhead cycles, so the free-running LFSRs and WFSMs see exactly the runtime's
+``L`` cycles per step): ``start`` re-runs every stream primitive from reset (as the runtime runs
+every sequence from reset); step ``t`` occupies cycles ``t L .. t L + L - 1`` after the start
+edge.  Counters run freely and a step's count is ``count - base`` (modulo ``2^width``, exact since
+one step never exceeds the width); it is final in the first cycle of the next step, where it is
+bypassed to the consumers (h, c feed that cycle's thresholds) and captured in the state
+registers.  ``valid`` is high in that cycle (and in the cycle after the last step), with
+``out_step`` the finished step and the ``o_*`` ports its values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import SCValueError, UnsupportedOpError
+from ...sim.primitives import counter_width
+from ...sim.sources import check_seed
+from .library import lfsr_module_name, write_library
+
+#: step counter / n_steps port width
+STEP_BITS = 16
+#: mismatch lines the testbench prints before it only counts
+MAX_REPORTED = 10
+
+_ROM = """\
+// scd_rom: constant lookup table data = CONTENT[addr] (DW-bit entries, entry i at [i*DW +: DW]).
+// Design-level helper of sccompiler.backends.verilog.design: holds the binary-domain maps
+// (gate tables, decode -> SNG threshold) computed by the design's runtime.
+module scd_rom #(
+    parameter integer AW = 4,
+    parameter integer DW = 4,
+    parameter [(1<<AW)*DW-1:0] CONTENT = {((1<<AW)*DW){1'b0}}
+) (
+    input  wire [AW-1:0] addr,
+    output wire [DW-1:0] data
+);
+    // constant entries, then one read mux (synthesizes to a small logic cone, not a shifter)
+    wire [DW-1:0] entry [0:(1<<AW)-1];
+    genvar i;
+    generate
+        for (i = 0; i < (1 << AW); i = i + 1) begin : g_entry
+            assign entry[i] = CONTENT[i*DW +: DW];
+        end
+    endgenerate
+    assign data = entry[addr];
+endmodule
+"""
+
+
+def _sext(expr: str, width: int, to: int) -> str:
+    """Sign-extend a signed ``width``-bit signal to ``to`` bits."""
+    if to == width:
+        return expr
+    return f"{{{{{to - width}{{{expr}[{width - 1}]}}}}, {expr}}}"
+
+
+def _sbits(lo: int, hi: int) -> int:
+    """Two's complement width holding lo..hi."""
+    w = 1
+    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
+        w += 1
+    return w
+
+
+def _ident(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
+
+
+def _unsupported(n, detail: str = "") -> UnsupportedOpError:
+    return UnsupportedOpError(n.op, n.name, "Verilog emission does not support it yet"
+                              + (f" ({detail})" if detail else ""))
+
+
+@dataclass
+class _Sig:
+    """Hardware representation of a node.  kind: 'tern' (nz/pos bit vectors), 'word' (signed
+    per-row integers), 'bits' (per-element stream bits), 'int' (per-row integral APC values),
+    'count' (per-row step count of a counter), 'sign' / 'cval' (a decode)."""
+
+    kind: str
+    rows: list[str] = field(default_factory=list)     # per-element Verilog expressions
+    width: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Emitter:
+    def __init__(self, design, top: str) -> None:
+        from ...compiler.runtime import Runtime  # noqa: PLC0415
+
+        self.design = design
+        self.netlist = design.netlist
+        self.top = top
+        self.rt = Runtime(self.netlist)
+        src = self.netlist.sources
+        if src.get("kind", "lfsr") != "lfsr":
+            raise UnsupportedOpError("sources", None, f"Verilog emission needs LFSR sources, got {src.get('kind')!r}")
+        self.width = int(src["width"])
+        self.stride = int(src.get("stride") or self.width)
+        self.lines: list[str] = []
+        self.decl: list[str] = []
+        self.sig: dict[str, _Sig] = {}
+        self.modules: set[str] = set()
+        self.outputs: list[dict] = []     # checked quantities: node, kind, width, signed, rows
+        self.host: dict[str, Any] = {}
+        self.registers: list[dict] = []
+        self.step_rst_used: set[str] = set()
+        self.deferred: list = []          # blocks that need a later node's widths (state ROMs)
+        self._check_layers()
+
+    # ------------------------------------------------------------------ support check
+    def _check_layers(self) -> None:
+        layers = list(self.netlist.layers)
+        rec = [p for p in layers if p.kind in ("lstm", "gru")]
+        kinds = ", ".join(f"{p.name} ({p.kind})" for p in layers)
+        if not rec or layers[0] is not rec[0]:
+            raise UnsupportedOpError(layers[0].kind, layers[0].name, "Verilog emission supports LSTM layers first "
+                                     f"(+ an exact dense head) yet; this design has {kinds}")
+        for k, p in enumerate(layers):
+            if k < len(rec):
+                if p.kind != "lstm":
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM layers (+ an exact "
+                                             f"dense head) yet; this design has {kinds}")
+                if p.options.get("hidden") == "sign" and p.options.get("gate_input") != "table":
+                    raise UnsupportedOpError("lstm", p.name, "Verilog emission supports hidden='sign' with "
+                                             f"gate_input='table' yet, got {p.options.get('gate_input')!r}")
+                if int(p.length) != int(rec[0].length):
+                    raise UnsupportedOpError("lstm", p.name, "Verilog emission needs one L for all layers yet "
+                                             f"({rec[0].length} vs {p.length})")
+            elif p.kind != "dense" or k != len(layers) - 1 or \
+                    (p.options.get("mode") != "exact" and int(p.length) != int(rec[0].length)):
+                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact, or "
+                                         "streamed with the LSTM's L) after the LSTM layers yet (got "
+                                         f"{p.kind}, mode {p.options.get('mode')!r}, L = {p.length})")
+        # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
+        self.rec_layers = [p.name for p in rec] + [p.name for p in layers[len(rec):]
+                                                   if p.options.get("mode") != "exact"]
+        self.layer = self.rec_layers[-1]
+        self.L = int(rec[0].length)
+        self.ctl = self.rec_layers[0]
+
+    # ------------------------------------------------------------------ helpers
+    def emit(self, *lines: str) -> None:
+        self.lines.extend(lines)
+
+    def wire(self, decl: str) -> None:
+        self.decl.append(f"    {decl};")
+
+    def lfsr(self, inst: str, seed: int, n: int) -> str:
+        check_seed(int(seed), self.width)
+        mod = lfsr_module_name(self.width, self.stride)
+        self.modules.add(mod)
+        r = f"{inst}_r"
+        self.wire(f"wire [{n - 1}:0] {r}")
+        self.emit(f"    {mod} #(.SEED({self.width}'h{int(seed):x}), .N({n})) {inst} "
+                  f"(.clk(clk), .rst({self.ctl}_srst), .r({r}));")
+        return r
+
+    def rom(self, inst: str, addr: str, aw: int, table: list[int], dw: int) -> str:
+        self.modules.add("scd_rom")
+        content = 0
+        for i, v in enumerate(table):
+            content |= (int(v) & ((1 << dw) - 1)) << (i * dw)
+        data = f"{inst}_data"
+        self.wire(f"wire [{dw - 1}:0] {data}")
+        total = (1 << aw) * dw
+        self.emit(f"    scd_rom #(.AW({aw}), .DW({dw}), .CONTENT({total}'h{content:x})) {inst} "
+                  f"(.addr({addr}), .data({data}));")
+        return data
+
+    # ------------------------------------------------------------------ nodes
+    def run(self) -> None:
+        for n in self.netlist.nodes:
+            self.ctl = n.layer if n.layer in self.rec_layers else self.rec_layers[-1]
+            handler = getattr(self, f"_op_{n.op}", None)
+            if handler is None:
+                raise _unsupported(n)
+            self.emit("", f"    // IR node {n.name} ({n.op}, shape {list(n.shape)}, layer {n.layer})")
+            handler(n)
+        for block in self.deferred:
+            block()
+        for reg in self.registers:
+            if reg.get("flag"):
+                q, c = reg["q"], reg["ctl"]
+                self.decl += [f"    reg  {q}_at_reset;   // {reg['node'].name} still holds its reset value",
+                              f"    wire {q}_use_reset = {q}_at_reset && !({c}_boundary || {c}_flush);"]
+                self.emit(f"    // IR node {reg['node'].name}: reset-value flag (the fresh value bypasses it)",
+                          "    always @(posedge clk) begin",
+                          f"        if ({c}_srst) {q}_at_reset <= 1'b1;",
+                          f"        else if ({c}_first || {c}_flush) {q}_at_reset <= ({q}_at_reset && !{c}_boundary && !{c}_flush);",
+                          "    end")
+        out = self.netlist.metadata["output"]
+        node = self.netlist.node(out)
+        if node.op not in ("dense_out", "decode"):
+            raise _unsupported(node, "design output")
+
+    def _op_input(self, n) -> None:
+        if n.params.get("source") is None:                     # the model input port
+            if n.params.get("kind") != "features":
+                raise _unsupported(n, "token inputs")
+            size = n.size
+            self.in_size = size
+            self.x_format, self.x_width = "tern", 2
+            self.sig[n.name] = _Sig("port", [f"x_in[{2 * j}]" for j in range(size)], 2,
+                                    {"pos": [f"x_in[{2 * j + 1}]" for j in range(size)]})
+            return
+        source = n.params["source"]
+        if not n.params.get("exact"):
+            if source == "model.input":
+                # real inputs arrive as the thresholds X of their SNG bank (bound by that SNG)
+                self.sig[n.name] = _Sig("real", [], 0, {"node": n})
+                return
+            # a previous layer's decoded h count, held by its state register (see below)
+            reg = next((r for r in self.registers if r["next"].name == source and r["kind"] == "cval"), None)
+            if reg is None:
+                raise _unsupported(n, f"input from {source!r}")
+            self.sig[n.name] = self.sig[reg["node"].name]
+            return
+        if source == "model.input":
+            self.in_scale = float(n.params["scale"])
+            port = self.sig[source]
+            self.sig[n.name] = _Sig("tern", list(port.rows), 1, {"pos": list(port.extra["pos"]), "scale": self.in_scale})
+            return
+        # a previous layer's h: its state register holds it (bypassed in its boundary cycle) for the
+        # whole of the previous layer's next step, which is this layer's step
+        reg = next((r for r in self.registers if r["next"].name == source and r["kind"] == "tern"), None)
+        if reg is None or float(n.params["scale"]) != 1.0:
+            raise _unsupported(n, f"input from {source!r}")
+        s = self.sig[reg["node"].name]
+        self.sig[n.name] = _Sig("tern", list(s.rows), 1, {"pos": list(s.extra["pos"]), "scale": 1.0})
+
+    def _op_register(self, n) -> None:
+        if float(n.params.get("reset", 0.0)) != 0.0:
+            raise _unsupported(n, "nonzero reset value")
+        nxt = self.netlist.node(n.params["next"])
+        if nxt.op != "decode":
+            raise _unsupported(n, f"state from a {nxt.op} node")
+        mode = nxt.params["mode"]
+        cnt = self.netlist.node(nxt.inputs[0])
+        if mode == "sign" and cnt.op == "counter":
+            kind = "tern"
+        elif (mode, cnt.op) in (("integral", "updown_counter"), ("bipolar", "counter")):
+            kind = "cval"
+        else:
+            raise _unsupported(n, f"state decoded by {mode!r} from a {cnt.op}")
+        # the register's value is known only after its counter is emitted: placeholders, bound later
+        q = _ident(n.name)
+        self.registers.append({"node": n, "next": nxt, "counter": cnt, "q": q, "kind": kind})
+        rows = [f"{q}_now{i}" for i in range(n.size)]
+        if kind == "tern":
+            self.sig[n.name] = _Sig("tern", [f"{q}_nz_now[{i}]" for i in range(n.size)], 1,
+                                    {"pos": [f"{q}_pos_now[{i}]" for i in range(n.size)]})
+        else:
+            self.sig[n.name] = _Sig("cval", rows, 0, {"decode": nxt, "q": q})
+
+    def _op_xnor_popcount(self, n) -> None:
+        src = self.sig[n.inputs[0]]
+        if src.kind != "tern":
+            raise _unsupported(n, f"operands of kind {src.kind}")
+        if float(n.params.get("operand_scale", 1.0)) != float(src.extra.get("scale", 1.0)):
+            raise _unsupported(n, "operand scale differs from the operands' scale")
+        w = np.asarray(n.arrays["weights"])
+        if w.ndim != 2 or not np.all(np.isin(w, (-1, 0, 1))):
+            raise _unsupported(n, "weights must be a (rows, J) array of -1/0/+1")
+        rows_n, j = w.shape
+        kw = counter_width(j)
+        sw = kw + 1                  # = _sbits(-j, j)
+        base = _ident(n.name)
+        o_nz = "{" + ", ".join(reversed(src.rows)) + "}"
+        o_pos = "{" + ", ".join(reversed(src.extra["pos"])) + "}"
+        self.wire(f"wire [{j - 1}:0] {base}_onz")
+        self.wire(f"wire [{j - 1}:0] {base}_opos")
+        self.emit(f"    assign {base}_onz = {o_nz};", f"    assign {base}_opos = {o_pos};")
+        rows = []
+        for r in range(rows_n):
+            wnz = sum(1 << k for k in range(j) if w[r, k] != 0)
+            wpos = sum(1 << k for k in range(j) if w[r, k] > 0)
+            p = f"{base}_r{r}"
+            for s in ("act", "eq", "same"):
+                self.wire(f"wire [{j - 1}:0] {p}_{s}")
+            self.wire(f"wire [{kw - 1}:0] {p}_nsame")
+            self.wire(f"wire [{kw - 1}:0] {p}_nact")
+            self.wire(f"wire signed [{sw - 1}:0] {p}_k")
+            # |k| <= J < 2^kw: the kw+1-bit modular difference is k in two's complement
+            self.emit(f"    // row {r}: k = 2 popcount(XNOR(w, o) & active) - popcount(active)",
+                      f"    sc_and_array #(.K({j})) {p}_u_act (.a({j}'h{wnz:x}), .b({base}_onz), .y({p}_act));",
+                      f"    sc_xnor_array #(.K({j})) {p}_u_xnor (.a({j}'h{wpos:x}), .b({base}_opos), .y({p}_eq));",
+                      f"    sc_and_array #(.K({j})) {p}_u_same (.a({p}_eq), .b({p}_act), .y({p}_same));",
+                      f"    sc_apc #(.M({j})) {p}_u_nsame (.bits({p}_same), .k({p}_nsame));",
+                      f"    sc_apc #(.M({j})) {p}_u_nact (.bits({p}_act), .k({p}_nact));",
+                      f"    assign {p}_k = {{{p}_nsame, 1'b0}} - {{1'b0, {p}_nact}};")
+            rows.append(f"{p}_k")
+        self.modules.update({"sc_and_array", "sc_xnor_array", "sc_apc"})
+        self.sig[n.name] = _Sig("word", rows, sw, {"j": j})
+
+    def _op_gate_table(self, n) -> None:
+        if n.params.get("cell") != "lstm":
+            raise _unsupported(n, "GRU tables")
+        # per-step statistics: step t reads row min(t, rows - 1) of each array, so the tables of
+        # steps 0 .. T_st - 1 (T_st = the most rows) cover every step; tsel = min(step, T_st - 1)
+        t_st = max(int(np.asarray(n.arrays[a]).shape[0]) for a in ("ax", "ah", "shift") if a in n.arrays)
+        tw = max(1, (t_st - 1).bit_length()) if t_st > 1 else 0
+        tsel = None
+        if t_st > 1:
+            tsel = f"{_ident(n.name)}_tsel"
+            c = self.ctl
+            self.wire(f"wire [{tw - 1}:0] {tsel}")
+            self.emit(f"    // table of step min(step, {t_st - 1}) (per-step statistics)",
+                      f"    assign {tsel} = ({c}_step >= {STEP_BITS}'d{t_st - 1}) ? {tw}'d{t_st - 1} : {c}_step[{tw - 1}:0];")
+        kx, kh = self.sig[n.inputs[0]], self.sig[n.inputs[1]]
+        self.sig[n.name] = _Sig("gate", [], 0, {"kx": kx, "kh": kh, "node": n, "t_st": t_st, "tw": tw,
+                                                "tsel": tsel})
+
+    def _sng_thresholds(self, n, values: np.ndarray) -> np.ndarray:
+        """Thresholds X of the SNG bank ``n`` for its input values (C, ...) exactly as
+        Runtime._sng computes them (slice, scale, threshold)."""
+        from ...sim.encoding import threshold  # noqa: PLC0415
+
+        p = n.params
+        v = values
+        if "rows" in p:
+            a, b = p["rows"]
+            v = v[:, a:b]
+        v = v / float(p.get("scale", 1.0))
+        return threshold(v, p["bits"], n.encoding, n.name)
+
+    def _op_sng(self, n) -> None:
+        if "gain" in n.arrays:
+            raise _unsupported(n, "input-gain SNG banks")
+        bits = int(n.params["bits"])
+        if "const" in n.arrays:
+            self._const_sng(n, bits)
+            return
+        src = self.sig[n.inputs[0]]
+        if src.kind == "cval_step":
+            # a later layer reads a decoded count of an earlier one: through that layer's state
+            # register, which holds step t's value during the reader's step t
+            reg = next((r for r in self.registers if r["next"].name == n.inputs[0] and r["kind"] == "cval"), None)
+            producer = self.netlist.node(n.inputs[0]).layer
+            if reg is None or producer == n.layer:
+                raise _unsupported(n, f"an SNG of {n.inputs[0]!r}")
+            src = self.sig[reg["node"].name]
+        seeds = np.asarray(n.arrays["seeds"]).reshape(-1)
+        base = _ident(n.name)
+        rep = int(n.params.get("repeat", 1))
+        if len(n.shape) == 2 and rep != n.shape[0]:
+            raise _unsupported(n, "per-row SNG banks")
+        rows_per = n.shape[-1]
+        if src.kind == "real":
+            if self.x_format != "tern" or "rows" in n.params or int(n.params.get("repeat", 1)) != 1 \
+                    or len(n.shape) != 1 or n.size != self.in_size:
+                raise _unsupported(n, "an input SNG bank other than one SNG per feature")
+            self.x_format, self.x_width, self.x_sng = "thr", bits + 1, n
+            thr = [f"x_in[{j * (bits + 1) + bits}:{j * (bits + 1)}]" for j in range(rows_per)]
+        elif src.kind == "tern":
+            # exact operands (+-s / 0) into SNGs: three thresholds, selected per element
+            a = n.params["rows"][0] if "rows" in n.params else 0
+            if a + rows_per > len(src.rows):
+                raise _unsupported(n, "operand shapes")
+            sc = float(src.extra.get("scale", 1.0))
+            full = len(src.rows)
+            xs = self._sng_thresholds(n, np.array([[sc] * full, [-sc] * full, [0.0] * full]))
+            thr = []
+            for r in range(rows_per):
+                w = f"{base}_x{r}"
+                self.wire(f"wire [{bits}:0] {w}")
+                self.emit(f"    assign {w} = {src.rows[a + r]} ? ({src.extra['pos'][a + r]} ? {bits + 1}'d{int(xs[0, r])} : "
+                          f"{bits + 1}'d{int(xs[1, r])}) : {bits + 1}'d{int(xs[2, r])};")
+                thr.append(w)
+        elif src.kind == "gate":
+            g = src.extra
+            kxw, khw = g["kx"].width, g["kh"].width
+            grid = np.arange(1 << (kxw + khw))
+            kxv = grid >> khw
+            khv = grid & ((1 << khw) - 1)
+            kxv = np.where(kxv >= 1 << (kxw - 1), kxv - (1 << kxw), kxv).astype(np.float64)
+            khv = np.where(khv >= 1 << (khw - 1), khv - (1 << khw), khv).astype(np.float64)
+            gn = g["node"]
+            width_rows = gn.size
+            tables = []
+            for t in range(1 << g["tw"]):                           # address {tsel, kx, kh}
+                vals = self.rt._eval(gn, {gn.inputs[0]: np.repeat(kxv[:, None], width_rows, 1),
+                                          gn.inputs[1]: np.repeat(khv[:, None], width_rows, 1)},
+                                     {}, {}, {}, self.L, grid.size, min(t, g["t_st"] - 1))
+                tables.append(self._sng_thresholds(n, vals))         # (C, rows)
+            xs = np.concatenate(tables, axis=0)
+            a = n.params["rows"][0] if "rows" in n.params else 0
+            thr = []
+            for r in range(rows_per):
+                fields = ([g["tsel"]] if g["tsel"] else []) + [g["kx"].rows[a + r], g["kh"].rows[a + r]]
+                addr = "{" + ", ".join(fields) + "}"
+                thr.append(self.rom(f"{base}_rom{r}", addr, g["tw"] + kxw + khw, xs[:, r].tolist(), bits + 1))
+        elif src.kind == "cval":
+            if "rows" in n.params or len(src.rows) != rows_per:
+                raise _unsupported(n, "a sliced state bank")
+            reg = next(x for x in self.registers if x["q"] == src.extra["q"])
+            thr = [f"{base}_x{r}" for r in range(rows_per)]
+
+            def state_roms(n=n, reg=reg, src=src, base=base, bits=bits, rows_per=rows_per) -> None:
+                # the count -> threshold map (decode, clip, scale, threshold), over every count code
+                if "cw" not in reg:
+                    raise _unsupported(n, "state whose counter is not emitted")
+                cw = reg["cw"]
+                dec = src.extra["decode"]
+                codes = np.arange(1 << cw)
+                counts = np.where(codes >= 1 << (cw - 1), codes - (1 << cw), codes) if reg["signed"] else codes
+                lo, hi = reg["range"]                   # unreachable codes read 0
+                ok = (counts >= lo) & (counts <= hi)
+                vals = self.rt._eval(dec, {dec.inputs[0]: counts[ok][:, None].astype(np.float64)}, {}, {}, {},
+                                     self.L, int(ok.sum()), 0)
+                if isinstance(vals, tuple):
+                    vals = vals[0]
+                xs = np.zeros((codes.size, 1), dtype=np.int64)
+                xs[ok] = self._sng_thresholds(n, vals)
+                # before the first capture the register holds its reset value (0), which count 0
+                # need not decode to (bipolar: 2*0/L - 1 = -1): its threshold then comes from a flag
+                x_reset = int(self._sng_thresholds(n, np.zeros((1, 1)))[0, 0])
+                q = reg["q"]
+                self.emit("", f"    // IR node {n.name} (sng): threshold ROMs of {reg['node'].name}")
+                for r in range(rows_per):
+                    data = self.rom(f"{base}_rom{r}", f"{q}_now{r}", cw, xs[:, 0].tolist(), bits + 1)
+                    self.wire(f"wire [{bits}:0] {base}_x{r}")
+                    if x_reset == int(xs[0, 0]):
+                        self.emit(f"    assign {base}_x{r} = {data};")
+                    else:
+                        reg["flag"] = True
+                        self.emit(f"    assign {base}_x{r} = {q}_use_reset ? {bits + 1}'d{x_reset} : {data};")
+            self.deferred.append(state_roms)
+        else:
+            raise _unsupported(n, f"an SNG fed by a {src.kind} signal")
+        self.modules.add("sc_sng")
+        out = []
+        k_copies = rep if len(n.shape) == 2 else 1
+        for k in range(k_copies):
+            for r in range(rows_per):
+                idx = k * rows_per + r
+                inst = f"{base}_k{k}_r{r}" if len(n.shape) == 2 else f"{base}_r{r}"
+                rr = self.lfsr(f"{inst}_u_lfsr", int(seeds[idx]), bits)
+                y = f"{inst}_y"
+                self.wire(f"wire {y}")
+                self.emit(f"    sc_sng #(.N({bits})) {inst}_u_sng (.r({rr}), .x({thr[r]}), .y({y}));")
+                out.append(y)
+        self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
+
+    def _const_sng(self, n, bits: int) -> None:
+        """A bank of SNGs of constants (bias streams): thresholds wired, as Runtime._sng computes them."""
+        from ...sim.encoding import threshold  # noqa: PLC0415
+
+        const = np.asarray(n.arrays["const"])
+        if const.ndim != len(n.shape):
+            raise _unsupported(n, "per-step constants")
+        xs = threshold(np.broadcast_to(const, n.shape), bits, n.encoding, n.name).reshape(-1)
+        seeds = np.asarray(n.arrays["seeds"]).reshape(-1)
+        base = _ident(n.name)
+        self.modules.add("sc_sng")
+        out = []
+        for i in range(n.size):
+            inst = f"{base}_i{i}"
+            rr = self.lfsr(f"{inst}_u_lfsr", int(seeds[i]), bits)
+            self.wire(f"wire {inst}_y")
+            self.emit(f"    sc_sng #(.N({bits})) {inst}_u_sng (.r({rr}), .x({bits + 1}'d{int(xs[i])}), .y({inst}_y));")
+            out.append(f"{inst}_y")
+        self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
+
+    def _op_slice(self, n) -> None:
+        s = self.sig[n.inputs[0]]
+        a, b = n.params["rows"]
+        if s.kind != "bits" or len(n.shape) != 1 or len(s.extra.get("shape", ())) != 1:
+            raise _unsupported(n, "slices of 2-D banks")
+        self.emit(f"    // wires: rows [{a}, {b}) of {n.inputs[0]}")
+        self.sig[n.name] = _Sig("bits", s.rows[a:b], 1, {"shape": tuple(n.shape)})
+
+    def _op_xnor_apc(self, n) -> None:
+        s = self.sig[n.inputs[0]]
+        w = np.asarray(n.arrays["weights"])
+        if "groups" in n.params or s.kind != "bits" or len(s.extra.get("shape", ())) != 1 \
+                or w.ndim != 2 or w.shape[1] != len(s.rows):
+            raise _unsupported(n, "per-row or grouped operand streams")
+        if not np.all(np.isin(w, (-1, 0, 1))):
+            raise _unsupported(n, "weights must be -1/0/+1")
+        m_max = int(np.max(np.count_nonzero(w, axis=1))) if w.size else 0
+        dw = counter_width(max(m_max, 1)) + 1
+        base = _ident(n.name)
+        out = []
+        for r in range(w.shape[0]):
+            active = [j for j in range(w.shape[1]) if w[r, j] != 0]
+            p = f"{base}_r{r}"
+            self.wire(f"wire signed [{dw - 1}:0] {p}_d")
+            if not active:
+                self.emit(f"    assign {p}_d = {dw}'sd0;   // row {r}: no active weight")
+                out.append(f"{p}_d")
+                continue
+            m = len(active)
+            wpos = sum(1 << k for k, j in enumerate(active) if w[r, j] > 0)
+            ops = "{" + ", ".join(s.rows[j] for j in reversed(active)) + "}"
+            dm = counter_width(m) + 1
+            self.wire(f"wire [{m - 1}:0] {p}_prod")
+            self.wire(f"wire signed [{dm - 1}:0] {p}_dm")
+            self.emit(f"    // row {r}: XNOR with the weight signs of operands {active} (zeros gated off), APC",
+                      f"    sc_xnor_array #(.K({m})) {p}_u_xnor (.a({m}'h{wpos:x}), .b({ops}), .y({p}_prod));",
+                      f"    sc_apc_bipolar #(.M({m})) {p}_u_apc (.bits({p}_prod), .d({p}_dm));",
+                      f"    assign {p}_d = {_sext(f'{p}_dm', dm, dw)};")
+            out.append(f"{p}_d")
+        self.modules.update({"sc_xnor_array", "sc_apc_bipolar"})
+        self.sig[n.name] = _Sig("int", out, dw, {"lo": -m_max, "hi": m_max})
+
+    def _op_xnor(self, n) -> None:
+        a, b = self.sig[n.inputs[0]], self.sig[n.inputs[1]]
+        if a.kind != "bits" or b.kind != "bits":
+            raise _unsupported(n)
+        size = n.size
+        rows = n.shape[-1]
+
+        def lane(s: _Sig, i: int) -> str:
+            return s.rows[i] if len(s.rows) == size else s.rows[i % rows]   # fan-out over leading K
+
+        if len(a.rows) not in (size, rows) or len(b.rows) not in (size, rows):
+            raise _unsupported(n, "operand shapes")
+        base = _ident(n.name)
+        self.modules.add("sc_xnor_array")
+        self.wire(f"wire [{size - 1}:0] {base}_y")
+        ca = "{" + ", ".join(lane(a, i) for i in reversed(range(size))) + "}"
+        cb = "{" + ", ".join(lane(b, i) for i in reversed(range(size))) + "}"
+        self.emit(f"    sc_xnor_array #(.K({size})) {base}_u (.a({ca}), .b({cb}), .y({base}_y));")
+        self.sig[n.name] = _Sig("bits", [f"{base}_y[{i}]" for i in range(size)], 1, {"shape": tuple(n.shape)})
+
+    def _op_apc(self, n) -> None:
+        rows = n.size
+        per_row: list[list[str]] = [[] for _ in range(rows)]
+        ints: list[_Sig] = []
+        for ref in n.inputs:
+            s = self.sig[ref]
+            if s.kind == "int" and len(s.rows) == rows:
+                ints.append(s)
+                continue
+            if s.kind != "bits" or len(s.rows) % rows:
+                raise _unsupported(n, f"operand {ref!r}")
+            for i, e in enumerate(s.rows):
+                per_row[i % rows].append(e)
+        offset = np.asarray(n.arrays["offset"]).astype(int) if "offset" in n.arrays else np.zeros(rows, int)
+        m = len(per_row[0])
+        if any(len(p) != m for p in per_row):
+            raise _unsupported(n, "rows with different operand counts")
+        lo = -m + sum(s.extra["lo"] for s in ints) + int(offset.min())
+        hi = m + sum(s.extra["hi"] for s in ints) + int(offset.max())
+        dw0 = counter_width(m) + 1
+        dw = max([dw0, _sbits(lo, hi)] + [s.width for s in ints])
+        base = _ident(n.name)
+        out = []
+        for r in range(rows):
+            p = f"{base}_r{r}"
+            terms = []
+            if m:
+                self.modules.add("sc_apc_bipolar")
+                self.wire(f"wire signed [{dw0 - 1}:0] {p}_d0")
+                bits = "{" + ", ".join(reversed(per_row[r])) + "}"
+                self.emit(f"    sc_apc_bipolar #(.M({m})) {p}_u (.bits({bits}), .d({p}_d0));")
+                terms.append(_sext(f"{p}_d0", dw0, dw))
+            terms += [_sext(s.rows[r], s.width, dw) for s in ints]
+            off = int(offset[r])
+            if off:
+                terms.append(f"{'-' if off < 0 else ''}{dw}'sd{abs(off)}")
+            self.wire(f"wire signed [{dw - 1}:0] {p}_d")
+            self.emit(f"    assign {p}_d = {' + '.join(terms).replace('+ -', '- ') if terms else f'{dw}' + chr(39) + 'sd0'};")
+            out.append(f"{p}_d")
+        self.sig[n.name] = _Sig("int", out, dw, {"lo": lo, "hi": hi})
+
+    def _op_wfsm(self, n) -> None:
+        p = n.params
+        policy = p.get("state_policy", "carry")
+        if policy not in ("carry", "reset"):
+            raise _unsupported(n, f"state_policy {policy!r}")
+        # 'reset': the runtime puts the state at N/2 before every step; here the update of a step's
+        # last cycle is replaced by that reset (its output bit used the state before it)
+        frst = f"{self.ctl}_srst" if policy == "carry" else f"{self.ctl}_step_rst"
+        if policy == "reset":
+            self.step_rst_used.add(self.ctl)
+        wq = np.asarray(n.arrays["wq"])
+        if wq.ndim != 2:
+            raise _unsupported(n, "per-step table banks")
+        d = self.sig[n.inputs[0]]
+        if d.kind != "int":
+            raise _unsupported(n, "binary-input WFSM")
+        states, bits = int(p["states"]), int(p["weight_bits"])
+        group = np.asarray(n.arrays["group"]).reshape(-1)
+        seeds = np.asarray(n.arrays["wseeds"]).reshape(-1)
+        base = _ident(n.name)
+        self.modules.add("sc_wfsm")
+        out = []
+        sw = max(1, (states - 1).bit_length())
+        for r in range(n.size):
+            table = [int(v) for v in wq[int(group[r])]]
+            packed = sum(v << (i * (bits + 1)) for i, v in enumerate(table))
+            inst = f"{base}_r{r}"
+            rw = self.lfsr(f"{inst}_u_lfsr", int(seeds[r]), bits)
+            self.wire(f"wire {inst}_y")
+            # the state is internal to sc_wfsm (its port serves the library's co-simulation)
+            self.wire(f"/* verilator lint_off UNUSEDSIGNAL */ wire [{sw - 1}:0] {inst}_state /* verilator lint_on UNUSEDSIGNAL */")
+            self.emit(f"    sc_wfsm #(.N({states}), .B({bits}), .INTEGRAL(1), .DW({d.width}), .RESET({states // 2}),",
+                      f"        .WEIGHTS({states * (bits + 1)}'h{packed:x})) {inst}_u (",
+                      f"        .clk(clk), .rst({frst}), .d({d.rows[r]}), .rw({rw}), .y({inst}_y), .state({inst}_state));")
+            out.append(f"{inst}_y")
+        self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
+
+    def _counter_common(self, n, cw: int, signed: bool) -> list[str]:
+        """Free-running counter + base register + step value (count - base mod 2^cw)."""
+        base = _ident(n.name)
+        rows = []
+        sg = "signed " if signed else ""
+        c = self.ctl
+        for r in range(n.size):
+            p = f"{base}_r{r}"
+            self.wire(f"reg  {sg}[{cw - 1}:0] {p}_base")
+            self.wire(f"wire {sg}[{cw - 1}:0] {p}_step")
+            self.emit(f"    assign {p}_step = {p}_count - {p}_base;   // this step's count (final at the boundary)",
+                      f"    always @(posedge clk) begin",
+                      f"        if ({c}_srst)       {p}_base <= {cw}'d0;",
+                      f"        else if ({c}_first) {p}_base <= {p}_count;",
+                      f"    end")
+            rows.append(f"{p}_step")
+        self.outputs.append({"node": n.name, "width": cw, "signed": signed, "rows": rows, "ctl": c})
+        return rows
+
+    def _op_counter(self, n) -> None:
+        s = self.sig[n.inputs[0]]
+        if s.kind != "bits" or len(s.rows) != n.size:
+            raise _unsupported(n)
+        cw = counter_width(self.L)
+        base = _ident(n.name)
+        self.modules.add("sc_counter_up")
+        for r in range(n.size):
+            p = f"{base}_r{r}"
+            self.wire(f"wire [{cw - 1}:0] {p}_count")
+            self.emit(f"    sc_counter_up #(.LENGTH({self.L})) {p}_u (.clk(clk), .rst({self.ctl}_srst), .y({s.rows[r]}), "
+                      f".count({p}_count));")
+        rows = self._counter_common(n, cw, False)
+        self.sig[n.name] = _Sig("count", rows, cw, {"signed": False, "lo": 0, "hi": self.L})
+
+    def _op_updown_counter(self, n) -> None:
+        s = self.sig[n.inputs[0]]
+        if s.kind != "int" or len(s.rows) != n.size:
+            raise _unsupported(n)
+        lo, hi = s.extra["lo"] * self.L, s.extra["hi"] * self.L
+        cw = _sbits(lo, hi)
+        base = _ident(n.name)
+        self.modules.add("sc_counter_updown")
+        for r in range(n.size):
+            p = f"{base}_r{r}"
+            self.wire(f"wire signed [{cw - 1}:0] {p}_count")
+            self.emit(f"    sc_counter_updown #(.CW({cw}), .DW({s.width}), .RESET(0), .SAT_LO(0), .LO(0), "
+                      f".SAT_HI(0), .HI(0)) {p}_u (",
+                      f"        .clk(clk), .rst({self.ctl}_srst), .d({s.rows[r]}), .count({p}_count));")
+        rows = self._counter_common(n, cw, True)
+        self.sig[n.name] = _Sig("count", rows, cw, {"signed": True, "lo": lo, "hi": hi})
+
+    def _op_decode(self, n) -> None:
+        c = self.sig[n.inputs[0]]
+        mode = n.params["mode"]
+        base = _ident(n.name)
+        if mode == "sign" and c.kind == "count" and not c.extra["signed"]:
+            # h = +1 if 2 C >= L else -1  (runtime: np.where(2 * c >= L, 1, -1))
+            self.wire(f"wire [{n.size - 1}:0] {base}_pos")
+            for r in range(n.size):
+                self.emit(f"    assign {base}_pos[{r}] = ({{1'b0, {c.rows[r]}, 1'b0}} >= {c.width + 2}'d{self.L});")
+            rows = [f"{base}_pos[{r}]" for r in range(n.size)]
+            self.sig[n.name] = _Sig("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
+            self.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True,
+                                 "ctl": self.ctl})
+        elif (mode == "integral" and c.kind == "count" and c.extra["signed"]) or \
+                (mode == "bipolar" and c.kind == "count" and not c.extra["signed"]):
+            self.sig[n.name] = _Sig("cval_step", list(c.rows), c.width)
+        else:
+            raise _unsupported(n, f"decode mode {mode!r}")
+        for reg in self.registers:
+            if reg["next"].name == n.name:
+                self._bind_register(reg, n, c)
+
+    def _bind_register(self, reg, dec, cnt: _Sig) -> None:
+        """State storage: q holds the previous step's value; in the boundary cycle the fresh value
+        is bypassed (q_now) and captured."""
+        q = reg["q"]
+        size = reg["node"].size
+        c = self.ctl
+        # the fresh value is used (and captured) in the boundary cycle and in the cycle after the
+        # last step, so a next layer reads this layer's last h during its own last step
+        fresh_now = f"({c}_boundary || {c}_flush)"
+        capture = f"({c}_first || {c}_flush)"
+        self.emit(f"    // IR node {reg['node'].name} (register <- {dec.name}): state storage, bypassed in the "
+                  "boundary cycle")
+        if reg["kind"] == "tern":
+            self.decl += [f"    reg  [{size - 1}:0] {q}_nz_q;", f"    reg  [{size - 1}:0] {q}_pos_q;",
+                          f"    wire [{size - 1}:0] {q}_nz_now;", f"    wire [{size - 1}:0] {q}_pos_now;"]
+            fresh = "{" + ", ".join(reversed(self.sig[dec.name].extra["pos"])) + "}"
+            self.emit(f"    assign {q}_nz_now = {fresh_now} ? {{{size}{{1'b1}}}} : {q}_nz_q;",
+                      f"    assign {q}_pos_now = {fresh_now} ? {fresh} : {q}_pos_q;",
+                      "    always @(posedge clk) begin",
+                      f"        if ({c}_srst) begin {q}_nz_q <= {size}'d0; {q}_pos_q <= {size}'d0; end",
+                      f"        else if {capture} begin {q}_nz_q <= {q}_nz_now; {q}_pos_q <= {q}_pos_now; end",
+                      "    end")
+        else:
+            cw = cnt.width
+            reg["cw"] = cw
+            reg["signed"] = bool(cnt.extra["signed"])
+            reg["ctl"] = c
+            reg["range"] = (int(cnt.extra["lo"]), int(cnt.extra["hi"]))
+            sg = "signed " if reg["signed"] else ""
+            self.sig[reg["node"].name].width = cw
+            for r in range(size):
+                self.decl += [f"    reg  {sg}[{cw - 1}:0] {q}_q{r};", f"    wire {sg}[{cw - 1}:0] {q}_now{r};"]
+                self.emit(f"    assign {q}_now{r} = {fresh_now} ? {cnt.rows[r]} : {q}_q{r};",
+                          "    always @(posedge clk) begin",
+                          f"        if ({c}_srst) {q}_q{r} <= {cw}'d0;",
+                          f"        else if {capture} {q}_q{r} <= {q}_now{r};",
+                          "    end")
+
+    def _op_dense_out(self, n) -> None:
+        mode = n.params.get("mode")
+        k = self.netlist.node(n.inputs[0])
+        self.host = {"node": n.name, "input": k.name, "gain": np.asarray(n.arrays["gain"]).tolist(),
+                     "bias": np.asarray(n.arrays["bias"]).tolist()}
+        if mode == "counted":       # the step count of an up/down counter (already an output)
+            if k.op != "updown_counter":
+                raise _unsupported(n, f"counted head over a {k.op}")
+            self.host.update(length=self.L, formula="y = gain * (k / length) + bias")
+            self.sig[n.name] = _Sig("host", [], 0)
+            return
+        if mode != "exact":
+            raise _unsupported(n, f"mode {mode!r}")
+        self.host["formula"] = "y = gain * k + bias"
+        ks = self.sig[k.name]
+        self.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows),
+                             "ctl": self.ctl})
+        self.sig[n.name] = _Sig("host", [], 0)
+
+    # ------------------------------------------------------------------ top
+    def _control(self, layer: str, k: int, lw: int) -> list[str]:
+        prev = self.rec_layers[k - 1] if k else None
+        launch = k + 1 < len(self.rec_layers)
+        return _control_text(layer, k, prev, self.L, lw, launch, layer in self.step_rst_used)
+
+    def top_text(self) -> str:
+        ports = [f"    output wire [{len(o['rows']) * o['width'] - 1}:0] o_{_ident(o['node'])}" for o in self.outputs]
+        assigns = []
+        for o in self.outputs:
+            w = o["width"]
+            for r, e in enumerate(o["rows"]):
+                assigns.append(f"    assign o_{_ident(o['node'])}[{r * w + w - 1}:{r * w}] = {e};")
+        lw = counter_width(self.L)
+        head = [
+            f"// {self.top}: generated by sccompiler.backends.verilog.design from the compiled design",
+            f"// '{self.design.model.name}' (layer {self.layer}, L = {self.L} cycles per time step).",
+            "// Synthesizable Verilog-2005.  Protocol: pulse start (with n_steps >= 1) to run a sequence from",
+            "// reset; hold x_in at the input of step x_step while busy; valid marks the cycle where o_* hold",
+            "// the values of step out_step; done rises after the last step.  docs/verilog.md, 'Designs'.",
+            f"module {self.top} (",
+            "    input  wire clk,",
+            "    input  wire rst,",
+            "    input  wire start,",
+            f"    input  wire [{STEP_BITS - 1}:0] n_steps,",
+            (f"    input  wire [{2 * self.in_size - 1}:0] x_in,   // feature j: [2j] nonzero, [2j+1] positive"
+             if self.x_format == "tern" else
+             f"    input  wire [{self.x_width * self.in_size - 1}:0] x_in,   // feature j: its SNG threshold X at "
+             f"[{self.x_width}j +: {self.x_width}]"),
+            "    output wire busy,",
+            "    output wire done,",
+            f"    output wire [{STEP_BITS - 1}:0] x_step,",
+            "    output wire valid,",
+            f"    output wire [{STEP_BITS - 1}:0] out_step,",
+            *[f"    output wire valid_{layer},\n    output wire [{STEP_BITS - 1}:0] out_step_{layer},"
+              for layer in self.rec_layers[:-1]],
+            ",\n".join(ports),
+            ");",
+        ]
+        for k, layer in enumerate(self.rec_layers):
+            head += self._control(layer, k, lw)
+        head += [
+            f"    assign busy = {self.rec_layers[0]}_busy;",
+            f"    assign x_step = {self.rec_layers[0]}_step;",
+            f"    assign valid = {self.layer}_valid;",
+            f"    assign out_step = {self.layer}_out_step;",
+            f"    assign done = {self.layer}_done;",
+            *[f"    assign valid_{layer} = {layer}_valid;\n    assign out_step_{layer} = {layer}_out_step;"
+              for layer in self.rec_layers[:-1]],
+        ]
+        return "\n".join(head + self.decl + self.lines + [""] + assigns + ["endmodule", ""])
+
+
+def _control_text(p: str, k: int, prev: str | None, L: int, lw: int, launch: bool, step_rst: bool) -> list[str]:
+    """Control of recurrent layer ``p``: L cycles per step.  Layer 0 starts on ``start``; layer
+    k + 1 when layer k finishes its step 0 (its step t runs during layer k's step t + 1); the
+    last layer (``launch`` False) also drives ``done``."""
+    lines = _control_lines(p, k, prev, L, lw, launch, step_rst)
+    if launch:      # an inner layer: no done flag
+        lines = [ln.replace(f" {p}_done <= 1'b0;", "").replace(f", {p}_done,", ",")
+                 for ln in lines if f"if ({p}_flush) {p}_done" not in ln]
+    return lines
+
+
+def _control_lines(p: str, k: int, prev: str | None, L: int, lw: int, launch: bool, step_rst: bool) -> list[str]:
+    go = "start" if prev is None else f"{prev}_launch"
+    nsteps = "n_steps" if prev is None else f"{prev}_steps"
+    S = STEP_BITS
+    return [
+        f"    // control of layer {p}: {p}_srst restarts its stream primitives ({'start' if prev is None else 'when ' + prev + ' finished step 0'}),",
+        f"    // {p}_first = first cycle of a step, {p}_boundary = first cycle of a step >= 1 (previous step final)",
+        f"    wire {p}_srst = rst | {go};",
+        f"    reg  [{lw - 1}:0] {p}_cyc;",
+        f"    reg  [{S - 1}:0] {p}_step;",
+        f"    reg  [{S - 1}:0] {p}_steps;",
+        f"    reg  {p}_busy, {p}_done, {p}_flush;",
+        f"    wire {p}_first = {p}_busy && ({p}_cyc == {lw}'d0);",
+        f"    wire {p}_boundary = {p}_first && ({p}_step != {S}'d0);",
+        f"    wire {p}_valid = {p}_boundary || {p}_flush;",
+        f"    wire [{S - 1}:0] {p}_out_step = {p}_step - {S}'d1;",
+        *([f"    wire {p}_launch = {p}_busy && ({p}_cyc == {lw}'d{L - 1}) && ({p}_step == {S}'d0);"] if launch else []),
+        *([f"    wire {p}_step_rst = {p}_srst | ({p}_busy && ({p}_cyc == {lw}'d{L - 1}));   // FSMs with state_policy reset"]
+          if step_rst else []),
+        "    always @(posedge clk) begin",
+        "        if (rst) begin",
+        f"            {p}_busy <= 1'b0; {p}_done <= 1'b0; {p}_flush <= 1'b0; {p}_cyc <= {lw}'d0; {p}_step <= {S}'d0; {p}_steps <= {S}'d0;",
+        *([] if prev is None else [
+            "        end else if (start) begin      // a new sequence: idle until the previous layer launches it",
+            f"            {p}_busy <= 1'b0; {p}_done <= 1'b0; {p}_flush <= 1'b0;"]),
+        f"        end else if ({go}) begin",
+        f"            {p}_busy <= ({nsteps} != {S}'d0); {p}_done <= 1'b0; {p}_flush <= 1'b0; {p}_cyc <= {lw}'d0; {p}_step <= {S}'d0;",
+        f"            {p}_steps <= {nsteps};",
+        "        end else begin",
+        f"            {p}_flush <= 1'b0;",
+        f"            if ({p}_flush) {p}_done <= 1'b1;",
+        f"            if ({p}_busy) begin",
+        f"                if ({p}_cyc == {lw}'d{L - 1}) begin",
+        f"                    {p}_cyc <= {lw}'d0;",
+        f"                    {p}_step <= {p}_step + {S}'d1;",
+        f"                    if ({p}_step + {S}'d1 == {p}_steps) begin {p}_busy <= 1'b0; {p}_flush <= 1'b1; end",
+        "                end else begin",
+        f"                    {p}_cyc <= {p}_cyc + {lw}'d1;",
+        "                end",
+        "            end",
+        "        end",
+        "    end",
+    ]
+
+
+def _default_inputs(design, sequences: int, steps: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x_node = next(n for n in design.netlist.nodes if n.op == "input" and n.params.get("source") == "model.input")
+    scale = float(x_node.params.get("scale", 1.0))
+    size = design.netlist.node("model.input").size
+    return scale * rng.choice([-1.0, 0.0, 1.0], size=(sequences, steps, size))
+
+
+def check_supported(design, top: str = "sc_design") -> None:
+    """Raise UnsupportedOpError / ConfigError if :func:`emit_design` would refuse the design."""
+    em = _Emitter(design, top)
+    em.run()
+
+
+def emit_design(design, outdir: str | Path, *, inputs: np.ndarray | None = None, top: str = "sc_design",
+                sequences: int = 2, steps: int = 3, seed: int = 0, force: bool = False) -> dict[str, list[Path]]:
+    """Write ``outdir/rtl`` and ``outdir/tb`` for ``design`` (see the module docstring).
+
+    ``inputs`` (B, T, F) exact values for the testbench (default: ``sequences`` x ``steps`` random
+    values in {-s, 0, s}).  Returns {"rtl": [...], "tb": [...]}.  Existing rtl/ or tb/ need ``force``.
+    """
+    from ...errors import OutputExistsError  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    em = _Emitter(design, top)
+    em.run()
+    x = _default_inputs(design, sequences, steps, seed) if inputs is None else np.asarray(inputs, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1] < 1 or x.shape[1] >= (1 << STEP_BITS):
+        raise SCValueError("inputs", f"must be (B, T, F) with 1 <= T < {1 << STEP_BITS}, got shape {x.shape}")
+    out = Path(outdir)
+    for sub in ("rtl", "tb"):
+        if (out / sub).exists():
+            if not force:
+                raise OutputExistsError(f"{out / sub} exists (use force / --force to overwrite)")
+            shutil.rmtree(out / sub)
+    tb_files = _testbench(design, em, x)          # runs the runtime: fails before anything is written
+    rtl = out / "rtl"
+    rtl.mkdir(parents=True)
+    lib = [m for m in sorted(em.modules) if m != "scd_rom"]
+    rtl_files = write_library(rtl, lib)
+    if "scd_rom" in em.modules:
+        (rtl / "scd_rom.v").write_text(_ROM)
+        rtl_files.append(rtl / "scd_rom.v")
+    (rtl / f"{top}.v").write_text(em.top_text())
+    rtl_files.append(rtl / f"{top}.v")
+    man = json.loads(tb_files["manifest.json"])
+    man["rtl"] = [p.name for p in rtl_files]          # dependencies first, the top last
+    tb_files["manifest.json"] = json.dumps(man, indent=1)
+    tb = out / "tb"
+    tb.mkdir()
+    paths = []
+    for name, text in tb_files.items():
+        (tb / name).write_text(text)
+        paths.append(tb / name)
+    return {"rtl": rtl_files, "tb": paths}
+
+
+def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
+    """Testbench + vectors; expected values from the runtime's trace (read only)."""
+    rt = design._runtime()
+    y, runs = rt.run(x, trace=True)
+    B, T, F = x.shape
+    trace = {}
+    for run in runs.values():
+        trace.update(run.trace)
+    fields = []          # (label, node, neuron, width, signed, values (B, T))
+    for o in em.outputs:
+        v = np.asarray(trace[o["node"]])
+        for r in range(len(o["rows"])):
+            col = v[:, :, r]
+            if o.get("sign"):
+                col = (col > 0).astype(np.int64)
+            fields.append((o["node"], r, o["width"], o["signed"], np.rint(col).astype(np.int64)))
+    if em.host:                                    # the host affine reproduces simulate's output bit for bit
+        k = np.asarray(trace[em.host["input"]], dtype=np.float64)
+        if "length" in em.host:                    # counted: Runtime divides the count by L first
+            k = k / em.host["length"]
+        yy = np.asarray(em.host["gain"]) * k + np.asarray(em.host["bias"])
+        if not np.array_equal(yy, y):
+            raise SCValueError("design", "the dense head's host affine does not reproduce simulate()")
+    in_words = []
+    if em.x_format == "tern":
+        xin = np.rint(x / em.in_scale).astype(np.int64)
+        codes = [[(int(v) != 0) | (int(v) > 0) << 1 for v in row] for row in xin.reshape(B * T, F)]
+    else:                   # the input SNG bank's thresholds, as Runtime._sng computes them
+        codes = em._sng_thresholds(em.x_sng, x.reshape(B * T, F)).tolist()
+    for row in codes:
+        w = 0
+        for j, v in enumerate(row):
+            w |= int(v) << (em.x_width * j)
+        in_words.append(f"{w:x}")
+    exp_words = []
+    total = sum(f[2] for f in fields)
+    for b in range(B):
+        for t in range(T):
+            w, sh = 0, 0
+            for _, _, width, _, vals in fields:
+                w |= (int(vals[b, t]) & ((1 << width) - 1)) << sh
+                sh += width
+            exp_words.append(f"{w:x}")
+    top = em.top
+    tbn = f"{top}_tb"
+    lines = [
+        f"// {tbn}: self-checking testbench of {top} (simulation only; generated by",
+        "// sccompiler.backends.verilog.design).  Expected values: the design's runtime (CompiledDesign.simulate).",
+        f"module {tbn} (input wire clk);",
+        f"    localparam integer B = {B};",
+        f"    localparam integer T = {T};",
+        f"    localparam integer TIMEOUT = {(B * (T + len(em.rec_layers) + 1) * em.L + 10 * B + 10)};",
+        f"    reg [{em.x_width * em.in_size - 1}:0] x_mem [0:B*T-1];",
+        f"    reg [{total - 1}:0] exp_mem [0:B*T-1];",
+        f"    initial $readmemh(\"{tbn}_in.hex\", x_mem);",
+        f"    initial $readmemh(\"{tbn}_exp.hex\", exp_mem);",
+        "    integer cyc, seq, errors, seen;",
+        "    reg rst, start;",
+        "    initial begin cyc = 0; seq = 0; errors = 0; seen = 0; rst = 1'b1; start = 1'b0; end",
+        f"    wire busy, done, valid;",
+        f"    wire [{STEP_BITS - 1}:0] x_step, out_step;",
+        f"    wire [{em.x_width * em.in_size - 1}:0] x_in = x_mem[seq * T + (x_step < T ? x_step : 0)];",
+        f"    wire [{STEP_BITS - 1}:0] n_steps = {STEP_BITS}'d{T};",
+    ]
+    # per recurrent layer: its valid / out_step (the last layer's are the top's valid / out_step)
+    timing = {}
+    conns = []
+    for layer in em.rec_layers:
+        if layer == em.layer:
+            timing[layer] = ("valid", "out_step", "exp_now")
+            continue
+        lines += [f"    wire valid_{layer};", f"    wire [{STEP_BITS - 1}:0] out_step_{layer};",
+                  f"    wire [{total - 1}:0] exp_now_{layer} = exp_mem[seq * T + (out_step_{layer} < T ? "
+                  f"out_step_{layer} : 0)];"]
+        conns += [f".valid_{layer}(valid_{layer})", f".out_step_{layer}(out_step_{layer})"]
+        timing[layer] = (f"valid_{layer}", f"out_step_{layer}", f"exp_now_{layer}")
+    for o in em.outputs:
+        name = f"o_{_ident(o['node'])}"
+        lines.append(f"    wire [{len(o['rows']) * o['width'] - 1}:0] {name};")
+        conns.append(f".{name}({name})")
+    lines.append(f"    {top} dut (.clk(clk), .rst(rst), .start(start), .n_steps(n_steps), .x_in(x_in), .busy(busy), "
+                 f".done(done), .x_step(x_step), .valid(valid), .out_step(out_step), {', '.join(conns)});")
+    lines.append(f"    wire [{total - 1}:0] exp_now = exp_mem[seq * T + (out_step < T ? out_step : 0)];")
+    checks: dict[str, list[str]] = {layer: [] for layer in em.rec_layers}
+    sh = 0
+    for node, r, width, signed, _ in fields:
+        o = next(o for o in em.outputs if o["node"] == node)
+        _, out_step, exp_now = timing[o["ctl"]]
+        got = f"o_{_ident(node)}[{r * width + width - 1}:{r * width}]"
+        exp = f"{exp_now}[{sh + width - 1}:{sh}]"
+        sh += width
+        fmt_g = f"$signed({got})" if signed else got
+        fmt_e = f"$signed({exp})" if signed else exp
+        layer = design.netlist.node(node).layer
+        what = node + (" (h: 1 = +1, 0 = -1)" if o.get("sign") else "")
+        checks[o["ctl"]] += [
+            f"            if ({got} !== {exp}) begin",
+            f"                if (errors < {MAX_REPORTED}) $display(\"MISMATCH seq=%0d step=%0d layer={layer} "
+            f"node={what} neuron={r} expected=%0d got=%0d\", seq, {out_step}, {fmt_e}, {fmt_g});",
+            "                errors = errors + 1;",
+            "            end",
+        ]
+    lines += [
+        "    always @(posedge clk) begin",
+        "        cyc <= cyc + 1;",
+        "        if (cyc == 0) rst <= 1'b0;",
+        "        start <= (cyc == 1) || (done && !start && seq + 1 < B && seen == T);",
+        *[line for layer in em.rec_layers if layer != em.layer
+          for line in [f"        if ({timing[layer][0]}) begin", *checks[layer], "        end"]],
+        "        if (valid) begin",
+        "            seen = seen + 1;",
+        *checks[em.layer],
+        "        end",
+        "        if (done && !start && seen == T) begin",
+        "            if (seq + 1 < B) begin seq = seq + 1; seen = 0; end",
+        "            else begin",
+        f"                if (errors == 0) $display(\"PASS {top}: %0d sequences x %0d steps, every value bit-exact\", B, T);",
+        "                else $display(\"FAIL mismatches=%0d\", errors);",
+        "                $finish;",
+        "            end",
+        "        end",
+        "        if (cyc > TIMEOUT) begin $display(\"FAIL timeout (no done)\"); $finish; end",
+        "    end",
+        "endmodule",
+        "",
+        "`ifndef VERILATOR",
+        f"module {tbn}_run;",
+        "    reg clk;",
+        "    initial clk = 1'b0;",
+        "    always #5 clk = ~clk;",
+        f"    {tbn} tb (.clk(clk));",
+        "endmodule",
+        "`endif",
+        "",
+    ]
+    manifest = {"top": top, "testbench": tbn, "layer": em.layer, "length": em.L, "sequences": B, "steps": T,
+                "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
+                "host_affine": em.host or None}
+    return {f"{tbn}.v": "\n".join(lines), f"{tbn}_in.hex": "\n".join(in_words) + "\n",
+            f"{tbn}_exp.hex": "\n".join(exp_words) + "\n", "manifest.json": json.dumps(manifest, indent=1)}
+
+
+def verify_design(outdir: str | Path, simulator: str = "icarus"):
+    """Build and run OUTDIR/tb against OUTDIR/rtl; returns (passed, SimResult)."""
+    from .tools import simulate  # noqa: PLC0415
+
+    out = Path(outdir)
+    man_path = out / "tb" / "manifest.json"
+    if not man_path.is_file():
+        from ...errors import ModelFormatError  # noqa: PLC0415
+
+        raise ModelFormatError(f"{out}: no tb/manifest.json (compile with --emit verilog first)")
+    man = json.loads(man_path.read_text())
+    sources = [out / "rtl" / f for f in man["rtl"]] + [out / "tb" / f"{man['testbench']}.v"]
+    res = simulate(sources, man["testbench"], simulator=simulator, run_dir=out / "tb")
+    return res.passed and "MISMATCH" not in res.stdout, res

@@ -1,0 +1,38 @@
+"""``scc verify OUTDIR``: build and run the testbench that ``scc compile --emit verilog`` wrote
+(OUTDIR/rtl, OUTDIR/tb) under Icarus Verilog or Verilator; exit 0 only when every per-step value
+of the RTL equals the Python simulator's, bit for bit.  Mirrors
+:func:`sccompiler.backends.verilog.design.verify_design`."""
+
+from __future__ import annotations
+
+import click
+
+from .common import echo_json
+
+#: CLI spelling -> tools.simulate's simulator name
+SIMULATORS = {"iverilog": "icarus", "icarus": "icarus", "verilator": "verilator"}
+
+
+@click.command("verify")
+@click.argument("outdir", type=click.Path(exists=True, file_okay=False))
+@click.option("--simulator", type=click.Choice(sorted(SIMULATORS)), default="iverilog", show_default=True,
+              help="HDL simulator that runs the testbench")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable result")
+def verify_cmd(outdir: str, simulator: str, as_json: bool) -> None:
+    """Run OUTDIR's RTL testbench; exit 0 only on a bit-exact match."""
+    from ..backends.verilog.design import verify_design  # noqa: PLC0415
+    from ..backends.verilog.harness import mismatches  # noqa: PLC0415
+    from ..errors import SimulationError  # noqa: PLC0415
+
+    passed, res = verify_design(outdir, SIMULATORS[simulator])
+    bad = mismatches(res.stdout)
+    summary = [ln for ln in res.stdout.splitlines() if ln.startswith(("PASS", "FAIL"))]
+    if as_json:
+        echo_json({"passed": passed, "simulator": res.simulator, "mismatches": bad, "summary": summary,
+                   "build_seconds": res.build_seconds, "run_seconds": res.run_seconds})
+    else:
+        for line in bad + summary:
+            click.echo(line)
+    if not passed:
+        what = summary[-1] if summary else "no PASS line from the testbench"
+        raise SimulationError(f"verify {outdir} ({res.simulator}): RTL does not match the simulator: {what}")
