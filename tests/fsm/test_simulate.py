@@ -55,8 +55,9 @@ def test_simulate_design_reports_design_and_baseline():
     # the error is dominated by the stream's spread: within a few std of the analytic error
     assert sim.rmse <= d.analytic_rmse + 4 * sim.std_rms
     assert sim.rmse >= 0.2 * sim.std_rms
-    # the baseline at the same length is measured, too; tanh(4x) is Stanh N=8's own shape
-    assert sim.baseline_rmse == pytest.approx(sim.rmse, rel=1.0)
+    # the baseline at the same length is measured, too: its error obeys the same bound (stream
+    # spread around its own analytic error; Stanh has no weight source, so its spread is no larger)
+    assert 0.2 * sim.std_rms <= sim.baseline_rmse <= d.baseline.analytic_rmse + 4 * sim.std_rms
     np.testing.assert_allclose(sim.analytic_output, d.output_value(np.asarray(sim.x)), atol=1e-12)
 
 
