@@ -222,16 +222,19 @@ def sc_simulator() -> tuple[Callable | None, str]:
     compiler's Python API is importable, else ``None`` and the reason (printed by the scripts)."""
     try:
         from sccompiler.design import compile_model  # noqa: PLC0415
-        from sccompiler.config import CompileConfig  # noqa: PLC0415
+        from sccompiler.config import config_from_dict  # noqa: PLC0415
     except ImportError as exc:
         return None, f"SC simulation: pending compiler ({exc})"
 
     def simulate(model: Model, x: np.ndarray, lengths: Sequence[int], calibration: np.ndarray) -> dict:
-        # one design per L (the SNG comparator width follows L); the optional accuracy-vs-L report
-        # pass is skipped: it simulates the calibration set at L/4..2L, which this loop measures
+        # one design per L (the SNG comparator width and the gate FSM sizes follow L: ``auto``
+        # gives wide layers the states they need, docs/compiler.md §3 "WFSM size"); the optional
+        # accuracy-vs-L report pass is skipped: it simulates the calibration set at L/4..2L,
+        # which this loop measures
         out = {}
         for length in lengths:
-            config = CompileConfig(length=int(length), disable=("accuracy_report",))
+            config = config_from_dict({"length": int(length), "disable": ["accuracy_report"],
+                                       "defaults": {"gate_fsm_states": "auto"}})
             design = compile_model(model, config, calibration=calibration)
             out[int(length)] = np.asarray(design.simulate(x))
         return out

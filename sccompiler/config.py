@@ -58,6 +58,13 @@ class LayerConfig:
       ``offset`` = the integer part of b/u as a wired constant increment plus one SNG for the
       rest (far fewer SNGs, but the FSM sees a deterministic drift its model does not have: an
       error floor, measured in docs/compiler.md).
+    gate_fsm_states / cell_fsm_states: states N of the gate / tanh(c) WFSMs, or ``auto``: per
+      WFSM bank the smallest power of two N >= 16 whose analytic RMSE (under the bank's input
+      model) is <= ``fsm_tolerance``, capped by the stream length: an integer-step FSM driven by
+      increments of per-cycle spread sigma needs ~(N/sigma)^2 cycles to forget its state, so N is
+      kept <= sigma sqrt(L) (docs/compiler.md §3, "WFSM size").
+    fsm_tolerance: the analytic RMSE target of ``auto`` state counts (default 0.03, about the
+      stream noise at L = 1024); an explicit N whose RMSE exceeds it is a report warning.
     fsm_input_model: ``auto`` = synthesize each WFSM for the Poisson-binomial distribution of the
       operand values seen on the calibration inputs when they are given (LSTM gates with binary
       weights and bias streams, tanh(c)), else Binomial(M); ``binomial`` = always Binomial(M).
@@ -76,8 +83,9 @@ class LayerConfig:
     gate_input: str = "auto"
     hidden: str = "stream"
     cell_range: int = 2
-    gate_fsm_states: int = 32
-    cell_fsm_states: int = 16
+    gate_fsm_states: int | str = 32
+    cell_fsm_states: int | str = 16
+    fsm_tolerance: float = 0.03
     fsm_weight_bits: int = 8
     fsm_state: str = "carry"
     sng_bits: int | None = None
@@ -96,8 +104,12 @@ class LayerConfig:
         _choice("hidden", self.hidden, HIDDEN)
         _choice("fsm_state", self.fsm_state, FSM_STATE)
         _int("cell_range", self.cell_range, 1, 8)
-        _int("gate_fsm_states", self.gate_fsm_states, 2, 256)
-        _int("cell_fsm_states", self.cell_fsm_states, 2, 256)
+        for key in ("gate_fsm_states", "cell_fsm_states"):
+            if getattr(self, key) != "auto":
+                _int(key, getattr(self, key), 2, MAX_FSM_STATES)
+        if isinstance(self.fsm_tolerance, bool) or not isinstance(self.fsm_tolerance, (int, float)) \
+                or not 0 < self.fsm_tolerance < 1:
+            raise ConfigError(f"fsm_tolerance: must be a number in (0, 1), got {self.fsm_tolerance!r}")
         _int("fsm_weight_bits", self.fsm_weight_bits, 1, 16)
         if self.sng_bits is not None:
             _int("sng_bits", self.sng_bits, 1, 24)
@@ -191,6 +203,10 @@ class CompileConfig:
 
 
 # ------------------------------------------------------------------------------------ helpers
+#: largest WFSM state count (explicit or chosen by ``auto``)
+MAX_FSM_STATES = 1024
+
+
 def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"{key}: must be one of {', '.join(allowed)}; got {value!r}")

@@ -199,7 +199,7 @@ class CompiledDesign:
         if rep.is_file():
             r = json.loads(rep.read_text())
             info = {k: r[k] for k in ("calibration", "fsms", "accuracy", "correlation", "cost", "schedule",
-                                      "batchnorm")
+                                      "batchnorm", "warnings", "gated_banks")
                     if k in r}
         stages = []
         for f in sorted((d / "stages").glob("*.json")) if (d / "stages").is_dir() else []:

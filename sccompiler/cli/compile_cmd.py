@@ -114,6 +114,8 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
                     for p in rep["layers"] if p["length"])
     click.echo(f"compiled {model} -> {outdir} in {rep.get('compile_seconds', 0):.2f} s: {lay}")
     click.echo("primitives: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())))
+    for w in rep.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
     if rep.get("schedule"):
         s = rep["schedule"]
         per = ", ".join(f"{k} L={v}" for k, v in s.get("lengths", {}).items())

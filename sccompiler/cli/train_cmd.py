@@ -50,14 +50,19 @@ def _load_data(path: str):
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--hardware-aware", "hardware_aware", type=click.Path(exists=True, file_okay=False), default=None,
+              metavar="DESIGN_DIR", help="after training, fine-tune with sigma/tanh replaced by the WFSM transfer "
+                                         "curves of this compiled design (scc compile -o DIR; same layer names)")
+@click.option("--hardware-epochs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="fine-tuning epochs with --hardware-aware")
 @click.option("-o", "--output", type=click.Path(), default=None, help="native model directory")
 @click.option("--onnx", "onnx_path", type=click.Path(), default=None, help="also export ONNX here")
 @click.option("--force", is_flag=True, help="overwrite outputs that exist")
 @click.option("--quiet", is_flag=True, help="no per-epoch log")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, ste,
-              batch_norm, prune, epochs, batch_size, lr, seed, output, onnx_path, force, quiet,
-              as_json) -> None:
+              batch_norm, prune, epochs, batch_size, lr, seed, hardware_aware, hardware_epochs, output, onnx_path,
+              force, quiet, as_json) -> None:
     """Train a quantized LSTM/GRU and export it (native with -o, ONNX with --onnx)."""
     from ..io import check_writable  # noqa: PLC0415
 
@@ -100,6 +105,13 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     log = None if (quiet or as_json) else click.echo
     result = tr.fit(model, x, y, tr.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
                     log=log)
+    hardware = None
+    if hardware_aware is not None:
+        # curves first: a bad design directory fails before any fine-tuning
+        curves = tr.load_design_curves(hardware_aware)
+        tuned = tr.finetune_hardware_aware(model, x, y, curves, epochs=hardware_epochs,
+                                           config=tr.TrainConfig(batch_size=batch_size, lr=lr, seed=seed), log=log)
+        hardware = {"design": str(hardware_aware), **tuned.to_json()}
     written = {}
     if output is not None:
         written["native"] = str(tr.export_native(model, output, force=force))
@@ -107,7 +119,7 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         written["onnx"] = str(tr.export_onnx(model, onnx_path, steps=int(x.shape[1]), force=force))
     if as_json:
         echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme,
-                   "stochastic": stochastic, "seed": seed})
+                   "stochastic": stochastic, "seed": seed, "hardware_aware": hardware})
         return
     for kind, path in written.items():
         click.echo(f"wrote {kind} model {path}")

@@ -59,8 +59,12 @@ def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
     elif op == "xnor_apc":
         w = node.arrays["weights"]
         inv = Inventory.of("xnor", int(np.count_nonzero(w)))
-        if np.any(w == 0):
+        if np.any(w == 0) or p.get("gated"):
             inv = inv.add("and", int(np.count_nonzero(w)))     # gated XNOR: zero weights switch off
+        if p.get("gated"):
+            # zero inputs switch operands off per step: each row also counts its enabled operands
+            # (d = 2 popcount(prod & en) - popcount(en)) instead of subtracting a constant
+            inv = inv.add("apc", w.shape[0], inputs=int(np.max(np.count_nonzero(w, axis=1))))
     elif op == "apc":
         m = int(node.range[1])
         inv = (Inventory.of("apc", size, inputs=m)
@@ -94,6 +98,14 @@ def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
         t = node.arrays["table"]
         inv = Inventory.of("weight_memory", bits=int(t.size) * 8)
     return inv
+
+
+def _wfsm_states(netlist: SCNetlist, layer: str, role: str, option) -> int:
+    """The state count a layer's WFSMs of ``role`` ended up with (``auto`` is resolved by synthesis)."""
+    for node in netlist.layer_nodes(layer):
+        if node.op == "wfsm" and node.params.get("role") == role:
+            return int(node.params["states"])
+    return 32 if option == "auto" else int(option)
 
 
 def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
@@ -154,7 +166,8 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
         o = plan.options
         ref_total = ref_total + xnor_lstm_reference_inventory(
             lay.input_size, lay.hidden_size, plan.length, weight_bits=2 if kind == "ternary" else 1,
-            gate_fsm_states=o["gate_fsm_states"], cell_fsm_states=o["cell_fsm_states"],
+            gate_fsm_states=_wfsm_states(netlist, plan.name, "gate", o["gate_fsm_states"]),
+            cell_fsm_states=_wfsm_states(netlist, plan.name, "cell", o["cell_fsm_states"]),
             fsm_weight_bits=o["fsm_weight_bits"], sng_bits=o["sng_bits"],
             lfsr_width=int(netlist.sources.get("width", 32)),
             hidden_encoding="binary" if o["hidden"] == "sign" else "stream",
@@ -200,6 +213,8 @@ def report_markdown(rep: dict) -> str:
                 lines.append(f"| {lay} | {field} | {e['rows']} | {e['realized']} | " + " | ".join(cells) + " |")
         lines += ["", "A single table for per-step statistics (bn_steps last/mean) changes the function: the "
                   "accuracy section's design-vs-quantized gap is its cost.", ""]
+    if rep.get("warnings"):
+        lines += ["## Warnings", ""] + [f"* {w}" for w in rep["warnings"]] + [""]
     if rep.get("fsms"):
         lines += ["## WFSMs", "", "| node | group | target | gain | input model | N | max err (analytic) | Stanh max err |",
                   "|---|---:|---|---:|---|---:|---:|---:|"]

@@ -208,6 +208,9 @@ class Runtime:
             bits = vals[n.inputs[0]]                                  # (B, M, L) or per-row (B, R, M, L)
             w = n.arrays["weights"].astype(np.float32)                # (R, M)
             steps = bits.astype(np.float32) * 2.0 - 1.0
+            if p.get("gated"):                                        # zero exact inputs: XNOR off
+                on = (np.asarray(vals[n.inputs[1]]) != 0).astype(np.float32)     # (B, M)
+                steps = steps * (on[:, :, None] if steps.ndim == 3 else on[:, None, :, None])
             if "groups" in n.params:                                  # (B, G, M, L): rows of gate k read bank k
                 g = int(n.params["groups"])
                 out = np.einsum("gkm,bgml->bgkl", w.reshape(g, -1, w.shape[1]), steps)

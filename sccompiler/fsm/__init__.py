@@ -6,14 +6,14 @@ steady states in :mod:`.steady`, safe target parsing in :mod:`.targets`.
 """
 
 from .cache import clear_cache
-from .inputs import BinaryInput, BinomialInput, EmpiricalInput, PoissonBinomialInput, parse_input
+from .inputs import BinaryInput, BinomialInput, EmpiricalInput, PoissonBinomialInput, gated_operand_input, parse_input
 from .steady import binary_steady_state, chain_steady_state, steady_state
 from .simulate import SimulatedError, simulate_design
 from .synth import Baseline, FSMDesign, stanh_weights, synthesize_fsm
 from .targets import make_target, parse_expression
 
 __all__ = [
-    "Baseline", "BinaryInput", "BinomialInput", "EmpiricalInput", "FSMDesign", "PoissonBinomialInput",
+    "Baseline", "BinaryInput", "BinomialInput", "EmpiricalInput", "FSMDesign", "PoissonBinomialInput", "gated_operand_input",
     "binary_steady_state", "chain_steady_state", "clear_cache", "make_target", "parse_expression",
     "parse_input", "SimulatedError", "simulate_design", "stanh_weights", "steady_state", "synthesize_fsm",
 ]

@@ -223,11 +223,42 @@ def poisson_binomial_pmf(probs: np.ndarray) -> np.ndarray:
     pmf = np.zeros((s, m + 1))
     pmf[:, 0] = 1.0
     for j in range(m):
+        # after j operands only columns 0..j can be non-zero: update that triangle in place
         p = probs[:, j:j + 1]
-        shifted = np.zeros_like(pmf)
-        shifted[:, 1:] = pmf[:, :-1]
-        pmf = pmf * (1.0 - p) + shifted * p
+        head = pmf[:, :j + 1] * p
+        pmf[:, :j + 1] *= 1.0 - p
+        pmf[:, 1:j + 2] += head
     return pmf
+
+
+def gated_operand_input(values, active) -> EmpiricalInput:
+    """Operand values (S, M) with an activity mask (S, M) -> the exact increment distribution.
+
+    An active operand is a bipolar stream of its value (+-1 per cycle, P(+1) = (1 + v)/2); an
+    inactive one -- a zero ternary weight, or a zero exact input that gates its XNORs off -- adds
+    exactly 0 (not a random +-1, which is what a zero-valued stream would add).  Each sample
+    becomes one histogram of d = sum of the active operands' +-1, so samples with different
+    numbers of active operands share one model.
+    """
+    v = np.asarray(values, dtype=float)
+    a = np.asarray(active, dtype=bool)
+    if v.ndim != 2 or v.shape != a.shape or v.shape[0] < 1 or v.shape[1] < 1:
+        raise SCValueError("operand_values", f"need matching (S, M) values and mask, got {v.shape} and {a.shape}")
+    if not np.all(np.isfinite(v)) or np.any(np.abs(v[a]) > 1.0):
+        raise SCValueError("operand_values", "active bipolar operand values must lie in [-1, 1]")
+    s, m = v.shape
+    # the number k of +1s among the active operands is Poisson-binomial with p = 0 for the
+    # inactive ones (they never add a +1 and leave the pmf unchanged); d = 2k - m_active
+    p = np.where(a, (1.0 + np.clip(v, -1.0, 1.0)) / 2.0, 0.0)
+    pmf_k = poisson_binomial_pmf(p)                                     # (S, m + 1)
+    m_on = a.sum(axis=1)
+    pmf = np.zeros((s, 2 * m + 1))                                      # column m + d holds P(d)
+    cols = m - m_on[:, None] + 2 * np.arange(m + 1)[None, :]            # d = 2k - m_on
+    valid = np.arange(m + 1)[None, :] <= m_on[:, None]
+    np.add.at(pmf, (np.broadcast_to(np.arange(s)[:, None], cols.shape)[valid], cols[valid]), pmf_k[valid])
+    used = np.flatnonzero(pmf.max(axis=0) > 0.0)
+    keep = np.arange(used.min(), used.max() + 1)
+    return EmpiricalInput.from_arrays(keep - m, pmf[:, keep])
 
 
 def _check_in_domain(x: np.ndarray, domain: tuple[float, float]) -> np.ndarray:

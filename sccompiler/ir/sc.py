@@ -49,7 +49,8 @@ OPS: dict[str, str] = {
     "slice": "bits",           # wires: rows [a, b) of a bit bank (no hardware)
     "islice": "int",           # wires: rows [a, b) of an integral-stream bank
     "xnor_int": "int",         # a row's operand bits each XNOR one stream: the integral value times +-1
-    "xnor_apc": "int",         # bank of XNOR rows each into a parallel counter (d = 2k - M)
+    "xnor_apc": "int",         # bank of XNOR rows each into a parallel counter (d = 2k - M); ``gated``:
+                               # zero exact inputs switch their XNORs off, like zero ternary weights
     "apc": "int",              # integral add of bit streams (bipolar) and integral streams
     "wfsm": "bits",            # weighted FSM (integer-step input), one per element
     "counter": "word",         # up counter of ones
@@ -59,7 +60,8 @@ OPS: dict[str, str] = {
 INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "input": (), "register": (), "lookup": ("value",), "affine": ("value",), "activation": ("value",),
     "xnor_popcount": ("value",), "gate_table": ("word",), "dense_out": ("word",),
-    "encode": ("value",), "sng": ("value",), "xnor": ("bits",), "mux": ("bits",), "slice": ("bits",), "islice": ("int",), "xnor_int": ("bits", "int"), "xnor_apc": ("bits",),
+    "encode": ("value",), "sng": ("value",), "xnor": ("bits",), "mux": ("bits",), "slice": ("bits",), "islice": ("int",), "xnor_int": ("bits", "int"),
+    "xnor_apc": ("bits", "value"),       # + the exact operand values when zero inputs gate XNORs off
     "apc": ("bits", "int"), "wfsm": ("int", "bits"), "counter": ("bits",),
     "updown_counter": ("int",), "decode": ("word",),
 }

@@ -9,7 +9,8 @@ Implements the training recipes the compiler's input models come from (BRIEF §4
 * Ott et al. 2016 — ternary with ``W0 = sqrt(6/(fan_in+fan_out))``, pow2-ternary, exponential;
 * Deng et al. (GXNOR) — ternary activations with a windowed gradient;
 * Ardakani et al., DATE 2019 — learned thresholding of the hidden/cell state (state pruning);
-* hardware-aware fine-tuning with pluggable activation curves (:class:`TabulatedActivation`).
+* hardware-aware fine-tuning with pluggable activation curves (:class:`TabulatedActivation`), built
+  from a compiled design's WFSM tables by :func:`wfsm_curves` (:mod:`.hardware`).
 
 Trained modules map to the model IR (:func:`to_ir`) and are written with :func:`export_native`
 and :func:`export_onnx`.  The numpy quantizers in :mod:`sccompiler.quantize.schemes` are the
@@ -34,6 +35,17 @@ from .activations import (  # noqa: E402
     ternary_activation,
 )
 from .export import export_native, export_onnx, to_ir  # noqa: E402
+from .hardware import (  # noqa: E402
+    WFSMCurve,
+    design_curves,
+    finetune_hardware_aware,
+    gate_activations,
+    install_curves,
+    load_design_curves,
+    nominal_activations,
+    wfsm_curves,
+    wfsm_transfer,
+)
 from .layers import (  # noqa: E402
     BatchNormConfig,
     GateActivations,
@@ -64,4 +76,7 @@ __all__ = [
     "Trainer", "clip_weights", "export_native", "export_onnx", "fit", "make_optimizer",
     "quantize_weight", "recalibrate_batchnorm", "state_sparsity", "synthetic_task",
     "ternary_activation", "to_ir", "weight_bound", "weight_scale",
+    # hardware-aware fine-tuning (sccompiler.train.hardware)
+    "WFSMCurve", "design_curves", "finetune_hardware_aware", "gate_activations", "install_curves",
+    "load_design_curves", "nominal_activations", "wfsm_curves", "wfsm_transfer",
 ]

@@ -57,10 +57,10 @@ def test_cli_compile_simulate_cost(files):
     for f in ("design.json", "arrays.npz", "report.json", "report.md", "model"):
         assert (out / f).exists()
     stages = sorted(p.name for p in (out / "stages").iterdir())
-    assert stages[0] == "00_check_model.json" and len(stages) == 12
+    assert stages[0] == "00_check_model.json" and len(stages) == 13
     lowered = json.loads((out / "stages" / stages[4]).read_text())["ir"]
     assert lowered["format"] == "sccompiler-netlist" and lowered["counts"].get("encode", 0) > 0
-    placed = json.loads((out / "stages" / "06_insert_sngs.json").read_text())["ir"]
+    placed = json.loads((out / "stages" / "07_insert_sngs.json").read_text())["ir"]
     assert "encode" not in placed["counts"] and placed["counts"]["sng"] == lowered["counts"]["encode"]
     rep = json.loads((out / "report.json").read_text())
     curve = rep["accuracy"]["curve"]

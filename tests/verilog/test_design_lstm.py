@@ -223,17 +223,18 @@ def test_existing_output_needs_force_and_emission_is_deterministic(emitted, tmp_
             assert (first / sub / name).read_text() == (tmp_path / sub / name).read_text(), name
 
 
-@pytest.mark.parametrize("what", ["grouped_gate_sngs", "gru", "layer_lengths", "bn_c_bank"])
+@pytest.mark.parametrize("what", ["grouped_gate_sngs", "gru_table_rom", "layer_lengths", "bn_c_bank"])
 def test_unsupported_designs_are_refused_before_writing(what, tmp_path):
     x = _inputs(3, 2, 0)
     if what == "grouped_gate_sngs":
         design = compile_model(lstm_model(I=3, H=2, seed=0), {"length": 16, "defaults": {"gate_sngs": "per_gate"},
                                                                **FAST}, calibration=_inputs(3, 2, 0, real=True))
         expect = ("sng", "lstm0.x_s", "input SNG bank")     # one x bank per gate: the first refused node
-    elif what == "gru":
-        design = compile_model(gru_model(I=3, H=2, layers=1), {"length": 16, "defaults": {"hidden": "sign"}, **FAST},
-                               calibration=x)
-        expect = ("gru", "gru0", "LSTM layers")
+    elif what == "gru_table_rom":
+        # a GRU's n-gate ROM reads {kx_r, kh_r, kx_n, kh_n}: 4 x 5 bits > MAX_ROM_ADDRESS_BITS
+        design = compile_model(gru_model(I=8, H=8, layers=1), {"length": 16, "defaults": {"hidden": "sign"}, **FAST},
+                               calibration=_inputs(8, 2, 0))
+        expect = ("sng", "gru0.n_s", "20 address bits")
     elif what == "bn_c_bank":
         m = lstm_model(I=3, H=2, seed=0)
         lay = m.layers[0]

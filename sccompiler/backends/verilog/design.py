@@ -3,7 +3,7 @@
 :func:`emit_design` turns a :class:`~sccompiler.design.CompiledDesign` into
 
 * ``rtl/``: the library modules it instantiates (one file per module, :mod:`.library`), the
-  design-level ROM ``scd_rom.v`` and ``<top>.v``, the generated top: control (``start`` /
+  and ``<top>.v``, the generated top: control (``start`` /
   ``busy`` / ``valid`` / ``done``, ``L`` cycles per time step, ``n_steps`` steps), input port,
   binary-domain XNOR + popcount, threshold ROMs, SNGs with their LFSRs, XNOR gates, APCs, WFSMs,
   counters and the state registers (h, c).  Every generated block starts with a comment naming
@@ -13,10 +13,12 @@
   (:meth:`sccompiler.compiler.runtime.Runtime.run` with ``trace=True``), and ``manifest.json``.
 
 Supported (everything else raises :class:`UnsupportedOpError` naming the node and op, before any
-file is written): stacked LSTM layers (one ``L``, ``fsm_state`` carry or reset) either with exact
-(+-s / 0) model inputs, ``gate_input: table`` (per-step statistics too) and ``hidden: sign``, or
-with integral WFSM gates and ``hidden: stream`` (real inputs: the input port carries the input
-SNGs' thresholds); optionally followed by a dense head, exact (``xnor_popcount``) or streamed
+file is written): stacked LSTM or GRU layers (one ``L``, ``fsm_state`` carry or reset) either with
+exact (+-s / 0) model inputs, ``gate_input: table`` (per-step statistics too; a GRU's n table also
+reads r's pre-activations) and ``hidden: sign``, or with integral WFSM gates and ``hidden: stream``
+(real inputs: the input port carries the input SNGs' thresholds; exact inputs may gate their
+XNORs off, ``xnor_apc`` ``gated``; GRU ``xnor_int`` / ``islice`` / MUX, linear_before_reset 1
+and 0); optionally followed by a dense head, exact (``xnor_popcount``) or streamed
 (SNGs, ``xnor_apc``, up/down counters); the float affine of ``dense_out`` (``gain * k + bias``,
 streamed ``gain * k / L + bias``) is applied by the host to the RTL's integer ``k`` (manifest).
 Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).
@@ -34,6 +36,7 @@ registers.  ``valid`` is high in that cycle (and in the cycle after the last ste
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,31 +52,9 @@ from .library import lfsr_module_name, write_library
 STEP_BITS = 16
 #: mismatch lines the testbench prints before it only counts
 MAX_REPORTED = 10
-
-_ROM = """\
-// scd_rom: constant lookup table data = CONTENT[addr] (DW-bit entries, entry i at [i*DW +: DW]).
-// Design-level helper of sccompiler.backends.verilog.design: holds the binary-domain maps
-// (gate tables, decode -> SNG threshold) computed by the design's runtime.
-module scd_rom #(
-    parameter integer AW = 4,
-    parameter integer DW = 4,
-    parameter [(1<<AW)*DW-1:0] CONTENT = {((1<<AW)*DW){1'b0}}
-) (
-    input  wire [AW-1:0] addr,
-    output wire [DW-1:0] data
-);
-    // constant entries, then one read mux (synthesizes to a small logic cone, not a shifter)
-    wire [DW-1:0] entry [0:(1<<AW)-1];
-    genvar i;
-    generate
-        for (i = 0; i < (1 << AW); i = i + 1) begin : g_entry
-            assign entry[i] = CONTENT[i*DW +: DW];
-        end
-    endgenerate
-    assign data = entry[addr];
-endmodule
-"""
-
+#: largest threshold-ROM address (entries = 2^bits per SNG row): a GRU's n-gate table reads four
+#: pre-activations; beyond this the ROM constants and their logic cones get unwieldy
+MAX_ROM_ADDRESS_BITS = 16
 
 def _sext(expr: str, width: int, to: int) -> str:
     """Sign-extend a signed ``width``-bit signal to ``to`` bits."""
@@ -141,23 +122,23 @@ class _Emitter:
         rec = [p for p in layers if p.kind in ("lstm", "gru")]
         kinds = ", ".join(f"{p.name} ({p.kind})" for p in layers)
         if not rec or layers[0] is not rec[0]:
-            raise UnsupportedOpError(layers[0].kind, layers[0].name, "Verilog emission supports LSTM layers first "
+            raise UnsupportedOpError(layers[0].kind, layers[0].name, "Verilog emission supports LSTM/GRU layers first "
                                      f"(+ an exact dense head) yet; this design has {kinds}")
         for k, p in enumerate(layers):
             if k < len(rec):
-                if p.kind != "lstm":
-                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM layers (+ an exact "
-                                             f"dense head) yet; this design has {kinds}")
+                if p.kind not in ("lstm", "gru"):
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
+                                             f"head) yet; this design has {kinds}")
                 if p.options.get("hidden") == "sign" and p.options.get("gate_input") != "table":
-                    raise UnsupportedOpError("lstm", p.name, "Verilog emission supports hidden='sign' with "
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden='sign' with "
                                              f"gate_input='table' yet, got {p.options.get('gate_input')!r}")
                 if int(p.length) != int(rec[0].length):
-                    raise UnsupportedOpError("lstm", p.name, "Verilog emission needs one L for all layers yet "
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission needs one L for all layers yet "
                                              f"({rec[0].length} vs {p.length})")
             elif p.kind != "dense" or k != len(layers) - 1 or \
                     (p.options.get("mode") != "exact" and int(p.length) != int(rec[0].length)):
                 raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact, or "
-                                         "streamed with the LSTM's L) after the LSTM layers yet (got "
+                                         "streamed with the recurrent layers' L) after the recurrent layers yet (got "
                                          f"{p.kind}, mode {p.options.get('mode')!r}, L = {p.length})")
         # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
         self.rec_layers = [p.name for p in rec] + [p.name for p in layers[len(rec):]
@@ -184,16 +165,32 @@ class _Emitter:
         return r
 
     def rom(self, inst: str, addr: str, aw: int, table: list[int], dw: int) -> str:
-        self.modules.add("scd_rom")
-        content = 0
-        for i, v in enumerate(table):
-            content |= (int(v) & ((1 << dw) - 1)) << (i * dw)
+        """A constant table ``data = table[addr]`` (entries beyond the table read 0) as a
+        combinational ``case``: the most frequent entry is the default, so only the others are
+        listed (thresholds saturate at 0 / 2^n over much of a table).  A case synthesizes to a
+        small logic cone in Yosys and needs no generate loop (no unroll limits in Verilator)."""
+        values = [int(v) & ((1 << dw) - 1) for v in table] + [0] * ((1 << aw) - len(table))
+        freq = Counter(values)
+        default = max(freq, key=lambda v: (freq[v], -v))
         data = f"{inst}_data"
-        self.wire(f"wire [{dw - 1}:0] {data}")
-        total = (1 << aw) * dw
-        self.emit(f"    scd_rom #(.AW({aw}), .DW({dw}), .CONTENT({total}'h{content:x})) {inst} "
-                  f"(.addr({addr}), .data({data}));")
+        self.wire(f"reg  [{dw - 1}:0] {data}")
+        self.emit(f"    // ROM {inst}: {1 << aw} entries of {dw} bits, default {default}",
+                  "    always @(*) begin",
+                  f"        case ({addr})")
+        self.emit(*[f"            {aw}'h{i:x}: {data} = {dw}'d{v};" for i, v in enumerate(values) if v != default])
+        self.emit(f"            default: {data} = {dw}'d{default};",
+                  "        endcase",
+                  "    end")
         return data
+
+    def _unused(self, expr: str, why: str) -> None:
+        """Waive Verilator's UNUSEDSIGNAL on the wire behind ``expr`` (a stream that no operand
+        reads: its SNG stays, as in the netlist, and synthesis removes it)."""
+        name = expr.split("[")[0]
+        for k, d in enumerate(self.decl):
+            if d.strip().startswith("wire") and d.rstrip(";").split()[-1] == name and "lint_off" not in d:
+                self.decl[k] = (f"    /* verilator lint_off UNUSEDSIGNAL */ {d.strip().rstrip(';')} "
+                                f"/* verilator lint_on UNUSEDSIGNAL */;   // {why}")
 
     # ------------------------------------------------------------------ nodes
     def run(self) -> None:
@@ -321,11 +318,12 @@ class _Emitter:
         self.sig[n.name] = _Sig("word", rows, sw, {"j": j})
 
     def _op_gate_table(self, n) -> None:
-        if n.params.get("cell") != "lstm":
-            raise _unsupported(n, "GRU tables")
+        if n.params.get("cell") not in ("lstm", "gru"):
+            raise _unsupported(n, f"{n.params.get('cell')!r} tables")
         # per-step statistics: step t reads row min(t, rows - 1) of each array, so the tables of
         # steps 0 .. T_st - 1 (T_st = the most rows) cover every step; tsel = min(step, T_st - 1)
-        t_st = max(int(np.asarray(n.arrays[a]).shape[0]) for a in ("ax", "ah", "shift") if a in n.arrays)
+        t_st = max(int(np.asarray(n.arrays[a]).shape[0])
+                   for a in ("ax", "ah", "shift", "shift_x", "shift_h") if a in n.arrays)
         tw = max(1, (t_st - 1).bit_length()) if t_st > 1 else 0
         tsel = None
         if t_st > 1:
@@ -395,28 +393,7 @@ class _Emitter:
                           f"{bits + 1}'d{int(xs[1, r])}) : {bits + 1}'d{int(xs[2, r])};")
                 thr.append(w)
         elif src.kind == "gate":
-            g = src.extra
-            kxw, khw = g["kx"].width, g["kh"].width
-            grid = np.arange(1 << (kxw + khw))
-            kxv = grid >> khw
-            khv = grid & ((1 << khw) - 1)
-            kxv = np.where(kxv >= 1 << (kxw - 1), kxv - (1 << kxw), kxv).astype(np.float64)
-            khv = np.where(khv >= 1 << (khw - 1), khv - (1 << khw), khv).astype(np.float64)
-            gn = g["node"]
-            width_rows = gn.size
-            tables = []
-            for t in range(1 << g["tw"]):                           # address {tsel, kx, kh}
-                vals = self.rt._eval(gn, {gn.inputs[0]: np.repeat(kxv[:, None], width_rows, 1),
-                                          gn.inputs[1]: np.repeat(khv[:, None], width_rows, 1)},
-                                     {}, {}, {}, self.L, grid.size, min(t, g["t_st"] - 1))
-                tables.append(self._sng_thresholds(n, vals))         # (C, rows)
-            xs = np.concatenate(tables, axis=0)
-            a = n.params["rows"][0] if "rows" in n.params else 0
-            thr = []
-            for r in range(rows_per):
-                fields = ([g["tsel"]] if g["tsel"] else []) + [g["kx"].rows[a + r], g["kh"].rows[a + r]]
-                addr = "{" + ", ".join(fields) + "}"
-                thr.append(self.rom(f"{base}_rom{r}", addr, g["tw"] + kxw + khw, xs[:, r].tolist(), bits + 1))
+            thr = self._gate_roms(n, src.extra, base, bits, rows_per)
         elif src.kind == "cval":
             if "rows" in n.params or len(src.rows) != rows_per:
                 raise _unsupported(n, "a sliced state bank")
@@ -469,6 +446,54 @@ class _Emitter:
                 out.append(y)
         self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
 
+    def _gate_roms(self, n, g: dict, base: str, bits: int, rows_per: int) -> list[str]:
+        """Threshold ROMs of an SNG bank fed by a gate table: the runtime's own gate_table
+        evaluation (then the SNG's slice, scale, threshold) at every address.  Address of row j:
+        ``{tsel, kx_j, kh_j}``; a GRU's n row j also reads r's pre-activation (r only exists
+        inside n's table): ``{tsel, kx_rj, kh_rj, kx_nj, kh_nj}``."""
+        gn = g["node"]
+        kxw, khw = g["kx"].width, g["kh"].width
+        a = n.params["rows"][0] if "rows" in n.params else 0
+        hidden = int(gn.params.get("hidden", 0))
+        with_r = gn.params["cell"] == "gru" and a >= 2 * hidden
+        pairs = 2 if with_r else 1
+        aw = g["tw"] + pairs * (kxw + khw)
+        if aw > MAX_ROM_ADDRESS_BITS:
+            raise _unsupported(n, f"its gate-table ROM needs {aw} address bits (> {MAX_ROM_ADDRESS_BITS}: "
+                                  "{kx_r, kh_r, kx_n, kh_n} of a GRU's n gate); use fewer inputs/hidden units or "
+                                  "gate_input='integral_wfsm'")
+
+        def signed(v: np.ndarray, w: int) -> np.ndarray:
+            return np.where(v >= 1 << (w - 1), v - (1 << w), v).astype(np.float64)
+
+        grid = np.arange(1 << (pairs * (kxw + khw)))
+        fields = []                                              # the address fields, low bits last
+        shift = pairs * (kxw + khw)
+        for w in (kxw, khw) * pairs:
+            shift -= w
+            fields.append(signed((grid >> shift) & ((1 << w) - 1), w))
+        rows = gn.size
+        kx = np.repeat(fields[0][:, None], rows, 1)
+        kh = np.repeat(fields[1][:, None], rows, 1)
+        if with_r:                                               # r rows [0, H) <- fields 0, 1; n rows <- 2, 3
+            kx[:, 2 * hidden:] = fields[2][:, None]
+            kh[:, 2 * hidden:] = fields[3][:, None]
+        tables = []
+        for t in range(1 << g["tw"]):                            # address {tsel, ...}
+            vals = self.rt._eval(gn, {gn.inputs[0]: kx, gn.inputs[1]: kh}, {}, {}, {}, self.L, grid.size,
+                                 min(t, g["t_st"] - 1))
+            tables.append(self._sng_thresholds(n, vals))         # (C, rows)
+        xs = np.concatenate(tables, axis=0)
+        thr = []
+        for r in range(rows_per):
+            parts = [g["kx"].rows[a + r], g["kh"].rows[a + r]]
+            if with_r:
+                rr = a + r - 2 * hidden
+                parts = [g["kx"].rows[rr], g["kh"].rows[rr]] + parts
+            addr = "{" + ", ".join(([g["tsel"]] if g["tsel"] else []) + parts) + "}"
+            thr.append(self.rom(f"{base}_rom{r}", addr, aw, xs[:, r].tolist(), bits + 1))
+        return thr
+
     def _const_sng(self, n, bits: int) -> None:
         """A bank of SNGs of constants (bias streams): thresholds wired, as Runtime._sng computes them."""
         from ...sim.encoding import threshold  # noqa: PLC0415
@@ -505,9 +530,17 @@ class _Emitter:
             raise _unsupported(n, "per-row or grouped operand streams")
         if not np.all(np.isin(w, (-1, 0, 1))):
             raise _unsupported(n, "weights must be -1/0/+1")
+        gate = None
+        if n.params.get("gated"):
+            # zero exact inputs switch their XNORs off: operand j is enabled by x's nonzero bit
+            gate = self.sig[n.inputs[1]]
+            if gate.kind != "tern" or len(gate.rows) != w.shape[1]:
+                raise _unsupported(n, f"gated by a {gate.kind} signal")
         m_max = int(np.max(np.count_nonzero(w, axis=1))) if w.size else 0
         dw = counter_width(max(m_max, 1)) + 1
         base = _ident(n.name)
+        for j in np.flatnonzero(~np.any(w != 0, axis=0)):
+            self._unused(s.rows[int(j)], f"no nonzero weight of {n.name} reads it")
         out = []
         for r in range(w.shape[0]):
             active = [j for j in range(w.shape[1]) if w[r, j] != 0]
@@ -524,12 +557,67 @@ class _Emitter:
             self.wire(f"wire [{m - 1}:0] {p}_prod")
             self.wire(f"wire signed [{dm - 1}:0] {p}_dm")
             self.emit(f"    // row {r}: XNOR with the weight signs of operands {active} (zeros gated off), APC",
-                      f"    sc_xnor_array #(.K({m})) {p}_u_xnor (.a({m}'h{wpos:x}), .b({ops}), .y({p}_prod));",
-                      f"    sc_apc_bipolar #(.M({m})) {p}_u_apc (.bits({p}_prod), .d({p}_dm));",
-                      f"    assign {p}_d = {_sext(f'{p}_dm', dm, dw)};")
+                      f"    sc_xnor_array #(.K({m})) {p}_u_xnor (.a({m}'h{wpos:x}), .b({ops}), .y({p}_prod));")
+            if gate is None:
+                self.emit(f"    sc_apc_bipolar #(.M({m})) {p}_u_apc (.bits({p}_prod), .d({p}_dm));")
+            else:
+                # d = 2 popcount(prod & en) - popcount(en), en_j = input j nonzero
+                kw = counter_width(m)
+                en = "{" + ", ".join(gate.rows[j] for j in reversed(active)) + "}"
+                for sfx, width in (("en", m), ("on", m)):
+                    self.wire(f"wire [{width - 1}:0] {p}_{sfx}")
+                self.wire(f"wire [{kw - 1}:0] {p}_non")
+                self.wire(f"wire [{kw - 1}:0] {p}_nen")
+                self.emit(f"    assign {p}_en = {en};   // operands whose exact input is nonzero",
+                          f"    sc_and_array #(.K({m})) {p}_u_gate (.a({p}_prod), .b({p}_en), .y({p}_on));",
+                          f"    sc_apc #(.M({m})) {p}_u_non (.bits({p}_on), .k({p}_non));",
+                          f"    sc_apc #(.M({m})) {p}_u_nen (.bits({p}_en), .k({p}_nen));",
+                          f"    assign {p}_dm = {{{p}_non, 1'b0}} - {{1'b0, {p}_nen}};")
+                self.modules.update({"sc_and_array", "sc_apc"})
+            self.emit(f"    assign {p}_d = {_sext(f'{p}_dm', dm, dw)};")
             out.append(f"{p}_d")
-        self.modules.update({"sc_xnor_array", "sc_apc_bipolar"})
+        self.modules.add("sc_xnor_array")
+        if gate is None:
+            self.modules.add("sc_apc_bipolar")
         self.sig[n.name] = _Sig("int", out, dw, {"lo": -m_max, "hi": m_max})
+
+    def _op_islice(self, n) -> None:
+        s = self.sig[n.inputs[0]]
+        a, b = n.params["rows"]
+        if s.kind != "int":
+            raise _unsupported(n, f"a slice of a {s.kind} signal")
+        self.emit(f"    // wires: rows [{a}, {b}) of {n.inputs[0]}")
+        self.sig[n.name] = _Sig("int", s.rows[a:b], s.width, dict(s.extra))
+
+    def _op_xnor_int(self, n) -> None:
+        """Every operand bit of the integral stream XNOR the row's stream r: the value times 2r - 1
+        (the range is symmetric, so the negation fits the width)."""
+        r, v = self.sig[n.inputs[0]], self.sig[n.inputs[1]]
+        if r.kind != "bits" or v.kind != "int" or len(r.rows) != len(v.rows) or v.extra["lo"] != -v.extra["hi"]:
+            raise _unsupported(n, "operand shapes")
+        base = _ident(n.name)
+        out = []
+        for i in range(n.size):
+            p = f"{base}_r{i}"
+            self.wire(f"wire signed [{v.width - 1}:0] {p}_d")
+            self.emit(f"    assign {p}_d = {r.rows[i]} ? {v.rows[i]} : -{v.rows[i]};")
+            out.append(f"{p}_d")
+        self.sig[n.name] = _Sig("int", out, v.width, dict(v.extra))
+
+    def _op_mux(self, n) -> None:
+        sel, a, b = (self.sig[i] for i in n.inputs)
+        size = n.size
+        if any(s.kind != "bits" or len(s.rows) != size for s in (sel, a, b)):
+            raise _unsupported(n, "operand shapes")
+        base = _ident(n.name)
+        self.modules.add("sc_mux_array")
+        self.wire(f"wire [{size - 1}:0] {base}_y")
+
+        def cat(s: _Sig) -> str:
+            return "{" + ", ".join(reversed(s.rows)) + "}"
+
+        self.emit(f"    sc_mux_array #(.K({size})) {base}_u (.sel({cat(sel)}), .a({cat(a)}), .b({cat(b)}), .y({base}_y));")
+        self.sig[n.name] = _Sig("bits", [f"{base}_y[{i}]" for i in range(size)], 1, {"shape": tuple(n.shape)})
 
     def _op_xnor(self, n) -> None:
         a, b = self.sig[n.inputs[0]], self.sig[n.inputs[1]]
@@ -906,11 +994,7 @@ def emit_design(design, outdir: str | Path, *, inputs: np.ndarray | None = None,
     tb_files = _testbench(design, em, x)          # runs the runtime: fails before anything is written
     rtl = out / "rtl"
     rtl.mkdir(parents=True)
-    lib = [m for m in sorted(em.modules) if m != "scd_rom"]
-    rtl_files = write_library(rtl, lib)
-    if "scd_rom" in em.modules:
-        (rtl / "scd_rom.v").write_text(_ROM)
-        rtl_files.append(rtl / "scd_rom.v")
+    rtl_files = write_library(rtl, sorted(em.modules))
     (rtl / f"{top}.v").write_text(em.top_text())
     rtl_files.append(rtl / f"{top}.v")
     man = json.loads(tb_files["manifest.json"])
@@ -973,7 +1057,10 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
     lines = [
         f"// {tbn}: self-checking testbench of {top} (simulation only; generated by",
         "// sccompiler.backends.verilog.design).  Expected values: the design's runtime (CompiledDesign.simulate).",
-        f"module {tbn} (input wire clk);",
+        f"module {tbn} #(parameter integer FINISH = 1) (input wire clk);",
+        "    // FINISH = 0: set finished instead of calling $finish (several testbenches in one simulation)",
+        "    reg finished;",
+        "    initial finished = 1'b0;",
         f"    localparam integer B = {B};",
         f"    localparam integer T = {T};",
         f"    localparam integer TIMEOUT = {(B * (T + len(em.rec_layers) + 1) * em.L + 10 * B + 10)};",
@@ -1038,15 +1125,20 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         "            seen = seen + 1;",
         *checks[em.layer],
         "        end",
-        "        if (done && !start && seen == T) begin",
+        "        if (done && !start && seen == T && !finished) begin",
         "            if (seq + 1 < B) begin seq = seq + 1; seen = 0; end",
         "            else begin",
         f"                if (errors == 0) $display(\"PASS {top}: %0d sequences x %0d steps, every value bit-exact\", B, T);",
         "                else $display(\"FAIL mismatches=%0d\", errors);",
-        "                $finish;",
+        "                finished <= 1'b1;",
+        "                if (FINISH != 0) $finish;",
         "            end",
         "        end",
-        "        if (cyc > TIMEOUT) begin $display(\"FAIL timeout (no done)\"); $finish; end",
+        "        if (cyc > TIMEOUT && !finished) begin",
+        "            $display(\"FAIL timeout (no done)\");",
+        "            finished <= 1'b1;",
+        "            if (FINISH != 0) $finish;",
+        "        end",
         "    end",
         "endmodule",
         "",
@@ -1081,3 +1173,101 @@ def verify_design(outdir: str | Path, simulator: str = "icarus"):
     sources = [out / "rtl" / f for f in man["rtl"]] + [out / "tb" / f"{man['testbench']}.v"]
     res = simulate(sources, man["testbench"], simulator=simulator, run_dir=out / "tb")
     return res.passed and "MISMATCH" not in res.stdout, res
+
+
+def verify_designs(outdirs: list[str | Path], simulator: str = "icarus",
+                   run_dir: str | Path | None = None) -> tuple[dict[str, bool], Any]:
+    """Co-simulate several emitted designs in ONE build (one Verilator compile instead of one per
+    design): their tops must have distinct names (``emit_design(..., top=...)``); the library
+    modules they share are identical by construction (checked).  Every testbench runs with
+    ``FINISH = 0`` under a generated wrapper that stops when all have finished.  Returns
+    ({top: passed}, SimResult); a top passes when its testbench printed its PASS line."""
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from .tools import simulate  # noqa: PLC0415
+
+    mans = []
+    for d in outdirs:
+        path = Path(d) / "tb" / "manifest.json"
+        if not path.is_file():
+            from ...errors import ModelFormatError  # noqa: PLC0415
+
+            raise ModelFormatError(f"{d}: no tb/manifest.json (emit the design first)")
+        mans.append((Path(d), json.loads(path.read_text())))
+    tops = [m["top"] for _, m in mans]
+    if len(set(tops)) != len(tops):
+        raise SCValueError("outdirs", f"the designs' tops must have distinct names, got {tops}")
+    with tempfile.TemporaryDirectory(prefix="scc-designs-") as tmp:
+        work = Path(run_dir) if run_dir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        sources: dict[str, Path] = {}
+        for d, man in mans:
+            for name in man["rtl"]:
+                f = d / "rtl" / name
+                if name in sources and sources[name].read_text() != f.read_text():
+                    raise SCValueError("outdirs", f"{name} differs between {sources[name]} and {f}")
+                sources.setdefault(name, f)
+            for f in (d / "tb").iterdir():
+                if f.suffix == ".hex":
+                    shutil.copyfile(f, work / f.name)
+        wrapper = work / "sc_designs_tb.v"
+        done = " && ".join(f"u{k}.finished" for k in range(len(mans)))
+        wrapper.write_text("\n".join([
+            "// several design testbenches in one simulation (generated by design.verify_designs)",
+            "module sc_designs_tb (input wire clk);",
+            *[f"    {man['testbench']} #(.FINISH(0)) u{k} (.clk(clk));" for k, (_, man) in enumerate(mans)],
+            f"    always @(posedge clk) if ({done}) $finish;",
+            "endmodule", ""]))
+        files = list(sources.values()) + [d / "tb" / f"{m['testbench']}.v" for d, m in mans] + [wrapper]
+        res = simulate(files, "sc_designs_tb", simulator=simulator, run_dir=work)
+    lines = res.stdout.splitlines()
+    # a testbench prints its PASS line only with zero mismatches of its own
+    return {top: any(ln.startswith(f"PASS {top}:") for ln in lines) for top in tops}, res
+
+
+def _analytic_cost(outdir: Path) -> dict | None:
+    """The compiler's analytic cost of the SC design (OUTDIR/report.json, written by
+    ``CompiledDesign.save`` / ``scc compile -o OUTDIR``), or None."""
+    rep = outdir / "report.json"
+    if not rep.is_file():
+        return None
+    try:
+        cost = json.loads(rep.read_text()).get("cost") or {}
+        c = cost["designs"][cost["sc"]]["cost"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return None
+    return {"design": cost["sc"], "flip_flops": c.get("flip_flops"), "gate_equivalents": c.get("gate_equivalents"),
+            "area": c.get("area"), "area_unit": c.get("area_unit"), "rng_count": c.get("rng_count"),
+            "sng_count": c.get("sng_count"), "target": c.get("target")}
+
+
+def synthesize_design(outdir: str | Path, *, write: bool = True, timeout: float = 3600.0):
+    """Synthesize OUTDIR/rtl with Yosys (``synth -flatten``, ``stat``, ``stat -tech cmos``; the log
+    is read from its file) and return its :class:`~.tools.SynthStats`.  With ``write`` the
+    numbers (+ the compiler's analytic estimate from OUTDIR/report.json, when there) are written
+    atomically to OUTDIR/synth.json (replacing an older one: it describes the current rtl/)."""
+    from ...errors import ModelFormatError  # noqa: PLC0415
+    from ...io import atomic_file  # noqa: PLC0415
+    from .tools import yosys_synth  # noqa: PLC0415
+
+    out = Path(outdir)
+    man_path = out / "tb" / "manifest.json"
+    if not man_path.is_file():
+        raise ModelFormatError(f"{out}: no tb/manifest.json (compile with --emit verilog first)")
+    man = json.loads(man_path.read_text())
+    stats = yosys_synth([out / "rtl" / f for f in man["rtl"]], man["top"], timeout=timeout)
+    if write:
+        with atomic_file(out / "synth.json", force=True) as fh:
+            json.dump(synth_summary(stats, out), fh, indent=1)
+    return stats
+
+
+def synth_summary(stats, outdir: str | Path | None = None) -> dict:
+    """JSON-ready Yosys numbers of a design (+ the analytic estimate when OUTDIR has a report)."""
+    return {"top": stats.top, "tool": "yosys", "cells": stats.cells, "flip_flops": stats.flip_flops,
+            "transistors": stats.transistors, "transistors_lower_bound": stats.transistors_lower_bound,
+            "transistors_note": ("Yosys's CMOS table has no flip-flop cost: the estimate covers combinational "
+                                 "cells only" if stats.transistors_lower_bound else ""),
+            "cell_types": dict(stats.cell_types),
+            "analytic": _analytic_cost(Path(outdir)) if outdir is not None else None}
