@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "sccompiler.cli.simulate_cmd:simulate_cmd",
     "train": "sccompiler.cli.train_cmd:train_cmd",
     "verify": "sccompiler.cli.verify_cmd:verify_cmd",
+    "baseline": "sccompiler.cli.baseline_cmd:baseline_cmd",
 }
 
 

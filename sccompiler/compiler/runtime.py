@@ -262,24 +262,7 @@ class Runtime:
         from ..sim.primitives import sng  # noqa: PLC0415
 
         p = n.params
-        if "const" in n.arrays:
-            const = n.arrays["const"]
-            if const.ndim == len(n.shape) + 1:        # per-step constants (T, ...): step t's row
-                const = const[min(t, const.shape[0] - 1)]
-            v = np.broadcast_to(const, (B,) + n.shape)
-        elif "gain" in n.arrays:
-            # per-step input gain (T, 1) shared by all rows, or (T, R) for a (R, I) per-row bank
-            g = n.arrays["gain"][min(t, n.arrays["gain"].shape[0] - 1)]
-            src = vals[n.inputs[0]]
-            v = src[:, None, :] * g[None, :, None] if len(n.shape) == 2 else src * g[0]
-        else:
-            src = vals[n.inputs[0]]
-            if "rows" in p:
-                a, b = p["rows"]
-                src = src[:, a:b]
-            v = src / float(p.get("scale", 1.0))
-            if p.get("repeat", 1) > 1 and len(n.shape) == 2:
-                v = np.repeat(v[:, None, :], p["repeat"], axis=1)
+        v = sng_values(n, None if "const" in n.arrays else vals[n.inputs[0]], t, B)
         try:
             x = threshold(v, p["bits"], n.encoding, n.name)
         except SCValueError as exc:
@@ -323,6 +306,30 @@ class Runtime:
 
 
 # ---------------------------------------------------------------------------------- helpers
+def sng_values(n: SCNode, src: np.ndarray | None, t: int, B: int) -> np.ndarray:
+    """The values (B,) + n.shape an SNG bank encodes at step ``t`` from its input ``src`` (None for
+    a constant bank): constants (per step: row min(t, T-1)), a per-step input gain, or the input's
+    row slice over ``scale`` (repeated for a 2-D bank).  The Verilog backend computes its
+    thresholds with this function too."""
+    p = n.params
+    if "const" in n.arrays:
+        const = n.arrays["const"]
+        if const.ndim == len(n.shape) + 1:        # per-step constants (T, ...): step t's row
+            const = const[min(t, const.shape[0] - 1)]
+        return np.broadcast_to(const, (B,) + n.shape)
+    if "gain" in n.arrays:
+        # per-step input gain (T, 1) shared by all rows, or (T, R) for a (R, I) per-row bank
+        g = n.arrays["gain"][min(t, n.arrays["gain"].shape[0] - 1)]
+        return src[:, None, :] * g[None, :, None] if len(n.shape) == 2 else src * g[0]
+    if "rows" in p:
+        a, b = p["rows"]
+        src = src[:, a:b]
+    v = src / float(p.get("scale", 1.0))
+    if p.get("repeat", 1) > 1 and len(n.shape) == 2:
+        v = np.repeat(v[:, None, :], p["repeat"], axis=1)
+    return v
+
+
 def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Broadcast a (B, H, L) bank against a (B, K, H, L) one (fan-out of a stream to K gates)."""
     if a.ndim < b.ndim:

@@ -17,12 +17,12 @@ from sccompiler.backends.verilog.design import check_supported, emit_design, ver
 from sccompiler.backends.verilog.tools import verilator_lint, yosys_synth
 from sccompiler.cli import cli
 from sccompiler.design import compile_model
-from sccompiler.errors import OutputExistsError, UnsupportedOpError
+from sccompiler.errors import OutputExistsError, SCValueError, UnsupportedOpError
 from sccompiler.frontends.native import save_model
-from sccompiler.ir.model import BatchNormParams
+from sccompiler.ir.model import GRU, LSTM, BatchNormParams, Embedding, InputSpec, Model, Tensor
 from sccompiler.testing import require_tool
 
-from compiler.models import FAST, gru_model, lstm_model  # tests/compiler (tests/ is on sys.path)
+from compiler.models import FAST, binary, gru_model, lstm_model  # tests/compiler (tests/ is on sys.path)
 
 #: (inputs I, hidden H, L, model seed, steps T, dense head outputs, fsm_state, layers, per-step BN rows)
 CASES = {
@@ -38,6 +38,16 @@ CASES = {
     "integral_2layers_head_I2_H3_L16_T3": (2, 3, 16, 6, 3, 2, "carry", 2, -1),
     # exact inputs {-0.5, 0, 0.5} into integral WFSM gates (three thresholds per input SNG)
     "integral_exact_I3_H3_L16_T3": (3, 3, 16, 7, 3, 0, "reset", 1, -2),
+    # recurrent batch norm with per-step statistics and integral WFSM gates (bn_x: 2 rows, bn_h:
+    # 3, bn_c: 2; T = 4 reads the last rows): exact inputs with per-row bn_x/bn_h gains (a ROM of
+    # thresholds per (row, input) over {step, x}), per-step bias constants (ROM over the step),
+    # per-step WFSM table banks for the gates and tanh(c) (ROM over {step, state})
+    "bn_integral_exact_I3_H3_L16_T4": (3, 3, 16, 8, 4, 0, "carry", 1, "bn_exact"),
+    # real inputs, bn_x/bn_h scale ratio constant across rows (the per-step input gain is applied by
+    # the host to the port's thresholds), one x/h SNG bank per gate (grouped XNOR + APC banks)
+    "bn_integral_real_per_gate_I2_H2_L16_T4": (2, 2, 16, 9, 4, 1, "reset", 1, "bn_real_per_gate"),
+    # table gates + sign(h) with a per-step bn_c: tanh(c)'s WFSM bank switches tables per step
+    "bn_c_table_I3_H3_L16_T3": (3, 3, 16, 10, 3, 0, "carry", 1, "bn_c"),
 }
 SIM_PROGRAMS = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator",)}
 
@@ -47,13 +57,44 @@ def _inputs(I: int, T: int, seed: int, B: int = 2, real: bool = False) -> np.nda
     return rng.uniform(-1, 1, (B, T, I)) if real else rng.choice([-1.0, 0.0, 1.0], size=(B, T, I))
 
 
+def _case_inputs(I: int, T: int, seed: int, kind) -> np.ndarray:
+    """Real inputs (kind -1 or a real-input BN case) or exact ones (0.5 x {-1, 0, 1} for -2 and
+    the exact BN cases, {-1, 0, 1} else)."""
+    real = kind in (-1, "bn_real_per_gate")
+    return _inputs(I, T, seed, real=real) * (0.5 if kind in (-2, "bn_exact") else 1.0)
+
+
 def _bn(rng, shape) -> BatchNormParams:
     return BatchNormParams(gamma=rng.uniform(0.5, 2.0, shape), beta=rng.normal(0, 0.3, shape),
                            mean=rng.normal(0, 0.5, shape), var=rng.uniform(0.5, 2.0, shape))
 
 
+def _bn_model(model, H: int, seed: int, bn: str):
+    """Per-step recurrent batch norm on the first layer: ``bn_exact`` general bn_x (2 rows) /
+    bn_h (3 rows) + bn_c (2 rows); ``bn_real_per_gate`` bn_x = c_t bn_h in scale (one ratio per
+    step); ``bn_c`` only bn_c (3 rows)."""
+    rng = np.random.default_rng(seed)
+    lay = model.layers[0]
+    if bn == "bn_c":
+        return model.replace_layer(lay.name, lay.replace(bn_c=_bn(rng, (3, H))))
+    bh = _bn(rng, (3, 4 * H))
+    if bn == "bn_exact":
+        return model.replace_layer(lay.name, lay.replace(bn_x=_bn(rng, (2, 4 * H)), bn_h=bh, bn_c=_bn(rng, (2, H))))
+    bx = BatchNormParams(gamma=bh.gamma * rng.uniform(0.5, 2.0, (3, 1)), beta=rng.normal(0, 0.3, (3, 4 * H)),
+                         mean=rng.normal(0, 0.5, (3, 4 * H)), var=bh.var.copy())
+    return model.replace_layer(lay.name, lay.replace(bn_x=bx, bn_h=bh))
+
+
 def _compile(I, H, L, seed, T, dense, fsm_state, layers, bn_rows):
     model = lstm_model(I=I, H=H, layers=layers, seed=seed, dense=dense)
+    if isinstance(bn_rows, str):
+        model = _bn_model(model, H, seed, bn_rows)
+        real = bn_rows == "bn_real_per_gate"
+        defaults = {"fsm_state": fsm_state, "gate_input": "table" if bn_rows == "bn_c" else "integral_wfsm",
+                    **({"hidden": "sign"} if bn_rows == "bn_c" else {}),
+                    **({"gate_sngs": "per_gate"} if real else {})}
+        return compile_model(model, {"length": L, "defaults": defaults, **FAST},
+                             calibration=_case_inputs(I, T, seed, bn_rows))
     if bn_rows == -1:                   # real inputs: gate_input auto -> integral WFSM, hidden stream
         return compile_model(model, {"length": L, "defaults": {"fsm_state": fsm_state}, **FAST},
                              calibration=_inputs(I, T, seed, real=True))
@@ -76,7 +117,7 @@ def emitted(tmp_path_factory):
     for name, case in CASES.items():
         I, T, seed = case[0], case[4], case[3]
         design = _compile(*case)
-        x = _inputs(I, T, seed, real=case[-1] == -1) * (0.5 if case[-1] == -2 else 1.0)
+        x = _case_inputs(I, T, seed, case[-1])
         d = tmp_path_factory.mktemp(name)
         emit_design(design, d, inputs=x)
         out[name] = (design, d, x)
@@ -90,7 +131,8 @@ def _rtl(outdir: Path) -> list[Path]:
 
 #: Verilator builds are the slow part (~9 s each on the shared machine): four of the cases
 VERILATOR_CASES = ("I2_H2_L16_T2_head", "I2_H8_L64_T4_head", "2layers_I3_H3_L20_T4_head",
-                   "integral_2layers_head_I2_H3_L16_T3")
+                   "integral_2layers_head_I2_H3_L16_T3", "bn_integral_exact_I3_H3_L16_T4",
+                   "bn_integral_real_per_gate_I2_H2_L16_T4")
 
 
 @pytest.mark.hw
@@ -175,7 +217,8 @@ def test_canary_corrupted_expectation_is_reported(emitted, tmp_path, case, node,
 def test_lint_wall_clean(emitted):
     require_tool("verilator")
     for case in ("I3_H5_L24_T3_reset", "I2_H8_L64_T4_head", "2layers_I3_H3_L20_T4_head",
-                 "integral_2layers_head_I2_H3_L16_T3", "integral_exact_I3_H3_L16_T3", "bn_steps_I3_H3_L16_T4"):
+                 "integral_2layers_head_I2_H3_L16_T3", "integral_exact_I3_H3_L16_T3", "bn_steps_I3_H3_L16_T4",
+                 "bn_integral_exact_I3_H3_L16_T4", "bn_integral_real_per_gate_I2_H2_L16_T4", "bn_c_table_I3_H3_L16_T3"):
         _, outdir, _ = emitted[case]
         assert verilator_lint(_rtl(outdir), "sc_design") == []
 
@@ -223,24 +266,20 @@ def test_existing_output_needs_force_and_emission_is_deterministic(emitted, tmp_
             assert (first / sub / name).read_text() == (tmp_path / sub / name).read_text(), name
 
 
-@pytest.mark.parametrize("what", ["grouped_gate_sngs", "gru_table_rom", "layer_lengths", "bn_c_bank"])
+@pytest.mark.parametrize("what", ["real_per_row_gains", "gru_table_rom", "layer_lengths"])
 def test_unsupported_designs_are_refused_before_writing(what, tmp_path):
     x = _inputs(3, 2, 0)
-    if what == "grouped_gate_sngs":
-        design = compile_model(lstm_model(I=3, H=2, seed=0), {"length": 16, "defaults": {"gate_sngs": "per_gate"},
-                                                               **FAST}, calibration=_inputs(3, 2, 0, real=True))
-        expect = ("sng", "lstm0.x_s", "input SNG bank")     # one x bank per gate: the first refused node
+    if what == "real_per_row_gains":
+        # real inputs with per-row bn_x/bn_h ratios: the port would carry 4H x I thresholds
+        m = _bn_model(lstm_model(I=3, H=2, seed=0), 2, 0, "bn_exact")
+        design = compile_model(m, {"length": 16, "defaults": {"gate_input": "integral_wfsm"}, **FAST},
+                               calibration=_inputs(3, 2, 0, real=True))
+        expect = ("sng", "lstm0.x_s", "per-row input gains of real inputs")
     elif what == "gru_table_rom":
         # a GRU's n-gate ROM reads {kx_r, kh_r, kx_n, kh_n}: 4 x 5 bits > MAX_ROM_ADDRESS_BITS
         design = compile_model(gru_model(I=8, H=8, layers=1), {"length": 16, "defaults": {"hidden": "sign"}, **FAST},
                                calibration=_inputs(8, 2, 0))
         expect = ("sng", "gru0.n_s", "20 address bits")
-    elif what == "bn_c_bank":
-        m = lstm_model(I=3, H=2, seed=0)
-        lay = m.layers[0]
-        m = m.replace_layer(lay.name, lay.replace(bn_c=_bn(np.random.default_rng(0), (2, 2))))
-        design = compile_model(m, {"length": 16, "defaults": {"hidden": "sign"}, **FAST}, calibration=x)
-        expect = ("wfsm", "lstm0.tanh_c", "per-step table banks")
     else:
         design = compile_model(lstm_model(I=3, H=2, layers=2),
                                {"length": 16, "defaults": {"hidden": "sign"}, "layers": {"lstm1": {"length": 32}},
@@ -303,9 +342,75 @@ def test_cli_verify_missing_simulator_and_missing_tb(cli_dir, tmp_path, monkeypa
 
 
 def test_cli_emit_refuses_unsupported_design_and_writes_nothing(cli_dir):
-    # no calibration: real inputs, integral gates; per-gate x banks are not emitted yet
-    (cli_dir / "cfg_int.json").write_text(json.dumps({"length": 16, "defaults": {"gate_sngs": "per_gate"}, **FAST}))
+    # no calibration: real inputs, integral gates, a streamed head; a head with its own L is not emitted
+    (cli_dir / "cfg_int.json").write_text(json.dumps({"length": 16, "layers": {"head": {"length": 32}}, **FAST}))
     r = CliRunner().invoke(cli, ["compile", str(cli_dir / "model"), "--config", str(cli_dir / "cfg_int.json"),
                                  "-o", str(cli_dir / "refused"), "--emit", "verilog"])
     assert r.exit_code != 0 and "Verilog emission" in r.output and "Traceback" not in r.output
     assert not (cli_dir / "refused").exists()
+
+
+# ----------------------------------------------------------------------------- embeddings
+def _embedding_model(exact: bool, cell: str = "lstm", vocab: int = 11, dim: int = 4, hidden: int = 3,
+                     seed: int = 0) -> Model:
+    rng = np.random.default_rng(seed)
+    table = rng.choice([-0.5, 0.0, 0.5], (vocab, dim)) if exact else rng.uniform(-1, 1, (vocab, dim))
+    g = 4 if cell == "lstm" else 3
+    extra = {} if cell == "lstm" else {"b_hh": Tensor(rng.normal(0, 0.3, g * hidden))}
+    rnn = (LSTM if cell == "lstm" else GRU)(f"{cell}0", input_size=dim, hidden_size=hidden,
+                                            w_ih=binary((g * hidden, dim), rng, 0.4),
+                                            w_hh=binary((g * hidden, hidden), rng, 0.3),
+                                            b_ih=Tensor(rng.normal(0, 0.3, g * hidden)), **extra)
+    emb = Embedding("emb", num_embeddings=vocab, embedding_dim=dim, weight=Tensor(table))
+    return Model((emb, rnn), InputSpec("tokens", vocab), "embedded")
+
+
+#: (exact table, cell, config defaults): exact tables feed table gates (ROM of nonzero/positive
+#: bits over the token) or integral gates; real tables one threshold ROM per input SNG
+EMBEDDING_CASES = {
+    "exact_table_lstm": (True, "lstm", {"hidden": "sign"}),
+    "exact_integral_gru": (True, "gru", {"gate_input": "integral_wfsm"}),
+    "real_integral_lstm": (False, "lstm", {}),
+}
+
+
+@pytest.mark.hw
+@pytest.mark.parametrize("case", list(EMBEDDING_CASES))
+def test_embedding_designs_bit_exact(case, tmp_path):
+    """A token port: the embedding table lives in ROMs over the token id (exact rows: the
+    operands' nonzero/positive bits; real rows: every input SNG's threshold)."""
+    require_tool("iverilog")
+    exact, cell, defaults = EMBEDDING_CASES[case]
+    design = compile_model(_embedding_model(exact, cell), {"length": 16, "defaults": defaults, **FAST})
+    x = np.random.default_rng(3).integers(0, 11, (2, 4))
+    emit_design(design, tmp_path, inputs=x)
+    man = json.loads((tmp_path / "tb" / "manifest.json").read_text())
+    assert man["input_port"]["format"] == "token" and man["input_port"]["bits"] == 4
+    passed, res = verify_design(tmp_path, "icarus")
+    assert passed, res.stdout[-2000:]
+    if case == "real_integral_lstm":
+        require_tool("verilator")
+        assert verilator_lint(_rtl(tmp_path), "sc_design") == []
+        passed, res = verify_design(tmp_path, "verilator")
+        assert passed, res.stdout[-2000:]
+
+
+def test_embedding_inputs_are_checked(tmp_path):
+    design = compile_model(_embedding_model(True), {"length": 16, "defaults": {"hidden": "sign"}, **FAST})
+    with pytest.raises(SCValueError, match=r"token ids must be integers in \[0, 11\)"):
+        emit_design(design, tmp_path / "a", inputs=np.array([[0, 11]]))
+    with pytest.raises(SCValueError, match=r"must be \(B, T\)"):
+        emit_design(design, tmp_path / "b", inputs=np.zeros((1, 2, 3)))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_cli_target_error_with_emission_schedules_one_length(cli_dir):
+    """--target-error with --emit verilog keeps one L for all layers (the RTL runs them in lock
+    step): the per-layer shortening is switched off and said so; the design is emitted."""
+    r = _compile_cli(cli_dir, "scheduled", "--target-error", "10", "--emit", "verilog")
+    assert r.exit_code == 0, r.output
+    assert "one L for all layers" in r.output
+    doc = json.loads((cli_dir / "scheduled" / "design.json").read_text())
+    assert doc["config"]["schedule"]["per_layer"] is False
+    assert len({p["length"] for p in doc["netlist"]["layers"] if p["length"]}) == 1
+    assert (cli_dir / "scheduled" / "rtl" / "sc_design.v").is_file()

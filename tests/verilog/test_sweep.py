@@ -1,13 +1,16 @@
 """Sweep of randomly generated small compiled designs (tests/verilog/sweep.py: LSTM and GRU, 1-2
 layers, hidden 2-16, T 2-5, L 16-256, binary and ternary weights, table gates + sign(h) and
 integral WFSM gates + stream h, GRU linear_before_reset 1 and 0, real and exact inputs, dense
-heads): every emitted design must match the Python simulator bit for bit under Icarus (each
-design on its own) and under Verilator (one build holding the smaller designs, every gate
-datapath among them: a Verilator build costs ~30-60 s, its simulation well under a second)."""
+heads, LSTMs with per-step batch norm and per-gate operand banks): every emitted design must
+match the Python simulator bit for bit under Icarus (each design on its own) and under Verilator
+(every design together: one C++ build, ~1-3 min on a shared 2-core machine, its simulation well
+under a second); Yosys synthesizes every one of them."""
 
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from click.testing import CliRunner
@@ -17,14 +20,11 @@ from sccompiler.backends.verilog.tools import verilator_lint
 from sccompiler.cli import cli
 from sccompiler.testing import require_tool
 
-from .sweep import FLAVORS, compile_spec, draw, estimated_sources
+from .sweep import FLAVORS, compile_spec, draw
 
 #: the sweep's seeds: seed k draws flavour k mod 8 (every gate datapath), seeds 0 / 5 / 10 the
 #: hidden = 16 extreme (table GRUs excepted), 1 / 6 / 11 the L = 256 one
 SEEDS = tuple(range(12))
-#: the combined Verilator build holds the smallest design of every gate datapath and every design
-#: of at most this many LFSRs (its C++ compile grows with the designs; the largest add nothing new)
-VERILATOR_SMALL = 60
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,9 @@ def test_sweep_covers_the_ranges():
     assert {s.ternary for s in specs} == {False, True}
     assert {s.fsm_state for s in specs} == {"carry", "reset"}
     assert any(s.head for s in specs) and any(not s.head for s in specs)
+    assert {(s.gate_input, s.inputs) for s in specs if s.bn} == {("table", "exact"), ("integral_wfsm", "real"),
+                                                                 ("integral_wfsm", "exact")}
+    assert {s.bn for s in specs if s.per_gate} == {False, True}
     assert len({s.name for s in specs}) == len(specs)
 
 
@@ -69,22 +72,10 @@ def test_sweep_design_bit_exact_icarus(sweep, seed):
 
 @pytest.mark.hw
 def test_sweep_bit_exact_verilator_one_build(sweep):
+    """Every design of the sweep under Verilator, in one C++ build (each with its own top)."""
     require_tool("verilator")
-    def size(s: int) -> int:
-        sp = sweep[s][0]
-        return estimated_sources(sp.cell, sp.gate_input, sp.layers, sp.input_size, sp.hidden, sp.head)
-
-    def datapath(s: int) -> tuple:
-        sp = sweep[s][0]
-        return sp.cell, sp.gate_input, sp.linear_before_reset
-
-    # the smallest design of every gate datapath, and every other small one
-    smallest = {datapath(s): s for s in sorted(SEEDS, key=size, reverse=True)}
-    chosen = sorted(set(smallest.values()) | {s for s in SEEDS if size(s) <= VERILATOR_SMALL})
-    assert len(chosen) >= len(SEEDS) // 2
-    assert {datapath(s) for s in chosen} == {(c, g, b) for c, g, _, b in FLAVORS}
-    passed, res = verify_designs([sweep[s][1] for s in chosen], "verilator")
-    failed = [sweep[s][0].name for s in chosen if not passed[f"sc_sweep{s}"]]
+    passed, res = verify_designs([sweep[s][1] for s in SEEDS], "verilator")
+    failed = [sweep[s][0].name for s in SEEDS if not passed[f"sc_sweep{s}"]]
     assert not failed, f"{failed}:\n{res.stdout[-3000:]}"
 
 
@@ -108,9 +99,29 @@ def test_combined_run_reports_a_corrupted_design(sweep, tmp_path):
 
 
 def _lfsr_bits(design) -> int:
+    """Register bits of the LFSRs whose streams something reads: an SNG element that only feeds
+    XNORs with zero (ternary) weights drives nothing, and synthesis removes it with its LFSR."""
+    import numpy as np  # noqa: PLC0415
+
+    nodes = list(design.netlist.nodes)
     width = int(design.netlist.sources["width"])
-    return width * sum(n.arrays["seeds" if n.op == "sng" else "wseeds"].size
-                       for n in design.netlist.nodes if n.op in ("sng", "wfsm"))
+    live = 0
+    for n in nodes:
+        if n.op not in ("sng", "wfsm"):
+            continue
+        readers = [c for c in nodes if n.name in c.inputs]
+        if n.op == "wfsm" or not readers or any(c.op != "xnor_apc" or c.inputs[0] != n.name for c in readers):
+            live += n.arrays["seeds" if n.op == "sng" else "wseeds"].size
+            continue
+        read = np.zeros(n.shape, dtype=bool)
+        for c in readers:
+            nz = np.asarray(c.arrays["weights"]) != 0                  # (R, M)
+            if len(n.shape) == 2:                                      # (G, M) banks: rows of bank k
+                read |= nz.reshape(n.shape[0], -1, nz.shape[1]).any(axis=1)
+            else:
+                read |= nz.any(axis=0)
+        live += int(read.sum())
+    return width * live
 
 
 def _check_stats(stats, design, doc: dict) -> None:
@@ -123,11 +134,14 @@ def _check_stats(stats, design, doc: dict) -> None:
 
 @pytest.mark.hw
 def test_sweep_designs_synthesize(sweep):
-    """Yosys synthesizes a GRU (integral gates, stream h) of the sweep; synth.json holds its numbers."""
+    """Yosys synthesizes every design of the sweep (one Yosys per core: each is single-threaded
+    and the larger designs take minutes); synth.json holds its numbers."""
     require_tool("yosys")
-    spec, d, design = sweep[1]
-    stats = synthesize_design(d)
-    _check_stats(stats, design, json.loads((d / "synth.json").read_text()))
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        stats = dict(zip(SEEDS, pool.map(lambda s: synthesize_design(sweep[s][1]), SEEDS)))
+    for seed in SEEDS:
+        spec, d, design = sweep[seed]
+        _check_stats(stats[seed], design, json.loads((d / "synth.json").read_text()))
 
 
 @pytest.mark.hw

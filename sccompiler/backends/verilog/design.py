@@ -21,6 +21,10 @@ XNORs off, ``xnor_apc`` ``gated``; GRU ``xnor_int`` / ``islice`` / MUX, linear_b
 and 0); optionally followed by a dense head, exact (``xnor_popcount``) or streamed
 (SNGs, ``xnor_apc``, up/down counters); the float affine of ``dense_out`` (``gain * k + bias``,
 streamed ``gain * k / L + bias``) is applied by the host to the RTL's integer ``k`` (manifest).
+Recurrent batch norm with per-step statistics: per-step input gains, bias constants and WFSM
+table banks read ROMs addressed by the layer's ``min(step, T_st - 1)``; per-gate and per-row
+operand banks (``xnor_apc`` over (G, M) / (R, M) streams).  Real inputs with per-row input
+gains are refused (the port would carry one threshold per row and input).
 Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).
 
 Timing (zero overhead cycles, so the free-running LFSRs and WFSMs see exactly the runtime's
@@ -114,16 +118,19 @@ class _Emitter:
         self.registers: list[dict] = []
         self.step_rst_used: set[str] = set()
         self.deferred: list = []          # blocks that need a later node's widths (state ROMs)
+        self.tsels: set[str] = set()      # per-step table index signals emitted so far
         self._check_layers()
 
     # ------------------------------------------------------------------ support check
     def _check_layers(self) -> None:
         layers = list(self.netlist.layers)
+        # a leading embedding: token ids on the port, its table in ROMs of the first layer's operands
+        self.embedding = layers.pop(0) if len(layers) > 1 and layers[0].kind == "embedding" else None
         rec = [p for p in layers if p.kind in ("lstm", "gru")]
         kinds = ", ".join(f"{p.name} ({p.kind})" for p in layers)
         if not rec or layers[0] is not rec[0]:
             raise UnsupportedOpError(layers[0].kind, layers[0].name, "Verilog emission supports LSTM/GRU layers first "
-                                     f"(+ an exact dense head) yet; this design has {kinds}")
+                                     f"(after an optional embedding; + a dense head) yet; this design has {kinds}")
         for k, p in enumerate(layers):
             if k < len(rec):
                 if p.kind not in ("lstm", "gru"):
@@ -192,6 +199,22 @@ class _Emitter:
                 self.decl[k] = (f"    /* verilator lint_off UNUSEDSIGNAL */ {d.strip().rstrip(';')} "
                                 f"/* verilator lint_on UNUSEDSIGNAL */;   // {why}")
 
+    def _tsel(self, t_st: int) -> tuple[str | None, int]:
+        """(signal, width) of ``min(step, t_st - 1)`` of the current layer: the index of the
+        per-step table (statistics row) of the step being run; (None, 0) when ``t_st`` is 1."""
+        if t_st <= 1:
+            return None, 0
+        tw = (t_st - 1).bit_length()
+        c = self.ctl
+        name = f"{c}_tsel{t_st}"
+        if name not in self.tsels:
+            self.tsels.add(name)
+            self.wire(f"wire [{tw - 1}:0] {name}")
+            self.emit(f"    // per-step table index of {c}: min(step, {t_st - 1}) (steps past the last statistics row "
+                      "use the last)",
+                      f"    assign {name} = ({c}_step >= {STEP_BITS}'d{t_st - 1}) ? {tw}'d{t_st - 1} : {c}_step[{tw - 1}:0];")
+        return name, tw
+
     # ------------------------------------------------------------------ nodes
     def run(self) -> None:
         for n in self.netlist.nodes:
@@ -220,8 +243,19 @@ class _Emitter:
 
     def _op_input(self, n) -> None:
         if n.params.get("source") is None:                     # the model input port
+            if n.params.get("kind") == "tokens":
+                if self.embedding is None:
+                    raise _unsupported(n, "token inputs without an embedding")
+                vocab = int(np.asarray(self.netlist.node(f"{self.embedding.name}.y").arrays["table"]).shape[0])
+                tw = max(1, (vocab - 1).bit_length())
+                if tw > MAX_ROM_ADDRESS_BITS:
+                    raise _unsupported(n, f"a vocabulary of {vocab} tokens ({tw} > {MAX_ROM_ADDRESS_BITS} ROM address bits)")
+                self.in_size, self.vocab = 1, vocab
+                self.x_format, self.x_width = "token", tw
+                self.sig[n.name] = _Sig("token", ["x_in"], tw)
+                return
             if n.params.get("kind") != "features":
-                raise _unsupported(n, "token inputs")
+                raise _unsupported(n, f"{n.params.get('kind')!r} inputs")
             size = n.size
             self.in_size = size
             self.x_format, self.x_width = "tern", 2
@@ -229,6 +263,9 @@ class _Emitter:
                                     {"pos": [f"x_in[{2 * j + 1}]" for j in range(size)]})
             return
         source = n.params["source"]
+        if self.embedding is not None and source == f"{self.embedding.name}.y":
+            self._embedded_input(n, self.sig[source])
+            return
         if not n.params.get("exact"):
             if source == "model.input":
                 # real inputs arrive as the thresholds X of their SNG bank (bound by that SNG)
@@ -252,6 +289,31 @@ class _Emitter:
             raise _unsupported(n, f"input from {source!r}")
         s = self.sig[reg["node"].name]
         self.sig[n.name] = _Sig("tern", list(s.rows), 1, {"pos": list(s.extra["pos"]), "scale": 1.0})
+
+    def _op_lookup(self, n) -> None:
+        tok = self.sig[n.inputs[0]]
+        if tok.kind != "token":
+            raise _unsupported(n, f"a lookup of a {tok.kind} signal")
+        self.emit("    // the table lives in ROMs over the token id (the next layer's operands)")
+        self.sig[n.name] = _Sig("embed", [], 0, {"table": np.asarray(n.arrays["table"], dtype=np.float64),
+                                                 "token": tok.rows[0], "tw": tok.width})
+
+    def _embedded_input(self, n, emb: _Sig) -> None:
+        """The first layer's input from the embedding.  Exact rows ({-s, 0, s}): one ROM over the
+        token id gives every feature's nonzero/positive bits; real rows: the input SNG bank reads
+        a threshold ROM per element over the token id (see _op_sng)."""
+        table = emb.extra["table"]
+        if not n.params.get("exact"):
+            self.sig[n.name] = _Sig("real_embed", [], 0, {"node": n, **emb.extra})
+            return
+        a = float(n.params["scale"])
+        if not np.all(np.isclose(np.abs(table), a, rtol=1e-9, atol=0) | (table == 0)):
+            raise _unsupported(n, f"an exact input whose embedding table is not in {{-{a:g}, 0, {a:g}}}")
+        e = table.shape[1]
+        words = [sum(((1 if v != 0 else 0) | (2 if v > 0 else 0)) << (2 * j) for j, v in enumerate(row)) for row in table]
+        rom = self.rom(f"{_ident(n.name)}_rom", emb.extra["token"], emb.extra["tw"], words, 2 * e)
+        self.sig[n.name] = _Sig("tern", [f"{rom}[{2 * j}]" for j in range(e)], 1,
+                                {"pos": [f"{rom}[{2 * j + 1}]" for j in range(e)], "scale": a})
 
     def _op_register(self, n) -> None:
         if float(n.params.get("reset", 0.0)) != 0.0:
@@ -321,37 +383,33 @@ class _Emitter:
         if n.params.get("cell") not in ("lstm", "gru"):
             raise _unsupported(n, f"{n.params.get('cell')!r} tables")
         # per-step statistics: step t reads row min(t, rows - 1) of each array, so the tables of
-        # steps 0 .. T_st - 1 (T_st = the most rows) cover every step; tsel = min(step, T_st - 1)
+        # steps 0 .. T_st - 1 (T_st = the most rows) cover every step
         t_st = max(int(np.asarray(n.arrays[a]).shape[0])
                    for a in ("ax", "ah", "shift", "shift_x", "shift_h") if a in n.arrays)
-        tw = max(1, (t_st - 1).bit_length()) if t_st > 1 else 0
-        tsel = None
-        if t_st > 1:
-            tsel = f"{_ident(n.name)}_tsel"
-            c = self.ctl
-            self.wire(f"wire [{tw - 1}:0] {tsel}")
-            self.emit(f"    // table of step min(step, {t_st - 1}) (per-step statistics)",
-                      f"    assign {tsel} = ({c}_step >= {STEP_BITS}'d{t_st - 1}) ? {tw}'d{t_st - 1} : {c}_step[{tw - 1}:0];")
+        tsel, tw = self._tsel(t_st)
         kx, kh = self.sig[n.inputs[0]], self.sig[n.inputs[1]]
         self.sig[n.name] = _Sig("gate", [], 0, {"kx": kx, "kh": kh, "node": n, "t_st": t_st, "tw": tw,
                                                 "tsel": tsel})
 
-    def _sng_thresholds(self, n, values: np.ndarray) -> np.ndarray:
-        """Thresholds X of the SNG bank ``n`` for its input values (C, ...) exactly as
-        Runtime._sng computes them (slice, scale, threshold)."""
+    def _sng_thresholds(self, n, values: np.ndarray | None, t: int = 0, count: int = 1) -> np.ndarray:
+        """Thresholds X (C, n.size) of the SNG bank ``n`` at step ``t`` for its input values
+        (C, ...) -- or of its constants (``count`` rows) -- exactly as Runtime._sng computes them."""
+        from ...compiler.runtime import sng_values  # noqa: PLC0415
         from ...sim.encoding import threshold  # noqa: PLC0415
 
-        p = n.params
-        v = values
-        if "rows" in p:
-            a, b = p["rows"]
-            v = v[:, a:b]
-        v = v / float(p.get("scale", 1.0))
-        return threshold(v, p["bits"], n.encoding, n.name)
+        v = sng_values(n, values, t, count if values is None else values.shape[0])
+        return threshold(v, n.params["bits"], n.encoding, n.name).reshape(v.shape[0], -1)
+
+    def _steps_of(self, n) -> int:
+        """Number of per-step rows of the bank's constants or input gain (1: time-invariant)."""
+        if "const" in n.arrays:
+            c = np.asarray(n.arrays["const"])
+            return int(c.shape[0]) if c.ndim == len(n.shape) + 1 else 1
+        if "gain" in n.arrays:
+            return int(np.asarray(n.arrays["gain"]).shape[0])
+        return 1
 
     def _op_sng(self, n) -> None:
-        if "gain" in n.arrays:
-            raise _unsupported(n, "input-gain SNG banks")
         bits = int(n.params["bits"])
         if "const" in n.arrays:
             self._const_sng(n, bits)
@@ -368,37 +426,67 @@ class _Emitter:
         seeds = np.asarray(n.arrays["seeds"]).reshape(-1)
         base = _ident(n.name)
         rep = int(n.params.get("repeat", 1))
-        if len(n.shape) == 2 and rep != n.shape[0]:
+        gain = np.asarray(n.arrays["gain"]) if "gain" in n.arrays else None
+        if len(n.shape) == 2 and rep != n.shape[0] and gain is None:
             raise _unsupported(n, "per-row SNG banks")
         rows_per = n.shape[-1]
+        t_st = self._steps_of(n)
         if src.kind == "real":
-            if self.x_format != "tern" or "rows" in n.params or int(n.params.get("repeat", 1)) != 1 \
-                    or len(n.shape) != 1 or n.size != self.in_size:
+            if gain is not None and not np.all(gain == gain[:, :1]):
+                raise _unsupported(n, "per-row input gains of real inputs (the input port would carry one threshold "
+                                      "per row and input; use exact inputs, or batch norm with one bn_x/bn_h scale "
+                                      "ratio per step)")
+            if self.x_format != "tern" or "rows" in n.params or rows_per != self.in_size:
                 raise _unsupported(n, "an input SNG bank other than one SNG per feature")
+            # the port carries step t's thresholds of one copy (a per-step input gain is applied by
+            # the host: the manifest says so); copies of a per-gate bank share them
             self.x_format, self.x_width, self.x_sng = "thr", bits + 1, n
-            thr = [f"x_in[{j * (bits + 1) + bits}:{j * (bits + 1)}]" for j in range(rows_per)]
+            thr = [f"x_in[{j * (bits + 1) + bits}:{j * (bits + 1)}]" for j in range(rows_per)] * (n.size // rows_per)
         elif src.kind == "tern":
-            # exact operands (+-s / 0) into SNGs: three thresholds, selected per element
+            # exact operands (+-s / 0) into SNGs: three thresholds, selected per element (and per
+            # step when the bank has a per-step input gain: a ROM over {tsel, pos, nz})
             a = n.params["rows"][0] if "rows" in n.params else 0
             if a + rows_per > len(src.rows):
                 raise _unsupported(n, "operand shapes")
             sc = float(src.extra.get("scale", 1.0))
             full = len(src.rows)
-            xs = self._sng_thresholds(n, np.array([[sc] * full, [-sc] * full, [0.0] * full]))
+            cases = np.array([[0.0] * full, [-sc] * full, [0.0] * full, [sc] * full])   # {pos, nz}
+            xs = np.stack([self._sng_thresholds(n, cases, t) for t in range(t_st)])      # (T, 4, size)
+            tsel, tw = self._tsel(t_st)
             thr = []
-            for r in range(rows_per):
-                w = f"{base}_x{r}"
-                self.wire(f"wire [{bits}:0] {w}")
-                self.emit(f"    assign {w} = {src.rows[a + r]} ? ({src.extra['pos'][a + r]} ? {bits + 1}'d{int(xs[0, r])} : "
-                          f"{bits + 1}'d{int(xs[1, r])}) : {bits + 1}'d{int(xs[2, r])};")
-                thr.append(w)
+            for i in range(n.size):
+                r = i % rows_per
+                nz, pos = src.rows[a + r], src.extra["pos"][a + r]
+                w = f"{base}_x{i}"
+                if tsel is None:
+                    self.wire(f"wire [{bits}:0] {w}")
+                    self.emit(f"    assign {w} = {nz} ? ({pos} ? {bits + 1}'d{int(xs[0, 3, i])} : "
+                              f"{bits + 1}'d{int(xs[0, 1, i])}) : {bits + 1}'d{int(xs[0, 2, i])};")
+                    thr.append(w)
+                else:
+                    table = [int(xs[min(t, t_st - 1), c, i]) for t in range(1 << tw) for c in range(4)]
+                    thr.append(self.rom(f"{base}_rom{i}", f"{{{tsel}, {pos}, {nz}}}", tw + 2, table, bits + 1))
+        elif src.kind == "real_embed":
+            # every element's threshold is a function of the token (and of the step, with a
+            # per-step input gain): a ROM over {tsel, token}
+            tsel, tw = self._tsel(t_st)
+            xs = [self._sng_thresholds(n, src.extra["table"], t) for t in range(t_st)]     # (V, size) each
+            vocab, aw = xs[0].shape[0], src.extra["tw"]
+            addr = src.extra["token"] if tsel is None else f"{{{tsel}, {src.extra['token']}}}"
+            thr = []
+            for i in range(n.size):
+                table = [int(xs[min(t, t_st - 1)][v, i]) if v < vocab else 0
+                         for t in range(1 << tw) for v in range(1 << aw)]
+                thr.append(self.rom(f"{base}_rom{i}", addr, tw + aw, table, bits + 1))
+        elif gain is not None:
+            raise _unsupported(n, f"an input-gain SNG bank fed by a {src.kind} signal")
         elif src.kind == "gate":
-            thr = self._gate_roms(n, src.extra, base, bits, rows_per)
+            thr = self._gate_roms(n, src.extra, base, bits, rows_per) * (n.size // rows_per)
         elif src.kind == "cval":
             if "rows" in n.params or len(src.rows) != rows_per:
                 raise _unsupported(n, "a sliced state bank")
             reg = next(x for x in self.registers if x["q"] == src.extra["q"])
-            thr = [f"{base}_x{r}" for r in range(rows_per)]
+            thr = [f"{base}_x{r}" for r in range(rows_per)] * (n.size // rows_per)
 
             def state_roms(n=n, reg=reg, src=src, base=base, bits=bits, rows_per=rows_per) -> None:
                 # the count -> threshold map (decode, clip, scale, threshold), over every count code
@@ -415,7 +503,7 @@ class _Emitter:
                 if isinstance(vals, tuple):
                     vals = vals[0]
                 xs = np.zeros((codes.size, 1), dtype=np.int64)
-                xs[ok] = self._sng_thresholds(n, vals)
+                xs[ok] = self._sng_thresholds(n, vals)[:, :1]
                 # before the first capture the register holds its reset value (0), which count 0
                 # need not decode to (bipolar: 2*0/L - 1 = -1): its threshold then comes from a flag
                 x_reset = int(self._sng_thresholds(n, np.zeros((1, 1)))[0, 0])
@@ -432,18 +520,23 @@ class _Emitter:
             self.deferred.append(state_roms)
         else:
             raise _unsupported(n, f"an SNG fed by a {src.kind} signal")
+        self._sng_bank(n, bits, thr, seeds)
+
+    def _sng_bank(self, n, bits: int, thr: list[str], seeds: np.ndarray) -> None:
+        """One LFSR + comparator per element of the bank (row-major over n.shape), element i
+        compared with threshold expression ``thr[i]``."""
         self.modules.add("sc_sng")
+        base = _ident(n.name)
+        rows_per = n.shape[-1]
         out = []
-        k_copies = rep if len(n.shape) == 2 else 1
-        for k in range(k_copies):
-            for r in range(rows_per):
-                idx = k * rows_per + r
-                inst = f"{base}_k{k}_r{r}" if len(n.shape) == 2 else f"{base}_r{r}"
-                rr = self.lfsr(f"{inst}_u_lfsr", int(seeds[idx]), bits)
-                y = f"{inst}_y"
-                self.wire(f"wire {y}")
-                self.emit(f"    sc_sng #(.N({bits})) {inst}_u_sng (.r({rr}), .x({thr[r]}), .y({y}));")
-                out.append(y)
+        for idx in range(n.size):
+            k, r = divmod(idx, rows_per)
+            inst = f"{base}_k{k}_r{r}" if len(n.shape) == 2 else f"{base}_r{r}"
+            rr = self.lfsr(f"{inst}_u_lfsr", int(seeds[idx]), bits)
+            y = f"{inst}_y"
+            self.wire(f"wire {y}")
+            self.emit(f"    sc_sng #(.N({bits})) {inst}_u_sng (.r({rr}), .x({thr[idx]}), .y({y}));")
+            out.append(y)
         self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
 
     def _gate_roms(self, n, g: dict, base: str, bits: int, rows_per: int) -> list[str]:
@@ -495,24 +588,20 @@ class _Emitter:
         return thr
 
     def _const_sng(self, n, bits: int) -> None:
-        """A bank of SNGs of constants (bias streams): thresholds wired, as Runtime._sng computes them."""
-        from ...sim.encoding import threshold  # noqa: PLC0415
-
-        const = np.asarray(n.arrays["const"])
-        if const.ndim != len(n.shape):
-            raise _unsupported(n, "per-step constants")
-        xs = threshold(np.broadcast_to(const, n.shape), bits, n.encoding, n.name).reshape(-1)
-        seeds = np.asarray(n.arrays["seeds"]).reshape(-1)
+        """A bank of SNGs of constants (bias streams): thresholds wired, as Runtime._sng computes
+        them; per-step constants (batch norm statistics) read a ROM over the step index."""
+        t_st = self._steps_of(n)
+        xs = np.concatenate([self._sng_thresholds(n, None, t) for t in range(t_st)])    # (T, size)
+        tsel, tw = self._tsel(t_st)
         base = _ident(n.name)
-        self.modules.add("sc_sng")
-        out = []
+        thr = []
         for i in range(n.size):
-            inst = f"{base}_i{i}"
-            rr = self.lfsr(f"{inst}_u_lfsr", int(seeds[i]), bits)
-            self.wire(f"wire {inst}_y")
-            self.emit(f"    sc_sng #(.N({bits})) {inst}_u_sng (.r({rr}), .x({bits + 1}'d{int(xs[i])}), .y({inst}_y));")
-            out.append(f"{inst}_y")
-        self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
+            col = [int(v) for v in xs[:, i]]
+            if tsel is None or len(set(col)) == 1:
+                thr.append(f"{bits + 1}'d{col[0]}")
+            else:
+                thr.append(self.rom(f"{base}_rom{i}", tsel, tw, [col[min(t, t_st - 1)] for t in range(1 << tw)], bits + 1))
+        self._sng_bank(n, bits, thr, np.asarray(n.arrays["seeds"]).reshape(-1))
 
     def _op_slice(self, n) -> None:
         s = self.sig[n.inputs[0]]
@@ -525,9 +614,21 @@ class _Emitter:
     def _op_xnor_apc(self, n) -> None:
         s = self.sig[n.inputs[0]]
         w = np.asarray(n.arrays["weights"])
-        if "groups" in n.params or s.kind != "bits" or len(s.extra.get("shape", ())) != 1 \
-                or w.ndim != 2 or w.shape[1] != len(s.rows):
-            raise _unsupported(n, "per-row or grouped operand streams")
+        shape = tuple(s.extra.get("shape", ()))
+        if s.kind != "bits" or w.ndim != 2 or not shape or shape[-1] != w.shape[1]:
+            raise _unsupported(n, "operand shapes")
+        if len(shape) == 2:
+            # (G, M) banks: rows of gate k read bank k ("groups", per-gate SNGs); (R, M): row r
+            # reads its own M streams (per-row input gains)
+            groups = int(n.params.get("groups", shape[0]))
+            if groups != shape[0] or w.shape[0] % groups:
+                raise _unsupported(n, f"{shape[0]} operand banks for {w.shape[0]} rows in {groups} groups")
+        elif "groups" in n.params:
+            raise _unsupported(n, "groups over a 1-D operand bank")
+        per = w.shape[0] // shape[0] if len(shape) == 2 else w.shape[0]
+
+        def operand(r: int, j: int) -> str:
+            return s.rows[(r // per) * w.shape[1] + j] if len(shape) == 2 else s.rows[j]
         if not np.all(np.isin(w, (-1, 0, 1))):
             raise _unsupported(n, "weights must be -1/0/+1")
         gate = None
@@ -539,8 +640,10 @@ class _Emitter:
         m_max = int(np.max(np.count_nonzero(w, axis=1))) if w.size else 0
         dw = counter_width(max(m_max, 1)) + 1
         base = _ident(n.name)
-        for j in np.flatnonzero(~np.any(w != 0, axis=0)):
-            self._unused(s.rows[int(j)], f"no nonzero weight of {n.name} reads it")
+        read = {operand(r, j) for r in range(w.shape[0]) for j in range(w.shape[1]) if w[r, j] != 0}
+        for e in s.rows:
+            if e not in read:
+                self._unused(e, f"no nonzero weight of {n.name} reads it")
         out = []
         for r in range(w.shape[0]):
             active = [j for j in range(w.shape[1]) if w[r, j] != 0]
@@ -552,7 +655,7 @@ class _Emitter:
                 continue
             m = len(active)
             wpos = sum(1 << k for k, j in enumerate(active) if w[r, j] > 0)
-            ops = "{" + ", ".join(s.rows[j] for j in reversed(active)) + "}"
+            ops = "{" + ", ".join(operand(r, j) for j in reversed(active)) + "}"
             dm = counter_width(m) + 1
             self.wire(f"wire [{m - 1}:0] {p}_prod")
             self.wire(f"wire signed [{dm - 1}:0] {p}_dm")
@@ -691,8 +794,6 @@ class _Emitter:
         if policy == "reset":
             self.step_rst_used.add(self.ctl)
         wq = np.asarray(n.arrays["wq"])
-        if wq.ndim != 2:
-            raise _unsupported(n, "per-step table banks")
         d = self.sig[n.inputs[0]]
         if d.kind != "int":
             raise _unsupported(n, "binary-input WFSM")
@@ -703,6 +804,9 @@ class _Emitter:
         self.modules.add("sc_wfsm")
         out = []
         sw = max(1, (states - 1).bit_length())
+        if wq.ndim == 3:
+            self._wfsm_banked(n, wq, d, frst, group, seeds)
+            return
         for r in range(n.size):
             table = [int(v) for v in wq[int(group[r])]]
             packed = sum(v << (i * (bits + 1)) for i, v in enumerate(table))
@@ -714,6 +818,37 @@ class _Emitter:
             self.emit(f"    sc_wfsm #(.N({states}), .B({bits}), .INTEGRAL(1), .DW({d.width}), .RESET({states // 2}),",
                       f"        .WEIGHTS({states * (bits + 1)}'h{packed:x})) {inst}_u (",
                       f"        .clk(clk), .rst({frst}), .d({d.rows[r]}), .rw({rw}), .y({inst}_y), .state({inst}_state));")
+            out.append(f"{inst}_y")
+        self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
+
+    def _wfsm_banked(self, n, wq: np.ndarray, d: _Sig, frst: str, group: np.ndarray, seeds: np.ndarray) -> None:
+        """WFSMs with a per-step bank of weight tables (wq (T, G, N): step t reads table
+        min(t, T - 1), batch norm statistics folded into the targets): the saturating counter
+        (sc_fsm_int) and a ROM over {tsel, state} per row, y = (R' < Wq_t[s]) as in sc_wfsm."""
+        states, bits = int(n.params["states"]), int(n.params["weight_bits"])
+        t_st = int(wq.shape[0])
+        tsel, tw = self._tsel(t_st)
+        sw = max(1, (states - 1).bit_length())
+        base = _ident(n.name)
+        self.modules.add("sc_fsm_int")
+        out = []
+        for r in range(n.size):
+            g = int(group[r])
+            inst = f"{base}_r{r}"
+            rw = self.lfsr(f"{inst}_u_lfsr", int(seeds[r]), bits)
+            self.wire(f"wire [{sw - 1}:0] {inst}_state")
+            self.wire(f"wire {inst}_y")
+            self.emit(f"    sc_fsm_int #(.N({states}), .DW({d.width}), .RESET({states // 2})) {inst}_u_fsm (",
+                      f"        .clk(clk), .rst({frst}), .d({d.rows[r]}), .state({inst}_state));")
+            if tsel is None:
+                table = [int(v) for v in wq[0, g]]
+                addr, aw = f"{inst}_state", sw
+            else:
+                table = [int(wq[min(t, t_st - 1), g, s_]) if s_ < states else 0
+                         for t in range(1 << tw) for s_ in range(1 << sw)]
+                addr, aw = f"{{{tsel}, {inst}_state}}", tw + sw
+            data = self.rom(f"{inst}_rom", addr, aw, table, bits + 1)
+            self.emit(f"    assign {inst}_y = ({{1'b0, {rw}}} < {data});   // y = (R' < Wq_t[state])")
             out.append(f"{inst}_y")
         self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
 
@@ -874,6 +1009,8 @@ class _Emitter:
             f"    input  wire [{STEP_BITS - 1}:0] n_steps,",
             (f"    input  wire [{2 * self.in_size - 1}:0] x_in,   // feature j: [2j] nonzero, [2j+1] positive"
              if self.x_format == "tern" else
+             f"    input  wire [{self.x_width - 1}:0] x_in,   // the token id (< {self.vocab})"
+             if self.x_format == "token" else
              f"    input  wire [{self.x_width * self.in_size - 1}:0] x_in,   // feature j: its SNG threshold X at "
              f"[{self.x_width}j +: {self.x_width}]"),
             "    output wire busy,",
@@ -958,6 +1095,10 @@ def _control_lines(p: str, k: int, prev: str | None, L: int, lw: int, launch: bo
 
 def _default_inputs(design, sequences: int, steps: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
+    port = design.netlist.node("model.input")
+    if port.params.get("kind") == "tokens":
+        vocab = next(n for n in design.netlist.nodes if n.op == "lookup").arrays["table"].shape[0]
+        return rng.integers(0, vocab, size=(sequences, steps))
     x_node = next(n for n in design.netlist.nodes if n.op == "input" and n.params.get("source") == "model.input")
     scale = float(x_node.params.get("scale", 1.0))
     size = design.netlist.node("model.input").size
@@ -982,9 +1123,18 @@ def emit_design(design, outdir: str | Path, *, inputs: np.ndarray | None = None,
 
     em = _Emitter(design, top)
     em.run()
-    x = _default_inputs(design, sequences, steps, seed) if inputs is None else np.asarray(inputs, dtype=np.float64)
-    if x.ndim != 3 or x.shape[1] < 1 or x.shape[1] >= (1 << STEP_BITS):
-        raise SCValueError("inputs", f"must be (B, T, F) with 1 <= T < {1 << STEP_BITS}, got shape {x.shape}")
+    x = _default_inputs(design, sequences, steps, seed) if inputs is None else np.asarray(inputs)
+    tokens = em.x_format == "token"
+    if x.ndim != (2 if tokens else 3) or x.shape[1] < 1 or x.shape[1] >= (1 << STEP_BITS):
+        raise SCValueError("inputs", f"must be ({'B, T' if tokens else 'B, T, F'}) with 1 <= T < {1 << STEP_BITS}, "
+                                     f"got shape {x.shape}")
+    if tokens and x.dtype.kind == "f" and np.all(np.isfinite(x)) and np.all(x == np.rint(x)):
+        x = x.astype(np.int64)                           # ids saved as floats (e.g. a calibration .npy)
+    if tokens and (x.dtype.kind not in "iu" or x.min() < 0 or x.max() >= em.vocab):
+        raise SCValueError("inputs", f"token ids must be integers in [0, {em.vocab}), got {x.dtype} "
+                                     f"in [{x.min()}, {x.max()}]")
+    if not tokens:
+        x = x.astype(np.float64)
     out = Path(outdir)
     for sub in ("rtl", "tb"):
         if (out / sub).exists():
@@ -1013,7 +1163,8 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
     """Testbench + vectors; expected values from the runtime's trace (read only)."""
     rt = design._runtime()
     y, runs = rt.run(x, trace=True)
-    B, T, F = x.shape
+    B, T = x.shape[:2]
+    F = x.shape[2] if x.ndim == 3 else 1
     trace = {}
     for run in runs.values():
         trace.update(run.trace)
@@ -1033,11 +1184,14 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         if not np.array_equal(yy, y):
             raise SCValueError("design", "the dense head's host affine does not reproduce simulate()")
     in_words = []
-    if em.x_format == "tern":
+    if em.x_format == "token":
+        codes = x.reshape(B * T, 1).tolist()
+    elif em.x_format == "tern":
         xin = np.rint(x / em.in_scale).astype(np.int64)
         codes = [[(int(v) != 0) | (int(v) > 0) << 1 for v in row] for row in xin.reshape(B * T, F)]
     else:                   # the input SNG bank's thresholds, as Runtime._sng computes them
-        codes = em._sng_thresholds(em.x_sng, x.reshape(B * T, F)).tolist()
+        codes = np.stack([em._sng_thresholds(em.x_sng, x[:, t], t)[:, :F] for t in range(T)],
+                         axis=1).reshape(B * T, F).tolist()
     for row in codes:
         w = 0
         for j, v in enumerate(row):
@@ -1125,6 +1279,20 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         "            seen = seen + 1;",
         *checks[em.layer],
         "        end",
+        *testbench_ending(top, tbn),
+    ]
+    manifest = {"top": top, "testbench": tbn, "layer": em.layer, "length": em.L, "sequences": B, "steps": T,
+                "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
+                "host_affine": em.host or None, "input_port": _port_doc(em)}
+    return {f"{tbn}.v": "\n".join(lines), f"{tbn}_in.hex": "\n".join(in_words) + "\n",
+            f"{tbn}_exp.hex": "\n".join(exp_words) + "\n", "manifest.json": json.dumps(manifest, indent=1)}
+
+
+def testbench_ending(top: str, tbn: str) -> list[str]:
+    """The end of a design testbench's clocked block: after the last expected step of the last
+    sequence print PASS / FAIL (or FAIL timeout), then the Icarus clock wrapper ``<tbn>_run``.
+    Shared by the SC and the fixed-point testbenches (same protocol: start, done, valid)."""
+    return [
         "        if (done && !start && seen == T && !finished) begin",
         "            if (seq + 1 < B) begin seq = seq + 1; seen = 0; end",
         "            else begin",
@@ -1152,11 +1320,25 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         "`endif",
         "",
     ]
-    manifest = {"top": top, "testbench": tbn, "layer": em.layer, "length": em.L, "sequences": B, "steps": T,
-                "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
-                "host_affine": em.host or None}
-    return {f"{tbn}.v": "\n".join(lines), f"{tbn}_in.hex": "\n".join(in_words) + "\n",
-            f"{tbn}_exp.hex": "\n".join(exp_words) + "\n", "manifest.json": json.dumps(manifest, indent=1)}
+
+
+def _port_doc(em: _Emitter) -> dict:
+    """How the host drives x_in (the manifest's ``input_port``)."""
+    if em.x_format == "token":
+        return {"format": "token", "bits": em.x_width, "vocabulary": em.vocab,
+                "encoding": "the token id; the embedding table is in ROMs"}
+    if em.x_format == "tern":
+        return {"format": "exact", "bits_per_feature": 2, "scale": em.in_scale,
+                "encoding": "bit 0: x != 0, bit 1: x > 0 (x in {-scale, 0, +scale})"}
+    n = em.x_sng
+    doc = {"format": "thresholds", "bits_per_feature": em.x_width, "sng": n.name, "encoding": n.encoding,
+           "formula": "X = threshold(x / scale) of the SNG bank (Runtime._sng), held during the step"}
+    if "gain" in n.arrays:
+        doc["formula"] = "X_t = threshold(x * gain[min(t, T - 1)]) (the per-step input gain of batch norm)"
+        doc["gain"] = np.asarray(n.arrays["gain"])[:, 0].tolist()
+    else:
+        doc["scale"] = float(n.params.get("scale", 1.0))
+    return doc
 
 
 def verify_design(outdir: str | Path, simulator: str = "icarus"):

@@ -1,0 +1,89 @@
+"""``scc baseline MODEL -o OUTDIR``: emit the k-bit fixed-point BASELINE of MODEL as synthesizable
+Verilog (OUTDIR/rtl), with a self-checking testbench bit-exact with the integer model (OUTDIR/tb)
+and the analytic estimate (OUTDIR/report.json).  ``--verify`` co-simulates it, ``--synth`` runs
+Yosys (OUTDIR/synth.json, Yosys next to the analytic numbers).  Mirrors
+:func:`sccompiler.backends.verilog.fixed_point.emit_fixed_point_design`,
+:func:`~sccompiler.backends.verilog.design.verify_design` and
+:func:`~sccompiler.backends.verilog.design.synthesize_design`."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import ConfigError
+from .common import echo_json
+
+#: CLI spelling -> tools.simulate's simulator name
+SIMULATORS = {"iverilog": "icarus", "icarus": "icarus", "verilator": "verilator"}
+
+
+def _load_model(path: str):
+    try:
+        from ..frontends import load_model  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - the frontends ship with the package
+        raise ConfigError(f"model loading is not available: {exc}") from None
+    return load_model(path)
+
+
+@click.command("baseline")
+@click.argument("model", type=click.Path(exists=True, dir_okay=True))
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="output directory")
+@click.option("--bits", "bits", type=click.IntRange(4, 12), default=8, show_default=True,
+              help="fixed-point width k (weights, activations, LUT inputs/outputs)")
+@click.option("--weights", "weights", type=click.Choice(["wired", "loadable"]), default="wired", show_default=True,
+              help="wired: constant weights; loadable: weights in a scan-chain register the testbench loads")
+@click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False), default=None,
+              help=".npy float inputs (B, T, features) for the testbench (default: 2 x 3 random)")
+@click.option("--verify", "verify", is_flag=True, help="co-simulate the testbench (exit non-zero on a mismatch)")
+@click.option("--simulator", type=click.Choice(sorted(SIMULATORS)), default="iverilog", show_default=True,
+              help="HDL simulator for --verify")
+@click.option("--synth", is_flag=True, help="synthesize OUTDIR/rtl with Yosys (-> OUTDIR/synth.json)")
+@click.option("--force", is_flag=True, help="overwrite OUTDIR/rtl, tb, report.json")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable result")
+def baseline_cmd(model: str, outdir: str, bits: int, weights: str, inputs: str | None, verify: bool,
+                 simulator: str, synth: bool, force: bool, as_json: bool) -> None:
+    """Emit MODEL's k-bit fixed-point baseline as Verilog in OUTDIR."""
+    from ..backends.verilog.design import synth_summary, synthesize_design, verify_design  # noqa: PLC0415
+    from ..backends.verilog.fixed_point import emit_fixed_point_design  # noqa: PLC0415
+    from ..backends.verilog.harness import mismatches  # noqa: PLC0415
+    from ..errors import SimulationError  # noqa: PLC0415
+    from ..quantize.fixed_point import FixedPointModel  # noqa: PLC0415
+
+    x = None
+    if inputs is not None:
+        from .compile_cmd import load_inputs  # noqa: PLC0415
+
+        x = load_inputs(inputs)
+    fpm = FixedPointModel.from_model(_load_model(model), bits)
+    files = emit_fixed_point_design(fpm, outdir, bits=bits, inputs=x, weights=weights, force=force)
+    doc: dict = {"outdir": outdir, "bits": bits, "weights": weights,
+                 "files": {k: [str(p) for p in v] for k, v in files.items()}}
+    passed, res = True, None
+    if verify:
+        passed, res = verify_design(outdir, SIMULATORS[simulator])
+        doc["verify"] = {"passed": passed, "simulator": res.simulator, "mismatches": mismatches(res.stdout),
+                         "summary": [ln for ln in res.stdout.splitlines() if ln.startswith(("PASS", "FAIL"))],
+                         "build_seconds": res.build_seconds, "run_seconds": res.run_seconds}
+    stats = synthesize_design(outdir) if synth and passed else None
+    if stats is not None:
+        doc["synth"] = synth_summary(stats, outdir)
+    if as_json:
+        echo_json(doc)
+    else:
+        click.echo(f"baseline: {bits}-bit fixed point, {weights} weights: {len(files['rtl'])} RTL files in "
+                   f"{outdir}/rtl, testbench in {outdir}/tb")
+        if res is not None:
+            for line in doc["verify"]["mismatches"] + doc["verify"]["summary"]:
+                click.echo(line)
+        if stats is not None:
+            tr = ("no transistor estimate" if stats.transistors is None else
+                  f"~{stats.transistors}+ transistors (combinational cells only)" if stats.transistors_lower_bound
+                  else f"~{stats.transistors} transistors")
+            click.echo(f"yosys: {stats.cells} cells, {stats.flip_flops} flip-flops, {tr} -> {outdir}/synth.json")
+            ana = doc["synth"]["analytic"]
+            if ana:
+                click.echo(f"analytic estimate ({ana['design']}): {ana['flip_flops']} flip-flops, "
+                           f"{ana['gate_equivalents']:.0f} gate equivalents")
+    if not passed:
+        what = doc["verify"]["summary"][-1] if doc["verify"]["summary"] else "no PASS line from the testbench"
+        raise SimulationError(f"baseline {outdir} ({res.simulator}): RTL does not match the integer model: {what}")
