@@ -82,12 +82,6 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
     cfg = load_config(config_path, **overrides)
     if disable:
         cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
-    if emit == "verilog" and cfg.target_error is not None and cfg.schedule.per_layer:
-        # the emitted layers run in lock step: one L for all (no per-layer shortening)
-        import dataclasses  # noqa: PLC0415
-
-        cfg = cfg.replace(schedule=dataclasses.replace(cfg.schedule, per_layer=False))
-        click.echo("schedule: one L for all layers (--emit verilog runs them in lock step)", err=True)
     calib = load_inputs(calibration, "--calibration") if calibration else None
     status, update = progress_printer()
     emitted = None  # verilog emission

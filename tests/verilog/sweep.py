@@ -72,13 +72,15 @@ class SweepSpec:
     fsm_state: str
     bn: bool = False      # per-step recurrent batch norm on the first layer (LSTM)
     per_gate: bool = False  # one x/h SNG bank per gate (LSTM, integral gates)
+    length2: int = 0      # L of the later timed layers (second layer, streamed head); 0: length
 
     @property
     def name(self) -> str:
         lbr = "" if self.cell == "lstm" or self.linear_before_reset else "_lbr0"
         return (f"s{self.seed}_{self.cell}{lbr}_{self.gate_input.split('_')[0]}_{self.inputs}_{self.layers}x"
                 f"{self.hidden}_I{self.input_size}_T{self.steps}_L{self.length}_{'ter' if self.ternary else 'bin'}"
-                f"{f'_head{self.head}' if self.head else ''}{'_bn' if self.bn else ''}{'_pg' if self.per_gate else ''}")
+                f"{f'_head{self.head}' if self.head else ''}{'_bn' if self.bn else ''}{'_pg' if self.per_gate else ''}"
+                f"{f'_L2_{self.length2}' if self.length2 else ''}")
 
 
 def draw(seed: int) -> SweepSpec:
@@ -118,8 +120,14 @@ def draw(seed: int) -> SweepSpec:
         else:
             hidden -= 1
     length = 256 if seed % 6 == 1 else int(rng.integers(16, min(256, budget_length()) + 1))
+    # odd seeds with a second timed layer (a second recurrent layer or a streamed head) give it
+    # another L (longer or shorter than the first layer's: the shorter layers idle)
+    timed = layers > 1 or (head and gate_input != "table")
+    length2 = int(rng.integers(16, min(256, 2 * budget_length()) + 1)) if timed and seed % 2 == 1 else 0
+    length2 = 0 if length2 == length else length2
     return SweepSpec(seed, cell, gate_input, inputs, lbr, layers, input_size, hidden, steps, length,
-                     bool(rng.integers(0, 2)), head, ("carry", "reset")[int(rng.integers(0, 2))], bn, per_gate)
+                     bool(rng.integers(0, 2)), head, ("carry", "reset")[int(rng.integers(0, 2))], bn, per_gate,
+                     length2)
 
 
 def model_of(spec: SweepSpec) -> Model:
@@ -180,4 +188,7 @@ def compile_spec(spec: SweepSpec):
                 "hidden": "sign" if spec.gate_input == "table" else "stream",
                 **({"gate_sngs": "per_gate"} if spec.per_gate else {})}
     cfg = {"length": spec.length, "defaults": defaults, **FAST}
+    if spec.length2:
+        later = [f"{spec.cell}{k}" for k in range(1, spec.layers)] + (["head"] if spec.head else [])
+        cfg["layers"] = {name: {"length": spec.length2} for name in later}
     return compile_model(model_of(spec), cfg, calibration=x), x

@@ -266,7 +266,7 @@ def test_existing_output_needs_force_and_emission_is_deterministic(emitted, tmp_
             assert (first / sub / name).read_text() == (tmp_path / sub / name).read_text(), name
 
 
-@pytest.mark.parametrize("what", ["real_per_row_gains", "gru_table_rom", "layer_lengths"])
+@pytest.mark.parametrize("what", ["real_per_row_gains", "gru_table_rom", "vocabulary"])
 def test_unsupported_designs_are_refused_before_writing(what, tmp_path):
     x = _inputs(3, 2, 0)
     if what == "real_per_row_gains":
@@ -281,10 +281,10 @@ def test_unsupported_designs_are_refused_before_writing(what, tmp_path):
                                calibration=_inputs(8, 2, 0))
         expect = ("sng", "gru0.n_s", "20 address bits")
     else:
-        design = compile_model(lstm_model(I=3, H=2, layers=2),
-                               {"length": 16, "defaults": {"hidden": "sign"}, "layers": {"lstm1": {"length": 32}},
-                                **FAST}, calibration=x)
-        expect = ("lstm", "lstm1", "one L for all layers")
+        # a token port wider than a ROM address: 2^16 + 1 ids
+        design = compile_model(_embedding_model(True, vocab=(1 << 16) + 1, dim=2),
+                               {"length": 16, "defaults": {"hidden": "sign"}, **FAST})
+        expect = ("input", "model.input", "17 > 16 ROM address bits")
     with pytest.raises(UnsupportedOpError) as err:
         emit_design(design, tmp_path / "out")
     msg = str(err.value)
@@ -342,9 +342,11 @@ def test_cli_verify_missing_simulator_and_missing_tb(cli_dir, tmp_path, monkeypa
 
 
 def test_cli_emit_refuses_unsupported_design_and_writes_nothing(cli_dir):
-    # no calibration: real inputs, integral gates, a streamed head; a head with its own L is not emitted
-    (cli_dir / "cfg_int.json").write_text(json.dumps({"length": 16, "layers": {"head": {"length": 32}}, **FAST}))
-    r = CliRunner().invoke(cli, ["compile", str(cli_dir / "model"), "--config", str(cli_dir / "cfg_int.json"),
+    # no calibration: real inputs, integral gates; per-row bn_x/bn_h gains of real inputs are not emitted
+    save_model(_bn_model(lstm_model(I=2, H=3, seed=5), 3, 0, "bn_exact"), cli_dir / "bn_model")
+    (cli_dir / "cfg_int.json").write_text(json.dumps({"length": 16, "defaults": {"gate_input": "integral_wfsm"},
+                                                      **FAST}))
+    r = CliRunner().invoke(cli, ["compile", str(cli_dir / "bn_model"), "--config", str(cli_dir / "cfg_int.json"),
                                  "-o", str(cli_dir / "refused"), "--emit", "verilog"])
     assert r.exit_code != 0 and "Verilog emission" in r.output and "Traceback" not in r.output
     assert not (cli_dir / "refused").exists()
@@ -404,13 +406,41 @@ def test_embedding_inputs_are_checked(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_cli_target_error_with_emission_schedules_one_length(cli_dir):
-    """--target-error with --emit verilog keeps one L for all layers (the RTL runs them in lock
-    step): the per-layer shortening is switched off and said so; the design is emitted."""
-    r = _compile_cli(cli_dir, "scheduled", "--target-error", "10", "--emit", "verilog")
-    assert r.exit_code == 0, r.output
-    assert "one L for all layers" in r.output
-    doc = json.loads((cli_dir / "scheduled" / "design.json").read_text())
-    assert doc["config"]["schedule"]["per_layer"] is False
-    assert len({p["length"] for p in doc["netlist"]["layers"] if p["length"]}) == 1
-    assert (cli_dir / "scheduled" / "rtl" / "sc_design.v").is_file()
+# ----------------------------------------------------------------------------- per-layer L
+#: name -> (model, config): timed layers with different L (the design steps with the longest;
+#: the shorter layers hold their sources, FSMs and counters in the remaining cycles)
+LENGTH_CASES = {
+    "table_L16_L32_head": (lambda: lstm_model(I=3, H=2, layers=2, seed=0, dense=1),
+                           {"length": 16, "defaults": {"hidden": "sign"}, "layers": {"lstm1": {"length": 32}}}),
+    "table_L32_L16_reset": (lambda: lstm_model(I=3, H=3, layers=2, seed=1),
+                            {"length": 32, "defaults": {"hidden": "sign", "fsm_state": "reset"},
+                             "layers": {"lstm1": {"length": 16}}}),
+    "integral_L32_L16_head_L24": (lambda: lstm_model(I=2, H=3, layers=2, seed=2, dense=2),
+                                  {"length": 32, "layers": {"lstm1": {"length": 16}, "head": {"length": 24}}}),
+}
+
+
+@pytest.mark.hw
+@pytest.mark.parametrize("case", list(LENGTH_CASES))
+def test_layers_with_different_lengths_bit_exact(case, tmp_path):
+    require_tool("iverilog")
+    build, cfg = LENGTH_CASES[case]
+    model = build()
+    real = "integral" in case
+    x = _inputs(model.layers[0].input_size, 4, 0, real=real)
+    design = compile_model(model, {**cfg, **FAST}, calibration=x)
+    emit_design(design, tmp_path, inputs=x)
+    man = json.loads((tmp_path / "tb" / "manifest.json").read_text())
+    lengths = {p.name: p.length for p in design.netlist.layers if p.length and p.name in man["lengths"]}
+    assert man["lengths"] == lengths and len(set(lengths.values())) > 1
+    assert man["cycles_per_step"] == max(lengths.values())
+    top = (tmp_path / "rtl" / "sc_design.v").read_text()
+    for layer, L in lengths.items():     # exactly the shorter layers get a clock enable
+        assert (f"wire {layer}_en = " in top) == (L < man["cycles_per_step"])
+    passed, res = verify_design(tmp_path, "icarus")
+    assert passed, res.stdout[-2000:]
+    if case == "integral_L32_L16_head_L24":
+        require_tool("verilator")
+        assert verilator_lint(_rtl(tmp_path), "sc_design") == []
+        passed, res = verify_design(tmp_path, "verilator")
+        assert passed, res.stdout[-2000:]

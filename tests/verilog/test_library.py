@@ -46,7 +46,9 @@ def test_default_stride_and_names():
     assert lfsr_module_name(16) == f"sc_lfsr_w16_t{TAPS[16]:x}_s16"
     assert emit_lfsr(16) == emit_lfsr(16, 16)
     assert module_text(lfsr_module_name(9, 4)) == emit_lfsr(9, 4)
-    for bad in ("sc_lfsr_w16_t1_s16", "sc_lfsr_wx", "sc_nothing"):
+    assert lfsr_module_name(9, 4, enable=True) == lfsr_module_name(9, 4) + "_en"
+    assert module_text(lfsr_module_name(9, 4, enable=True)) == emit_lfsr(9, 4, enable=True)
+    for bad in ("sc_lfsr_w16_t1_s16", "sc_lfsr_wx", "sc_nothing", "sc_lfsr_w16_t1_s16_en", "sc_lfsr_wx_en"):
         with pytest.raises(SCValueError):
             module_text(bad)
     with pytest.raises(SCValueError):
@@ -62,7 +64,7 @@ def test_closure_puts_dependencies_first():
     assert len(order) == len(set(order))
 
 
-@pytest.mark.parametrize("name", sorted(FIXED_MODULES) + [lfsr_module_name(12, 5)])
+@pytest.mark.parametrize("name", sorted(FIXED_MODULES) + [lfsr_module_name(12, 5), lfsr_module_name(12, 5, True)])
 def test_synthesizable_text(name):
     text = module_text(name)
     assert text.startswith(f"// {name}: ") and "docs/semantics.md, §" in text
@@ -77,3 +79,41 @@ def test_library_contains_each_module_once():
     text = emit_library()
     for name in FIXED_MODULES:
         assert len(re.findall(rf"^module {name}\b", text, re.MULTILINE)) == 1
+
+
+@pytest.mark.hw
+def test_lfsr_with_enable_holds_in_disabled_cycles(tmp_path):
+    """The ``_en`` LFSR advances exactly in the cycles with en high: its r sequence is the plain
+    LFSR's with each value repeated while en is low (en pattern: low every third cycle)."""
+    from sccompiler.backends.verilog.tools import run_icarus  # noqa: PLC0415
+    from sccompiler.testing import require_tool  # noqa: PLC0415
+
+    require_tool("iverilog")
+    require_tool("vvp")
+    w, cycles, seed = 10, 40, 0x2a5
+    tb = f"""module lfsr_en_tb (input wire clk);
+    reg rst = 1'b1; reg [7:0] cyc = 0;
+    wire en = (cyc % 3) != 2;
+    wire [{w - 1}:0] r;
+    {lfsr_module_name(w, enable=True)} #(.SEED({w}'h{seed:x})) u (.clk(clk), .rst(rst), .en(en), .r(r));
+    always @(posedge clk) begin
+        cyc <= cyc + 1;
+        if (cyc == 0) rst <= 1'b0;
+        else begin
+            $display("R %0d %0d", en, r);
+            if (cyc == {cycles}) $finish;
+        end
+    end
+endmodule
+"""
+    (tmp_path / "lfsr.v").write_text(emit_lfsr(w, enable=True))
+    (tmp_path / "tb.v").write_text(tb)
+    res = run_icarus([tmp_path / "lfsr.v", tmp_path / "tb.v"], "lfsr_en_tb")
+    rows = [tuple(int(v) for v in ln.split()[1:]) for ln in res.stdout.splitlines() if ln.startswith("R ")]
+    assert len(rows) == cycles
+    state, expect = seed, []
+    for en, _ in rows:
+        expect.append(state)
+        if en:
+            state = lfsr_leap(state, w, w)
+    assert [r for _, r in rows] == expect

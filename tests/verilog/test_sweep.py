@@ -55,6 +55,8 @@ def test_sweep_covers_the_ranges():
     assert {(s.gate_input, s.inputs) for s in specs if s.bn} == {("table", "exact"), ("integral_wfsm", "real"),
                                                                  ("integral_wfsm", "exact")}
     assert {s.bn for s in specs if s.per_gate} == {False, True}
+    # later timed layers with another L: longer (the first layer idles) and shorter (they idle)
+    assert any(0 < s.length2 < s.length for s in specs) and any(s.length2 > s.length for s in specs)
     assert len({s.name for s in specs}) == len(specs)
 
 

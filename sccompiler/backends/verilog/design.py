@@ -13,7 +13,7 @@
   (:meth:`sccompiler.compiler.runtime.Runtime.run` with ``trace=True``), and ``manifest.json``.
 
 Supported (everything else raises :class:`UnsupportedOpError` naming the node and op, before any
-file is written): stacked LSTM or GRU layers (one ``L``, ``fsm_state`` carry or reset) either with
+file is written): an optional embedding, stacked LSTM or GRU layers (``fsm_state`` carry or reset) either with
 exact (+-s / 0) model inputs, ``gate_input: table`` (per-step statistics too; a GRU's n table also
 reads r's pre-activations) and ``hidden: sign``, or with integral WFSM gates and ``hidden: stream``
 (real inputs: the input port carries the input SNGs' thresholds; exact inputs may gate their
@@ -26,6 +26,8 @@ table banks read ROMs addressed by the layer's ``min(step, T_st - 1)``; per-gate
 operand banks (``xnor_apc`` over (G, M) / (R, M) streams).  Real inputs with per-row input
 gains are refused (the port would carry one threshold per row and input).
 Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).
+Layers with different ``L`` step with the longest one, P; a layer with L < P holds its sources,
+FSMs and counters (clock enable ``<layer>_en``) in the last P - L cycles of each step.
 
 Timing (zero overhead cycles, so the free-running LFSRs and WFSMs see exactly the runtime's
 ``L`` cycles per step): ``start`` re-runs every stream primitive from reset (as the runtime runs
@@ -139,19 +141,18 @@ class _Emitter:
                 if p.options.get("hidden") == "sign" and p.options.get("gate_input") != "table":
                     raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden='sign' with "
                                              f"gate_input='table' yet, got {p.options.get('gate_input')!r}")
-                if int(p.length) != int(rec[0].length):
-                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission needs one L for all layers yet "
-                                             f"({rec[0].length} vs {p.length})")
-            elif p.kind != "dense" or k != len(layers) - 1 or \
-                    (p.options.get("mode") != "exact" and int(p.length) != int(rec[0].length)):
-                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact, or "
-                                         "streamed with the recurrent layers' L) after the recurrent layers yet (got "
-                                         f"{p.kind}, mode {p.options.get('mode')!r}, L = {p.length})")
+            elif p.kind != "dense" or k != len(layers) - 1:
+                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact or "
+                                         f"streamed) after the recurrent layers yet (got {p.kind})")
         # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
         self.rec_layers = [p.name for p in rec] + [p.name for p in layers[len(rec):]
                                                    if p.options.get("mode") != "exact"]
         self.layer = self.rec_layers[-1]
-        self.L = int(rec[0].length)
+        # every timed layer steps with one period P = the longest L (the layers run in lock step,
+        # one step apart); a layer with a shorter L runs its L cycles, then holds its sources,
+        # FSMs and counters (clock enable <layer>_en) for the remaining P - L cycles
+        self.lengths = {p.name: int(p.length) for p in layers if p.name in self.rec_layers}
+        self.P = max(self.lengths.values())
         self.ctl = self.rec_layers[0]
 
     # ------------------------------------------------------------------ helpers
@@ -161,15 +162,31 @@ class _Emitter:
     def wire(self, decl: str) -> None:
         self.decl.append(f"    {decl};")
 
+    @property
+    def idles(self) -> bool:
+        """True when the current layer's L is shorter than the step period (it has idle cycles)."""
+        return self.lengths[self.ctl] < self.P
+
+    @property
+    def Lc(self) -> int:
+        """L of the current layer."""
+        return self.lengths[self.ctl]
+
     def lfsr(self, inst: str, seed: int, n: int) -> str:
         check_seed(int(seed), self.width)
-        mod = lfsr_module_name(self.width, self.stride)
+        mod = lfsr_module_name(self.width, self.stride, enable=self.idles)
         self.modules.add(mod)
         r = f"{inst}_r"
+        en = f", .en({self.ctl}_en)" if self.idles else ""
         self.wire(f"wire [{n - 1}:0] {r}")
         self.emit(f"    {mod} #(.SEED({self.width}'h{int(seed):x}), .N({n})) {inst} "
-                  f"(.clk(clk), .rst({self.ctl}_srst), .r({r}));")
+                  f"(.clk(clk), .rst({self.ctl}_srst){en}, .r({r}));")
         return r
+
+    def held(self, d: str, width: int) -> str:
+        """An integral step ``d`` (signed, ``width`` bits) that is 0 in the current layer's idle
+        cycles (FSMs and up/down counters then keep their value)."""
+        return f"({self.ctl}_en ? {d} : {width}'sd0)" if self.idles else d
 
     def rom(self, inst: str, addr: str, aw: int, table: list[int], dw: int) -> str:
         """A constant table ``data = table[addr]`` (entries beyond the table read 0) as a
@@ -499,7 +516,7 @@ class _Emitter:
                 lo, hi = reg["range"]                   # unreachable codes read 0
                 ok = (counts >= lo) & (counts <= hi)
                 vals = self.rt._eval(dec, {dec.inputs[0]: counts[ok][:, None].astype(np.float64)}, {}, {}, {},
-                                     self.L, int(ok.sum()), 0)
+                                     self.lengths[dec.layer], int(ok.sum()), 0)
                 if isinstance(vals, tuple):
                     vals = vals[0]
                 xs = np.zeros((codes.size, 1), dtype=np.int64)
@@ -573,7 +590,7 @@ class _Emitter:
             kh[:, 2 * hidden:] = fields[3][:, None]
         tables = []
         for t in range(1 << g["tw"]):                            # address {tsel, ...}
-            vals = self.rt._eval(gn, {gn.inputs[0]: kx, gn.inputs[1]: kh}, {}, {}, {}, self.L, grid.size,
+            vals = self.rt._eval(gn, {gn.inputs[0]: kx, gn.inputs[1]: kh}, {}, {}, {}, self.Lc, grid.size,
                                  min(t, g["t_st"] - 1))
             tables.append(self._sng_thresholds(n, vals))         # (C, rows)
         xs = np.concatenate(tables, axis=0)
@@ -817,7 +834,7 @@ class _Emitter:
             self.wire(f"/* verilator lint_off UNUSEDSIGNAL */ wire [{sw - 1}:0] {inst}_state /* verilator lint_on UNUSEDSIGNAL */")
             self.emit(f"    sc_wfsm #(.N({states}), .B({bits}), .INTEGRAL(1), .DW({d.width}), .RESET({states // 2}),",
                       f"        .WEIGHTS({states * (bits + 1)}'h{packed:x})) {inst}_u (",
-                      f"        .clk(clk), .rst({frst}), .d({d.rows[r]}), .rw({rw}), .y({inst}_y), .state({inst}_state));")
+                      f"        .clk(clk), .rst({frst}), .d({self.held(d.rows[r], d.width)}), .rw({rw}), .y({inst}_y), .state({inst}_state));")
             out.append(f"{inst}_y")
         self.sig[n.name] = _Sig("bits", out, 1, {"shape": tuple(n.shape)})
 
@@ -839,7 +856,7 @@ class _Emitter:
             self.wire(f"wire [{sw - 1}:0] {inst}_state")
             self.wire(f"wire {inst}_y")
             self.emit(f"    sc_fsm_int #(.N({states}), .DW({d.width}), .RESET({states // 2})) {inst}_u_fsm (",
-                      f"        .clk(clk), .rst({frst}), .d({d.rows[r]}), .state({inst}_state));")
+                      f"        .clk(clk), .rst({frst}), .d({self.held(d.rows[r], d.width)}), .state({inst}_state));")
             if tsel is None:
                 table = [int(v) for v in wq[0, g]]
                 addr, aw = f"{inst}_state", sw
@@ -875,22 +892,24 @@ class _Emitter:
         s = self.sig[n.inputs[0]]
         if s.kind != "bits" or len(s.rows) != n.size:
             raise _unsupported(n)
-        cw = counter_width(self.L)
+        L = self.Lc
+        cw = counter_width(L)
         base = _ident(n.name)
         self.modules.add("sc_counter_up")
         for r in range(n.size):
             p = f"{base}_r{r}"
+            y = f"{self.ctl}_en & {s.rows[r]}" if self.idles else s.rows[r]
             self.wire(f"wire [{cw - 1}:0] {p}_count")
-            self.emit(f"    sc_counter_up #(.LENGTH({self.L})) {p}_u (.clk(clk), .rst({self.ctl}_srst), .y({s.rows[r]}), "
+            self.emit(f"    sc_counter_up #(.LENGTH({L})) {p}_u (.clk(clk), .rst({self.ctl}_srst), .y({y}), "
                       f".count({p}_count));")
         rows = self._counter_common(n, cw, False)
-        self.sig[n.name] = _Sig("count", rows, cw, {"signed": False, "lo": 0, "hi": self.L})
+        self.sig[n.name] = _Sig("count", rows, cw, {"signed": False, "lo": 0, "hi": L})
 
     def _op_updown_counter(self, n) -> None:
         s = self.sig[n.inputs[0]]
         if s.kind != "int" or len(s.rows) != n.size:
             raise _unsupported(n)
-        lo, hi = s.extra["lo"] * self.L, s.extra["hi"] * self.L
+        lo, hi = s.extra["lo"] * self.Lc, s.extra["hi"] * self.Lc
         cw = _sbits(lo, hi)
         base = _ident(n.name)
         self.modules.add("sc_counter_updown")
@@ -899,7 +918,7 @@ class _Emitter:
             self.wire(f"wire signed [{cw - 1}:0] {p}_count")
             self.emit(f"    sc_counter_updown #(.CW({cw}), .DW({s.width}), .RESET(0), .SAT_LO(0), .LO(0), "
                       f".SAT_HI(0), .HI(0)) {p}_u (",
-                      f"        .clk(clk), .rst({self.ctl}_srst), .d({s.rows[r]}), .count({p}_count));")
+                      f"        .clk(clk), .rst({self.ctl}_srst), .d({self.held(s.rows[r], s.width)}), .count({p}_count));")
         rows = self._counter_common(n, cw, True)
         self.sig[n.name] = _Sig("count", rows, cw, {"signed": True, "lo": lo, "hi": hi})
 
@@ -911,7 +930,7 @@ class _Emitter:
             # h = +1 if 2 C >= L else -1  (runtime: np.where(2 * c >= L, 1, -1))
             self.wire(f"wire [{n.size - 1}:0] {base}_pos")
             for r in range(n.size):
-                self.emit(f"    assign {base}_pos[{r}] = ({{1'b0, {c.rows[r]}, 1'b0}} >= {c.width + 2}'d{self.L});")
+                self.emit(f"    assign {base}_pos[{r}] = ({{1'b0, {c.rows[r]}, 1'b0}} >= {c.width + 2}'d{self.Lc});")
             rows = [f"{base}_pos[{r}]" for r in range(n.size)]
             self.sig[n.name] = _Sig("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
             self.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True,
@@ -971,7 +990,7 @@ class _Emitter:
         if mode == "counted":       # the step count of an up/down counter (already an output)
             if k.op != "updown_counter":
                 raise _unsupported(n, f"counted head over a {k.op}")
-            self.host.update(length=self.L, formula="y = gain * (k / length) + bias")
+            self.host.update(length=self.lengths[n.layer], formula="y = gain * (k / length) + bias")
             self.sig[n.name] = _Sig("host", [], 0)
             return
         if mode != "exact":
@@ -986,7 +1005,12 @@ class _Emitter:
     def _control(self, layer: str, k: int, lw: int) -> list[str]:
         prev = self.rec_layers[k - 1] if k else None
         launch = k + 1 < len(self.rec_layers)
-        return _control_text(layer, k, prev, self.L, lw, launch, layer in self.step_rst_used)
+        lines = _control_text(layer, k, prev, self.P, lw, launch, layer in self.step_rst_used)
+        if self.lengths[layer] < self.P:
+            lines.append(f"    wire {layer}_en = ({layer}_cyc < {lw}'d{self.lengths[layer]});   // L = "
+                         f"{self.lengths[layer]} active cycles of the {self.P}-cycle step; then its sources, FSMs and "
+                         "counters hold")
+        return lines
 
     def top_text(self) -> str:
         ports = [f"    output wire [{len(o['rows']) * o['width'] - 1}:0] o_{_ident(o['node'])}" for o in self.outputs]
@@ -995,10 +1019,11 @@ class _Emitter:
             w = o["width"]
             for r, e in enumerate(o["rows"]):
                 assigns.append(f"    assign o_{_ident(o['node'])}[{r * w + w - 1}:{r * w}] = {e};")
-        lw = counter_width(self.L)
+        lw = counter_width(self.P)
+        lens = ", ".join(f"{k} L = {v}" for k, v in self.lengths.items())
         head = [
             f"// {self.top}: generated by sccompiler.backends.verilog.design from the compiled design",
-            f"// '{self.design.model.name}' (layer {self.layer}, L = {self.L} cycles per time step).",
+            f"// '{self.design.model.name}' (layer {self.layer}; {lens}; {self.P} cycles per time step).",
             "// Synthesizable Verilog-2005.  Protocol: pulse start (with n_steps >= 1) to run a sequence from",
             "// reset; hold x_in at the input of step x_step while busy; valid marks the cycle where o_* hold",
             "// the values of step out_step; done rises after the last step.  docs/verilog.md, 'Designs'.",
@@ -1217,7 +1242,7 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         "    initial finished = 1'b0;",
         f"    localparam integer B = {B};",
         f"    localparam integer T = {T};",
-        f"    localparam integer TIMEOUT = {(B * (T + len(em.rec_layers) + 1) * em.L + 10 * B + 10)};",
+        f"    localparam integer TIMEOUT = {(B * (T + len(em.rec_layers) + 1) * em.P + 10 * B + 10)};",
         f"    reg [{em.x_width * em.in_size - 1}:0] x_mem [0:B*T-1];",
         f"    reg [{total - 1}:0] exp_mem [0:B*T-1];",
         f"    initial $readmemh(\"{tbn}_in.hex\", x_mem);",
@@ -1281,7 +1306,8 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         "        end",
         *testbench_ending(top, tbn),
     ]
-    manifest = {"top": top, "testbench": tbn, "layer": em.layer, "length": em.L, "sequences": B, "steps": T,
+    manifest = {"top": top, "testbench": tbn, "layer": em.layer, "length": em.P, "lengths": em.lengths,
+                "cycles_per_step": em.P, "sequences": B, "steps": T,
                 "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
                 "host_affine": em.host or None, "input_port": _port_doc(em)}
     return {f"{tbn}.v": "\n".join(lines), f"{tbn}_in.hex": "\n".join(in_words) + "\n",

@@ -48,23 +48,26 @@ def header(module: str, summary: str, section: str) -> str:
 
 
 # ----------------------------------------------------------------------------- LFSR (generated)
-def lfsr_module_name(width: int, stride: int | None = None) -> str:
-    """Deterministic name of the generated LFSR module, e.g. ``sc_lfsr_w16_t8610_s16``."""
+def lfsr_module_name(width: int, stride: int | None = None, enable: bool = False) -> str:
+    """Deterministic name of the generated LFSR module, e.g. ``sc_lfsr_w16_t8610_s16`` (with a
+    clock enable: ``sc_lfsr_w16_t8610_s16_en``)."""
     check_width(width)
     stride = width if stride is None else check_int("stride", stride, 1)
-    return f"sc_lfsr_w{width}_t{TAPS[width]:x}_s{stride}"
+    return f"sc_lfsr_w{width}_t{TAPS[width]:x}_s{stride}" + ("_en" if enable else "")
 
 
-def emit_lfsr(width: int, stride: int | None = None) -> str:
+def emit_lfsr(width: int, stride: int | None = None, enable: bool = False) -> str:
     """Verilog of the leap-forward Galois LFSR of ``width`` bits advancing ``stride`` steps/clock.
 
     Parameters of the module: ``SEED`` (reset value, 1 <= SEED < 2^W; validated by the Python
     emitter, :func:`sccompiler.sim.sources.check_seed`) and ``N`` (how many low state bits the port
-    ``r`` carries: ``R_t = s_t & (2^N - 1)``).
+    ``r`` carries: ``R_t = s_t & (2^N - 1)``).  ``enable``: an ``en`` input; the state advances
+    only in cycles with ``en`` high (a layer whose L is shorter than the design's step period
+    idles in the remaining cycles).
     """
     check_width(width)
     stride = width if stride is None else check_int("stride", stride, 1)
-    name = lfsr_module_name(width, stride)
+    name = lfsr_module_name(width, stride, enable)
     rows = leap_matrix(width, stride)
     eqs = []
     for i, row in enumerate(rows):
@@ -84,7 +87,8 @@ def emit_lfsr(width: int, stride: int | None = None) -> str:
         ") (\n"
         "    input  wire         clk,\n"
         "    input  wire         rst,\n"
-        "    output wire [N-1:0] r\n"
+        + ("    input  wire         en,\n" if enable else "")
+        + "    output wire [N-1:0] r\n"
         ");\n"
         f"    reg  [{width - 1}:0] state;\n"
         f"    wire [{width - 1}:0] next_state;\n"
@@ -92,7 +96,8 @@ def emit_lfsr(width: int, stride: int | None = None) -> str:
         "    assign r = state[N-1:0];\n"
         "    always @(posedge clk) begin\n"
         "        if (rst) state <= SEED;\n"
-        "        else     state <= next_state;\n"
+        + ("        else if (en) state <= next_state;\n" if enable else "        else     state <= next_state;\n")
+        + 
         "    end\n"
         "endmodule\n")
 
@@ -402,15 +407,16 @@ def module_text(name: str) -> str:
     if name in FIXED_MODULES:
         return FIXED_MODULES[name]
     if name.startswith("sc_lfsr_w"):
+        enable = name.endswith("_en")
         try:
-            width_part, taps_part, stride_part = name[len("sc_lfsr_"):].split("_")
+            width_part, taps_part, stride_part = name[len("sc_lfsr_"):len(name) - (3 if enable else 0)].split("_")
             width, stride = int(width_part[1:]), int(stride_part[1:])
         except ValueError:
             raise SCValueError("module", f"malformed LFSR module name {name!r}") from None
-        if lfsr_module_name(width, stride) != name:
+        if lfsr_module_name(width, stride, enable) != name:
             raise SCValueError("module", f"{name!r} does not match the tap table "
-                                         f"(expected {lfsr_module_name(width, stride)!r})")
-        return emit_lfsr(width, stride)
+                                         f"(expected {lfsr_module_name(width, stride, enable)!r})")
+        return emit_lfsr(width, stride, enable)
     raise SCValueError("module", f"unknown library module {name!r}; known: "
                                  f"{sorted(FIXED_MODULES)} and sc_lfsr_w<W>_t<taps>_s<stride>")
 
