@@ -74,6 +74,48 @@ def test_bias_only_lstm_hand_computed():
     assert res["h"][0].tolist() == [[48, 48], [71, 71]]
 
 
+def test_linear_head_hand_computed():
+    """The bias-only LSTM above (h = 48, 71 per step, Q7) with a head W = [[0.5, -0.25], [1, 0]],
+    b = [0.1, -1]: max|W| = 1 -> f_w = 6 (1 * 2^7 = 128 overflows), W_int = [[32, -16], [64, 0]],
+    accumulator Q13, b_int = [floor(819.2 + 0.5), -8192] = [819, -8192].
+    y1 = [48*32 - 48*16 + 819, 48*64 - 8192] = [1587, -5120]; y2 = [71*16 + 819, 71*64 - 8192] =
+    [1955, -3648]: exact, not requantized."""
+    H = 2
+    lay = LSTM("l", input_size=1, hidden_size=H, w_ih=Tensor(np.zeros((4 * H, 1))),
+               w_hh=Tensor(np.zeros((4 * H, H))), b_ih=Tensor(np.full(4 * H, 0.75)),
+               b_hh=Tensor(np.full(4 * H, 0.25)))
+    head = Linear("head", in_size=2, out_size=2, weight=Tensor(np.array([[0.5, -0.25], [1.0, 0.0]])),
+                  bias=Tensor(np.array([0.1, -1.0])))
+    fpm = FixedPointModel.from_model(Model((lay, head), InputSpec("features", 1)), bits=8)
+    assert fpm.head.f_w == 6 and fpm.head.acc_frac == 13
+    assert fpm.head.weight.tolist() == [[32, -16], [64, 0]] and fpm.head.bias.tolist() == [819, -8192]
+    res = fpm.forward(np.zeros((1, 2, 1), dtype=np.int64))
+    assert list(res) == ["l", "head"]
+    assert res["l"]["h"][0].tolist() == [[48, 48], [71, 71]]
+    assert res["head"]["y"].dtype == np.int64
+    assert res["head"]["y"][0].tolist() == [[1587, -5120], [1955, -3648]]
+    y = fpm.forward_float(np.zeros((1, 2, 1)))
+    assert np.array_equal(y[0], np.array([[1587, -5120], [1955, -3648]]) / 2.0 ** 13)
+    # worst case: 2 products of -128 * -128 plus the largest bias of head_bias_bits
+    bb = fpm.head_bias_bits()
+    assert fpm.head_range() == (2 * -128 * 127 - (1 << (bb - 1)), 2 * 128 * 128 + (1 << (bb - 1)) - 1)
+    assert fpm.head_bits() == max(bb, 17) + 1
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_head_error_shrinks_with_bits(kind):
+    m = rnn(kind, I=3, H=6, layers=1, seed=8)
+    rng = np.random.default_rng(9)
+    head = Linear("head", in_size=6, out_size=3, weight=Tensor(rng.normal(0, 0.7, (3, 6))),
+                  bias=Tensor(rng.normal(0, 0.3, 3)))
+    m = m.with_layers([*m.layers, head])
+    x = rng.uniform(-1, 1, (16, 8, 3))
+    ref = forward(m, x)
+    err = {b: float(np.abs(FixedPointModel.from_model(m, b).forward_float(x) - ref).max()) for b in (6, 12)}
+    assert ref.shape == (16, 8, 3)
+    assert err[12] < 0.02 and err[12] * 8 < err[6]
+
+
 def test_zero_gru_keeps_zero_state_and_halves():
     """Zero weights/biases: z = 0.5, n = 0, so h_t = round(h_{t-1} / 2) -> 0 from zero state."""
     H = 3
@@ -151,9 +193,13 @@ def test_frozen():
 def test_refuses_unsupported_layers():
     base = rnn("lstm", I=3, H=4)
     lay = base.layers[0]
+    mid = Linear("mid", in_size=4, out_size=4, weight=Tensor(np.ones((4, 4))))
     head = Linear("head", in_size=4, out_size=2, weight=Tensor(np.ones((2, 4))))
+    assert FixedPointModel.from_model(base.with_layers([lay, head]), 8).head.name == "head"   # one head is fine
+    with pytest.raises(UnsupportedOpError, match="mid"):
+        FixedPointModel.from_model(base.with_layers([lay, mid, head]), 8)       # only ONE trailing head
     with pytest.raises(UnsupportedOpError, match="head"):
-        FixedPointModel.from_model(base.with_layers([lay, head]), 8)
+        FixedPointModel.from_model(Model((head,), InputSpec("features", 4)), 8)  # no recurrent layer
     bn = BatchNormParams(np.ones(16), np.zeros(16), np.zeros(16), np.ones(16))
     with pytest.raises(UnsupportedOpError, match="batch"):
         FixedPointModel.from_model(base.replace_layer(lay.name, lay.replace(bn_x=bn)), 8)

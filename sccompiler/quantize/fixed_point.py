@@ -40,6 +40,13 @@ GRU (rows r z n; ``xn``, ``hn`` the n rows' input / hidden parts)::
                                                                  + b_in + b_hn) >>r (F - (k-4)))
     h = ((n << (k-1)) + z*(h - n)) >>r (k-1)                   # = (1-z) n + z h
 
+Optional trailing Linear head (weight (out, H) k-bit at 2^-f_w, bias rounded once to the
+accumulator scale 2^-((k-1) + f_w))::
+
+    y = h W^T + b                                              # exact; not requantized
+
+``y`` is the exact accumulator integer (``(k-1) + f_w`` fractional bits) per step.
+
 Everything is int64, vectorized over the batch; :meth:`FixedPointModel.from_model` refuses formats
 whose exact accumulators would not fit in 62 bits.
 """
@@ -52,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SCValueError, UnsupportedOpError
-from ..ir.model import GRU, LSTM, Model
+from ..ir.model import GRU, LSTM, Linear, Model
 
 #: integer bits (above the sign) of the pre-activation (LUT input) format: range [-8, 8)
 PRE_INT_BITS = 3
@@ -209,6 +216,26 @@ class FixedPointLayer:
 
 
 @dataclass(frozen=True, eq=False)
+class FixedPointHead:
+    """A trailing dense layer in fixed point: ``weight`` (out, in) k-bit integers meaning
+    ``weight / 2^f_w``; ``bias`` (out,) at the accumulator scale 2^-acc_frac.  Its output is the
+    exact accumulator ``h W^T + bias`` (no requantization)."""
+
+    name: str
+    in_size: int
+    out_size: int
+    bits: int
+    weight: np.ndarray
+    f_w: int
+    bias: np.ndarray
+
+    @property
+    def acc_frac(self) -> int:
+        """Fractional bits of the output: (k-1) (h) + f_w."""
+        return self.f_w + (self.bits - 1)
+
+
+@dataclass(frozen=True, eq=False)
 class FixedPointModel:
     """A k-bit fixed-point LSTM/GRU stack (see the module docstring for every format)."""
 
@@ -219,6 +246,7 @@ class FixedPointModel:
     sigmoid_lut: np.ndarray
     tanh_lut: np.ndarray
     tanh_c_lut: np.ndarray
+    head: FixedPointHead | None = None
 
     @property
     def bits(self) -> int:
@@ -227,7 +255,8 @@ class FixedPointModel:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model: Model, bits: int = 8) -> "FixedPointModel":
-        """Quantize ``model`` (LSTM/GRU layers only, feature inputs, no batch norm) to ``bits``."""
+        """Quantize ``model`` (LSTM/GRU layers, optionally one trailing Linear head; feature
+        inputs, no batch norm) to ``bits``."""
         k = check_bits(bits)
         model.validate()
         if model.input.kind != "features":
@@ -236,9 +265,13 @@ class FixedPointModel:
             raise UnsupportedOpError("model", model.name, "the model has no layers")
         fmt = Formats.for_bits(k)
         layers = []
-        for lay in model.layers:
+        rec_layers, head_layer = list(model.layers), None
+        if isinstance(rec_layers[-1], Linear) and len(rec_layers) > 1:
+            head_layer = rec_layers.pop()
+        for lay in rec_layers:
             if not isinstance(lay, (LSTM, GRU)):
-                raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers only")
+                raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers "
+                                                             "and one trailing Linear head only")
             bns = [f for f, _ in lay.batchnorms()]
             if bns:
                 raise UnsupportedOpError("batchnorm", lay.name,
@@ -247,7 +280,13 @@ class FixedPointModel:
         sig = activation_lut("sigmoid", k, fmt.pre_frac)
         fpm = cls(name=model.name, input_size=model.input.size, formats=fmt, layers=tuple(layers),
                   sigmoid_lut=sig, tanh_lut=activation_lut("tanh", k, fmt.pre_frac),
-                  tanh_c_lut=activation_lut("tanh", k, fmt.cell_frac))
+                  tanh_c_lut=activation_lut("tanh", k, fmt.cell_frac),
+                  head=None if head_layer is None else _quantize_head(head_layer, fmt))
+        if fpm.head is not None:
+            lo, hi = fpm.head_range()
+            if sbits(lo, hi) > MAX_ACC_BITS:
+                raise SCValueError("weights", f"head {fpm.head.name!r}: the exact accumulator needs "
+                                              f"{sbits(lo, hi)} bits (> {MAX_ACC_BITS})")
         for lay in fpm.layers:
             for what, (lo, hi) in fpm.accumulator_ranges(lay).items():
                 if sbits(lo, hi) > MAX_ACC_BITS:
@@ -265,6 +304,29 @@ class FixedPointModel:
         hi = max(int(v.max()) for v in vals)
         floor_bits = (lay.acc_frac - fmt.pre_frac) + fmt.bits + 1
         return max(sbits(lo, hi), floor_bits, 2)
+
+    def head_bias_bits(self) -> int:
+        """Width of the head's bias constant/register (as :meth:`bias_bits`: at least k bits above
+        the pre-activation LSB at the head's accumulator scale)."""
+        hd = self.head
+        if hd is None:
+            raise SCValueError("head", "the model has no head")
+        floor_bits = (hd.acc_frac - self.formats.pre_frac) + self.formats.bits + 1
+        lo, hi = (int(hd.bias.min()), int(hd.bias.max())) if hd.bias.size else (0, 0)
+        return max(sbits(lo, hi), floor_bits, 2)
+
+    def head_range(self) -> tuple[int, int]:
+        """Worst-case range of the head's output accumulator (any k-bit weights and h, any bias of
+        :meth:`head_bias_bits`); the RTL's output width is ``sbits`` of it."""
+        fmt = self.formats
+        plo, phi = self.product_range(fmt.lo, fmt.hi, fmt.lo, fmt.hi)
+        bb = self.head_bias_bits()
+        n = self.head.in_size
+        return n * plo - (1 << (bb - 1)), n * phi + (1 << (bb - 1)) - 1
+
+    def head_bits(self) -> int:
+        """Width of the head's output (signed): the worst-case accumulator."""
+        return sbits(*self.head_range())
 
     def product_range(self, a_lo: int, a_hi: int, b_lo: int, b_hi: int) -> tuple[int, int]:
         c = [a_lo * b_lo, a_lo * b_hi, a_hi * b_lo, a_hi * b_hi]
@@ -312,7 +374,8 @@ class FixedPointModel:
     def forward(self, x_int) -> dict[str, dict[str, np.ndarray]]:
         """Exact integer forward pass.  ``x_int`` (B, T, I) Q(k-1) codes.  Returns
         ``{layer_name: {"h": (B, T, H)[, "c": (B, T, H)]}}`` (int64 codes: h in Q(k-1), c in
-        Q(k-3)), in layer order; zero initial state."""
+        Q(k-3)), in layer order; zero initial state.  A head adds ``{head_name: {"y": (B, T, out)}}``
+        (exact accumulator codes, ``head.acc_frac`` fractional bits)."""
         x = np.asarray(x_int)
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[0] < 1 or x.shape[1] < 1:
             raise SCValueError("x_int", f"must have shape (batch, time, {self.input_size}), got {x.shape}")
@@ -326,11 +389,16 @@ class FixedPointModel:
             res = self._lstm(lay, cur) if lay.cell == "lstm" else self._gru(lay, cur)
             out[lay.name] = res
             cur = res["h"]
+        if self.head is not None:
+            out[self.head.name] = {"y": cur @ self.head.weight.T + self.head.bias}
         return out
 
     def forward_float(self, x) -> np.ndarray:
-        """Quantize float inputs, run, and return the last layer's h as floats (B, T, H)."""
+        """Quantize float inputs, run, and return the model's output as floats: the head's y
+        (B, T, out) when there is a head, else the last layer's h (B, T, H)."""
         res = self.forward(self.quantize_input(x))
+        if self.head is not None:
+            return self.dequantize(res[self.head.name]["y"], self.head.acc_frac)
         return self.dequantize(res[self.layers[-1].name]["h"])
 
     def _lut(self, table: np.ndarray, code: np.ndarray) -> np.ndarray:
@@ -427,3 +495,11 @@ def _quantize_layer(lay, fmt: Formats) -> FixedPointLayer:
                            linear_before_reset=lbr, bits=k, w_ih=_quant_weights(lay.w_ih.data, f_ih),
                            w_hh=_quant_weights(lay.w_hh.data, f_hh), f_ih=f_ih, f_hh=f_hh,
                            bias=bias, bias_hn=bias_hn)
+
+
+def _quantize_head(lay: Linear, fmt: Formats) -> FixedPointHead:
+    f_w = _weight_frac(lay.weight.data, fmt.bits, f"{lay.name}.weight")
+    bias = np.zeros(lay.out_size) if lay.bias is None else lay.bias.data
+    return FixedPointHead(name=lay.name, in_size=lay.in_size, out_size=lay.out_size, bits=fmt.bits,
+                          weight=_quant_weights(lay.weight.data, f_w), f_w=f_w,
+                          bias=_quant_bias(bias, fmt.act_frac + f_w, f"{lay.name}.bias"))

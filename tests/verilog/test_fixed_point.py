@@ -2,12 +2,14 @@
 stacks (both GRU reset orders, 1-2 layers, H 2-8, T 2-4, k 4-8, wired and scan-chain weights)
 co-simulated bit-exact against FixedPointModel.forward under Icarus and Verilator (all designs in
 one build per simulator), a corrupted expected vector caught, lint, Yosys flip-flops equal to the
-registers the architecture defines, refusals and the CLI."""
+registers the architecture defines, Linear heads (LSTM+head, GRU+head, the bundled quickstart
+example through the CLI), refusals and the CLI."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,8 +29,9 @@ pytestmark = pytest.mark.hw
 SIM_PROGRAMS = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator",)}
 
 
-def rnn(cells, I, H, seed, scale=0.5) -> Model:
-    """A stack of ``cells`` ("lstm", "gru" = linear_before_reset True, "gru0" = False)."""
+def rnn(cells, I, H, seed, scale=0.5, head=0) -> Model:
+    """A stack of ``cells`` ("lstm", "gru" = linear_before_reset True, "gru0" = False), plus a
+    Linear head with ``head`` outputs when ``head`` > 0."""
     rng = np.random.default_rng(seed)
     lays, fin = [], I
     for k, cell in enumerate(cells):
@@ -39,6 +42,9 @@ def rnn(cells, I, H, seed, scale=0.5) -> Model:
         lays.append(LSTM(f"lstm{k}", **args) if cell == "lstm" else
                     GRU(f"gru{k}", linear_before_reset=cell == "gru", **args))
         fin = H
+    if head:
+        lays.append(Linear("head", in_size=H, out_size=head, weight=Tensor(rng.normal(0, 1.5 * scale, (head, H))),
+                           bias=Tensor(rng.normal(0, 0.5, head))))
     return Model(tuple(lays), InputSpec("features", I), "toy")
 
 
@@ -50,7 +56,11 @@ CASES = {
     "gru0x2_H3_T3_k5_load": (("gru0", "gru0"), 2, 3, 3, 5, "loadable", 3, 0.7),
     "gru0_H8_T2_k8_big": (("gru0",), 3, 8, 2, 8, "wired", 4, 2.5),
     "lstm_gru_H5_T4_k7_big": (("lstm", "gru"), 2, 5, 4, 7, "wired", 5, 2.0),
+    "lstm_head_H3_T3_k6": (("lstm",), 2, 3, 3, 6, "wired", 6, 0.6),
+    "gru0_head_H4_T3_k5_load": (("gru0",), 3, 4, 3, 5, "loadable", 7, 0.8),
 }
+#: cases with a Linear head -> its outputs
+HEADS = {"lstm_head_H3_T3_k6": 2, "gru0_head_H4_T3_k5_load": 3}
 
 
 def _inputs(I, T, seed, B=2):
@@ -62,7 +72,7 @@ def emitted(tmp_path_factory):
     out = {}
     for name, (cells, I, H, T, bits, weights, seed, scale) in CASES.items():
         d = tmp_path_factory.mktemp(name)
-        emit_fixed_point_design(rnn(cells, I, H, seed, scale), d, bits=bits, weights=weights,
+        emit_fixed_point_design(rnn(cells, I, H, seed, scale, HEADS.get(name, 0)), d, bits=bits, weights=weights,
                                 inputs=_inputs(I, T, seed), top=f"fx_{name}")
         out[name] = d
     return out
@@ -95,6 +105,57 @@ def test_manifest_and_expected_vectors(emitted):
     assert rep["cost"]["sc"] == "fixed7" and rep["cost"]["designs"]["fixed7"]["cost"]["flip_flops"] > 0
 
 
+def test_head_manifest_and_vectors(emitted):
+    """The head's outputs are checked at full accumulator width, after the recurrent fields."""
+    d = emitted["lstm_head_H3_T3_k6"]
+    man = json.loads((d / "tb" / "manifest.json").read_text())
+    fpm = FixedPointModel.from_model(rnn(("lstm",), 2, 3, 6, 0.6, 2), 6)
+    yw = fpm.head_bits()
+    assert man["head"]["output_bits"] == yw and man["head"]["acc_frac"] == fpm.head.acc_frac
+    assert [(c["node"], c["width"]) for c in man["checks"]] == [("lstm0.h", 6)] * 3 + [("lstm0.c", 6)] * 3 + [("head.y", yw)] * 2
+    assert man["cycles_per_step"] == 3                           # the head adds no cycle
+    assert not [r for r in man["registers"] if r.startswith("head")]   # nor a register
+    exp = fpm.forward(fpm.quantize_input(_inputs(2, 3, 6)))["head"]["y"]
+    assert np.abs(exp).max() > 0
+    w = int((d / "tb" / f"{man['testbench']}_exp.hex").read_text().split()[1 * 3 + 2], 16)   # seq 1, step 2
+    got = [((w >> (36 + yw * o)) & ((1 << yw) - 1)) for o in range(2)]
+    assert [g - (1 << yw) if g >> (yw - 1) else g for g in got] == exp[1, 2].tolist()
+    assert f"output wire [{2 * yw - 1}:0] o_head_y" in (d / "rtl" / f"{man['top']}.v").read_text()
+    # loadable: the head's weights and biases are in the scan chain too
+    d = emitted["gru0_head_H4_T3_k5_load"]
+    man = json.loads((d / "tb" / "manifest.json").read_text())
+    lay, k = man["layers"][0], 5
+    want = 3 * 4 * (3 + 4) * k + 3 * 4 * lay["bias_bits"] + 3 * 4 * k + 3 * man["head"]["bias_bits"]
+    assert man["scan_chain_bits"] == want
+
+
+def test_corrupted_head_output_fails(tmp_path):
+    require_tool("iverilog")
+    d = tmp_path / "badhead"
+    fpm = FixedPointModel.from_model(rnn(("gru",), 2, 3, 0, head=2), 6)
+    emit_fixed_point_design(fpm, d, inputs=_inputs(2, 3, 0), top="fx_badhead")
+    exp = d / "tb" / "fx_badhead_tb_exp.hex"
+    words = exp.read_text().split()
+    words[4] = f"{int(words[4], 16) ^ (1 << (3 * 6 + fpm.head_bits() + 2)):x}"   # seq 1, step 1, output 1, bit 2
+    exp.write_text("\n".join(words) + "\n")
+    passed, res = verify_design(d, "icarus")
+    assert not passed
+    assert re.search(r"MISMATCH seq=1 step=1 layer=head node=head\.y neuron=1 expected=-?\d+ got=-?\d+", res.stdout)
+    assert "FAIL mismatches=1" in res.stdout
+
+
+def test_cli_quickstart_ternary_example_with_head(tmp_path):
+    """The bundled 1x8 ternary LSTM + Linear head, through `scc baseline --verify` (Icarus)."""
+    require_tool("iverilog")
+    src = Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "model" / "ternary"
+    res = CliRunner().invoke(baseline_cmd, [str(src), "-o", str(tmp_path), "--verify", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["verify"]["passed"] and doc["verify"]["mismatches"] == []
+    man = json.loads((tmp_path / "tb" / "manifest.json").read_text())
+    assert [c["node"] for c in man["checks"]][-2:] == ["head.y", "head.y"]
+
+
 def test_corrupted_expected_vector_fails(tmp_path):
     require_tool("iverilog")
     d = tmp_path / "bad"
@@ -111,7 +172,7 @@ def test_corrupted_expected_vector_fails(tmp_path):
 
 def test_lint_clean(emitted):
     require_tool("verilator")
-    for name in ("gru0x2_H3_T3_k5_load", "lstm_gru_H5_T4_k7_big"):
+    for name in ("gru0x2_H3_T3_k5_load", "lstm_gru_H5_T4_k7_big", "lstm_head_H3_T3_k6", "gru0_head_H4_T3_k5_load"):
         d = emitted[name]
         man = json.loads((d / "tb" / "manifest.json").read_text())
         assert verilator_lint([d / "rtl" / f for f in man["rtl"]], man["top"]) == []
@@ -156,9 +217,10 @@ def test_loadable_scan_chain_bits(emitted):
 
 def test_refusals(tmp_path):
     base = rnn(("lstm",), 3, 4, 0)
+    mid = Linear("mid", in_size=4, out_size=4, weight=Tensor(np.ones((4, 4))))
     head = Linear("head", in_size=4, out_size=2, weight=Tensor(np.ones((2, 4))))
-    with pytest.raises(UnsupportedOpError, match="head"):
-        emit_fixed_point_design(base.with_layers([base.layers[0], head]), tmp_path / "a")
+    with pytest.raises(UnsupportedOpError, match="mid"):       # one trailing head at most
+        emit_fixed_point_design(base.with_layers([base.layers[0], mid, head]), tmp_path / "a")
     assert not (tmp_path / "a").exists()
     with pytest.raises(SCValueError):
         emit_fixed_point_design(base, tmp_path / "b", weights="rom")
@@ -186,8 +248,9 @@ def test_missing_simulator_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_cli_unsupported_model(tmp_path):
     base = rnn(("lstm",), 3, 4, 0)
+    mid = Linear("mid", in_size=4, out_size=4, weight=Tensor(np.ones((4, 4))))
     head = Linear("head", in_size=4, out_size=2, weight=Tensor(np.ones((2, 4))))
     src = tmp_path / "model"
-    save_model(base.with_layers([base.layers[0], head]), src)
+    save_model(base.with_layers([base.layers[0], mid, head]), src)
     res = CliRunner().invoke(baseline_cmd, [str(src), "-o", str(tmp_path / "o")])
     assert res.exit_code != 0 and isinstance(res.exception, UnsupportedOpError)

@@ -20,13 +20,17 @@
                         2: n_pre = requantize(xn + W_hn rh);  3: n LUT;  4: h update
   ====================  ===========================================================================
 
+  An optional trailing Linear head is combinational from the last layer's h state register
+  (products, adder tree, bias: the exact accumulator, no requantization) and drives
+  ``o_<head>_y``; it adds no register and no cycle, and is valid with the last layer's h.
+
   All layers share one phase counter of S = max stages cycles; a layer writes its state in the
   last phase, and layer l + 1 runs one time step behind layer l (it reads layer l's h in phase
   0).  ``weights="wired"``: weights and biases are constants (Yosys folds the multipliers into
   shift-adds); ``weights="loadable"``: they live in one scan-chain register loaded k bits per
   cycle through ``w_load`` / ``w_in`` (the analytic model's "weights in registers").
 * ``tb/``: ``<top>_tb.v`` with ``$readmemh`` vectors (inputs, and every layer's expected per-step h
-  and c from :meth:`FixedPointModel.forward`; loadable: the scan-chain words) and
+  and c, and the head's y, from :meth:`FixedPointModel.forward`; loadable: the scan-chain words) and
   ``manifest.json`` in the format of :func:`.design.emit_design`, so
   :func:`.design.verify_design` and :func:`.design.synthesize_design` run on it unchanged;
 * ``report.json``: the analytic ``fixed_point_design`` estimate, which ``synthesize_design`` puts
@@ -34,7 +38,8 @@
 
 Ports (as the SC top): ``clk rst start n_steps x_in busy done x_step valid out_step``,
 ``valid_<layer> out_step_<layer>`` for inner layers, ``o_<layer>_h`` (and ``o_<layer>_c``) packed
-k bits per neuron.  Pulse ``start`` to run a sequence from zero state; hold ``x_in`` (feature j at
+k bits per neuron, and with a head ``o_<head>_y`` packed ``FixedPointModel.head_bits()`` bits
+(signed) per output.  Pulse ``start`` to run a sequence from zero state; hold ``x_in`` (feature j at
 ``[k j +: k]``, Q(k-1)) at the input of step ``x_step`` while busy; ``valid_<layer>`` marks the
 cycle where that layer's ``o_*`` hold step ``out_step_<layer>``; ``done`` rises the cycle after the
 last layer's last step.  A sequence of T steps takes (T + layers - 1) x S cycles.
@@ -416,9 +421,31 @@ class _Emitter:
     def run(self) -> None:
         k, I = self.k, self.m.input_size
         self.state_outputs: list[tuple[str, FixedPointLayer, list[str]]] = []
+        self.head_output: tuple[str, int] | None = None      # (head ident, output width)
         xs = [self.signed_val(self.sl("x_in", j, k), k) for j in range(I)]
         for li, lay in enumerate(self.m.layers):
             xs = self.layer(li, lay, xs)
+        if self.m.head is not None:
+            self.head(xs)
+
+    def head(self, hs: list[_Val]) -> None:
+        """The Linear head, combinational from the last layer's h register: y = W h + b exact."""
+        hd, k = self.m.head, self.k
+        p = _ident(hd.name)
+        yw, bb = self.m.head_bits(), self.m.head_bias_bits()
+        self.comment(f"===== head {hd.name} (linear {hd.in_size} -> {hd.out_size}, weights Q{hd.f_w}): combinational "
+                     f"from the h register, exact accumulator Q{hd.acc_frac}, {yw} bits signed per output")
+        ys = []
+        for o in range(hd.out_size):
+            terms = []
+            for j, hv in enumerate(hs):
+                w = self.signed_val(self.const_or_chain(f"{hd.name}.weight[{o}][{j}]", hd.weight[o, j], k), k)
+                terms.append(self.mul(f"{p}_ypx_{o}_{j}", hv, w))
+            b = self.const_or_chain(f"{hd.name}.bias[{o}]", int(hd.bias[o]), bb)
+            terms.append(self.val(f"{p}_yb_{o}", bb, b, -(1 << (bb - 1)), (1 << (bb - 1)) - 1))
+            ys.append(self._widen(self.tree(f"{p}_yacc_{o}", terms), yw))
+        self.decl.append(f"    wire [{hd.out_size * yw - 1}:0] {p}_y = {{{', '.join(v.expr for v in reversed(ys))}}};")
+        self.head_output = (p, yw)
 
     def top_text(self) -> str:
         k, I, S, pw = self.k, self.m.input_size, self.S, self.phase_bits
@@ -439,6 +466,10 @@ class _Emitter:
         for p, lay, regs in self.state_outputs:
             for reg_name in regs:
                 outs.append(f"    output wire [{lay.hidden_size * k - 1}:0] o_{reg_name}")
+        if self.head_output is not None:
+            hp, yw = self.head_output
+            outs.append(f"    output wire [{self.m.head.out_size * yw - 1}:0] o_{hp}_y   // head: {yw}-bit signed "
+                        f"Q{self.m.head.acc_frac} per output, valid with valid")
         ports.append(",\n".join(outs))
         fmt = self.m.formats
         head = [
@@ -498,6 +529,8 @@ class _Emitter:
             assigns += [f"    assign valid_{p} = {p}_wrote;", f"    assign out_step_{p} = mstep - {STEP_BITS}'d{li + 1};"]
         for p, lay, regs in self.state_outputs:
             assigns += [f"    assign o_{r} = {r};" for r in regs]
+        if self.head_output is not None:
+            assigns.append(f"    assign o_{self.head_output[0]}_y = {self.head_output[0]}_y;")
         return "\n".join(head + ctl + self.decl + self.body + assigns + ["endmodule", ""])
 
     def chain_words(self) -> int:
@@ -559,9 +592,13 @@ def analytic_estimate(fpm: FixedPointModel, weights: str, target: str = "asic-ge
     cells = {lay.cell for lay in fpm.layers}
     d = fixed_point_design(shapes, bits=fpm.bits, weight_storage=storage, cell=next(iter(cells)))
     rep = d.estimate(target)
+    note = ("analytic k-bit fixed-point baseline (sccompiler.cost.baselines.fixed_point_design), stored under "
+            "'sc' so that synthesize_design puts it next to Yosys's numbers; this directory holds the baseline")
+    if fpm.head is not None:
+        note += (f"; the Linear head {fpm.head.name!r} ({fpm.head.in_size} -> {fpm.head.out_size}) is in the RTL but "
+                 "not costed here (fixed_point_design models the recurrent layers only)")
     return {"target": target, "sc": d.name,
-            "note": "analytic k-bit fixed-point baseline (sccompiler.cost.baselines.fixed_point_design), stored under "
-                    "'sc' so that synthesize_design puts it next to Yosys's numbers; this directory holds the baseline",
+            "note": note,
             "designs": {d.name: {"description": d.description, "step_cycles": list(d.step_cycles),
                                  "cost": rep.to_json(), "primitives": d.inventory.counts()}}}
 
@@ -584,7 +621,7 @@ def emit_fixed_point_design(model_or_fixed, outdir: str | Path, *, bits: int | N
     fpm = _as_fixed(model_or_fixed, bits)
     if fpm.bits > MAX_EMIT_BITS:
         raise SCValueError("bits", f"Verilog emission supports up to {MAX_EMIT_BITS} bits (2^k-entry LUTs), got {fpm.bits}")
-    names = [_ident(lay.name) for lay in fpm.layers]
+    names = [_ident(lay.name) for lay in fpm.layers] + ([_ident(fpm.head.name)] if fpm.head is not None else [])
     if len(set(names)) != len(names):
         raise SCValueError("model", f"layer names must stay distinct as Verilog identifiers, got {names}")
     x = default_inputs(fpm, sequences, steps, seed) if inputs is None else inputs
@@ -645,13 +682,20 @@ def _testbench(em: _Emitter, fpm: FixedPointModel, x_int: np.ndarray, expected: 
     top = em.top
     tbn = f"{top}_tb"
     nl = len(fpm.layers)
-    fields = []        # (layer ident, layer name, quantity, neuron, values (B, T))
+    fields = []        # (layer ident, layer name, quantity, neuron, values (B, T), width)
     for p, lay, regs in em.state_outputs:
         for reg_name in regs:
             q = reg_name[len(p) + 1:]
             for u in range(lay.hidden_size):
-                fields.append((p, lay.name, q, u, expected[lay.name][q][:, :, u]))
-    total = k * len(fields)
+                fields.append((p, lay.name, q, u, expected[lay.name][q][:, :, u], k))
+    if em.head_output is not None:
+        hp, yw = em.head_output
+        for o in range(fpm.head.out_size):
+            fields.append((hp, fpm.head.name, "y", o, expected[fpm.head.name]["y"][:, :, o], yw))
+    offsets = [0]
+    for f in fields:
+        offsets.append(offsets[-1] + f[5])
+    total = offsets[-1]
     mask = (1 << k) - 1
     in_words, exp_words = [], []
     for b in range(B):
@@ -662,7 +706,7 @@ def _testbench(em: _Emitter, fpm: FixedPointModel, x_int: np.ndarray, expected: 
             in_words.append(f"{w:x}")
             w = 0
             for n, f in enumerate(fields):
-                w |= (int(f[4][b, t]) & mask) << (k * n)
+                w |= (int(f[4][b, t]) & ((1 << f[5]) - 1)) << offsets[n]
             exp_words.append(f"{w:x}")
     nw = em.chain_words() if em.loadable else 0
     start_cyc = 1 + nw
@@ -711,16 +755,19 @@ def _testbench(em: _Emitter, fpm: FixedPointModel, x_int: np.ndarray, expected: 
         for r in regs:
             lines.append(f"    wire [{lay.hidden_size * k - 1}:0] o_{r};")
             conns.append(f".o_{r}(o_{r})")
+    if em.head_output is not None:      # combinational from the last layer's h: checked with it
+        hp, yw = em.head_output
+        timing[hp] = timing[names[-1]]
+        lines.append(f"    wire [{fpm.head.out_size * yw - 1}:0] o_{hp}_y;")
+        conns.append(f".o_{hp}_y(o_{hp}_y)")
     lines.append(f"    {top} dut (.clk(clk), .rst(rst), .start(start), .n_steps(n_steps), .x_in(x_in), .busy(busy), "
                  f".done(done), .x_step(x_step), .valid(valid), .out_step(out_step), {', '.join(conns)});")
     lines.append(f"    wire [{total - 1}:0] exp_now = exp_mem[seq * T + (out_step < T ? out_step : 0)];")
-    checks: dict[str, list[str]] = {p: [] for p in names}
-    counts: dict[str, int] = {}
-    for n, (p, lname, q, u, _) in enumerate(fields):
+    checks: dict[str, list[str]] = {p: [] for p in timing}
+    for n, (p, lname, q, u, _, fw) in enumerate(fields):
         _, ostep, enow = timing[p]
-        got = f"o_{p}_{q}[{u * k + k - 1}:{u * k}]"
-        exp = f"{enow}[{n * k + k - 1}:{n * k}]"
-        counts[p] = counts.get(p, 0) + 1
+        got = f"o_{p}_{q}[{u * fw + fw - 1}:{u * fw}]"
+        exp = f"{enow}[{offsets[n] + fw - 1}:{offsets[n]}]"
         checks[p] += [
             f"            if ({got} !== {exp}) begin",
             f"                if (errors < {MAX_REPORTED}) $display(\"MISMATCH seq=%0d step=%0d layer={lname} "
@@ -741,6 +788,7 @@ def _testbench(em: _Emitter, fpm: FixedPointModel, x_int: np.ndarray, expected: 
         "        if (valid) begin",
         "            seen = seen + 1;",
         *checks[names[-1]],
+        *(checks[em.head_output[0]] if em.head_output is not None else []),
         "        end",
         *testbench_ending(top, tbn),
     ]
@@ -748,7 +796,7 @@ def _testbench(em: _Emitter, fpm: FixedPointModel, x_int: np.ndarray, expected: 
     last = fpm.layers[-1]
     manifest: dict[str, Any] = {
         "top": top, "testbench": tbn, "layer": last.name, "length": S, "sequences": B, "steps": T,
-        "checks": [{"node": f"{f[1]}.{f[2]}", "neuron": f[3], "width": k, "signed": True} for f in fields],
+        "checks": [{"node": f"{f[1]}.{f[2]}", "neuron": f[3], "width": f[5], "signed": True} for f in fields],
         "host_affine": None,
         "kind": "fixed-point-baseline", "bits": k, "weights": "loadable" if em.loadable else "wired",
         "cycles_per_step": S, "sequence_cycles": f"(T + {nl - 1}) * {S}",
@@ -758,6 +806,10 @@ def _testbench(em: _Emitter, fpm: FixedPointModel, x_int: np.ndarray, expected: 
                     "linear_before_reset": lay.linear_before_reset if lay.cell == "gru" else None,
                     "stages": stages(lay), "f_ih": lay.f_ih, "f_hh": lay.f_hh, "acc_frac": lay.acc_frac,
                     "bias_bits": fpm.bias_bits(lay)} for lay in fpm.layers],
+        "head": None if fpm.head is None else {
+            "name": fpm.head.name, "in_size": fpm.head.in_size, "out_size": fpm.head.out_size, "f_w": fpm.head.f_w,
+            "acc_frac": fpm.head.acc_frac, "bias_bits": fpm.head_bias_bits(), "output_bits": fpm.head_bits(),
+            "timing": "combinational from the last layer's h register: no extra register or cycle"},
     }
     files = {f"{tbn}.v": "\n".join(lines), f"{tbn}_in.hex": "\n".join(in_words) + "\n",
              f"{tbn}_exp.hex": "\n".join(exp_words) + "\n"}
