@@ -76,14 +76,9 @@ def baseline_cmd(model: str, outdir: str, bits: int, weights: str, inputs: str |
             for line in doc["verify"]["mismatches"] + doc["verify"]["summary"]:
                 click.echo(line)
         if stats is not None:
-            tr = ("no transistor estimate" if stats.transistors is None else
-                  f"~{stats.transistors}+ transistors (combinational cells only)" if stats.transistors_lower_bound
-                  else f"~{stats.transistors} transistors")
-            click.echo(f"yosys: {stats.cells} cells, {stats.flip_flops} flip-flops, {tr} -> {outdir}/synth.json")
-            ana = doc["synth"]["analytic"]
-            if ana:
-                click.echo(f"analytic estimate ({ana['design']}): {ana['flip_flops']} flip-flops, "
-                           f"{ana['gate_equivalents']:.0f} gate equivalents")
+            from .verify_cmd import echo_synth  # noqa: PLC0415
+
+            echo_synth(stats, outdir, doc["synth"]["analytic"])
     if not passed:
         what = doc["verify"]["summary"][-1] if doc["verify"]["summary"] else "no PASS line from the testbench"
         raise SimulationError(f"baseline {outdir} ({res.simulator}): RTL does not match the integer model: {what}")

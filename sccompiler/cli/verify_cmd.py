@@ -41,14 +41,19 @@ def verify_cmd(outdir: str, simulator: str, synth: bool, as_json: bool) -> None:
         for line in bad + summary:
             click.echo(line)
         if stats is not None:
-            tr = ("no transistor estimate" if stats.transistors is None else
-                  f"~{stats.transistors}+ transistors (combinational cells only)" if stats.transistors_lower_bound
-                  else f"~{stats.transistors} transistors")
-            click.echo(f"yosys: {stats.cells} cells, {stats.flip_flops} flip-flops, {tr} -> {outdir}/synth.json")
-            ana = synth_summary(stats, outdir)["analytic"]
-            if ana:
-                click.echo(f"analytic estimate ({ana['design']}): {ana['flip_flops']} flip-flops, "
-                           f"{ana['gate_equivalents']:.0f} gate equivalents, {ana['rng_count']} RNGs")
+            echo_synth(stats, outdir, synth_summary(stats, outdir)["analytic"])
     if not passed:
         what = summary[-1] if summary else "no PASS line from the testbench"
         raise SimulationError(f"verify {outdir} ({res.simulator}): RTL does not match the simulator: {what}")
+
+
+def echo_synth(stats, outdir: str, analytic: dict | None) -> None:
+    """Yosys's numbers of OUTDIR (and the compiler's analytic estimate next to them) as text."""
+    tr = ("no transistor estimate" if stats.transistors is None else
+          f"~{stats.transistors}+ transistors (combinational cells only)" if stats.transistors_lower_bound
+          else f"~{stats.transistors} transistors")
+    click.echo(f"yosys: {stats.cells} cells, {stats.flip_flops} flip-flops, {tr} -> {outdir}/synth.json")
+    if analytic:
+        rngs = f", {analytic['rng_count']} RNGs" if analytic.get("rng_count") else ""
+        click.echo(f"analytic estimate ({analytic['design']}): {analytic['flip_flops']} flip-flops, "
+                   f"{analytic['gate_equivalents']:.0f} gate equivalents{rngs}")

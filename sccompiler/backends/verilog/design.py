@@ -1238,21 +1238,8 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
         "// sccompiler.backends.verilog.design).  Expected values: the design's runtime (CompiledDesign.simulate).",
         f"module {tbn} #(parameter integer FINISH = 1) (input wire clk);",
         "    // FINISH = 0: set finished instead of calling $finish (several testbenches in one simulation)",
-        "    reg finished;",
-        "    initial finished = 1'b0;",
-        f"    localparam integer B = {B};",
-        f"    localparam integer T = {T};",
-        f"    localparam integer TIMEOUT = {(B * (T + len(em.rec_layers) + 1) * em.P + 10 * B + 10)};",
-        f"    reg [{em.x_width * em.in_size - 1}:0] x_mem [0:B*T-1];",
-        f"    reg [{total - 1}:0] exp_mem [0:B*T-1];",
-        f"    initial $readmemh(\"{tbn}_in.hex\", x_mem);",
-        f"    initial $readmemh(\"{tbn}_exp.hex\", exp_mem);",
-        "    integer cyc, seq, errors, seen;",
-        "    reg rst, start;",
-        "    initial begin cyc = 0; seq = 0; errors = 0; seen = 0; rst = 1'b1; start = 1'b0; end",
-        f"    wire busy, done, valid;",
-        f"    wire [{STEP_BITS - 1}:0] x_step, out_step;",
-        f"    wire [{em.x_width * em.in_size - 1}:0] x_in = x_mem[seq * T + (x_step < T ? x_step : 0)];",
+        *testbench_vectors(tbn, B, T, (B * (T + len(em.rec_layers) + 1) * em.P + 10 * B + 10),
+                           em.x_width * em.in_size, total),
         f"    wire [{STEP_BITS - 1}:0] n_steps = {STEP_BITS}'d{T};",
     ]
     # per recurrent layer: its valid / out_step (the last layer's are the top's valid / out_step)
@@ -1312,6 +1299,29 @@ def _testbench(design, em: _Emitter, x: np.ndarray) -> dict[str, str]:
                 "host_affine": em.host or None, "input_port": _port_doc(em)}
     return {f"{tbn}.v": "\n".join(lines), f"{tbn}_in.hex": "\n".join(in_words) + "\n",
             f"{tbn}_exp.hex": "\n".join(exp_words) + "\n", "manifest.json": json.dumps(manifest, indent=1)}
+
+
+def testbench_vectors(tbn: str, B: int, T: int, timeout: int, x_bits: int, exp_bits: int) -> list[str]:
+    """The declarations of a design testbench: B sequences x T steps of input words (x_bits) and
+    expected words (exp_bits) read with $readmemh, the counters, the DUT's handshake wires and
+    ``x_in`` = the word of step x_step.  Shared by the SC and the fixed-point testbenches."""
+    return [
+        "    reg finished;",
+        "    initial finished = 1'b0;",
+        f"    localparam integer B = {B};",
+        f"    localparam integer T = {T};",
+        f"    localparam integer TIMEOUT = {timeout};",
+        f"    reg [{x_bits - 1}:0] x_mem [0:B*T-1];",
+        f"    reg [{exp_bits - 1}:0] exp_mem [0:B*T-1];",
+        f"    initial $readmemh(\"{tbn}_in.hex\", x_mem);",
+        f"    initial $readmemh(\"{tbn}_exp.hex\", exp_mem);",
+        "    integer cyc, seq, errors, seen;",
+        "    reg rst, start;",
+        "    initial begin cyc = 0; seq = 0; errors = 0; seen = 0; rst = 1'b1; start = 1'b0; end",
+        "    wire busy, done, valid;",
+        f"    wire [{STEP_BITS - 1}:0] x_step, out_step;",
+        f"    wire [{x_bits - 1}:0] x_in = x_mem[seq * T + (x_step < T ? x_step : 0)];",
+    ]
 
 
 def testbench_ending(top: str, tbn: str) -> list[str]:
