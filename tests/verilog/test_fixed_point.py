@@ -129,19 +129,32 @@ def test_head_manifest_and_vectors(emitted):
     assert man["scan_chain_bits"] == want
 
 
+def _flip_and_verify(d: Path, top: str, word: int, bit: int):
+    """Flip one bit of one expected word of the emitted testbench, re-run it under Icarus."""
+    exp = d / "tb" / f"{top}_tb_exp.hex"
+    words = exp.read_text().split()
+    words[word] = f"{int(words[word], 16) ^ (1 << bit):x}"
+    exp.write_text("\n".join(words) + "\n")
+    passed, res = verify_design(d, "icarus")
+    assert not passed and "FAIL mismatches=1" in res.stdout
+    return res.stdout
+
+
 def test_corrupted_head_output_fails(tmp_path):
     require_tool("iverilog")
     d = tmp_path / "badhead"
     fpm = FixedPointModel.from_model(rnn(("gru",), 2, 3, 0, head=2), 6)
     emit_fixed_point_design(fpm, d, inputs=_inputs(2, 3, 0), top="fx_badhead")
-    exp = d / "tb" / "fx_badhead_tb_exp.hex"
-    words = exp.read_text().split()
-    words[4] = f"{int(words[4], 16) ^ (1 << (3 * 6 + fpm.head_bits() + 2)):x}"   # seq 1, step 1, output 1, bit 2
-    exp.write_text("\n".join(words) + "\n")
-    passed, res = verify_design(d, "icarus")
-    assert not passed
-    assert re.search(r"MISMATCH seq=1 step=1 layer=head node=head\.y neuron=1 expected=-?\d+ got=-?\d+", res.stdout)
-    assert "FAIL mismatches=1" in res.stdout
+    out = _flip_and_verify(d, "fx_badhead", 4, 3 * 6 + fpm.head_bits() + 2)   # seq 1, step 1, output 1, bit 2
+    assert re.search(r"MISMATCH seq=1 step=1 layer=head node=head\.y neuron=1 expected=-?\d+ got=-?\d+", out)
+
+
+def test_corrupted_expected_vector_fails(tmp_path):
+    require_tool("iverilog")
+    d = tmp_path / "bad"
+    emit_fixed_point_design(rnn(("gru0",), 2, 3, 0), d, bits=6, inputs=_inputs(2, 3, 0), top="fx_bad")
+    out = _flip_and_verify(d, "fx_bad", 4, 7)                    # sequence 1, step 1, neuron 1, bit 1
+    assert re.search(r"MISMATCH seq=1 step=1 layer=gru0 node=gru0\.h neuron=1 expected=-?\d+ got=-?\d+", out)
 
 
 def test_cli_quickstart_ternary_example_with_head(tmp_path):
@@ -154,20 +167,6 @@ def test_cli_quickstart_ternary_example_with_head(tmp_path):
     assert doc["verify"]["passed"] and doc["verify"]["mismatches"] == []
     man = json.loads((tmp_path / "tb" / "manifest.json").read_text())
     assert [c["node"] for c in man["checks"]][-2:] == ["head.y", "head.y"]
-
-
-def test_corrupted_expected_vector_fails(tmp_path):
-    require_tool("iverilog")
-    d = tmp_path / "bad"
-    emit_fixed_point_design(rnn(("gru0",), 2, 3, 0), d, bits=6, inputs=_inputs(2, 3, 0), top="fx_bad")
-    exp = d / "tb" / "fx_bad_tb_exp.hex"
-    words = exp.read_text().split()
-    words[4] = f"{int(words[4], 16) ^ (1 << 7):x}"          # sequence 1, step 1, neuron 1, bit 1
-    exp.write_text("\n".join(words) + "\n")
-    passed, res = verify_design(d, "icarus")
-    assert not passed
-    assert re.search(r"MISMATCH seq=1 step=1 layer=gru0 node=gru0\.h neuron=1 expected=-?\d+ got=-?\d+", res.stdout)
-    assert "FAIL mismatches=1" in res.stdout
 
 
 def test_lint_clean(emitted):
