@@ -29,6 +29,7 @@ from .config import CompileConfig, config_from_dict
 from .errors import ModelFormatError, SCValueError
 from .ir.model import GRU, LSTM, Model
 from .ir.sc import SCNetlist
+from .jsonable import to_jsonable
 
 DESIGN_FORMAT = "sccompiler-design"
 
@@ -54,7 +55,7 @@ class CompiledDesign:
         return {p.name: p.length for p in self.netlist.layers if p.length}
 
     def _runtime(self):
-        from .compiler.runtime import Runtime  # noqa: PLC0415
+        from .runtime.engine import Runtime  # noqa: PLC0415
 
         rt = getattr(self, "_rt", None)
         if rt is None:
@@ -88,7 +89,7 @@ class CompiledDesign:
         (:func:`sccompiler.reference.forward`) and ``teacher_forced`` the golden step evaluated on
         the SC's own previous state and input (per-step stream error only).
         """
-        from .compiler.golden import design_layer, golden_forward, step_gru, step_lstm  # noqa: PLC0415
+        from .runtime.golden import design_layer, golden_forward, step_gru, step_lstm  # noqa: PLC0415
         from .reference import forward  # noqa: PLC0415
 
         xc = self._check_x(x)
@@ -125,7 +126,7 @@ class CompiledDesign:
 
     def error(self, x, *, length: int | None = None, reference: str = "quantized", metric: str = "mean_abs") -> float:
         """Deviation of the simulated output from the quantized reference (or ``'golden'``)."""
-        from .compiler.golden import golden_forward  # noqa: PLC0415
+        from .runtime.golden import golden_forward  # noqa: PLC0415
         from .reference import forward  # noqa: PLC0415
 
         xc = self._check_x(x)
@@ -146,14 +147,13 @@ class CompiledDesign:
                 **info}
 
     def report_markdown(self) -> str:
-        from .compiler.inventory import report_markdown  # noqa: PLC0415
+        from .cost.netlist import report_markdown  # noqa: PLC0415
 
         return report_markdown(self.report())
 
     # ------------------------------------------------------------------------- persistence
     def save(self, outdir: str | os.PathLike, *, force: bool = False) -> Path:
         """Write the design to ``outdir`` atomically (nothing half-written on failure)."""
-        from .cli.common import to_jsonable  # noqa: PLC0415
         from .frontends.native import save_model  # noqa: PLC0415
         from .io import atomic_dir  # noqa: PLC0415
 

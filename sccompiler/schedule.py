@@ -42,7 +42,7 @@ def _lower_at(state, length: int, per_layer: dict[str, int] | None = None):
 
 
 def measure(state, sub, x: np.ndarray, ref: np.ndarray) -> float:
-    from .compiler.runtime import Runtime  # noqa: PLC0415
+    from .runtime.engine import Runtime  # noqa: PLC0415
 
     out, _ = Runtime(sub.netlist).run(x)
     diff = np.abs(out - ref)
@@ -160,8 +160,8 @@ def accuracy_curve(state, max_samples: int = 4) -> dict | None:
     """Accuracy vs L of the compiled netlist on (up to ``max_samples``) calibration inputs: mean
     |output - quantized reference| and |output - design reference| (golden: the design's own
     quantization points) at L/4, L/2, L, 2L (same netlist, L overridden)."""
-    from .compiler.golden import golden_forward  # noqa: PLC0415
-    from .compiler.runtime import Runtime  # noqa: PLC0415
+    from .runtime.golden import golden_forward  # noqa: PLC0415
+    from .runtime.engine import Runtime  # noqa: PLC0415
     from .reference import forward  # noqa: PLC0415
 
     if state.calibration is None:

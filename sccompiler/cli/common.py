@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI verbs: JSON output and numpy-aware serialization."""
+"""Helpers shared by the CLI verbs: JSON output."""
 
 from __future__ import annotations
 
@@ -6,22 +6,10 @@ import json
 from typing import Any
 
 import click
-import numpy as np
 
+from ..jsonable import to_jsonable
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, tuples and dataclass-like dicts into plain JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None if np.isnan(obj) else (1e308 if obj > 0 else -1e308)
-    return obj
+__all__ = ["echo_json", "to_jsonable"]
 
 
 def echo_json(obj: Any) -> None:

@@ -30,6 +30,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from ..errors import ModelFormatError, SimulationError
+from ..jsonable import to_jsonable
 
 KINDS = ("value", "word", "bits", "int")
 #: op -> kind of its output (the typing rule the checker enforces)
@@ -72,10 +73,6 @@ def _digest(arr: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()[:16]
 
 
-def _jsonable(v: Any) -> Any:
-    from ..cli.common import to_jsonable  # noqa: PLC0415  (numpy-aware JSON conversion)
-
-    return to_jsonable(v)
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +103,7 @@ class SCNode:
     def to_json(self) -> dict:
         return {"name": self.name, "op": self.op, "kind": self.kind, "inputs": list(self.inputs),
                 "shape": list(self.shape), "layer": self.layer, "encoding": self.encoding,
-                "range": [float(self.range[0]), float(self.range[1])], "params": _jsonable(dict(self.params)),
+                "range": [float(self.range[0]), float(self.range[1])], "params": to_jsonable(dict(self.params)),
                 "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype), "sha256": _digest(a)}
                            for k, a in self.arrays.items()}}
 
@@ -143,7 +140,7 @@ class LayerPlan:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "length": self.length, "options": _jsonable(dict(self.options))}
+        return {"name": self.name, "kind": self.kind, "length": self.length, "options": to_jsonable(dict(self.options))}
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,8 +207,8 @@ class SCNetlist:
 
     def to_json(self) -> dict:
         return {"format": "sccompiler-netlist", "version": 1,
-                "layers": [p.to_json() for p in self.layers], "sources": _jsonable(dict(self.sources)),
-                "metadata": _jsonable(dict(self.metadata)), "counts": self.counts(),
+                "layers": [p.to_json() for p in self.layers], "sources": to_jsonable(dict(self.sources)),
+                "metadata": to_jsonable(dict(self.metadata)), "counts": self.counts(),
                 "nodes": [n.to_json() for n in self.nodes]}
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -209,7 +209,7 @@ def plan_datapath(state: CompileState) -> None:
 @register_pass("fold_batchnorm", requires=("plan_datapath",),
                description="fold batch norms and biases into per-row gate scales/offsets (tables or FSM targets)")
 def fold_batchnorm(state: CompileState) -> None:
-    from ..compiler.golden import design_layer  # noqa: PLC0415
+    from ..runtime.golden import design_layer  # noqa: PLC0415
 
     report = {}
     for lay in state.model.layers:
@@ -245,7 +245,7 @@ def _bn_steps_report(lay, p: dict) -> dict:
     """Per batch norm of ``lay``: statistics rows, how they are realized (``bn_steps``) and, for a
     collapsed per-step BN, the largest change of its affine over the rows (and, for bn_c, of the
     tanh(BNc(c)) target over c in [-K, K]): the accuracy a single table gives up."""
-    from ..compiler.golden import collapse_batchnorm  # noqa: PLC0415
+    from ..runtime.golden import collapse_batchnorm  # noqa: PLC0415
 
     out = {}
     for field, bn in lay.batchnorms():
@@ -770,7 +770,7 @@ def _layer_io(state: CompileState, layer: str) -> tuple[np.ndarray, np.ndarray] 
         return None
     cache = state.info.setdefault("_golden", {})
     if "trace" not in cache:
-        from ..compiler.golden import golden_forward  # noqa: PLC0415
+        from ..runtime.golden import golden_forward  # noqa: PLC0415
 
         cache["trace"] = golden_forward(state.model, state.plan, x)[1]
     trace = cache["trace"]
@@ -1045,7 +1045,7 @@ def accuracy_report(state: CompileState) -> None:
 @register_pass("correlation_report", optional=True, requires=("allocate_sources",),
                description="measure SCC between the operands of every XNOR/MUX bank on a short simulation")
 def correlation_report(state: CompileState) -> None:
-    from ..compiler.runtime import correlation_report as measure  # noqa: PLC0415
+    from ..runtime.engine import correlation_report as measure  # noqa: PLC0415
 
     state.info["correlation"] = measure(state)
 
@@ -1053,7 +1053,7 @@ def correlation_report(state: CompileState) -> None:
 @register_pass("cost", optional=True, requires=("allocate_sources",),
                description="count the netlist's primitives (cost Inventory) and compare with the baselines")
 def cost(state: CompileState) -> None:
-    from ..compiler.inventory import cost_report  # noqa: PLC0415
+    from ..cost.netlist import cost_report  # noqa: PLC0415
 
     state.info["cost"] = cost_report(state.netlist, state.model, state.config)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sccompiler.compiler.golden import golden_forward
+from sccompiler.runtime.golden import golden_forward
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError, UnsupportedOpError
 from sccompiler.ir.model import BatchNormParams
@@ -83,7 +83,7 @@ def test_bn_c_table_bank_structure_and_cost(bn_c_sign):
     assert bn_c_sign.netlist.plan("lstm0").options["bn_c_tables"] == 3
     assert bn_c_sign.info["batchnorm"]["lstm0"]["bn_c"] == {"rows": 3, "realized": "per-step tables"}
     # the ROM of T x G x N x b bits is in the inventory and the cost report
-    from sccompiler.compiler.inventory import node_inventory
+    from sccompiler.cost.netlist import node_inventory
 
     inv = node_inventory(fsm, 32, 256)
     roms = [(p, n) for p, n in inv if p.kind == "weight_memory"]
@@ -150,7 +150,7 @@ def test_per_step_bn_x_bn_h_with_integral_gates(independent, real_inputs):
     assert d.netlist.node("lstm0.x_s").shape == ((16, 3) if independent else (3,))
     assert d.netlist.node("lstm0.gates_s").arrays["wq"].shape[0] == 3
     assert d.netlist.node("lstm0.b_s").arrays["const"].shape[0] == 3
-    from sccompiler.compiler.inventory import node_inventory
+    from sccompiler.cost.netlist import node_inventory
 
     roms = {name: sum(dict(pr.params)["bits"] for pr, _ in node_inventory(d.netlist.node(name), 32, 256)
                       if pr.kind == "weight_memory") for name in ("lstm0.b_s", "lstm0.gates_s", "lstm0.x_s")}
@@ -309,7 +309,7 @@ def test_trained_model_real_inputs_integral_gates():
 def test_wfsm_table_bank_reads_table_of_step():
     """Exact oracle: table 0 all-zero weights, table 1 all-one (2^b): step 0 outputs only zeros,
     step 1 only ones, step 5 (beyond the last row) uses table 1; the FSM state carries."""
-    from sccompiler.compiler.runtime import Runtime
+    from sccompiler.runtime.engine import Runtime
     from sccompiler.ir.sc import SCNode
 
     N, b, L, B, R = 8, 4, 32, 2, 3
@@ -327,7 +327,7 @@ def test_wfsm_table_bank_reads_table_of_step():
 def test_per_row_xnor_apc_and_stepped_sng_match_sim_primitives():
     """The per-row XNOR+APC bank (each row its own streams) equals sim's XNOR + bipolar APC; the
     stepped-gain SNG compares R_t with the threshold of x * gain_t (per row for a (R, I) bank)."""
-    from sccompiler.compiler.runtime import Runtime
+    from sccompiler.runtime.engine import Runtime
     from sccompiler.ir.sc import SCNode
     from sccompiler.sim.encoding import threshold
     from sccompiler.sim.primitives import bipolar_apc, xnor_

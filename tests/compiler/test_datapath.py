@@ -100,7 +100,7 @@ def test_multilayer_gru_integral_converges():
 
 def test_xnor_apc_bank_matches_sim_primitives():
     """The bank adapter (W @ (2 bits - 1)) equals sim's XNOR + bipolar APC row by row."""
-    from sccompiler.compiler.runtime import Runtime
+    from sccompiler.runtime.engine import Runtime
     from sccompiler.ir.sc import SCNode
     from sccompiler.sim.primitives import bipolar_apc, xnor_
 
@@ -156,7 +156,7 @@ def test_deterministic_and_reloadable(lstm_stream, real_inputs, tmp_path):
 
 
 def test_apc_bank_adapter_matches_sim():
-    from sccompiler.compiler.runtime import _apc
+    from sccompiler.runtime.engine import _apc
     from sccompiler.ir.sc import SCNode
     from sccompiler.sim.primitives import bipolar_apc
 
@@ -212,7 +212,7 @@ def test_token_input_with_binary_embedding():
 @given(st.integers(1, 9), st.integers(1, 12), st.integers(0, 2**32 - 1))
 def test_xnor_popcount_exact_property(rows, cols, seed):
     """Exact path = integer dot product for every ternary weight/operand mix (zeros, +-1 edges)."""
-    from sccompiler.compiler.runtime import _xnor_popcount
+    from sccompiler.runtime.engine import _xnor_popcount
     from sccompiler.ir.sc import SCNode
 
     rng = np.random.default_rng(seed)

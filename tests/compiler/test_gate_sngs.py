@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sccompiler.compiler.runtime import Runtime
+from sccompiler.runtime.engine import Runtime
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError
 

@@ -10,7 +10,7 @@
   the IR node it implements;
 * ``tb/``: ``<top>_tb.v`` (simulation only) with ``$readmemh`` vectors of the inputs and of the
   expected per-step integers, produced by the design's own runtime
-  (:meth:`sccompiler.compiler.runtime.Runtime.run` with ``trace=True``), and ``manifest.json``.
+  (:meth:`sccompiler.runtime.engine.Runtime.run` with ``trace=True``), and ``manifest.json``.
 
 Supported (everything else raises :class:`UnsupportedOpError` naming the node and op, before any
 file is written): an optional embedding, stacked LSTM or GRU layers (``fsm_state`` carry or reset) either with
@@ -100,7 +100,7 @@ class _Sig:
 
 class _Emitter:
     def __init__(self, design, top: str) -> None:
-        from ...compiler.runtime import Runtime  # noqa: PLC0415
+        from ...runtime.engine import Runtime  # noqa: PLC0415
 
         self.design = design
         self.netlist = design.netlist
@@ -411,7 +411,7 @@ class _Emitter:
     def _sng_thresholds(self, n, values: np.ndarray | None, t: int = 0, count: int = 1) -> np.ndarray:
         """Thresholds X (C, n.size) of the SNG bank ``n`` at step ``t`` for its input values
         (C, ...) -- or of its constants (``count`` rows) -- exactly as Runtime._sng computes them."""
-        from ...compiler.runtime import sng_values  # noqa: PLC0415
+        from ...runtime.engine import sng_values  # noqa: PLC0415
         from ...sim.encoding import threshold  # noqa: PLC0415
 
         v = sng_values(n, values, t, count if values is None else values.shape[0])
