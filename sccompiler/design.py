@@ -26,10 +26,20 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import CompileConfig, config_from_dict
-from .errors import ModelFormatError, SCValueError
+from .cost.netlist import report_markdown
+from .driver import run_compile
+from .errors import ConfigError, ModelFormatError, SCValueError
+from .frontends import load_model
+from .frontends.native import load_native, save_model
+from .io import atomic_dir
 from .ir.model import GRU, LSTM, Model
-from .ir.sc import SCNetlist
+from .ir.sc import LayerOptions, SCNetlist
 from .jsonable import to_jsonable
+from .lowering import plan_json
+from .passes import CompileState
+from .reference import check_input, forward
+from .runtime import Runtime
+from .runtime.golden import design_layer, design_points, golden_forward, step_gru, step_lstm
 
 DESIGN_FORMAT = "sccompiler-design"
 
@@ -41,9 +51,10 @@ class CompiledDesign:
     model: Model
     config: CompileConfig
     netlist: SCNetlist
-    plans: dict[str, dict]
     info: dict[str, Any] = field(default_factory=dict)
     stages: list[dict] = field(default_factory=list)
+    #: the compiler's per-layer plans as plain JSON (design.json ``plans``; informational)
+    plan_records: dict[str, dict] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # the generated one would print every weight array
         return (f"CompiledDesign(model={self.model.name!r}, lengths={self.lengths}, "
@@ -54,9 +65,12 @@ class CompiledDesign:
     def lengths(self) -> dict[str, int]:
         return {p.name: p.length for p in self.netlist.layers if p.length}
 
-    def _runtime(self):
-        from .runtime.engine import Runtime  # noqa: PLC0415
+    @property
+    def plans(self) -> dict[str, LayerOptions]:
+        """Layer name -> the options it was lowered with (what the design reference reads)."""
+        return {p.name: p.options for p in self.netlist.layers}
 
+    def _runtime(self):
         rt = getattr(self, "_rt", None)
         if rt is None:
             rt = Runtime(self.netlist)
@@ -64,9 +78,7 @@ class CompiledDesign:
         return rt
 
     def _check_x(self, x) -> np.ndarray:
-        from .reference import _check_input  # noqa: PLC0415
-
-        return _check_input(self.model, x)
+        return check_input(self.model, x)
 
     def simulate(self, x, *, length: int | None = None, progress: Callable[[int], None] | None = None,
                  threads: int | None = 1) -> np.ndarray:
@@ -89,9 +101,6 @@ class CompiledDesign:
         (:func:`sccompiler.reference.forward`) and ``teacher_forced`` the golden step evaluated on
         the SC's own previous state and input (per-step stream error only).
         """
-        from .runtime.golden import design_layer, golden_forward, step_gru, step_lstm  # noqa: PLC0415
-        from .reference import forward  # noqa: PLC0415
-
         xc = self._check_x(x)
         out, runs = self._runtime().run(xc, length=length, trace=True)
         _, gold = golden_forward(self.model, self.plans, xc)
@@ -103,8 +112,8 @@ class CompiledDesign:
             entry = {"sc": run.trace if run else {}, "golden": gold.get(lay.name, {}),
                      "reference": ref.get(lay.name, {}), "saturations": run.saturations if run else 0}
             if isinstance(lay, (LSTM, GRU)) and run is not None:
-                opts = self.plans[lay.name]
-                lay = design_layer(lay, opts.get("bn_steps", "tables"))
+                bn_steps, cell_range, hidden = design_points(self.plans[lay.name])
+                lay = design_layer(lay, bn_steps)
                 h_sc = run.trace[f"{lay.name}.h"]
                 B, T, H = h_sc.shape
                 tf: dict[str, list] = {}
@@ -112,10 +121,9 @@ class CompiledDesign:
                     h_prev = np.zeros((B, H)) if t == 0 else h_sc[:, t - 1]
                     if isinstance(lay, LSTM):
                         c_prev = np.zeros((B, H)) if t == 0 else run.trace[f"{lay.name}.c"][:, t - 1]
-                        s = step_lstm(lay, layer_input[:, t], h_prev, c_prev, t,
-                                      cell_range=float(opts["cell_range"]), hidden=opts["hidden"])
+                        s = step_lstm(lay, layer_input[:, t], h_prev, c_prev, t, cell_range=cell_range, hidden=hidden)
                     else:
-                        s = step_gru(lay, layer_input[:, t], h_prev, t, hidden=opts["hidden"])
+                        s = step_gru(lay, layer_input[:, t], h_prev, t, hidden=hidden)
                     for k, v in s.items():
                         tf.setdefault(k, []).append(v)
                 entry["teacher_forced"] = {k: np.stack(v, axis=1) for k, v in tf.items()}
@@ -126,9 +134,6 @@ class CompiledDesign:
 
     def error(self, x, *, length: int | None = None, reference: str = "quantized", metric: str = "mean_abs") -> float:
         """Deviation of the simulated output from the quantized reference (or ``'golden'``)."""
-        from .runtime.golden import golden_forward  # noqa: PLC0415
-        from .reference import forward  # noqa: PLC0415
-
         xc = self._check_x(x)
         sim = self.simulate(xc, length=length)
         ref = forward(self.model, xc) if reference == "quantized" else golden_forward(self.model, self.plans, xc)[0]
@@ -147,19 +152,14 @@ class CompiledDesign:
                 **info}
 
     def report_markdown(self) -> str:
-        from .cost.netlist import report_markdown  # noqa: PLC0415
-
         return report_markdown(self.report())
 
     # ------------------------------------------------------------------------- persistence
     def save(self, outdir: str | os.PathLike, *, force: bool = False) -> Path:
         """Write the design to ``outdir`` atomically (nothing half-written on failure)."""
-        from .frontends.native import save_model  # noqa: PLC0415
-        from .io import atomic_dir  # noqa: PLC0415
-
         with atomic_dir(outdir, force=force) as tmp:
             doc = {"format": DESIGN_FORMAT, "version": 1, "netlist": self.netlist.to_json(),
-                   "config": self.config.to_dict(), "plans": _plain_plans(self.plans)}
+                   "config": self.config.to_dict(), "plans": self.plan_records}
             (tmp / "design.json").write_text(json.dumps(to_jsonable(doc), indent=1))
             np.savez_compressed(tmp / "arrays.npz", **self.netlist.arrays())
             save_model(self.model, tmp / "model")
@@ -174,8 +174,6 @@ class CompiledDesign:
 
     @classmethod
     def load(cls, outdir: str | os.PathLike) -> "CompiledDesign":
-        from .frontends.native import load_native  # noqa: PLC0415
-
         d = Path(outdir)
         if not (d / "design.json").is_file():
             raise ModelFormatError(f"{d}: not a compiled design directory (no design.json)")
@@ -208,14 +206,7 @@ class CompiledDesign:
                 stages.append({k: rec[k] for k in ("pass", "seconds", "skipped")})
             except (json.JSONDecodeError, KeyError):
                 raise ModelFormatError(f"{f}: malformed stage record") from None
-        return cls(model, config, netlist, doc.get("plans", {}), info, stages)
-
-
-def _plain_plans(plans: dict) -> dict:
-    out = {}
-    for name, p in plans.items():
-        out[name] = {k: v for k, v in p.items() if k != "folded"}
-    return out
+        return cls(model, config, netlist, info, stages, doc.get("plans", {}))
 
 
 def compile_model(model, config: CompileConfig | dict | None = None, *, calibration=None,
@@ -223,26 +214,20 @@ def compile_model(model, config: CompileConfig | dict | None = None, *, calibrat
     """Compile a (quantized) model to an SC design.  ``model``: an IR Model or anything
     :func:`sccompiler.frontends.load_model` reads; ``calibration``: inputs (B, T, F) / ids (B, T)
     used for input ranges, FSM input models and the length scheduler."""
-    from .frontends import load_model  # noqa: PLC0415
-    from .passes import CompileState, run_flow  # noqa: PLC0415
-    from .reference import _check_input  # noqa: PLC0415
-
     m = load_model(model)
     if config is None:
         config = CompileConfig()
     elif isinstance(config, dict):
         config = config_from_dict(config)
-    calib = None if calibration is None else _check_input(m, calibration)
+    calib = None if calibration is None else check_input(m, calibration)
     if config.target_error is not None and calib is None:
-        from .errors import ConfigError  # noqa: PLC0415
-
         raise ConfigError("target_error needs calibration inputs (the scheduler measures the error on them)")
     state = CompileState(model=m, config=config, calibration=calib, progress=progress)
     start = time.perf_counter()
-    run_flow(state)
+    state = run_compile(state)
     state.info["compile_seconds"] = time.perf_counter() - start
-    return CompiledDesign(m, state.config, state.netlist, _plain_plans(state.plan), state.info,
-                          [s.to_json() for s in state.stages])
+    return CompiledDesign(m, state.config, state.netlist, state.info, [s.to_json() for s in state.stages],
+                          {name: plan_json(p) for name, p in state.plans.items()})
 
 
 def load_design(outdir: str | os.PathLike) -> CompiledDesign:

@@ -68,7 +68,7 @@ ACTIVATION_FUNCTIONS = {
 
 
 # --------------------------------------------------------------------------------- validation
-def _check_input(model: Model, x: Any) -> np.ndarray:
+def check_input(model: Model, x: Any) -> np.ndarray:
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists
@@ -210,7 +210,7 @@ def _gru(layer: GRU, x: np.ndarray, state: list[np.ndarray], trace: bool):
     return out, rec
 
 
-def _layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
+def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
     if isinstance(layer, LSTM):
         return _lstm(layer, x, _state(initial_state, layer, x.shape[0], 2), trace)
     if isinstance(layer, GRU):
@@ -251,10 +251,10 @@ def forward(model: Model, x, *, initial_state: Mapping[str, Any] | None = None,
         unknown = sorted(set(initial_state) - recurrent)
         if unknown:
             raise SCValueError("initial_state", f"no recurrent layer named {', '.join(map(repr, unknown))}")
-    h = _check_input(model, x)
+    h = check_input(model, x)
     trace: Trace = {}
     for layer in model.layers:
-        h, rec = _layer_forward(layer, h, initial_state, return_trace)
+        h, rec = layer_forward(layer, h, initial_state, return_trace)
         if rec is not None:
             trace[layer.name] = rec
     return (h, trace) if return_trace else h

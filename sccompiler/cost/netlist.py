@@ -166,12 +166,12 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
         o = plan.options
         ref_total = ref_total + xnor_lstm_reference_inventory(
             lay.input_size, lay.hidden_size, plan.length, weight_bits=2 if kind == "ternary" else 1,
-            gate_fsm_states=_wfsm_states(netlist, plan.name, "gate", o["gate_fsm_states"]),
-            cell_fsm_states=_wfsm_states(netlist, plan.name, "cell", o["cell_fsm_states"]),
-            fsm_weight_bits=o["fsm_weight_bits"], sng_bits=o["sng_bits"],
+            gate_fsm_states=_wfsm_states(netlist, plan.name, "gate", o.gate_fsm_states),
+            cell_fsm_states=_wfsm_states(netlist, plan.name, "cell", o.cell_fsm_states),
+            fsm_weight_bits=o.fsm_weight_bits, sng_bits=o.sng_bits,
             lfsr_width=int(netlist.sources.get("width", 32)),
-            hidden_encoding="binary" if o["hidden"] == "sign" else "stream",
-            input_encoding="stream" if o["gate_input"] == "integral_wfsm" else "binary")
+            hidden_encoding="binary" if o.hidden == "sign" else "stream",
+            input_encoding="stream" if o.gate_input == "integral_wfsm" else "binary")
     ref = _kind_counts(ref_total)
     result["reference_comparison"] = {
         "netlist": mine, "reference": ref,

@@ -131,16 +131,62 @@ class SCNode:
 
 
 @dataclass(frozen=True)
+class LayerOptions:
+    """The datapath choices a layer was lowered with (None: not applicable to this layer kind).
+
+    Recurrent layers: the resolved :class:`~sccompiler.config.LayerConfig` options (``gate_input``
+    after ``auto``), and what lowering derived: ``unit`` (the common operand unit u of integral
+    gates), ``bias_streams`` / ``bias_offset_max`` (bias SNGs per row, wired APC offset),
+    ``x_streams`` (shared / per_row / per_gate x banks with per-step or per-row gains),
+    ``bn_gate_tables`` / ``bn_c_tables`` (rows of per-step WFSM table banks).  Dense layers:
+    ``mode`` (exact / stream) and ``sng_bits``; activations: ``function``.
+    """
+
+    mode: str | None = None
+    function: str | None = None
+    sng_bits: int | None = None
+    gate_input: str | None = None
+    hidden: str | None = None
+    cell_range: int | None = None
+    gate_fsm_states: int | str | None = None
+    cell_fsm_states: int | str | None = None
+    fsm_weight_bits: int | None = None
+    fsm_state: str | None = None
+    bias_encoding: str | None = None
+    fsm_input_model: str | None = None
+    bn_steps: str | None = None
+    gate_sngs: str | None = None
+    unit: float | None = None
+    bias_streams: int | None = None
+    bias_offset_max: int | None = None
+    x_streams: str | None = None
+    bn_gate_tables: int | None = None
+    bn_c_tables: int | None = None
+
+    def to_json(self) -> dict:
+        return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> "LayerOptions":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ModelFormatError(f"netlist layer options: unknown key(s) {', '.join(map(repr, unknown))}")
+        return cls(**{k: v for k, v in d.items()})
+
+
+@dataclass(frozen=True)
 class LayerPlan:
     """What one model layer became: its kind, stream length and the options chosen."""
 
     name: str
     kind: str            # lstm | gru | dense | embedding | affine | activation
     length: int          # cycles per time step (0 for binary-domain layers)
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: LayerOptions = field(default_factory=LayerOptions)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "length": self.length, "options": to_jsonable(dict(self.options))}
+        return {"name": self.name, "kind": self.kind, "length": self.length, "options": self.options.to_json()}
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +206,9 @@ class SCNetlist:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+    def has(self, name: str) -> bool:
+        return any(n.name == name for n in self.nodes)
 
     def layer_nodes(self, layer: str) -> list[SCNode]:
         return [n for n in self.nodes if n.layer == layer]
@@ -222,9 +271,9 @@ class SCNetlist:
         if d.get("version") != 1:
             raise ModelFormatError(f"unsupported netlist version {d.get('version')!r}")
         try:
-            layers = tuple(LayerPlan(p["name"], p["kind"], int(p["length"]), dict(p.get("options", {})))
+            layers = tuple(LayerPlan(p["name"], p["kind"], int(p["length"]), LayerOptions.from_json(p.get("options", {})))
                            for p in d["layers"])
             nodes = tuple(SCNode.from_json(n, arrays) for n in d["nodes"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ModelFormatError(f"malformed netlist: {exc}") from None
         return cls(nodes, layers, dict(d.get("sources", {})), dict(d.get("metadata", {})))

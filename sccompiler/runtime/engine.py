@@ -423,35 +423,3 @@ def _decoded(n: SCNode, v) -> np.ndarray | None:
     if n.kind == "int":
         return v.mean(axis=-1)
     return np.asarray(v, dtype=np.float64)
-
-
-def correlation_report(state) -> dict:
-    """Mean and max |SCC| between the operands of every XNOR / MUX bank, measured on one short
-    simulated run (first calibration sequence, or zeros), last time step."""
-    from ..sim.seeds import scc  # noqa: PLC0415
-
-    netlist = state.netlist
-    rt = Runtime(netlist)
-    x = state.info.get("_calibration_inputs")
-    if x is None:
-        shape = (1, 2, state.model.input.size) if state.model.input.kind == "features" else (1, 2)
-        x = np.zeros(shape, dtype=np.float64 if len(shape) == 3 else np.int64)
-    x = np.asarray(x)[:1, :4]
-    seen: dict[str, np.ndarray] = {}
-
-    def collect(layer, node, bits, t):
-        seen[node.name] = bits[0]
-
-    length = min(256, max([p.length for p in netlist.layers] + [64]))
-    rt.run(x, length=length, collect=collect)
-    out = {}
-    for n in netlist.nodes:
-        if n.op not in ("xnor", "mux") or not all(i in seen for i in n.inputs):
-            continue
-        ops = [seen[i] for i in n.inputs]
-        a, b = np.broadcast_arrays(ops[0], ops[1])
-        s = np.abs(np.nan_to_num(scc(a, b)))
-        out[n.name] = {"mean_abs_scc": float(s.mean()), "max_abs_scc": float(s.max()), "pairs": int(s.size),
-                       "length": length}
-    return {"gates": out, "shared_sources": 0,
-            "note": "every SNG and WFSM has its own LFSR phase; SCC measured on one simulated step"}

@@ -13,13 +13,15 @@ evaluated on the SC's own previous state, which isolates the per-step stream err
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Mapping
+
 import numpy as np
 
-import dataclasses
-
 from ..ir.model import GRU, LSTM, BatchNormParams, Model
+from ..ir.sc import LayerOptions
 from ..quantize.bnfold import bn_affine_table
-from ..reference import _layer_forward, sigmoid, sign
+from ..reference import layer_forward, sigmoid, sign
 
 
 def collapse_batchnorm(bn: BatchNormParams | None, mode: str) -> BatchNormParams | None:
@@ -98,16 +100,25 @@ def step_gru(layer: GRU, x: np.ndarray, h: np.ndarray, t: int, *, hidden: str) -
     return {"r": r, "z": z, "n": n, "h_pre": h_pre, "h": h_new}
 
 
-def golden_forward(model: Model, plans: dict, x: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Forward of the whole model with the design's quantization points; returns (output, trace)
-    with per-layer (B, T, .) arrays (LSTM i f g o c h, GRU r z n h, others out)."""
+def design_points(options: LayerOptions | None) -> tuple[str, float, str]:
+    """(bn_steps, cell_range, hidden) of a layer's options: the design's quantization points
+    (no options: the quantized model's own, i.e. per-step tables, no saturation, real h)."""
+    o = options or LayerOptions()
+    return (o.bn_steps or "tables", float(o.cell_range) if o.cell_range is not None else np.inf,
+            o.hidden or "stream")
+
+
+def golden_forward(model: Model, options: Mapping[str, LayerOptions], x: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Forward of the whole model with the design's quantization points (``options``: layer name
+    -> the netlist's :class:`~sccompiler.ir.sc.LayerOptions`); returns (output, trace) with
+    per-layer (B, T, .) arrays (LSTM i f g o c h, GRU r z n h, others out)."""
     h_seq = np.asarray(x)
     if h_seq.dtype.kind == "f":
         h_seq = h_seq.astype(np.float64)
     trace: dict = {}
     for lay in model.layers:
-        opts = plans.get(lay.name, {})
-        lay = design_layer(lay, opts.get("bn_steps", "tables"))
+        bn_steps, cell_range, hidden = design_points(options.get(lay.name))
+        lay = design_layer(lay, bn_steps)
         if isinstance(lay, (LSTM, GRU)):
             B, T = h_seq.shape[:2]
             H = lay.hidden_size
@@ -116,17 +127,16 @@ def golden_forward(model: Model, plans: dict, x: np.ndarray) -> tuple[np.ndarray
             rec: dict[str, list] = {}
             for t in range(T):
                 if isinstance(lay, LSTM):
-                    s = step_lstm(lay, h_seq[:, t], h, c, t, cell_range=float(opts.get("cell_range", np.inf)),
-                                  hidden=opts.get("hidden", "stream"))
+                    s = step_lstm(lay, h_seq[:, t], h, c, t, cell_range=cell_range, hidden=hidden)
                     c = s["c"]
                 else:
-                    s = step_gru(lay, h_seq[:, t], h, t, hidden=opts.get("hidden", "stream"))
+                    s = step_gru(lay, h_seq[:, t], h, t, hidden=hidden)
                 h = s["h"]
                 for k, v in s.items():
                     rec.setdefault(k, []).append(v)
             trace[lay.name] = {k: np.stack(v, axis=1) for k, v in rec.items()}
             h_seq = trace[lay.name]["h"]
         else:
-            h_seq, rec = _layer_forward(lay, h_seq, None, True)
+            h_seq, rec = layer_forward(lay, h_seq, None, True)
             trace[lay.name] = rec
     return h_seq, trace

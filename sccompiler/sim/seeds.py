@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SCValueError, SimulationError
+from ..errors import ConfigError, SCValueError, SimulationError
 from .sources import (SOURCE_KINDS, SourceSpec, apply_matrix, check_int, check_width,
                       matrix_power, step_matrix)
 
@@ -164,6 +164,25 @@ class SourceAllocator:
     def get(self, name: str) -> SourceSpec:
         """The source named ``name``, allocating it on first use (explicit sharing by name)."""
         return self._sources[name] if name in self._sources else self.allocate(name)
+
+    def bank_seeds(self, start: int, count: int) -> np.ndarray:
+        """Seeds of LFSR sources ``start .. start+count-1``, exactly as successive
+        :meth:`allocate` calls place them (``k * spacing`` steps after the base), in O(log count)
+        matrix powers instead of one call per source (~6 ms each: 40 s for the 7,000 SNGs of a
+        1x1000 LSTM).  Does not register names."""
+        if self.kind != "lfsr":
+            raise SCValueError("kind", f"bank seeds are LFSR phases; got source kind {self.kind!r}")
+        if start + count > self.max_sources:
+            raise ConfigError(f"the design needs {start + count} random sources but a {self.width}-bit LFSR "
+                              f"allocator holds {self.max_sources}; use lfsr_width=32")
+        step = step_matrix(self.width)
+        first = apply_matrix(matrix_power(step, (start * self.spacing) % self.period),
+                             np.array([self._base], dtype=np.uint64))
+        seeds = first
+        while seeds.size < count:
+            jump = matrix_power(step, (seeds.size * self.spacing) % self.period)
+            seeds = np.concatenate([seeds, apply_matrix(jump, seeds)])
+        return seeds[:count].astype(np.uint64)
 
 
 # ----------------------------------------------------------------------------- correlation

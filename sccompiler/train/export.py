@@ -34,8 +34,8 @@ from ..quantize import schemes
 from .layers import (
     GateActivations,
     QuantSequenceModel,
-    _QuantRecurrentLayer,
-    _QuantStack,
+    QuantRecurrentLayer,
+    QuantStack,
     recurrent_layers,
 )
 from .quantizers import QuantConfig, quantize_values
@@ -83,15 +83,15 @@ def _unpack(model: nn.Module):
     """(embedding, recurrent layers, head, head_quant) of a supported module."""
     if isinstance(model, QuantSequenceModel):
         return model.embedding, list(model.rnn.layers), model, model.head_quant
-    if isinstance(model, _QuantStack):
+    if isinstance(model, QuantStack):
         return None, list(model.layers), None, None
-    if isinstance(model, _QuantRecurrentLayer):
+    if isinstance(model, QuantRecurrentLayer):
         return None, [model], None, None
     raise UnsupportedOpError(type(model).__name__, None,
                              "export takes a QuantSequenceModel, QuantLSTM/QuantGRU or one of their layers")
 
 
-def _layer_record(layer: _QuantRecurrentLayer) -> dict:
+def _layer_record(layer: QuantRecurrentLayer) -> dict:
     return {
         "kind": layer.kind,
         "quant": dataclasses.asdict(layer.quant),

@@ -213,7 +213,7 @@ class RecurrentBatchNorm(nn.Module):
                 "var": self.running_var.detach().double().numpy().copy()}
 
 
-class _QuantRecurrentLayer(nn.Module):
+class QuantRecurrentLayer(nn.Module):
     """Shared machinery of the LSTM and GRU layers (weights, quantization, batch norm)."""
 
     gates: int = 0
@@ -359,7 +359,7 @@ class _QuantRecurrentLayer(nn.Module):
         return a, b
 
 
-class QuantLSTMLayer(_QuantRecurrentLayer):
+class QuantLSTMLayer(QuantRecurrentLayer):
     """One quantized LSTM layer (module docstring has the equations)."""
 
     gates = 4
@@ -390,7 +390,7 @@ class QuantLSTMLayer(_QuantRecurrentLayer):
         return torch.stack(out, dim=1)
 
 
-class QuantGRULayer(_QuantRecurrentLayer):
+class QuantGRULayer(QuantRecurrentLayer):
     """One quantized GRU layer, PyTorch's linear-before-reset form (module docstring)."""
 
     gates = 3
@@ -420,8 +420,8 @@ class QuantGRULayer(_QuantRecurrentLayer):
         return torch.stack(out, dim=1)
 
 
-class _QuantStack(nn.Module):
-    layer_cls: type[_QuantRecurrentLayer] = _QuantRecurrentLayer
+class QuantStack(nn.Module):
+    layer_cls: type[QuantRecurrentLayer] = QuantRecurrentLayer
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  seed: int | None = None, **layer_kw) -> None:
@@ -440,7 +440,7 @@ class _QuantStack(nn.Module):
         return x
 
 
-class QuantLSTM(_QuantStack):
+class QuantLSTM(QuantStack):
     """A stack of :class:`QuantLSTMLayer` (batch-first, one direction); ``forward(x)`` returns
     the last layer's hidden sequence ``(batch, time, hidden)``.  Keyword arguments go to each
     layer (``quant``, ``batch_norm``, ``activations``, ``hidden_quant``, ``pruning``)."""
@@ -448,7 +448,7 @@ class QuantLSTM(_QuantStack):
     layer_cls = QuantLSTMLayer
 
 
-class QuantGRU(_QuantStack):
+class QuantGRU(QuantStack):
     """A stack of :class:`QuantGRULayer` (see :class:`QuantLSTM`)."""
 
     layer_cls = QuantGRULayer
@@ -507,15 +507,15 @@ class QuantSequenceModel(nn.Module):
         return y @ self.head_weight().t() + self.head.bias
 
 
-def recurrent_layers(model: nn.Module) -> list[_QuantRecurrentLayer]:
+def recurrent_layers(model: nn.Module) -> list[QuantRecurrentLayer]:
     """The quantized recurrent layers of a model, in order."""
-    return [m for m in model.modules() if isinstance(m, _QuantRecurrentLayer)]
+    return [m for m in model.modules() if isinstance(m, QuantRecurrentLayer)]
 
 
 def set_generator(model: nn.Module, generator: torch.Generator | None) -> None:
     """Make every layer draw its stochastic weights from ``generator``."""
     for module in model.modules():
-        if isinstance(module, (_QuantRecurrentLayer, QuantSequenceModel)):
+        if isinstance(module, (QuantRecurrentLayer, QuantSequenceModel)):
             module.generator = generator
 
 

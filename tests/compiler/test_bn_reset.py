@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sccompiler.ir.sc import LayerOptions
 from sccompiler.runtime.golden import golden_forward
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError, UnsupportedOpError
@@ -55,7 +56,7 @@ def test_golden_equals_reference_with_bn_c_and_reset_first(real_inputs):
     rng = np.random.default_rng(1)
     lay = m.layers[0]
     m = m.replace_layer(lay.name, lay.replace(bn_x=_bn(rng, (2, 32)), bn_h=_bn(rng, (4, 32))))
-    plans = {"lstm0": {"cell_range": 1e9, "hidden": "stream"}}
+    plans = {"lstm0": LayerOptions(cell_range=10**9, hidden="stream")}
     np.testing.assert_allclose(golden_forward(m, plans, real_inputs)[0], forward(m, real_inputs), rtol=0, atol=1e-12)
     g = _gru_reset_first(bn_steps=2)
     x = np.random.default_rng(2).uniform(-1, 1, (4, 5, 4))
@@ -80,7 +81,7 @@ def test_bn_c_table_bank_structure_and_cost(bn_c_sign):
     assert fsm.arrays["target_gain"].shape == (3, 8)
     # per-step statistics -> per-step tables: table t differs from table t+1
     assert all(np.any(fsm.arrays["wq"][t] != fsm.arrays["wq"][t + 1]) for t in range(T - 1))
-    assert bn_c_sign.netlist.plan("lstm0").options["bn_c_tables"] == 3
+    assert bn_c_sign.netlist.plan("lstm0").options.bn_c_tables == 3
     assert bn_c_sign.info["batchnorm"]["lstm0"]["bn_c"] == {"rows": 3, "realized": "per-step tables"}
     # the ROM of T x G x N x b bits is in the inventory and the cost report
     from sccompiler.cost.netlist import node_inventory
@@ -102,7 +103,7 @@ def test_bn_c_table_bank_converges(bn_c_sign, binary_inputs):
 
 def test_bn_c_integral_converges(real_inputs):
     d = compile_model(_lstm_bn_c(steps=3), {"length": 256, **FAST}, calibration=real_inputs)
-    assert d.netlist.plan("lstm0").options["gate_input"] == "integral_wfsm"
+    assert d.netlist.plan("lstm0").options.gate_input == "integral_wfsm"
     traces = {L: d.trace(real_inputs, length=L)["lstm0"] for L in LENGTHS}
     _ratio_ok([np.abs(tr["sc"]["lstm0.h"] - tr["teacher_forced"]["h"]).mean() for tr in traces.values()])
 
@@ -146,7 +147,7 @@ def test_per_step_bn_x_bn_h_with_integral_gates(independent, real_inputs):
     m = m.replace_layer("lstm0", m.layers[0].replace(bn_x=bx, bn_h=bh))
     d = compile_model(m, {"length": 256, **FAST}, calibration=real_inputs)
     opts = d.netlist.plan("lstm0").options
-    assert opts["x_streams"] == ("per_row" if independent else "shared") and opts["bn_gate_tables"] == 3
+    assert opts.x_streams == ("per_row" if independent else "shared") and opts.bn_gate_tables == 3
     assert d.netlist.node("lstm0.x_s").shape == ((16, 3) if independent else (3,))
     assert d.netlist.node("lstm0.gates_s").arrays["wq"].shape[0] == 3
     assert d.netlist.node("lstm0.b_s").arrays["const"].shape[0] == 3
@@ -181,7 +182,7 @@ def test_per_step_independent_bn_with_integral_gru(reset_first):
     g = g.replace_layer("gru0", lay)
     d = compile_model(g, {"length": 256, **FAST}, calibration=x)
     opts = d.netlist.plan("gru0").options
-    assert opts["x_streams"] == "per_row" and opts["bn_gate_tables"] == 3
+    assert opts.x_streams == "per_row" and opts.bn_gate_tables == 3
     assert all(d.netlist.node(f"gru0.{k}_s").arrays["wq"].shape[0] == 3 for k in "rzn")
     assert d.netlist.node("gru0.b_rz").arrays["const"].shape[0] == 3
     errs = [np.abs(tr["sc"]["gru0.h"] - tr["teacher_forced"]["h"]).mean()
@@ -222,7 +223,7 @@ def test_gru_reset_first_binary_inputs(binary_inputs):
 
     g = _gru_reset_first()
     d = compile_model(g, {"length": 64, "defaults": {"hidden": "sign"}, **FAST}, calibration=binary_inputs)
-    assert d.netlist.plan("gru0").options["gate_input"] == "integral_wfsm"
+    assert d.netlist.plan("gru0").options.gate_input == "integral_wfsm"
     lbr = g.with_layers([la.replace(linear_before_reset=True) for la in g.layers])
     errs = [h_pre_error(g, L) for L in (64, 1024)]
     assert errs[1] < errs[0] and errs[1] <= 1.25 * h_pre_error(lbr, 1024), errs
@@ -277,7 +278,7 @@ def test_trained_model_compiles_and_converges():
     assert lay.bn_c is not None and lay.bn_c.per_step and lay.bn_x.per_step
     d = compile_model(ir, {"length": 256, "defaults": {"hidden": "sign"},
                            "disable": ["correlation_report", "accuracy_report"]}, calibration=xs)
-    assert d.netlist.plan("lstm0").options["gate_input"] == "table"
+    assert d.netlist.plan("lstm0").options.gate_input == "table"
     assert d.netlist.node("lstm0.tanh_c").arrays["wq"].shape[0] == lay.bn_c.mean.shape[0]
     out = d.simulate(xs, length=64)
     assert out.shape == (6, 8, 2) and np.all(np.isfinite(out))
@@ -295,8 +296,8 @@ def test_trained_model_real_inputs_integral_gates():
     ir, xs = _trained_lstm("sine", 32, 4, hidden=4, outputs=1, seed=1)
     d = compile_model(ir, {"length": 256, "disable": ["correlation_report", "accuracy_report"]}, calibration=xs)
     opts = d.netlist.plan("lstm0").options
-    assert opts["gate_input"] == "integral_wfsm" and opts["x_streams"] == "per_row"
-    assert opts["bn_gate_tables"] == opts["bn_c_tables"] == ir.layers[0].bn_c.mean.shape[0]
+    assert opts.gate_input == "integral_wfsm" and opts.x_streams == "per_row"
+    assert opts.bn_gate_tables == opts.bn_c_tables == ir.layers[0].bn_c.mean.shape[0]
     errs = []
     for L in LENGTHS:
         trc = d.trace(xs, length=L)["lstm0"]

@@ -38,7 +38,7 @@ def lstm_sign(binary_inputs):
 
 
 def test_multilayer_lstm_converges(lstm_stream, real_inputs):
-    assert [p.options.get("gate_input") for p in lstm_stream.netlist.layers[:2]] == ["integral_wfsm"] * 2
+    assert [p.options.gate_input for p in lstm_stream.netlist.layers[:2]] == ["integral_wfsm"] * 2
     traces = {L: lstm_stream.trace(real_inputs, length=L) for L in LENGTHS}
     for lay in ("lstm0", "lstm1"):
         _ratio_ok([np.abs(tr[lay]["sc"][f"{lay}.h"] - tr[lay]["teacher_forced"]["h"]).mean()
@@ -50,7 +50,7 @@ def test_multilayer_lstm_converges(lstm_stream, real_inputs):
 
 def test_exact_path_is_exact(lstm_sign, binary_inputs):
     tr = lstm_sign.trace(binary_inputs, length=64)
-    assert [p.options["gate_input"] for p in lstm_sign.netlist.layers] == ["table", "table"]
+    assert [p.options.gate_input for p in lstm_sign.netlist.layers] == ["table", "table"]
     layer_in = binary_inputs
     for lay in lstm_sign.model.layers:
         sc = tr[lay.name]["sc"]
@@ -90,7 +90,7 @@ def test_multilayer_gru_integral_converges():
     """Real-valued inputs, hidden=stream: r, z, n from integral WFSMs, r * (W_hn h) by XNOR."""
     x = np.random.default_rng(13).uniform(-1, 1, (6, 5, 4))
     d = compile_model(gru_model(), {"length": 256, **FAST}, calibration=x)
-    assert [p.options["gate_input"] for p in d.netlist.layers] == ["integral_wfsm"] * 2
+    assert [p.options.gate_input for p in d.netlist.layers] == ["integral_wfsm"] * 2
     assert d.netlist.node("gru0.z_s").encoding == "unipolar"          # the MUX select
     traces = {L: d.trace(x, length=L) for L in LENGTHS}
     for lay in ("gru0", "gru1"):
@@ -117,14 +117,13 @@ def test_xnor_apc_bank_matches_sim_primitives():
 
 
 def test_seed_adapter_matches_allocator():
-    from sccompiler.passes.core import bank_seeds
     from sccompiler.sim.seeds import SourceAllocator
 
     a = SourceAllocator(kind="lfsr", width=32, length=64, master_seed=7, max_sources=40)
     b = SourceAllocator(kind="lfsr", width=32, length=64, master_seed=7, max_sources=40)
     want = [a.allocate(f"s{k}").seed for k in range(12)]
-    np.testing.assert_array_equal(bank_seeds(b, 0, 12), want)
-    np.testing.assert_array_equal(bank_seeds(b, 5, 7), want[5:12])
+    np.testing.assert_array_equal(b.bank_seeds(0, 12), want)
+    np.testing.assert_array_equal(b.bank_seeds(5, 7), want[5:12])
 
 
 def test_sources_are_distinct(lstm_stream):
@@ -190,7 +189,7 @@ def test_bias_offset_option_is_cheaper(real_inputs):
     a = compile_model(m, {"length": 256, **FAST}, calibration=real_inputs)
     b = compile_model(m, {"length": 256, "defaults": {"bias_encoding": "offset"}, **FAST}, calibration=real_inputs)
     assert b.netlist.sources["count"] <= a.netlist.sources["count"]
-    assert b.netlist.layers[0].options["bias_encoding"] == "offset"
+    assert b.netlist.layers[0].options.bias_encoding == "offset"
     assert np.isfinite(b.error(real_inputs, length=64))
 
 
@@ -203,7 +202,7 @@ def test_token_input_with_binary_embedding():
     m = Model((emb, *base.layers), InputSpec("tokens", 7), "tok")
     ids = rng.integers(0, 7, size=(3, 4))
     d = compile_model(m, {"length": 64, "defaults": {"hidden": "sign"}, **FAST})
-    assert d.netlist.layers[1].options["gate_input"] == "table"
+    assert d.netlist.layers[1].options.gate_input == "table"
     out = d.simulate(ids)
     assert out.shape == (3, 4, 4) and set(np.unique(out)) <= {-1.0, 1.0}
 
@@ -229,7 +228,7 @@ def test_exact_dense_head_and_softmax(binary_inputs):
     base = lstm_model(I=4, dense=3)
     m = Model(base.layers + (Activation("sm", function="softmax"),), base.input, "head")
     d = compile_model(m, {"length": 64, "defaults": {"hidden": "sign"}, **FAST}, calibration=binary_inputs)
-    assert d.netlist.plan("head").options["mode"] == "exact"
+    assert d.netlist.plan("head").options.mode == "exact"
     tr = d.trace(binary_inputs)
     h = tr["lstm0"]["sc"]["lstm0.h"]
     head = m.layer("head")
@@ -297,7 +296,7 @@ def test_one_hot_inputs_are_exact():
     ids = np.random.default_rng(8).integers(0, 4, size=(5, 6))
     x = np.eye(4)[ids]
     d = compile_model(lstm_model(I=4, seed=4), {"length": 64, "defaults": {"hidden": "sign"}, **FAST}, calibration=x)
-    assert d.netlist.layers[0].options["gate_input"] == "table"
+    assert d.netlist.layers[0].options.gate_input == "table"
     tr = d.trace(x)
     lay = d.model.layers[0]
     wi = np.rint(lay.w_ih.data / np.abs(lay.w_ih.data).max()).astype(int)
@@ -339,5 +338,5 @@ def test_dense_first_and_float_embedding_ranges_are_bounds():
     ids = rng.integers(0, 7, size=(3, 4))
     d = compile_model(Model((emb, *base.layers), InputSpec("tokens", 7), "tok"), {"length": 128, **FAST},
                       calibration=ids)
-    assert d.netlist.plan("lstm0").options["gate_input"] == "integral_wfsm"
+    assert d.netlist.plan("lstm0").options.gate_input == "integral_wfsm"
     assert d.error(ids, length=2048) < d.error(ids, length=64) / 2

@@ -54,7 +54,7 @@ def test_per_gate_sngs_cost_and_layout(inputs, tmp_path):
     sngs = {m: d.netlist.node("lstm0.x_s").arrays.get("seeds", np.zeros(0)).size
             + d.netlist.node("lstm0.h_s").arrays.get("seeds", np.zeros(0)).size for m, d in designs.items()}
     assert sngs == {"shared": I + H, "per_gate": 4 * (I + H)}
-    assert designs["per_gate"].netlist.layers[0].options["gate_sngs"] == "per_gate"
+    assert designs["per_gate"].netlist.layers[0].options.gate_sngs == "per_gate"
     seeds = np.concatenate([n.arrays["seeds"].ravel() for n in designs["per_gate"].netlist if "seeds" in n.arrays])
     assert np.unique(seeds).size == seeds.size                       # every SNG its own source
     from sccompiler.design import CompiledDesign
@@ -86,7 +86,7 @@ def test_per_gate_sngs_with_per_step_batchnorm(inputs, same_scale):
     d = compile_model(m, {"length": 64, "defaults": {"gate_sngs": "per_gate"}, **FAST}, calibration=inputs)
     x_s, h_s = d.netlist.node("lstm0.x_s"), d.netlist.node("lstm0.h_s")
     assert h_s.shape == (4, 4) and x_s.shape == ((4, 3) if same_scale else (16, 3))
-    assert d.netlist.layers[0].options["x_streams"] == ("per_gate" if same_scale else "per_row")
+    assert d.netlist.layers[0].options.x_streams == ("per_gate" if same_scale else "per_row")
     errs = [np.abs((tr := d.trace(inputs[:6, :5], length=length)["lstm0"])["sc"]["lstm0.h"]
                    - tr["teacher_forced"]["h"]).mean() for length in (64, 1024)]
     assert errs[1] < errs[0] / 2 and errs[1] < 3 / np.sqrt(1024), errs

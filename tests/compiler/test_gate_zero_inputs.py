@@ -11,7 +11,7 @@ from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError
 from sccompiler.fsm import BinomialInput
 from sccompiler.ir.model import LSTM, InputSpec, Model, Tensor
-from sccompiler.passes.core import auto_state_candidates, increment_spread
+from sccompiler.fsm.operands import auto_state_candidates, increment_spread
 
 from .models import FAST
 

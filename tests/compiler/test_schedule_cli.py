@@ -113,7 +113,7 @@ def test_netlist_inventory_matches_analytic_reference():
     x = np.random.default_rng(0).uniform(-1, 1, (4, 5, 3))
     d = compile_model(m, {"length": 256, "defaults": {"cell_range": 1},
                           "disable": ["correlation_report", "accuracy_report"]}, calibration=x)
-    assert d.netlist.layers[0].options["bias_streams"] == 1
+    assert d.netlist.layers[0].options.bias_streams == 1
     rc = d.info["cost"]["reference_comparison"]
     mine, ref = dict(rc["netlist"]), dict(rc["reference"])
     assert mine.pop("ripple_adder") == ref.pop("ripple_adder") + 8

@@ -138,15 +138,15 @@ class _Emitter:
                 if p.kind not in ("lstm", "gru"):
                     raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
                                              f"head) yet; this design has {kinds}")
-                if p.options.get("hidden") == "sign" and p.options.get("gate_input") != "table":
+                if p.options.hidden == "sign" and p.options.gate_input != "table":
                     raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden='sign' with "
-                                             f"gate_input='table' yet, got {p.options.get('gate_input')!r}")
+                                             f"gate_input='table' yet, got {p.options.gate_input!r}")
             elif p.kind != "dense" or k != len(layers) - 1:
                 raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact or "
                                          f"streamed) after the recurrent layers yet (got {p.kind})")
         # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
         self.rec_layers = [p.name for p in rec] + [p.name for p in layers[len(rec):]
-                                                   if p.options.get("mode") != "exact"]
+                                                   if p.options.mode != "exact"]
         self.layer = self.rec_layers[-1]
         # every timed layer steps with one period P = the longest L (the layers run in lock step,
         # one step apart); a layer with a shorter L runs its L cycles, then holds its sources,

@@ -1,0 +1,233 @@
+"""Typed, frozen per-layer plans: what the compiler decided for each layer before lowering it.
+
+:func:`plan_layers` walks the model once and records, per layer, what it receives (:class:`Feed`:
+exact levels or a real range) and the resolved options (``auto`` choices made, conflicts refused
+with a :class:`~sccompiler.errors.ConfigError`).  :func:`fold_recurrent` folds a recurrent
+layer's batch norms and biases into the per-row scales and shifts the lowering reads
+(:class:`FoldedRecurrent`).  Nothing here builds netlist nodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import CompileConfig
+from ..errors import ConfigError
+from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, Linear, Model
+from ..runtime.golden import design_layer
+from .common import affine_tables, bias_vector, exact_levels, weight_levels
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What a layer receives (or produces) per time step: exact values in {-scale, 0, scale}
+    (binary/ternary: XNOR + popcount operands), or real values bounded by ``range``."""
+
+    exact: bool
+    scale: float = 1.0
+    range: float = 1.0
+
+    def to_json(self) -> dict:
+        return {"exact": self.exact, "scale": self.scale, "range": self.range}
+
+
+@dataclass(frozen=True)
+class RecurrentPlan:
+    """An LSTM/GRU layer's datapath: the resolved :class:`~sccompiler.config.LayerConfig` options."""
+
+    name: str
+    kind: str                      # lstm | gru
+    input: Feed
+    output: Feed
+    length: int
+    sng_bits: int
+    gate_input: str                # table | integral_wfsm (auto resolved)
+    hidden: str
+    cell_range: int
+    gate_fsm_states: int | str
+    cell_fsm_states: int | str
+    fsm_tolerance: float
+    fsm_weight_bits: int
+    fsm_state: str
+    bias_encoding: str
+    fsm_input_model: str
+    bn_steps: str
+    gate_sngs: str
+
+
+@dataclass(frozen=True)
+class DensePlan:
+    """A dense layer: ``exact`` (XNOR + popcount of exact inputs) or ``stream`` (counted SC estimate)."""
+
+    name: str
+    input: Feed
+    output: Feed
+    length: int
+    sng_bits: int
+    mode: str
+    kind: str = "dense"
+
+
+@dataclass(frozen=True)
+class PassThroughPlan:
+    """A binary-domain layer (embedding, batch norm, activation): no stream length of its own."""
+
+    name: str
+    kind: str
+    input: Feed
+    output: Feed
+
+
+LayerPlanT = RecurrentPlan | DensePlan | PassThroughPlan
+
+
+def plan_json(plan: LayerPlanT) -> dict:
+    """A plan as plain JSON (feeds as dicts): the ``plans`` entry of design.json."""
+    out = {}
+    for f in dataclasses.fields(plan):
+        v = getattr(plan, f.name)
+        out[f.name] = v.to_json() if isinstance(v, Feed) else v
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class FoldedRecurrent:
+    """A recurrent layer's weights as integer levels and its batch norms and biases folded into
+    per-step, per-row tables (T = 1 without per-step statistics):
+
+    pre-activation at step t = scale_x[t] alpha_ih (W_ih x) + scale_h[t] alpha_hh (W_hh h) + shift[t]
+    (GRU: ``shift_x`` and ``shift_h`` apart, r multiplies the n block of the h part); ``scale_c`` /
+    ``shift_c``: bn_c before tanh(c) (LSTM only, None without)."""
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    alpha_ih: float
+    alpha_hh: float
+    scale_x: np.ndarray
+    scale_h: np.ndarray
+    shift: np.ndarray | None = None
+    shift_x: np.ndarray | None = None
+    shift_h: np.ndarray | None = None
+    scale_c: np.ndarray | None = None
+    shift_c: np.ndarray | None = None
+
+    @property
+    def per_step(self) -> bool:
+        return max(self.scale_x.shape[0], self.scale_h.shape[0]) > 1
+
+
+# ------------------------------------------------------------------------------------- planning
+def _input_feed(model: Model, cfg: CompileConfig, calib: dict) -> Feed:
+    """What the first layer sees: tokens (embedding ids), exact levels or a real range."""
+    if model.input.kind == "tokens":
+        return Feed(False, 1.0, 1.0)
+    lv = calib.get("input_levels") if cfg.input_encoding == "auto" else None
+    rng = cfg.input_range or calib.get("input_max_abs") or 1.0
+    if cfg.input_encoding == "exact":
+        return Feed(True, float(cfg.input_range or calib.get("input_max_abs") or 1.0), rng)
+    if lv is not None and cfg.input_encoding == "auto":
+        return Feed(True, float(lv), float(lv))
+    return Feed(False, 1.0, float(rng))
+
+
+def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> RecurrentPlan:
+    lc = cfg.layer(lay.name)
+    length = cfg.layer_length(lay.name)
+    mode = lc.gate_input
+    # linear_before_reset=0: r*h enters W_hn, a real-valued operand vector that only the stream
+    # datapath (XNOR of r's stream with h's) can form
+    reset_first = isinstance(lay, GRU) and not lay.linear_before_reset
+    if mode == "auto":
+        mode = "table" if feed.exact and lc.hidden == "sign" and not reset_first else "integral_wfsm"
+    if mode == "table" and reset_first:
+        raise ConfigError(f"layers.{lay.name}.gate_input: 'table' cannot lower GRU linear_before_reset=0 "
+                          "(W_hn (r*h) has real-valued operands r*h); use gate_input='integral_wfsm'")
+    if mode == "table" and not (feed.exact and lc.hidden == "sign"):
+        why = "its input x is multi-level" if not feed.exact else "hidden='stream' makes h multi-level"
+        raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
+                          f"{why}; use gate_input='integral_wfsm' or hidden='sign' with binary inputs")
+    if lc.gate_sngs == "per_gate" and isinstance(lay, GRU) and mode == "integral_wfsm":
+        raise ConfigError(f"layers.{lay.name}.gate_sngs: 'per_gate' is implemented for LSTM layers only; "
+                          "use gate_sngs='shared' for GRU layers")
+    out = Feed(True, 1.0, 1.0) if lc.hidden == "sign" else Feed(False, 1.0, 1.0)
+    return RecurrentPlan(
+        name=lay.name, kind=lay.kind, input=feed, output=out, length=length, sng_bits=lc.bits_for(length),
+        gate_input=mode, hidden=lc.hidden, cell_range=lc.cell_range, gate_fsm_states=lc.gate_fsm_states,
+        cell_fsm_states=lc.cell_fsm_states, fsm_tolerance=lc.fsm_tolerance, fsm_weight_bits=lc.fsm_weight_bits,
+        fsm_state=lc.fsm_state, bias_encoding=lc.bias_encoding, fsm_input_model=lc.fsm_input_model,
+        bn_steps=lc.bn_steps, gate_sngs=lc.gate_sngs)
+
+
+def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int) -> DensePlan:
+    lc = cfg.layer(lay.name)
+    length = lc.length if lc.length is not None else prev_length
+    # the range of what the next layer sees is a hard bound, not a calibration maximum: the SC
+    # estimate of W x may reach any value the counter can hold
+    levels, alpha = weight_levels(lay.weight, "weight", lay.name)
+    mag = feed.scale if feed.exact else feed.range
+    bound = alpha * mag * float(np.abs(levels).sum(1).max()) + float(np.max(np.abs(bias_vector(lay.bias, lay.out_size))))
+    return DensePlan(lay.name, feed, Feed(False, 1.0, max(bound, 1e-12)), length, lc.bits_for(length),
+                     "exact" if feed.exact else "stream")
+
+
+def _pass_through_output(lay, feed: Feed) -> Feed:
+    if isinstance(lay, Embedding):
+        lv = exact_levels(lay.weight.data)
+        return Feed(lv is not None, float(lv or 1.0), float(np.max(np.abs(lay.weight.data)) or 1.0))
+    if isinstance(lay, Activation):
+        if lay.function == "sign":
+            return Feed(True, 1.0, 1.0)
+        if lay.function in ("sigmoid", "tanh", "softmax"):
+            return Feed(False, 1.0, 1.0)
+        return Feed(False, 1.0, feed.range if not feed.exact else feed.scale)   # relu / identity keep the bound
+    if isinstance(lay, BatchNorm):
+        sc, sh = affine_tables(lay.params, lay.params.features)
+        mag = feed.scale if feed.exact else feed.range
+        return Feed(False, 1.0, float(np.max(np.abs(sc) * mag + np.abs(sh))))
+    raise ConfigError(f"layer {lay.name!r}: no SC plan for layer kind {lay.kind!r}")
+
+
+def plan_layers(model: Model, cfg: CompileConfig, calib: dict) -> dict[str, LayerPlanT]:
+    """Per layer, in model order: its feed and resolved datapath options."""
+    feed = _input_feed(model, cfg, calib)
+    plans: dict[str, LayerPlanT] = {}
+    prev_length = cfg.length
+    for lay in model.layers:
+        if isinstance(lay, (LSTM, GRU)):
+            plan = _recurrent_plan(lay, feed, cfg)
+            prev_length = plan.length
+        elif isinstance(lay, Linear):
+            plan = _dense_plan(lay, feed, cfg, prev_length)
+        else:
+            plan = PassThroughPlan(lay.name, lay.kind, feed, _pass_through_output(lay, feed))
+        plans[lay.name] = plan
+        feed = plan.output
+    return plans
+
+
+# ------------------------------------------------------------------------------------- folding
+def fold_recurrent(lay: LSTM | GRU, bn_steps: str) -> FoldedRecurrent:
+    """Fold ``lay``'s batch norms (collapsed as ``bn_steps`` says) and biases (see
+    :class:`FoldedRecurrent`); per-step tables have one row per statistics row."""
+    lay = design_layer(lay, bn_steps)
+    rows = lay.w_ih.shape[0]
+    wi, ai = weight_levels(lay.w_ih, "w_ih", lay.name)
+    wh, ah = weight_levels(lay.w_hh, "w_hh", lay.name)
+    sx, mx = affine_tables(lay.bn_x, rows)
+    sh, mh = affine_tables(lay.bn_h, rows)
+    bi, bh = bias_vector(lay.b_ih, rows), bias_vector(lay.b_hh, rows)
+    steps = max(sx.shape[0], sh.shape[0])
+    idx_x = np.minimum(np.arange(steps), sx.shape[0] - 1)
+    idx_h = np.minimum(np.arange(steps), sh.shape[0] - 1)
+    parts: dict = {"w_ih": wi, "w_hh": wh, "alpha_ih": ai, "alpha_hh": ah, "scale_x": sx[idx_x], "scale_h": sh[idx_h]}
+    if isinstance(lay, LSTM):
+        parts["shift"] = mx[idx_x] + mh[idx_h] + bi + bh
+        if lay.bn_c is not None:
+            parts["scale_c"], parts["shift_c"] = affine_tables(lay.bn_c, lay.hidden_size)
+    else:  # GRU: the n block of the h part stays separate (r multiplies it)
+        parts["shift_x"] = mx[idx_x] + bi
+        parts["shift_h"] = mh[idx_h] + bh
+    return FoldedRecurrent(**parts)
