@@ -1,4 +1,4 @@
-"""Hardware cost models driven by technology descriptions in targets/.
+"""Hardware cost models driven by technology descriptions in cost/targets/.
 
 * :mod:`.targets`: load/validate technology descriptions (generic ASIC in NAND2 equivalents, LUT6 FPGA);
 * :mod:`.primitives`: per-primitive resource formulas (SC stream logic, APCs, FSMs, SNGs, LFSRs,
