@@ -147,7 +147,7 @@ class CompiledDesign:
                 **info}
 
     def report_markdown(self) -> str:
-        from .cost.netlist import report_markdown  # noqa: PLC0415
+        from .report_md import report_markdown  # noqa: PLC0415
 
         return report_markdown(self.report())
 

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping
 from ..errors import SCValueError
 from .primitives import DOMAINS, PRIMITIVES, Resources
 from .targets import AsicTarget, FpgaTarget, Target, load_target
+from .timing import pipeline_latency_cycles
 
 
 @dataclass(frozen=True)
@@ -297,9 +298,11 @@ def estimate(inv: Inventory, target: Target, *, cycles: int = 1, activity: Activ
 class Design:
     """A named hardware design: inventory parts (name -> Inventory) and its latency model.
 
-    ``step_cycles`` are the cycles one time step takes in each recurrent layer, in order; an
-    inference of ``steps`` time steps takes sum(step_cycles) + (steps-1)*max(step_cycles) cycles
-    (layers pipelined across time: layer l works on step t while layer l-1 works on step t+1).
+    ``step_cycles`` are the cycles one time step takes in each pipelined layer, in order; an
+    inference of ``steps`` time steps takes sum(step_cycles) + (steps-1)*max(step_cycles)
+    + ``result_cycles`` cycles (:func:`~.timing.pipeline_latency_cycles`: layers pipelined across
+    time, layer l works on step t while layer l-1 works on step t+1; ``result_cycles`` until the
+    last result is presented, 1 for the emitted SC RTL, see :mod:`.timing`).
     ``ops_per_step`` are the design's own operations per time step (MACs for binary baselines,
     stream-bit XNORs for SC), reported but not compared across designs of different kinds.
     """
@@ -314,6 +317,8 @@ class Design:
     #: binary-domain logic settles once every ``settle_cycles`` cycles (a combinational datapath
     #: evaluated once per time step under multicycle timing): its activity is divided by this
     settle_cycles: int = 1
+    #: cycles from the end of the last step until its result is presented (the RTL's flush cycle)
+    result_cycles: int = 0
 
     @property
     def inventory(self) -> Inventory:
@@ -323,9 +328,7 @@ class Design:
         return total
 
     def latency_cycles(self, steps: int = 1) -> int:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise SCValueError("steps", f"must be an integer >= 1, got {steps!r}")
-        return sum(self.step_cycles) + (steps - 1) * max(self.step_cycles)
+        return pipeline_latency_cycles(self.step_cycles, steps, result_cycles=self.result_cycles)
 
     def activity(self, activity: Activity | None = None) -> Activity:
         """The activity factors applied to this design (binary domain divided by settle_cycles)."""

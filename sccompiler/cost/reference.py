@@ -108,7 +108,10 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
                                **options) -> Design:
     """The reference datapath for a stack of LSTM layers as a :class:`Design`: one time step takes
     ``length`` + ``overhead_cycles`` cycles (one cycle latches the c/h counters into the hold
-    registers and clears them).  Layers after the first read the previous h streams (no input SNGs)."""
+    registers and clears them).  Layers after the first read the previous h streams (no input SNGs).
+
+    This is the paper's datapath, costed analytically (``scc cost MODEL``); the compiler's emitted
+    RTL is a different circuit with no overhead cycle (:mod:`.timing`, ``scc cost OUTDIR``)."""
     shapes: tuple[RecurrentShape, ...] = as_shapes(layers, "lstm")
     for s in shapes:
         if s.cell != "lstm":
@@ -126,7 +129,8 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
             parts[name] = parts.get(name, Inventory()) + inv
         xnors += 4 * s.hidden_size * s.fan_in + 3 * s.hidden_size
     return Design(name=f"sc-xnor-L{L}", parts=tuple(parts.items()), step_cycles=tuple([L + ov] * len(shapes)),
-                  description=f"SC XNOR-LSTM reference datapath, L={L} (BRIEF §5)",
+                  description=(f"SC XNOR-LSTM reference datapath, L={L} (BRIEF §5): the analytic paper reference, "
+                               f"not a compiled netlist; {L + ov} cycles per step (L + {ov} latch cycle)"),
                   ops_per_step=xnors * L, ops_unit="stream-bit XNOR",
                   params=(("length", L), ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes)),
                           *sorted(options.items())))
