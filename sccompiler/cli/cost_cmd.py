@@ -48,7 +48,7 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
     p = Path(model)
     # --- compiled OUTDIR (sccompiler.design): cost the netlist's own inventory -----------------
     if p.is_dir() and (p / "design.json").exists():
-        from ..cost.netlist import cost_report  # noqa: PLC0415
+        from ..cost.netlist_cost import cost_report  # noqa: PLC0415
         from ..design import CompiledDesign  # noqa: PLC0415
 
         design = CompiledDesign.load(p)

@@ -7,7 +7,7 @@
   :class:`Design` (an inventory with its latency model);
 * :mod:`.timing`: :class:`Timing`, the cycle timing of the emitted SC RTL (:func:`netlist_timing`),
   and the pipelined-latency formula every design uses;
-* :mod:`.netlist`: the op -> cost mapping of a compiled netlist and its cost report;
+* :mod:`.netlist_cost`: the op -> cost mapping of a compiled netlist and its cost report;
 * :mod:`.baselines`: k-bit fixed-point and binary/ternary accumulate-only LSTM/GRU designs;
 * :mod:`.reference`: the analytic XNOR-LSTM reference datapath (BRIEF §5);
 * :mod:`.report`: baseline/SC ratio tables.
@@ -51,7 +51,7 @@ def cost_model(layers, *, length: int = 256, bits: int = 8, target="asic-generic
                weights: str = "binary", activity: Activity | None = None, **sc_options) -> dict:
     """The ``scc cost`` comparison for a stack of LSTM layers (an IR model, IR layers, or
     (input_size, hidden_size) pairs): the analytic SC reference datapath (BRIEF §5, L + 1 cycles per
-    step; not the compiler's emitted RTL, see :func:`~.netlist.cost_report`) at stream length
+    step; not the compiler's emitted RTL, see :func:`~.netlist_cost.cost_report`) at stream length
     ``length`` against
 
     * the ``bits``-bit fixed-point LSTM, fully parallel and folded to the SC design's step latency;

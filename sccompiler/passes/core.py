@@ -1053,7 +1053,7 @@ def correlation_report(state: CompileState) -> None:
 @register_pass("cost", optional=True, requires=("allocate_sources",),
                description="count the netlist's primitives (cost Inventory) and compare with the baselines")
 def cost(state: CompileState) -> None:
-    from ..cost.netlist import cost_report  # noqa: PLC0415
+    from ..cost.netlist_cost import cost_report  # noqa: PLC0415
 
     state.info["cost"] = cost_report(state.netlist, state.model, state.config)
 
