@@ -84,8 +84,11 @@ def _schedule(rep: dict) -> list[str]:
             lines.append(f"- {r['layer']} at L={r['length']}: error {r['error']:.4g} "
                          f"({'accepted' if r['accepted'] else 'rejected'})")
         t = s["timing"]
+        # the throughput needs a clock: a timing computed without a target has none
+        rate = t.get("throughput_steps_per_s")
+        rate = "-" if rate is None else f"{rate:,.0f}"
         lines += ["", f"Cycles per time step {t['cycles_per_step']}; latency of {t['steps']} steps "
-                      f"{t['latency_cycles']:,} cycles; throughput {t['throughput_steps_per_s']:,.0f} steps/s "
+                      f"{t['latency_cycles']:,} cycles; throughput {rate} steps/s "
                       "(layers pipelined across time).", ""]
     return lines
 

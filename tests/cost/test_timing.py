@@ -155,3 +155,18 @@ def test_model_matches_icarus_cycle_count(emitted, case, tmp_path):
     assert valid[0][0] == t.first_result_cycles
     assert valid[-1][0] == t.latency_cycles
     assert done == [t.done_cycles]
+
+
+def test_report_md_renders_the_timing_block():
+    """report.md's schedule section reads the scheduler's timing block: Timing.to_json() fits it
+    (with and without a clock)."""
+    from sccompiler.report_md import report_markdown  # noqa: PLC0415
+
+    for clock, rate in ((500, "20,833,333"), (None, "-")):
+        t = design_timing({"lstm0": 16, "lstm1": 24}, steps=3, clock_mhz=clock)
+        rep = {"model": "m", "layers": [], "primitives": {},
+               "schedule": {"target_error": 0.1, "metric": "mean_abs", "length": 24, "model": {"a": 1.0, "b": 0.0},
+                            "curve": [], "lengths": {"lstm0": 16, "lstm1": 24}, "measured_error": 0.05,
+                            "timing": t.to_json()}}
+        text = report_markdown(rep)
+        assert (f"latency of 3 steps {t.latency_cycles:,} cycles; throughput {rate} steps/s") in text
