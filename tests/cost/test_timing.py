@@ -170,3 +170,17 @@ def test_report_md_renders_the_timing_block():
                             "timing": t.to_json()}}
         text = report_markdown(rep)
         assert (f"latency of 3 steps {t.latency_cycles:,} cycles; throughput {rate} steps/s") in text
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cost_report_latency_is_the_rtl_latency(emitted, case):
+    """The compiled design's cost (scc compile's report, scc cost OUTDIR) is timed as its RTL."""
+    from sccompiler.cost.netlist_cost import cost_report  # noqa: PLC0415
+
+    design, _, _ = emitted[case]
+    rep = cost_report(design.netlist, design.model, design.config)
+    t = netlist_timing(design.netlist)
+    sc = rep["designs"][rep["sc"]]
+    assert sc["cost"]["latency_cycles"] == t.latency_cycles == rep["timing"]["latency_cycles"]
+    assert sc["step_cycles"] == list(t.step_cycles)
+    assert sc["cost"]["latency_s"] == pytest.approx(t.latency_cycles / (sc["cost"]["clock_mhz"] * 1e6))
