@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from ..errors import SCValueError
+from ..sim.rules import check_int
 from .primitives import DOMAINS, PRIMITIVES, Resources
 from .targets import AsicTarget, FpgaTarget, Target, load_target
 from .timing import pipeline_latency_cycles
@@ -64,8 +65,7 @@ class Inventory:
     def __post_init__(self) -> None:
         merged: dict[Primitive, int] = {}
         for prim, n in self.entries:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise SCValueError("count", f"must be an integer >= 0, got {n!r}")
+            n = check_int("count", n, 0)
             if n:
                 merged[prim] = merged.get(prim, 0) + n
         ordered = sorted(merged.items(), key=lambda kv: (kv[0].kind, repr(kv[0].params)))
@@ -283,8 +283,7 @@ def _memory_bits(cells: Mapping[str, int]) -> int:
 def estimate(inv: Inventory, target: Target, *, cycles: int = 1, activity: Activity = Activity(),
              clock_mhz: float | None = None) -> CostReport:
     """Apply a target to an inventory (see :meth:`Inventory.estimate`)."""
-    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
-        raise SCValueError("cycles", f"must be an integer >= 1, got {cycles!r}")
+    cycles = check_int("cycles", cycles, 1)
     mhz = target.clock_mhz if clock_mhz is None else clock_mhz
     if not (isinstance(mhz, (int, float)) and math.isfinite(mhz) and mhz > 0):
         raise SCValueError("clock_mhz", f"must be > 0, got {mhz!r}")
