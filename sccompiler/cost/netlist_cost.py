@@ -11,12 +11,11 @@ report that shows these numbers is :mod:`sccompiler.report_md`.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..ir.sc import SCNetlist, SCNode
+from ..sim.rules import unsigned_width
 from .inventory import Design, Inventory
-from .primitives import unsigned_width
 from .timing import RESULT_CYCLES, netlist_timing
 
 
