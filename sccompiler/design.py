@@ -26,7 +26,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .config import CompileConfig, config_from_dict
-from .cost.netlist import report_markdown
 from .driver import run_compile
 from .errors import ConfigError, ModelFormatError, SCValueError
 from .frontends import load_model
@@ -38,6 +37,7 @@ from .jsonable import to_jsonable
 from .lowering import plan_json
 from .passes import CompileState
 from .reference import check_input, forward
+from .report_md import report_markdown
 from .runtime import Runtime
 from .runtime.golden import design_layer, design_points, golden_forward, step_gru, step_lstm
 

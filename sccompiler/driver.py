@@ -18,6 +18,8 @@ import time
 import numpy as np
 
 from .config import CompileConfig
+from .cost import load_target, netlist_timing
+from .errors import SCCError
 from .passes import SCHEDULE, CompileState, StageRecord, resolve_flow, run_passes
 from .reference import forward
 from .runtime import Runtime
@@ -77,19 +79,14 @@ def _search(state: CompileState, lowering) -> CompileState:
     chosen = result.chosen
     lengths = {p.name: p.length for p in chosen.netlist.layers if p.kind in ("lstm", "gru")}
     chosen.info["schedule"] = {**result.report, "lengths": lengths, "samples": int(x.shape[0]),
-                               "timing": _timing(chosen, lengths, int(x.shape[1]))}
+                               "timing": _timing(chosen, int(x.shape[1]))}
     return chosen
 
 
-def _timing(state: CompileState, lengths: dict[str, int], steps: int) -> dict:
-    # TODO(merge): one timing model (cost/timing.py)
-    from .cost import load_target  # noqa: PLC0415
-
-    step_cycles = [L + 1 for L in lengths.values()]
+def _timing(state: CompileState, steps: int) -> dict:
+    """The chosen design's timing as its RTL runs (:func:`sccompiler.cost.netlist_timing`)."""
     try:
-        clock_hz = float(load_target(state.config.cost_target).clock_mhz) * 1e6
-    except Exception:  # noqa: BLE001 - a bad target is reported by the cost pass, not here
-        clock_hz = float("nan")
-    return {"cycles_per_step": dict(zip(lengths, step_cycles)),
-            "latency_cycles": sum(step_cycles) + (steps - 1) * max(step_cycles),
-            "steps": steps, "throughput_steps_per_s": clock_hz / max(step_cycles)}
+        clock_mhz = float(load_target(state.config.cost_target).clock_mhz)
+    except SCCError:          # a bad target is reported by the cost pass, not here
+        clock_mhz = None
+    return netlist_timing(state.netlist, steps=steps, clock_mhz=clock_mhz).to_json()

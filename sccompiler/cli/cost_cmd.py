@@ -29,7 +29,7 @@ def _load_model(path: str, fmt: str | None):
 @click.command("cost")
 @click.argument("model", type=click.Path(exists=True, dir_okay=True))
 @click.option("--target", "target", default="asic-generic", show_default=True, metavar="NAME|FILE",
-              help="technology description: a name from targets/ or a .json file")
+              help="technology description: a bundled name (sccompiler/cost/targets/) or a .json file")
 @click.option("--length", "length", type=click.IntRange(1), default=256, show_default=True,
               help="SC stream length L (cycles per time step)")
 @click.option("--bits", "bits", type=click.IntRange(2, 16), default=8, show_default=True,
@@ -48,7 +48,7 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
     p = Path(model)
     # --- compiled OUTDIR (sccompiler.design): cost the netlist's own inventory -----------------
     if p.is_dir() and (p / "design.json").exists():
-        from ..cost.netlist import cost_report  # noqa: PLC0415
+        from ..cost.netlist_cost import cost_report  # noqa: PLC0415
         from ..design import CompiledDesign  # noqa: PLC0415
 
         design = CompiledDesign.load(p)

@@ -1,10 +1,13 @@
-"""Hardware cost models driven by technology descriptions in targets/.
+"""Hardware cost models driven by technology descriptions in cost/targets/.
 
 * :mod:`.targets`: load/validate technology descriptions (generic ASIC in NAND2 equivalents, LUT6 FPGA);
 * :mod:`.primitives`: per-primitive resource formulas (SC stream logic, APCs, FSMs, SNGs, LFSRs,
   and binary arithmetic);
 * :mod:`.inventory`: :class:`Inventory` (counts per primitive, addable/scalable), :class:`CostReport`,
   :class:`Design` (an inventory with its latency model);
+* :mod:`.timing`: :class:`Timing`, the cycle timing of the emitted SC RTL (:func:`netlist_timing`),
+  and the pipelined-latency formula every design uses;
+* :mod:`.netlist_cost`: the op -> cost mapping of a compiled netlist and its cost report;
 * :mod:`.baselines`: k-bit fixed-point and binary/ternary accumulate-only LSTM/GRU designs;
 * :mod:`.reference`: the analytic XNOR-LSTM reference datapath (BRIEF §5);
 * :mod:`.report`: baseline/SC ratio tables.
@@ -20,11 +23,13 @@ from .inventory import Activity, CostReport, Design, Inventory, Primitive
 from .reference import xnor_lstm_reference_design, xnor_lstm_reference_inventory
 from .report import compare, to_markdown
 from .targets import AsicTarget, FpgaTarget, available_targets, load_target
+from .timing import Timing, design_timing, netlist_timing, pipeline_latency_cycles
 
 __all__ = [
     "Activity", "AsicTarget", "CostReport", "Design", "FpgaTarget", "Inventory", "Primitive",
-    "RecurrentShape", "available_targets", "binary_weight_design", "compare", "cost_model",
-    "fixed_point_design", "layer_shapes", "load_target", "parallelism_for_latency", "to_markdown", "weight_kind",
+    "RecurrentShape", "Timing", "available_targets", "binary_weight_design", "compare", "cost_model",
+    "design_timing", "fixed_point_design", "layer_shapes", "load_target", "netlist_timing",
+    "parallelism_for_latency", "pipeline_latency_cycles", "to_markdown", "weight_kind",
     "xnor_lstm_reference_design", "xnor_lstm_reference_inventory",
 ]
 
@@ -45,7 +50,9 @@ def weight_kind(model) -> str:
 def cost_model(layers, *, length: int = 256, bits: int = 8, target="asic-generic", steps: int = 1,
                weights: str = "binary", activity: Activity | None = None, **sc_options) -> dict:
     """The ``scc cost`` comparison for a stack of LSTM layers (an IR model, IR layers, or
-    (input_size, hidden_size) pairs): the SC reference datapath at stream length ``length`` against
+    (input_size, hidden_size) pairs): the analytic SC reference datapath (BRIEF §5, L + 1 cycles per
+    step; not the compiler's emitted RTL, see :func:`~.netlist_cost.cost_report`) at stream length
+    ``length`` against
 
     * the ``bits``-bit fixed-point LSTM, fully parallel and folded to the SC design's step latency;
     * the binary- (or ternary-, ``weights``) weight accumulate-only LSTM (``bits``-bit

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..errors import SCValueError, UnsupportedOpError
+from ..sim.rules import check_int
 from .inventory import Design, Inventory
 from .primitives import tree_levels
 
@@ -34,9 +35,7 @@ class RecurrentShape:
         if self.cell not in GATES:
             raise UnsupportedOpError(self.cell, None, "cost model layers are 'lstm' or 'gru'")
         for name in ("input_size", "hidden_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise SCValueError(name, f"must be an integer >= 1, got {v!r}")
+            check_int(name, getattr(self, name), 1)
 
     @property
     def rows(self) -> int:
@@ -71,12 +70,6 @@ def layer_shapes(model) -> tuple[RecurrentShape, ...]:
     if not recurrent:
         raise UnsupportedOpError("model", getattr(model, "name", None), "no LSTM/GRU layer to cost")
     return as_shapes(recurrent)
-
-
-def _check_bits(bits: int, name: str = "bits") -> int:
-    if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:
-        raise SCValueError(name, f"must be an integer in 2..16, got {bits!r}")
-    return bits
 
 
 def _cell_update(shape: RecurrentShape, k: int, acc_w: int) -> Inventory:
@@ -130,9 +123,9 @@ def _layer(shape: RecurrentShape, kind: str, k: int, parallelism: int | None,
                  ("gate rows", rows * row), ("cell update", shape.hidden_size * cell)]
         cycles = 1 + tree_levels(terms) + 1 + CELL_STAGES[shape.cell]
         return parts, cycles, macs
-    p = parallelism
-    if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= macs:
-        raise SCValueError("parallelism", f"must be an integer in 1..{macs} (MACs per step), got {p!r}")
+    p = check_int("parallelism", parallelism, 1)
+    if p > macs:
+        raise SCValueError("parallelism", f"must be <= {macs} (MACs per step), got {p}")
     mac_cycles = -(-macs // p)
     lanes = p * (Inventory.of(prim, **params) + Inventory.of("accumulator", width=acc_w, input_width=pw))
     parts = [("weights", Inventory.of("weight_memory", bits=weight_bits, storage=storage or "sram",
@@ -174,7 +167,7 @@ def fixed_point_design(layers: Sequence, *, bits: int = 8, parallelism: int | No
     """k-bit fixed-point LSTM/GRU stack: k-bit weights/activations, k x k array multipliers, adder
     trees, 2^k x k activation LUTs.  ``parallelism=None``: fully parallel (one multiplier per
     weight, weights in registers); P: P MAC lanes, weights in SRAM."""
-    k = _check_bits(bits)
+    k = check_int("bits", bits, 2, 16)
     name = f"fixed{k}" + ("" if parallelism is None else f"-P{parallelism}")
     return _design(name, "fixed", layers, k, parallelism, weight_storage, cell,
                    f"{k}-bit fixed-point {cell.upper()}")
@@ -188,7 +181,7 @@ def binary_weight_design(layers: Sequence, *, weights: str = "binary", act_bits:
     gating for ternary), the element-wise products stay act_bits x act_bits multipliers."""
     if weights not in WEIGHT_BITS:
         raise SCValueError("weights", f"must be 'binary' or 'ternary', got {weights!r}")
-    k = _check_bits(act_bits, "act_bits")
+    k = check_int("act_bits", act_bits, 2, 16)
     name = f"{weights}-acc{k}" + ("" if parallelism is None else f"-P{parallelism}")
     return _design(name, weights, layers, k, parallelism, weight_storage, cell,
                    f"{weights}-weight accumulate-only {cell.upper()}, {k}-bit activations")

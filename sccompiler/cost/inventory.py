@@ -16,8 +16,10 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from ..errors import SCValueError
+from ..sim.rules import check_int
 from .primitives import DOMAINS, PRIMITIVES, Resources
 from .targets import AsicTarget, FpgaTarget, Target, load_target
+from .timing import pipeline_latency_cycles
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,7 @@ class Inventory:
     def __post_init__(self) -> None:
         merged: dict[Primitive, int] = {}
         for prim, n in self.entries:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-                raise SCValueError("count", f"must be an integer >= 0, got {n!r}")
+            n = check_int("count", n, 0)
             if n:
                 merged[prim] = merged.get(prim, 0) + n
         ordered = sorted(merged.items(), key=lambda kv: (kv[0].kind, repr(kv[0].params)))
@@ -282,8 +283,7 @@ def _memory_bits(cells: Mapping[str, int]) -> int:
 def estimate(inv: Inventory, target: Target, *, cycles: int = 1, activity: Activity = Activity(),
              clock_mhz: float | None = None) -> CostReport:
     """Apply a target to an inventory (see :meth:`Inventory.estimate`)."""
-    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
-        raise SCValueError("cycles", f"must be an integer >= 1, got {cycles!r}")
+    cycles = check_int("cycles", cycles, 1)
     mhz = target.clock_mhz if clock_mhz is None else clock_mhz
     if not (isinstance(mhz, (int, float)) and math.isfinite(mhz) and mhz > 0):
         raise SCValueError("clock_mhz", f"must be > 0, got {mhz!r}")
@@ -297,9 +297,11 @@ def estimate(inv: Inventory, target: Target, *, cycles: int = 1, activity: Activ
 class Design:
     """A named hardware design: inventory parts (name -> Inventory) and its latency model.
 
-    ``step_cycles`` are the cycles one time step takes in each recurrent layer, in order; an
-    inference of ``steps`` time steps takes sum(step_cycles) + (steps-1)*max(step_cycles) cycles
-    (layers pipelined across time: layer l works on step t while layer l-1 works on step t+1).
+    ``step_cycles`` are the cycles one time step takes in each pipelined layer, in order; an
+    inference of ``steps`` time steps takes sum(step_cycles) + (steps-1)*max(step_cycles)
+    + ``result_cycles`` cycles (:func:`~.timing.pipeline_latency_cycles`: layers pipelined across
+    time, layer l works on step t while layer l-1 works on step t+1; ``result_cycles`` until the
+    last result is presented, 1 for the emitted SC RTL, see :mod:`.timing`).
     ``ops_per_step`` are the design's own operations per time step (MACs for binary baselines,
     stream-bit XNORs for SC), reported but not compared across designs of different kinds.
     """
@@ -314,6 +316,8 @@ class Design:
     #: binary-domain logic settles once every ``settle_cycles`` cycles (a combinational datapath
     #: evaluated once per time step under multicycle timing): its activity is divided by this
     settle_cycles: int = 1
+    #: cycles from the end of the last step until its result is presented (the RTL's flush cycle)
+    result_cycles: int = 0
 
     @property
     def inventory(self) -> Inventory:
@@ -323,9 +327,7 @@ class Design:
         return total
 
     def latency_cycles(self, steps: int = 1) -> int:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise SCValueError("steps", f"must be an integer >= 1, got {steps!r}")
-        return sum(self.step_cycles) + (steps - 1) * max(self.step_cycles)
+        return pipeline_latency_cycles(self.step_cycles, steps, result_cycles=self.result_cycles)
 
     def activity(self, activity: Activity | None = None) -> Activity:
         """The activity factors applied to this design (binary domain divided by settle_cycles)."""

@@ -27,6 +27,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from ..errors import SCValueError
+# the integer validator and the register widths are the project's primitive rules (one definition,
+# shared with the simulator and the emitter); unsigned_width / signed_width / state_bits stay
+# importable from here for the cost model's callers
+from ..sim.rules import check_int
+from ..sim.rules import fsm_state_width as state_bits
+from ..sim.rules import signed_width, unsigned_width
 
 CELL_TYPES = ("INV", "NAND2", "NOR2", "AND2", "OR2", "XOR2", "XNOR2", "MUX2", "FA", "HA", "DFF_R",
               "ROM_BIT", "REGFILE_BIT", "SRAM_BIT")
@@ -74,35 +80,6 @@ class _Acc:
 
     def done(self, domain: str) -> Resources:
         return Resources.build(domain, self.d)
-
-
-# --------------------------------------------------------------------------------------------------
-# parameter checks and bit widths
-
-def _int(name: str, value, lo: int, hi: int | None = None) -> int:
-    """``value`` if it is an integer in [lo, hi], else SCValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SCValueError(name, f"must be an integer, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        rng = f">= {lo}" if hi is None else f"in {lo}..{hi}"
-        raise SCValueError(name, f"must be {rng}, got {value}")
-    return value
-
-
-def unsigned_width(max_value: int) -> int:
-    """Bits of an unsigned register holding 0..max_value (at least 1)."""
-    return max(1, int(max_value).bit_length())
-
-
-def signed_width(lo: int, hi: int) -> int:
-    """Bits of a two's-complement value covering lo..hi (lo <= 0 <= hi)."""
-    need = max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length())
-    return need + 1
-
-
-def state_bits(states: int) -> int:
-    """State register width ceil(log2 N) of an N-state FSM (N >= 2)."""
-    return max(1, (states - 1).bit_length())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -163,11 +140,11 @@ def gate(op: str, inputs: int = 2, domain: str = "stream") -> Resources:
     op = op.upper()
     acc = _Acc()
     if op == "NOT":
-        _int("inputs", inputs, 1, 1)
+        check_int("inputs", inputs, 1, 1)
         return acc.add("cell:INV").add("fpga:gate2").done(domain)
     if op not in GATE_OPS:
         raise SCValueError("op", f"must be NOT or one of {sorted(GATE_OPS)}, got {op!r}")
-    n = _int("inputs", inputs, 2)
+    n = check_int("inputs", inputs, 2)
     acc.add(f"cell:{GATE_OPS[op]}", n - 1)
     return acc.add(_function_key(n)).done(domain)
 
@@ -205,14 +182,14 @@ def mux(domain: str = "stream") -> Resources:
 def apc(inputs: int, domain: str = "stream") -> Resources:
     """Accumulative parallel counter: popcount of n bits into ceil(log2(n+1)) bits, built by
     :func:`column_compression_schedule` (3 inputs: 1 FA; 7 inputs: 4 FA; n = 2^m - 1: n - m FA)."""
-    n = _int("inputs", inputs, 1)
+    n = check_int("inputs", inputs, 1)
     return _compression(_Acc(), [n], unsigned_width(n)).done(domain)
 
 
 def ripple_adder(width: int, carry_in: bool = True, domain: str = "binary") -> Resources:
     """width-bit ripple-carry adder (width+1-bit result): width FA, or with no carry-in the LSB is a
     HA (width-1 FA + 1 HA).  FPGA: one width-bit carry chain."""
-    w = _int("width", width, 1)
+    w = check_int("width", width, 1)
     acc = _Acc()
     if carry_in:
         acc.add("cell:FA", w)
@@ -224,13 +201,13 @@ def ripple_adder(width: int, carry_in: bool = True, domain: str = "binary") -> R
 def integral_adder(width_a: int, width_b: int, domain: str = "stream") -> Resources:
     """Sum of two integral streams (per-cycle integers): a ripple adder of the wider operand, no
     carry-in."""
-    return ripple_adder(max(_int("width_a", width_a, 1), _int("width_b", width_b, 1)),
+    return ripple_adder(max(check_int("width_a", width_a, 1), check_int("width_b", width_b, 1)),
                         carry_in=False, domain=domain)
 
 
 def register(width: int, domain: str = "binary") -> Resources:
     """width resettable D flip-flops."""
-    w = _int("width", width, 1)
+    w = check_int("width", width, 1)
     return _Acc().add("cell:DFF_R", w).add("fpga:ff", w).done(domain)
 
 
@@ -243,8 +220,8 @@ def counter(width: int, increment_bits: int = 1, updown: bool = False,
     * up/down (c <- c + 2*bit - 1): width FA + 1 INV (operand {~b,...,~b,1}).
     Plus width DFF_R.  FPGA: one width-bit carry chain + width FF.
     """
-    w = _int("width", width, 1)
-    m = _int("increment_bits", increment_bits, 1, w)
+    w = check_int("width", width, 1)
+    m = check_int("increment_bits", increment_bits, 1, w)
     acc = _Acc().merge(register(w, domain))
     if updown:
         acc.add("cell:FA", w).add("cell:INV")
@@ -262,7 +239,7 @@ def comparator(width: int, constant: bool = False, domain: str = "stream") -> Re
     (~r_i & lt_i), counted as (n-1) NAND2 + 1 INV (polarity folded into NAND/NOR; trailing zero bits
     of X make it smaller: an upper bound).  FPGA: a carry chain (variable) or a reduction function.
     """
-    n = _int("width", width, 1)
+    n = check_int("width", width, 1)
     acc = _Acc()
     if constant:
         acc.add("cell:NAND2", n - 1).add("cell:INV")
@@ -317,12 +294,12 @@ def lfsr_xor_count(width: int, stride: int | None = None, taps: int | None = Non
     the simulator, the documented bound min(stride*(t-1), width*(width-1)) with
     t = ASSUMED_TAP_COUNT (a cascade of ``stride`` one-step networks, or a dense matrix).
     """
-    w = _int("width", width, 3, 32)
-    s = w if stride is None else _int("stride", stride, 1)
+    w = check_int("width", width, 3, 32)
+    s = w if stride is None else check_int("stride", stride, 1)
     if xor_popcount is not None:
-        return _int("xor_popcount", xor_popcount, w, w * w) - w
+        return check_int("xor_popcount", xor_popcount, w, w * w) - w
     if taps is not None:
-        _int("taps", taps, 1, (1 << w) - 1)
+        check_int("taps", taps, 1, (1 << w) - 1)
         if not (taps >> (w - 1)) & 1:
             raise SCValueError("taps", f"a width-{w} Galois mask must have bit {w - 1} set")
     rows = leap_row_weights(w, s, taps)
@@ -342,8 +319,8 @@ def lfsr(width: int, stride: int | None = None, taps: int | None = None,
          xor_popcount: int | None = None, domain: str = "stream") -> Resources:
     """Leap-forward Galois LFSR: width DFF_R + the XOR2 network of :func:`lfsr_xor_count`.
     Counts as one ``rng``.  FPGA: per state bit one function of its row's inputs + width FF."""
-    w = _int("width", width, 3, 32)
-    s = w if stride is None else _int("stride", stride, 1)
+    w = check_int("width", width, 3, 32)
+    s = w if stride is None else check_int("stride", stride, 1)
     xors = lfsr_xor_count(w, s, taps, xor_popcount)
     acc = _Acc().merge(register(w, domain)).add("rng").add("cell:XOR2", xors)
     rows = leap_row_weights(w, s, taps) if xor_popcount is None else None
@@ -380,8 +357,8 @@ def fsm_update(states: int, max_step: int = 1, domain: str = "stream") -> Resour
     clamp: w MUX2 (to N-1 on overflow) + w AND2 (to 0 on underflow, the sum's sign bit).
     The linear FSM (binary input) is max_step = 1; an integral input with m bits has max_step = m.
     """
-    n = _int("states", states, 2)
-    m = _int("max_step", max_step, 1)
+    n = check_int("states", states, 2)
+    m = check_int("max_step", max_step, 1)
     w = state_bits(n)
     ws = signed_width(-m, n - 1 + m)
     acc = _Acc().merge(register(w, domain))
@@ -405,8 +382,8 @@ def table(depth: int, width: int, domain: str = "binary") -> Resources:
     """Constant table of depth x width bits: depth*width ROM_BIT (the ROM_BIT area is the amortized
     synthesized-constant-logic cost per stored bit, read decoding included; it toggles with the
     activity of its ``domain`` since its outputs follow the address).  FPGA: a table entry."""
-    d = _int("depth", depth, 1)
-    b = _int("width", width, 1)
+    d = check_int("depth", depth, 1)
+    b = check_int("width", width, 1)
     return _Acc().add("cell:ROM_BIT", d * b).add(f"fpga:table:{d}x{b}").done(domain)
 
 
@@ -417,14 +394,14 @@ def wfsm(states: int, weight_bits: int = 8, max_step: int = 1, stanh: bool = Fal
     shared one).  ``stanh=True``: deterministic Stanh output (a state bit), no table/comparator."""
     acc = _Acc().merge(fsm_update(states, max_step, domain))
     if not stanh:
-        b = _int("weight_bits", weight_bits, 1)
+        b = check_int("weight_bits", weight_bits, 1)
         acc.merge(table(states, b, domain)).merge(comparator(b, domain=domain))
     return acc.done(domain)
 
 
 def sign_threshold(width: int, threshold: int = 0, domain: str = "binary") -> Resources:
     """Sign (threshold 0: the MSB, no cells) or compare against a constant threshold."""
-    w = _int("width", width, 1)
+    w = check_int("width", width, 1)
     if threshold == 0:
         return Resources.build(domain, {})
     return constant_comparator(w, domain)
@@ -436,8 +413,8 @@ def sign_threshold(width: int, threshold: int = 0, domain: str = "binary") -> Re
 def array_multiplier(width: int, width_b: int | None = None, domain: str = "binary") -> Resources:
     """Unsigned a x b array multiplier: a*b AND2 partial products, compressed into a+b bits by
     :func:`column_compression_schedule` (n x n: n(n-2) FA + n HA, the textbook array count)."""
-    a = _int("width", width, 1)
-    b = a if width_b is None else _int("width_b", width_b, 1)
+    a = check_int("width", width, 1)
+    b = a if width_b is None else check_int("width_b", width_b, 1)
     acc = _Acc().add("cell:AND2", a * b).add("fpga:gate2", a * b)
     heights = [sum(1 for i in range(a) if 0 <= j - i < b) for j in range(a + b - 1)]
     return _compression(acc, heights, a + b).done(domain)
@@ -450,8 +427,8 @@ def adder_tree(terms: int, width: int, domain: str = "binary") -> Resources:
     for the baselines' +1 corrections); an odd operand passes to the next level unchanged.  Exact:
     sum over levels of pairs * (width + l) FA.  Result width: width + ceil(log2 terms).
     """
-    t = _int("terms", terms, 1)
-    w = _int("width", width, 1)
+    t = check_int("terms", terms, 1)
+    w = check_int("width", width, 1)
     acc = _Acc()
     level = 0
     while t > 1:
@@ -469,36 +446,36 @@ def tree_levels(terms: int) -> int:
 
 def accumulator(width: int, input_width: int | None = None, domain: str = "binary") -> Resources:
     """acc <- acc + x: width-bit adder (input sign-extended: width FA) + width DFF_R."""
-    w = _int("width", width, 1)
+    w = check_int("width", width, 1)
     if input_width is not None:
-        _int("input_width", input_width, 1, w)
+        check_int("input_width", input_width, 1, w)
     return _Acc().merge(ripple_adder(w, domain=domain)).merge(register(w, domain)).done(domain)
 
 
 def activation_lut(input_bits: int, output_bits: int | None = None, domain: str = "binary") -> Resources:
     """Activation table of 2^k entries x k bits (output_bits defaults to input_bits)."""
-    k = _int("input_bits", input_bits, 1, 24)
-    return table(1 << k, k if output_bits is None else _int("output_bits", output_bits, 1), domain)
+    k = check_int("input_bits", input_bits, 1, 24)
+    return table(1 << k, k if output_bits is None else check_int("output_bits", output_bits, 1), domain)
 
 
 def conditional_negate(width: int, domain: str = "binary") -> Resources:
     """Binary weight times a k-bit operand: width XOR2 (ones' complement; the +1 goes into the
     adder tree's carry-in)."""
-    w = _int("width", width, 1)
+    w = check_int("width", width, 1)
     return _Acc().add("cell:XOR2", w).add("fpga:gate2", w).done(domain)
 
 
 def ternary_select(width: int, domain: str = "binary") -> Resources:
     """Ternary weight times a k-bit operand: conditional negate + width AND2 zero gating."""
-    w = _int("width", width, 1)
+    w = check_int("width", width, 1)
     return _Acc().merge(conditional_negate(w, domain)).add("cell:AND2", w).add("fpga:gate2", w).done(domain)
 
 
 def requantize(input_width: int, output_width: int, domain: str = "binary") -> Resources:
     """Offset, saturate and truncate a wide value to output_width bits: input_width HA (constant
     offset) + output_width MUX2 (clamp high) + output_width AND2 (clamp low)."""
-    wi = _int("input_width", input_width, 1)
-    wo = _int("output_width", output_width, 1, wi)
+    wi = check_int("input_width", input_width, 1)
+    wo = check_int("output_width", output_width, 1, wi)
     acc = _Acc().add("cell:HA", wi).add(f"fpga:carry:{wi}")
     return acc.add("cell:MUX2", wo).add("cell:AND2", wo).add("fpga:func:4", wo).done(domain)
 
@@ -507,10 +484,10 @@ def weight_memory(bits: int, storage: str = "register", read_bits_per_cycle: int
     """Stored weights: ``bits`` memory cells of the storage kind (register: latch/flop-based register
     file bits, every bit readable at once; rom: hardwired constants; sram: a folded design's SRAM,
     ``read_bits_per_cycle`` bits read every cycle)."""
-    b = _int("bits", bits, 0)
+    b = check_int("bits", bits, 0)
     if storage not in STORAGE_CELLS:
         raise SCValueError("storage", f"must be one of {sorted(STORAGE_CELLS)}, got {storage!r}")
-    r = _int("read_bits_per_cycle", read_bits_per_cycle, 0)
+    r = check_int("read_bits_per_cycle", read_bits_per_cycle, 0)
     acc = _Acc().add(f"cell:{STORAGE_CELLS[storage]}", b).add(f"fpga:membits:{storage}", b)
     return acc.add("mem_read_bits", r).done("storage")
 

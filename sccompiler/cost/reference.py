@@ -27,8 +27,7 @@ from typing import Sequence
 from ..errors import SCValueError
 from .baselines import RecurrentShape, as_shapes
 from .inventory import Design, Inventory
-from .primitives import _int as _check
-from .primitives import unsigned_width
+from ..sim.rules import check_int, unsigned_width
 
 ENCODINGS = ("stream", "binary")
 
@@ -41,14 +40,14 @@ def xnor_lstm_reference_parts(input_size: int, hidden_size: int, length: int, *,
                               hidden_encoding: str = "stream", bias: bool = True,
                               weight_storage: str = "register") -> tuple[tuple[str, Inventory], ...]:
     """The reference datapath of one XNOR-LSTM layer as named parts (see the module docstring)."""
-    i = _check("input_size", input_size, 1)
-    h = _check("hidden_size", hidden_size, 1)
-    L = _check("length", length, 1)
-    wb = _check("weight_bits", weight_bits, 1, 2)
-    W = _check("lfsr_width", lfsr_width, 3, 32)
-    n = _check("sng_bits", max(1, math.ceil(math.log2(L))) if sng_bits is None else sng_bits, 1, W)
-    b = _check("fsm_weight_bits", fsm_weight_bits, 1, W)
-    share = _check("sngs_per_rng", sngs_per_rng, 1)
+    i = check_int("input_size", input_size, 1)
+    h = check_int("hidden_size", hidden_size, 1)
+    L = check_int("length", length, 1)
+    wb = check_int("weight_bits", weight_bits, 1, 2)
+    W = check_int("lfsr_width", lfsr_width, 3, 32)
+    n = check_int("sng_bits", max(1, math.ceil(math.log2(L))) if sng_bits is None else sng_bits, 1, W)
+    b = check_int("fsm_weight_bits", fsm_weight_bits, 1, W)
+    share = check_int("sngs_per_rng", sngs_per_rng, 1)
     for name, enc in (("input_encoding", input_encoding), ("hidden_encoding", hidden_encoding)):
         if enc not in ENCODINGS:
             raise SCValueError(name, f"must be one of {ENCODINGS}, got {enc!r}")
@@ -109,14 +108,17 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
                                **options) -> Design:
     """The reference datapath for a stack of LSTM layers as a :class:`Design`: one time step takes
     ``length`` + ``overhead_cycles`` cycles (one cycle latches the c/h counters into the hold
-    registers and clears them).  Layers after the first read the previous h streams (no input SNGs)."""
+    registers and clears them).  Layers after the first read the previous h streams (no input SNGs).
+
+    This is the paper's datapath, costed analytically (``scc cost MODEL``); the compiler's emitted
+    RTL is a different circuit with no overhead cycle (:mod:`.timing`, ``scc cost OUTDIR``)."""
     shapes: tuple[RecurrentShape, ...] = as_shapes(layers, "lstm")
     for s in shapes:
         if s.cell != "lstm":
             from ..errors import UnsupportedOpError
             raise UnsupportedOpError(s.cell, None, "the SC reference datapath covers LSTM layers only")
-    L = _check("length", length, 1)
-    ov = _check("overhead_cycles", overhead_cycles, 0)
+    L = check_int("length", length, 1)
+    ov = check_int("overhead_cycles", overhead_cycles, 0)
     parts: dict[str, Inventory] = {}
     xnors = 0
     for k, s in enumerate(shapes):
@@ -127,7 +129,8 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
             parts[name] = parts.get(name, Inventory()) + inv
         xnors += 4 * s.hidden_size * s.fan_in + 3 * s.hidden_size
     return Design(name=f"sc-xnor-L{L}", parts=tuple(parts.items()), step_cycles=tuple([L + ov] * len(shapes)),
-                  description=f"SC XNOR-LSTM reference datapath, L={L} (BRIEF §5)",
+                  description=(f"SC XNOR-LSTM reference datapath, L={L} (BRIEF §5): the analytic paper reference, "
+                               f"not a compiled netlist; {L + ov} cycles per step (L + {ov} latch cycle)"),
                   ops_per_step=xnors * L, ops_unit="stream-bit XNOR",
                   params=(("length", L), ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes)),
                           *sorted(options.items())))

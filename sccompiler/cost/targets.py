@@ -1,9 +1,9 @@
 """Technology descriptions ("targets") as data: load by name or file, validate, expose as frozen
 dataclasses.
 
-A NAME is looked up in the repository's ``targets/`` directory (when running from a checkout) and
-then in the copy shipped inside the package (``sccompiler/cost/targets/``); anything that contains a
-path separator or ends in ``.json`` is read as a FILE.  The schema is documented in
+A NAME is looked up in the package's ``sccompiler/cost/targets/`` directory (the one copy of the
+bundled targets: it ships with the wheel, so a checkout and an installed package resolve a NAME the
+same way); anything that contains a path separator or ends in ``.json`` is read as a FILE.  The schema is documented in
 docs/cost-model.md; every malformed or missing field raises :class:`ConfigError` naming the file and
 the field.
 """
@@ -22,7 +22,6 @@ from .primitives import CELL_TYPES
 
 SCHEMA_VERSION = 1
 PACKAGE_TARGETS = Path(__file__).resolve().parent / "targets"
-REPO_TARGETS = Path(__file__).resolve().parents[2] / "targets"
 
 
 @dataclass(frozen=True)
@@ -83,12 +82,8 @@ Target = Union[AsicTarget, FpgaTarget]
 
 
 def available_targets() -> list[str]:
-    """Names of the targets found in the repository and package directories."""
-    names = set()
-    for d in (REPO_TARGETS, PACKAGE_TARGETS):
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.json"))
-    return sorted(names)
+    """Names of the bundled targets (``sccompiler/cost/targets/*.json``)."""
+    return sorted(p.stem for p in PACKAGE_TARGETS.glob("*.json"))
 
 
 def _resolve(name_or_path: str | os.PathLike) -> Path:
@@ -100,10 +95,9 @@ def _resolve(name_or_path: str | os.PathLike) -> Path:
         if not p.is_file():
             raise ConfigError(f"target file {s} does not exist")
         return p
-    for d in (REPO_TARGETS, PACKAGE_TARGETS):
-        p = d / f"{s}.json"
-        if p.is_file():
-            return p
+    p = PACKAGE_TARGETS / f"{s}.json"
+    if p.is_file():
+        return p
     raise ConfigError(f"unknown target {s!r}; available: {', '.join(available_targets()) or 'none'} "
                       "(or give a path to a .json file)")
 
@@ -197,7 +191,7 @@ def target_from_dict(data: Any, where: str = "<dict>") -> Target:
 
 
 def load_target(name_or_path: str | os.PathLike | Target = "asic-generic") -> Target:
-    """Load a target by NAME (repo ``targets/`` then the packaged copy) or by FILE path; a target
+    """Load a target by NAME (``sccompiler/cost/targets/NAME.json``) or by FILE path; a target
     object is returned unchanged."""
     if isinstance(name_or_path, (AsicTarget, FpgaTarget)):
         return name_or_path

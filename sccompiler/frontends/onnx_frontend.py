@@ -27,6 +27,9 @@ that do not lie on the data path (e.g. ``h_n``) are dropped and listed in
 Weights are mapped to the IR conventions (gate order i,f,g,o for LSTM and r,z,n for GRU, the
 ``num_directions`` axis removed); the data layout (ONNX's default time-major ``(seq, batch,
 feat)``) is recorded in ``metadata["onnx"]["input_layout"]`` — the IR itself is batch-major.
+
+This module is the data-path walk (one handler per op) and :func:`load_onnx`; the graph index and
+constant evaluation are :mod:`.onnx_graph`, the QONNX quantizers :mod:`.onnx_quant`.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ModelFormatError, UnsupportedOpError
+from ..errors import ModelFormatError, UnsupportedOpError
 from ..ir.model import (
     GRU,
     LSTM,
@@ -54,35 +57,21 @@ from ..ir.model import (
     QuantSpec,
     Tensor,
 )
-from ..quantize.detect import MAX_DETECTED_LEVELS, detect_quant
+from ..quantize.detect import detect_quant
+from .onnx_graph import OnnxGraph, import_onnx
+from .onnx_quant import QUANT_OPS
 
 #: ONNX LSTM stacks gates i, o, f, c; the IR wants i, f, g(=c), o
 ONNX_TO_IR_LSTM_BLOCKS = (0, 2, 3, 1)
 #: ONNX GRU stacks gates z, r, h; the IR wants r, z, n(=h)
 ONNX_TO_IR_GRU_BLOCKS = (1, 0, 2)
-QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
 _ACTIVATION_OPS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu", "Softmax": "softmax"}
 _DEFAULT_RNN_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh")}
-#: ops whose output equals (a re-arrangement of) their first input's values
-_VALUE_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Flatten")
-#: ops through which an all-zero tensor stays all zero (initial-state plumbing)
-_ZERO_PRESERVING = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Slice",
-                    "Expand", "Tile", "Flatten")
-_SHAPE_OPS = ("Shape", "Size")
 SUPPORTED_DATA_OPS = ("LSTM", "GRU", "Gemm", "MatMul", "Add", "Gather", "BatchNormalization",
                       *_ACTIVATION_OPS, "Identity", "Transpose", "Squeeze", "Unsqueeze", "Reshape")
 
 #: axis label of a feature axis, of the size-1 direction axis of LSTM/GRU outputs, of Unsqueeze
 FEATURE, DIRECTION, UNIT = "F", "D", "U"
-
-
-def _import_onnx():
-    try:
-        import onnx  # noqa: PLC0415
-        from onnx import numpy_helper  # noqa: PLC0415
-    except ImportError:
-        raise MissingDependencyError("onnx", None, "reading ONNX models") from None
-    return onnx, numpy_helper
 
 
 def _clean_name(name: str) -> str:
@@ -100,259 +89,11 @@ class _Walk:
     last_output: str = ""  # output tensor of the node that made the last layer
 
 
-class _OnnxGraph:
-    """Index of an ONNX graph: initializers, producers, consumers, constant evaluation."""
-
-    def __init__(self, model: Any, source: str) -> None:
-        onnx, numpy_helper = _import_onnx()
-        self.onnx, self.numpy_helper = onnx, numpy_helper
-        self.source = source
-        graph = model.graph
-        self.graph = graph
-        self.opset = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
-        self.init: dict[str, np.ndarray] = {}
-        for t in graph.initializer:
-            try:
-                self.init[t.name] = numpy_helper.to_array(t)
-            except Exception as exc:  # noqa: BLE001 - onnx raises assorted errors for bad tensors
-                raise ModelFormatError(f"{source}: initializer {t.name!r} is unreadable: {exc}") from None
-        self.nodes = list(graph.node)
-        self.producer: dict[str, tuple[Any, int]] = {}
-        self.consumers: dict[str, list[tuple[Any, int]]] = {}
-        for node in self.nodes:
-            for k, out in enumerate(node.output):
-                if out:
-                    self.producer[out] = (node, k)
-            for k, inp in enumerate(node.input):
-                if inp:
-                    self.consumers.setdefault(inp, []).append((node, k))
-        self.inputs = {i.name: i for i in graph.input if i.name not in self.init}
-        self.outputs = [o.name for o in graph.output]
-        self._kind: dict[str, str] = {}
-        for node in self.nodes:  # ONNX requires topological order: fill the cache without deep recursion
-            for out in node.output:
-                if out:
-                    self.kind(out)
-        self._const: dict[str, np.ndarray] = {}
-        self.quant_of: dict[str, QuantSpec] = {}
-        self._names: dict[int, str] = {}
-        for k, node in enumerate(self.nodes):
-            self._names[id(node)] = node.name or f"{node.op_type}_{k}"
-
-    # ------------------------------------------------------------------ helpers
-    def name(self, node: Any) -> str:
-        return self._names[id(node)]
-
-    def attrs(self, node: Any) -> dict[str, Any]:
-        out = {}
-        for a in node.attribute:
-            v = self.onnx.helper.get_attribute_value(a)
-            if isinstance(v, bytes):
-                v = v.decode("utf-8", "replace")
-            elif isinstance(v, list) and v and isinstance(v[0], bytes):
-                v = [s.decode("utf-8", "replace") for s in v]
-            out[a.name] = v
-        return out
-
-    def input_rank(self, name: str) -> int | None:
-        vi = self.inputs[name]
-        tt = vi.type.tensor_type
-        return len(tt.shape.dim) if tt.HasField("shape") else None
-
-    def input_dims(self, name: str) -> list[int | None]:
-        tt = self.inputs[name].type.tensor_type
-        return [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
-
-    def kind(self, name: str) -> str:
-        """'const' (computable from initializers), 'shape' (from tensor shapes only) or 'data'."""
-        if name in self._kind:
-            return self._kind[name]
-        if name == "" or name in self.init:
-            k = "const"
-        elif name in self.inputs:
-            k = "data"
-        elif name in self.producer:
-            node, _ = self.producer[name]
-            if node.op_type in _SHAPE_OPS:
-                k = "shape"
-            else:
-                kinds = {self.kind(i) for i in node.input if i}
-                k = "data" if "data" in kinds else "shape" if "shape" in kinds else "const"
-        else:
-            raise ModelFormatError(f"{self.source}: tensor {name!r} is used but never produced")
-        self._kind[name] = k
-        return k
-
-    def const(self, name: str, user: Any) -> np.ndarray:
-        """Value of a constant tensor (evaluating constant-folding and QONNX quant nodes)."""
-        if name in self._const:
-            return self._const[name]
-        if name in self.init:
-            return self.init[name]
-        if self.kind(name) != "const":
-            raise UnsupportedOpError(
-                user.op_type, self.name(user),
-                f"input {name!r} must be a constant (weights/initializer) but depends on the model input")
-        node, _ = self.producer[name]
-        value = self._evaluate(node)
-        self._const[name] = value
-        return value
-
-    def _evaluate(self, node: Any) -> np.ndarray:
-        op, a = node.op_type, self.attrs(node)
-        nh = self.numpy_helper
-        if op == "Constant":
-            if "value" in a:
-                return nh.to_array(a["value"])
-            for key in ("value_float", "value_floats", "value_int", "value_ints"):
-                if key in a:
-                    return np.asarray(a[key], dtype=np.float32 if "float" in key else np.int64)
-            raise UnsupportedOpError(op, self.name(node), f"attribute(s) {sorted(a)} not supported")
-        ins = [self.const(i, node) if i else None for i in node.input]
-        x = ins[0]
-        if op in QUANT_OPS:
-            out, spec = _qonnx_quant(op, ins, a, self.name(node))
-            self.quant_of[node.output[0]] = spec
-            return out
-        if op in _VALUE_PRESERVING and node.input[0] in self.quant_of:
-            self.quant_of[node.output[0]] = self.quant_of[node.input[0]]
-        if op == "Identity":
-            return x
-        if op == "Cast":
-            return x.astype(self.onnx.helper.tensor_dtype_to_np_dtype(a["to"]))
-        if op == "Transpose":
-            return np.transpose(x, a.get("perm"))
-        if op == "Reshape":
-            shape = [int(s) for s in ins[1]]
-            shape = [x.shape[k] if s == 0 and not a.get("allowzero") else s for k, s in enumerate(shape)]
-            return x.reshape(shape)
-        if op in ("Squeeze", "Unsqueeze"):
-            axes = a.get("axes") if len(ins) < 2 or ins[1] is None else [int(v) for v in ins[1]]
-            if op == "Squeeze":
-                return np.squeeze(x, axis=tuple(axes) if axes is not None else None)
-            return np.expand_dims(x, tuple(axes))
-        if op == "Concat":
-            return np.concatenate([v for v in ins if v is not None], axis=a["axis"])
-        raise UnsupportedOpError(op, self.name(node), "cannot be evaluated on constant weights")
-
-    def is_zero_state(self, name: str, user: Any, slot: str) -> bool:
-        """True if ``name`` is provably all zeros (absent, a zero constant or zero plumbing)."""
-        if name == "":
-            return True
-        k = self.kind(name)
-        if k == "const":
-            return not np.any(self.const(name, user))
-        if k == "data":
-            src = name if name in self.inputs else "the model input"
-            raise UnsupportedOpError(
-                user.op_type, self.name(user),
-                f"{slot} comes from {src!r}; initial states given as inputs are not supported "
-                f"(export the model without passing an initial state)")
-        node, _ = self.producer[name]
-        if node.op_type == "ConstantOfShape":
-            value = self.attrs(node).get("value")
-            return value is None or not np.any(self.numpy_helper.to_array(value))
-        if node.op_type in _ZERO_PRESERVING:
-            return self.is_zero_state(node.input[0], user, slot)
-        if node.op_type == "Concat":
-            return all(self.is_zero_state(i, user, slot) for i in node.input if i)
-        return False
-
-    def data_consumers(self, name: str) -> list[tuple[Any, int]]:
-        return [(n, k) for n, k in self.consumers.get(name, []) if n.op_type not in _SHAPE_OPS]
-
-
-# ---------------------------------------------------------------------- QONNX quantizers
-
-
-def _int_range(signed: bool, narrow: bool, bits: int) -> tuple[int, int]:
-    if signed:
-        lo = -(2 ** (bits - 1)) + (1 if narrow else 0)
-        return lo, 2 ** (bits - 1) - 1
-    return 0, 2**bits - (2 if narrow else 1)
-
-
-_ROUNDING: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "ROUND": np.round,  # half to even, as QONNX (numpy) does
-    "HALF_EVEN": np.round,
-    "CEIL": np.ceil,
-    "FLOOR": np.floor,
-    "ROUND_TO_ZERO": np.fix,
-    "DOWN": np.fix,
-    "UP": lambda v: np.sign(v) * np.ceil(np.abs(v)),
-    "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5),
-    "HALF_DOWN": lambda v: np.sign(v) * np.ceil(np.abs(v) - 0.5),
-}
-
-
-def _scalar(v: np.ndarray | None) -> float | None:
-    return float(np.asarray(v).ravel()[0]) if v is not None and np.asarray(v).size == 1 else None
-
-
-def _qonnx_quant(op: str, ins: list, attrs: dict, node_name: str) -> tuple[np.ndarray, QuantSpec]:
-    """Evaluate a QONNX quantizer on a constant, in the input's dtype, as QONNX's numpy code does.
-
-    Returns the quantized values and the :class:`QuantSpec` they imply: ``binary`` for
-    BipolarQuant (and 1-bit signed Quant), ``ternary`` for 2-bit signed narrow Quant with zero
-    point 0, ``int`` otherwise.  For a per-tensor scale, ``levels`` is the quantizer's whole grid
-    when it has at most 256 entries, else the values that occur; with per-channel scales the spec
-    comes from the values (``detect_quant``) with the node's bit width.
-    """
-    x = np.asarray(ins[0])
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    x = x.astype(dtype)
-    if len(ins) < 2 or ins[1] is None:
-        raise UnsupportedOpError(op, node_name, "missing scale input")
-    scale = np.asarray(ins[1]).astype(dtype)
-    if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
-        raise UnsupportedOpError(op, node_name, "scale must be positive and finite")
-    if op == "BipolarQuant":
-        out = np.where(x >= 0, dtype.type(1), dtype.type(-1)) * scale
-        grid = np.array([-1.0, 1.0], dtype=dtype)
-        zeropt, bits, scheme = dtype.type(0), 1, "binary"
-    else:
-        if len(ins) < 4 or ins[2] is None or ins[3] is None:
-            raise UnsupportedOpError(op, node_name, "needs inputs (x, scale, zeropt, bitwidth)")
-        zeropt = np.asarray(ins[2]).astype(dtype)
-        bw = np.asarray(ins[3])
-        if bw.size != 1 or float(bw.ravel()[0]) != int(bw.ravel()[0]) or int(bw.ravel()[0]) < 1:
-            raise UnsupportedOpError(op, node_name, f"bitwidth must be a positive integer scalar, got {bw.tolist()}")
-        bits = int(bw.ravel()[0])
-        signed, narrow = bool(attrs.get("signed", 1)), bool(attrs.get("narrow", 0))
-        mode = str(attrs.get("rounding_mode", "ROUND")).upper()
-        if mode not in _ROUNDING:
-            raise UnsupportedOpError(op, node_name, f"rounding_mode {mode!r} (supported: {', '.join(_ROUNDING)})")
-        y = x / scale + zeropt
-        if bits == 1 and signed:  # QONNX treats 1-bit signed as bipolar
-            y = np.where(y >= 0, dtype.type(1), dtype.type(-1))
-            grid = np.array([-1.0, 1.0], dtype=dtype)
-        else:
-            lo, hi = _int_range(signed, narrow, bits)
-            y = _ROUNDING[mode](np.clip(y, lo, hi))
-            grid = np.arange(lo, hi + 1, dtype=dtype)
-        out = ((y - zeropt) * scale).astype(dtype)
-        scheme = "binary" if bits == 1 and signed else "int"
-        if bits == 2 and signed and narrow and not np.any(zeropt):
-            scheme = "ternary"
-    s, z = _scalar(scale), _scalar(zeropt)
-    if s is None or z is None:
-        spec = detect_quant(out)
-        if spec.is_quantized:
-            spec = QuantSpec(scheme=spec.scheme, levels=spec.levels, scale=spec.scale, bits=bits)
-        return out, spec
-    # like the quantizers: the whole codebook when it is small, else the values that occur
-    if grid.size <= MAX_DETECTED_LEVELS:
-        levels = np.unique(((grid - dtype.type(z)) * dtype.type(s)).astype(dtype).astype(np.float64))
-    else:
-        levels = np.unique(out.astype(np.float64))
-    return out, QuantSpec(scheme=scheme, levels=tuple(float(v) for v in levels), scale=s, bits=bits)
-
-
 # ------------------------------------------------------------------------ data-path walk
 
 
 class _Importer:
-    def __init__(self, g: _OnnxGraph) -> None:
+    def __init__(self, g: OnnxGraph) -> None:
         self.g = g
         self.walk = _Walk()
         self.names: set[str] = set()
@@ -762,7 +503,7 @@ def _layout(labels_in: list | None, binding: dict[str, str]) -> str | None:
     return "".join(out)
 
 
-def _pick_main_input(g: _OnnxGraph) -> str:
+def _pick_main_input(g: OnnxGraph) -> str:
     """The graph input that carries the data (not one that only feeds initial-state slots)."""
     for name in g.inputs:
         uses = g.consumers.get(name, [])
@@ -792,7 +533,7 @@ def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
     :class:`~sccompiler.errors.UnsupportedOpError` (naming op and node) for anything outside the
     supported subset described in this module's docstring.
     """
-    onnx, _ = _import_onnx()
+    onnx, _ = import_onnx()
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         label = str(path)
@@ -813,7 +554,7 @@ def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
         raise ModelFormatError(f"{label}: invalid ONNX model ({first})") from None
-    g = _OnnxGraph(proto, label)
+    g = OnnxGraph(proto, label)
     importer = _Importer(g)
     layers, info = importer.run()
     layers = _finish_quant(layers, importer.walk.quant)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cost.netlist import cost_report
+from ..cost.netlist_cost import cost_report
 from .registry import CompileState, register_pass
 
 

@@ -84,7 +84,7 @@ def test_bn_c_table_bank_structure_and_cost(bn_c_sign):
     assert bn_c_sign.netlist.plan("lstm0").options.bn_c_tables == 3
     assert bn_c_sign.info["batchnorm"]["lstm0"]["bn_c"] == {"rows": 3, "realized": "per-step tables"}
     # the ROM of T x G x N x b bits is in the inventory and the cost report
-    from sccompiler.cost.netlist import node_inventory
+    from sccompiler.cost.netlist_cost import node_inventory
 
     inv = node_inventory(fsm, 32, 256)
     roms = [(p, n) for p, n in inv if p.kind == "weight_memory"]
@@ -151,7 +151,7 @@ def test_per_step_bn_x_bn_h_with_integral_gates(independent, real_inputs):
     assert d.netlist.node("lstm0.x_s").shape == ((16, 3) if independent else (3,))
     assert d.netlist.node("lstm0.gates_s").arrays["wq"].shape[0] == 3
     assert d.netlist.node("lstm0.b_s").arrays["const"].shape[0] == 3
-    from sccompiler.cost.netlist import node_inventory
+    from sccompiler.cost.netlist_cost import node_inventory
 
     roms = {name: sum(dict(pr.params)["bits"] for pr, _ in node_inventory(d.netlist.node(name), 32, 256)
                       if pr.kind == "weight_memory") for name in ("lstm0.b_s", "lstm0.gates_s", "lstm0.x_s")}

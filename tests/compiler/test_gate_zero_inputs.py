@@ -127,7 +127,7 @@ def test_bad_state_options(bad):
 
 def test_gated_bank_is_costed():
     """The enables cost one AND per weight-active operand and a per-row count of enabled operands."""
-    from sccompiler.cost.netlist import node_inventory
+    from sccompiler.cost.netlist_cost import node_inventory
 
     def counts(node):
         out: dict[str, int] = {}

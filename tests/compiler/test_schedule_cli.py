@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sccompiler.cli import cli
+from sccompiler.cost import netlist_timing
 from sccompiler.design import compile_model
 from sccompiler.errors import SCValueError
 from sccompiler.frontends.native import save_model
@@ -30,7 +31,9 @@ def test_scheduler_meets_target_on_held_back():
     assert all(p["error"] > target for p in shorter)       # the uniform choice is the shortest passing one
     assert d.error(x=calib) == pytest.approx(s["measured_error"])
     assert d.error(held) <= target
-    assert s["timing"]["cycles_per_step"]["lstm0"] == d.lengths["lstm0"] + 1
+    # one timing model: the emitted RTL steps every timed layer with the longest L, no overhead cycle
+    assert s["timing"]["cycles_per_step"]["lstm0"] == max(d.lengths.values())
+    assert s["timing"] == netlist_timing(d.netlist, steps=calib.shape[1], clock_mhz=s["timing"]["clock_mhz"]).to_json()
 
 
 def test_impossible_target_reports_best():

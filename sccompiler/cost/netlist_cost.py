@@ -1,20 +1,22 @@
-"""The compiled netlist's primitive inventory, its cost against the baselines, the analytic
-XNOR-LSTM reference count side by side, and the markdown report.
+"""The op -> cost mapping of the compiled netlist: its primitive inventory, its cost against the
+baselines, and the analytic XNOR-LSTM reference count side by side.
 
-Every node maps to :mod:`sccompiler.cost` primitives (docs/compiler.md has the table); the
-inventory of each layer is one part of a :class:`~sccompiler.cost.Design` whose time step takes
-L + 1 cycles (one cycle latches the counters into the hold registers, as in the cost model's
-reference).  Binary-domain nodes (exact XNOR + popcount, gate tables) settle once per step.
+Every node maps to :mod:`sccompiler.cost` primitives (:func:`node_inventory`; docs/compiler.md has
+the table); the inventory of each layer is one part of a :class:`~sccompiler.cost.Design` timed as
+the emitted RTL (:mod:`.timing`: every timed layer steps with the period P = the longest L, no
+overhead cycle, layers pipelined one step apart, the last result one cycle after the last step).
+Binary-domain nodes (exact XNOR + popcount, gate tables) settle once per step.  The markdown
+report that shows these numbers is :mod:`sccompiler.report_md`.
 """
 
 from __future__ import annotations
 
-
 import numpy as np
 
-from ..cost import Inventory
-from ..cost.primitives import unsigned_width
 from ..ir.sc import SCNetlist, SCNode
+from ..sim.rules import unsigned_width
+from .inventory import Design, Inventory
+from .timing import RESULT_CYCLES, netlist_timing
 
 
 def _bits(n: int) -> int:
@@ -137,25 +139,31 @@ def _kind_counts(inv: Inventory) -> dict[str, int]:
 def cost_report(netlist: SCNetlist, model, config) -> dict:
     """Cost of the compiled design vs the fixed-point and accumulate-only baselines (equal latency
     included), and the primitive counts next to the analytic reference datapath."""
-    from ..cost import (binary_weight_design, compare, fixed_point_design, layer_shapes,  # noqa: PLC0415
-                        parallelism_for_latency, weight_kind, xnor_lstm_reference_inventory)
-    from ..cost.inventory import Design  # noqa: PLC0415
+    from . import (binary_weight_design, compare, fixed_point_design, layer_shapes,  # noqa: PLC0415
+                   load_target, parallelism_for_latency, weight_kind, xnor_lstm_reference_inventory)
 
     parts = netlist_inventory(netlist)
     rec = [p for p in netlist.layers if p.kind in ("lstm", "gru")]
-    steps = tuple(p.length + 1 for p in rec)
-    sc = Design(name=f"sc-compiled-L{max(p.length for p in rec)}", parts=tuple(parts.items()), step_cycles=steps,
-                description="the compiled SC netlist (this design)", ops_unit="stream-bit XNOR",
-                params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=max(p.length for p in rec))
+    timing = netlist_timing(netlist, clock_mhz=load_target(config.cost_target).clock_mhz)
+    P = timing.step_period
+    sc = Design(name=f"sc-compiled-L{max(p.length for p in rec)}", parts=tuple(parts.items()),
+                step_cycles=timing.step_cycles, result_cycles=RESULT_CYCLES,
+                description=(f"the compiled SC netlist (this design), timed as its emitted RTL: "
+                             f"{timing.pipeline_depth} pipelined layer(s) stepping every P = {P} cycles, "
+                             f"(T + {timing.pipeline_depth - 1}) x {P} + {RESULT_CYCLES} cycles for T steps"),
+                ops_unit="stream-bit XNOR",
+                params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P)
     shapes = layer_shapes(model)
     kind = weight_kind(model)
     bits = config.cost_bits
-    p_eq = parallelism_for_latency(shapes, max(steps))
+    # the folded baselines must finish a time step within the SC design's step period
+    p_eq = parallelism_for_latency(shapes, P)
     baselines = [fixed_point_design(shapes, bits=bits), fixed_point_design(shapes, bits=bits, parallelism=p_eq),
                  binary_weight_design(shapes, weights=kind, act_bits=bits),
                  binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq)]
     result = compare(sc, baselines, config.cost_target)
     result["equal_latency_parallelism"] = p_eq
+    result["timing"] = timing.to_json()
     # the analytic reference (BRIEF §5) for LSTM layers, counted per primitive kind
     mine = _kind_counts(sc.inventory)
     ref_total = Inventory()
@@ -186,85 +194,3 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
             "does not count); with cell_range=1, one bias stream and integral gates every other kind matches",
         ]}
     return result
-
-
-def report_markdown(rep: dict) -> str:
-    """report.md: datapath per layer, FSMs, schedule, correlation, cost ratios."""
-    from ..cost import to_markdown  # noqa: PLC0415
-
-    lines = [f"# SC design for model `{rep['model']}`", "", "## Datapath", "",
-             "| layer | kind | L | options |", "|---|---|---:|---|"]
-    for lay in rep["layers"]:
-        opts = ", ".join(f"{k}={v}" for k, v in lay["options"].items())
-        lines.append(f"| {lay['name']} | {lay['kind']} | {lay['length']} | {opts} |")
-    lines += ["", "Primitive instances: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())), ""]
-    src = rep.get("sources", {})
-    if src:
-        lines += [f"Random sources: {src.get('count')} {src.get('width')}-bit leap-forward LFSRs "
-                  f"(seed {src.get('master_seed')}, phase spacing {src.get('spacing')}, windows disjoint over "
-                  f"{src.get('window_cycles')} cycles: {src.get('windows_disjoint')})", ""]
-    if rep.get("batchnorm"):
-        lines += ["## Batch norms", "", "| layer | field | statistics rows | realized | max scale change | "
-                  "max shift change | max tanh(c) target change |", "|---|---|---:|---|---:|---:|---:|"]
-        for lay, fields in rep["batchnorm"].items():
-            for field, e in fields.items():
-                cells = [f"{e[k]:.3g}" if k in e else "" for k in
-                         ("max_scale_change", "max_shift_change", "max_tanh_target_change")]
-                lines.append(f"| {lay} | {field} | {e['rows']} | {e['realized']} | " + " | ".join(cells) + " |")
-        lines += ["", "A single table for per-step statistics (bn_steps last/mean) changes the function: the "
-                  "accuracy section's design-vs-quantized gap is its cost.", ""]
-    if rep.get("warnings"):
-        lines += ["## Warnings", ""] + [f"* {w}" for w in rep["warnings"]] + [""]
-    if rep.get("fsms"):
-        lines += ["## WFSMs", "", "| node | group | target | gain | input model | N | max err (analytic) | Stanh max err |",
-                  "|---|---:|---|---:|---|---:|---:|---:|"]
-        for f in rep["fsms"]:
-            lines.append(f"| {f['node']} | {f['group']} | {f['target']} | {f['gain']:.4g} | {f['input_model']} | "
-                         f"{f['states']} | {f['analytic_max_error']:.3g} | {f['baseline_max_error']:.3g} |")
-        lines.append("")
-    if rep.get("schedule"):
-        s = rep["schedule"]
-        lines += ["## Stream-length schedule", "",
-                  f"Target error {s['target_error']:.4g} ({s['metric']} vs the quantized reference); uniform L = "
-                  f"{s['length']}; error model err(L) = "
-                  f"{s['model']['a']:.4g}/sqrt(L) + {s['model']['b']:.4g}", "", "| L | error |", "|---:|---:|"]
-        lines += [f"| {pt['length']} | {pt['error']:.4g} |" for pt in s["curve"]]
-        lines.append("")
-        if s.get("lengths"):
-            lines += ["Per-layer lengths after shortening layers one at a time: "
-                      + ", ".join(f"{k} L={v}" for k, v in s["lengths"].items())
-                      + f" (measured {s['measured_error']:.4g})."]
-            for r in s.get("refinements", []):
-                lines.append(f"- {r['layer']} at L={r['length']}: error {r['error']:.4g} "
-                             f"({'accepted' if r['accepted'] else 'rejected'})")
-            t = s["timing"]
-            lines += ["", f"Cycles per time step {t['cycles_per_step']}; latency of {t['steps']} steps "
-                          f"{t['latency_cycles']:,} cycles; throughput {t['throughput_steps_per_s']:,.0f} steps/s "
-                          "(layers pipelined across time).", ""]
-    if rep.get("accuracy"):
-        a = rep["accuracy"]
-        lines += ["## Accuracy vs stream length", "",
-                  f"Mean |output - reference| on {a['samples']} calibration sequence(s); the design reference "
-                  f"(sign(h), saturated c) differs from the quantized model by {a['design_vs_quantized']:.4g}.", "",
-                  "| L | vs quantized reference | vs design reference |", "|---:|---:|---:|"]
-        lines += [f"| {p['length']} | {p['error_vs_quantized']:.4g} | {p['error_vs_design_reference']:.4g} |"
-                  for p in a["curve"]]
-        lines.append("")
-    if rep.get("correlation", {}).get("gates"):
-        lines += ["## Correlation (SCC between gate operands)", "", "| gate bank | mean abs SCC | max abs SCC |",
-                  "|---|---:|---:|"]
-        for g, v in rep["correlation"]["gates"].items():
-            lines.append(f"| {g} | {v['mean_abs_scc']:.3f} | {v['max_abs_scc']:.3f} |")
-        lines.append("")
-    if rep.get("cost"):
-        lines += ["## Cost vs baselines", "", to_markdown(rep["cost"])]
-        rc = rep["cost"].get("reference_comparison")
-        if rc:
-            kinds = sorted(set(rc["netlist"]) | set(rc["reference"]))
-            lines += ["### Netlist vs the analytic XNOR-LSTM reference inventory", "",
-                      "| primitive | netlist | reference |", "|---|---:|---:|"]
-            lines += [f"| {k} | {rc['netlist'].get(k, 0):,} | {rc['reference'].get(k, 0):,} |" for k in kinds]
-            lines += [""] + [f"- {e}" for e in rc["explanations"]] + [""]
-    lines += ["## Pass timings", "", "| pass | seconds | skipped |", "|---|---:|---|"]
-    lines += [f"| {s['pass']} | {s['seconds']:.3f} | {s['skipped']} |" for s in rep.get("stages", [])]
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,147 @@
+"""``report.md``: the markdown rendering of a compiled design's report (``CompiledDesign.report()``).
+
+It renders the whole design report -- datapath per layer, batch norms, warnings, WFSMs, the
+stream-length schedule, accuracy, correlation, cost, pass timings -- so it lives next to the
+design, not in :mod:`sccompiler.cost` (which owns only the cost numbers and their tables,
+:func:`sccompiler.cost.to_markdown`).  One function per section; each returns its lines
+(empty when the report has no such section).
+"""
+
+from __future__ import annotations
+
+from .cost import to_markdown
+
+
+def report_markdown(rep: dict) -> str:
+    """report.md: datapath per layer, FSMs, schedule, correlation, cost ratios."""
+    lines = [f"# SC design for model `{rep['model']}`", ""]
+    for section in (_datapath, _batchnorm, _warnings, _fsms, _schedule, _accuracy, _correlation, _cost,
+                    _pass_timings):
+        lines += section(rep)
+    return "\n".join(lines) + "\n"
+
+
+def _datapath(rep: dict) -> list[str]:
+    lines = ["## Datapath", "", "| layer | kind | L | options |", "|---|---|---:|---|"]
+    for lay in rep["layers"]:
+        opts = ", ".join(f"{k}={v}" for k, v in lay["options"].items())
+        lines.append(f"| {lay['name']} | {lay['kind']} | {lay['length']} | {opts} |")
+    lines += ["", "Primitive instances: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())), ""]
+    src = rep.get("sources", {})
+    if src:
+        lines += [f"Random sources: {src.get('count')} {src.get('width')}-bit leap-forward LFSRs "
+                  f"(seed {src.get('master_seed')}, phase spacing {src.get('spacing')}, windows disjoint over "
+                  f"{src.get('window_cycles')} cycles: {src.get('windows_disjoint')})", ""]
+    return lines
+
+
+def _batchnorm(rep: dict) -> list[str]:
+    if not rep.get("batchnorm"):
+        return []
+    lines = ["## Batch norms", "", "| layer | field | statistics rows | realized | max scale change | "
+             "max shift change | max tanh(c) target change |", "|---|---|---:|---|---:|---:|---:|"]
+    for lay, fields in rep["batchnorm"].items():
+        for field, e in fields.items():
+            cells = [f"{e[k]:.3g}" if k in e else "" for k in
+                     ("max_scale_change", "max_shift_change", "max_tanh_target_change")]
+            lines.append(f"| {lay} | {field} | {e['rows']} | {e['realized']} | " + " | ".join(cells) + " |")
+    return lines + ["", "A single table for per-step statistics (bn_steps last/mean) changes the function: the "
+                    "accuracy section's design-vs-quantized gap is its cost.", ""]
+
+
+def _warnings(rep: dict) -> list[str]:
+    if not rep.get("warnings"):
+        return []
+    return ["## Warnings", ""] + [f"* {w}" for w in rep["warnings"]] + [""]
+
+
+def _fsms(rep: dict) -> list[str]:
+    if not rep.get("fsms"):
+        return []
+    lines = ["## WFSMs", "", "| node | group | target | gain | input model | N | max err (analytic) | Stanh max err |",
+             "|---|---:|---|---:|---|---:|---:|---:|"]
+    for f in rep["fsms"]:
+        lines.append(f"| {f['node']} | {f['group']} | {f['target']} | {f['gain']:.4g} | {f['input_model']} | "
+                     f"{f['states']} | {f['analytic_max_error']:.3g} | {f['baseline_max_error']:.3g} |")
+    return lines + [""]
+
+
+def _schedule(rep: dict) -> list[str]:
+    if not rep.get("schedule"):
+        return []
+    s = rep["schedule"]
+    lines = ["## Stream-length schedule", "",
+             f"Target error {s['target_error']:.4g} ({s['metric']} vs the quantized reference); uniform L = "
+             f"{s['length']}; error model err(L) = "
+             f"{s['model']['a']:.4g}/sqrt(L) + {s['model']['b']:.4g}", "", "| L | error |", "|---:|---:|"]
+    lines += [f"| {pt['length']} | {pt['error']:.4g} |" for pt in s["curve"]]
+    lines.append("")
+    if s.get("lengths"):
+        lines += ["Per-layer lengths after shortening layers one at a time: "
+                  + ", ".join(f"{k} L={v}" for k, v in s["lengths"].items())
+                  + f" (measured {s['measured_error']:.4g})."]
+        for r in s.get("refinements", []):
+            lines.append(f"- {r['layer']} at L={r['length']}: error {r['error']:.4g} "
+                         f"({'accepted' if r['accepted'] else 'rejected'})")
+        t = s["timing"]
+        # the throughput needs a clock: a timing computed without a target has none
+        rate = t.get("throughput_steps_per_s")
+        rate = "-" if rate is None else f"{rate:,.0f}"
+        lines += ["", f"Cycles per time step {t['cycles_per_step']}; latency of {t['steps']} steps "
+                      f"{t['latency_cycles']:,} cycles; throughput {rate} steps/s "
+                      "(layers pipelined across time).", ""]
+    return lines
+
+
+def _accuracy(rep: dict) -> list[str]:
+    if not rep.get("accuracy"):
+        return []
+    a = rep["accuracy"]
+    lines = ["## Accuracy vs stream length", "",
+             f"Mean |output - reference| on {a['samples']} calibration sequence(s); the design reference "
+             f"(sign(h), saturated c) differs from the quantized model by {a['design_vs_quantized']:.4g}.", "",
+             "| L | vs quantized reference | vs design reference |", "|---:|---:|---:|"]
+    lines += [f"| {p['length']} | {p['error_vs_quantized']:.4g} | {p['error_vs_design_reference']:.4g} |"
+              for p in a["curve"]]
+    return lines + [""]
+
+
+def _correlation(rep: dict) -> list[str]:
+    if not rep.get("correlation", {}).get("gates"):
+        return []
+    lines = ["## Correlation (SCC between gate operands)", "", "| gate bank | mean abs SCC | max abs SCC |",
+             "|---|---:|---:|"]
+    for g, v in rep["correlation"]["gates"].items():
+        lines.append(f"| {g} | {v['mean_abs_scc']:.3f} | {v['max_abs_scc']:.3f} |")
+    return lines + [""]
+
+
+def _cost(rep: dict) -> list[str]:
+    if not rep.get("cost"):
+        return []
+    cost = rep["cost"]
+    lines = ["## Cost vs baselines", ""]
+    t = cost.get("timing")
+    if t:
+        # say which circuit the SC row costs: the emitted RTL's timing, not the paper's datapath
+        lines += [f"`{cost['sc']}` is this design's netlist timed as its emitted RTL: "
+                  f"{t['pipeline_depth']} pipelined layer(s) stepping every {t['step_period']} cycles "
+                  f"(no overhead cycle), {t['latency_cycles']:,} cycles from start to the last valid output "
+                  f"for {t['steps']} step(s); its latency and energy use these cycles.  The baselines are "
+                  "analytic designs of the same layers (docs/cost-model.md).", ""]
+    lines.append(to_markdown(cost))
+    rc = cost.get("reference_comparison")
+    if rc:
+        kinds = sorted(set(rc["netlist"]) | set(rc["reference"]))
+        lines += ["### Netlist vs the analytic XNOR-LSTM reference inventory", "",
+                  "Primitive counts only: the reference is the paper's datapath (BRIEF §5), counted analytically; "
+                  "it is not costed here.", "",
+                  "| primitive | netlist | reference |", "|---|---:|---:|"]
+        lines += [f"| {k} | {rc['netlist'].get(k, 0):,} | {rc['reference'].get(k, 0):,} |" for k in kinds]
+        lines += [""] + [f"- {e}" for e in rc["explanations"]] + [""]
+    return lines
+
+
+def _pass_timings(rep: dict) -> list[str]:
+    lines = ["## Pass timings", "", "| pass | seconds | skipped |", "|---|---:|---|"]
+    return lines + [f"| {s['pass']} | {s['seconds']:.3f} | {s['skipped']} |" for s in rep.get("stages", [])]
