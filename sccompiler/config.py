@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from .errors import ConfigError
+from .sim.rules import int_problem
 
 GATE_INPUTS = ("auto", "table", "integral_wfsm")
 HIDDEN = ("stream", "sign")
@@ -132,7 +135,8 @@ class ScheduleConfig:
     per_layer: bool = True
 
     def __post_init__(self) -> None:
-        if not self.lengths or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.lengths):
+        if not self.lengths or any(isinstance(v, np.integer) or int_problem(v, 1) is not None
+                                   for v in self.lengths):
             raise ConfigError(f"schedule.lengths: need positive integers, got {self.lengths!r}")
         object.__setattr__(self, "lengths", tuple(sorted(set(self.lengths))))
         _choice("schedule.metric", self.metric, METRICS)
@@ -213,8 +217,13 @@ def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 def _int(key: str, value: Any, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{key}: must be an integer in [{lo}, {hi}], got {value!r}")
+    """The integer check of :func:`sccompiler.sim.rules.check_int` (same rule and wording),
+    raised as a ConfigError; a config holds plain Python ints (a numpy integer is refused so
+    that the config stays JSON-serializable and hashable into cache keys)."""
+    problem = (int_problem(value, lo, hi) if not isinstance(value, np.integer)
+               else f"must be a Python int, got {type(value).__name__} {value!r}")
+    if problem is not None:
+        raise ConfigError(f"{key}: {problem}")
 
 
 def _diff(cfg: LayerConfig, base: LayerConfig) -> dict:

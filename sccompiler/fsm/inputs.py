@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import SCValueError
+from ..sim.rules import check_int
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,7 @@ class BinomialInput:
     kind: str = field(default="binomial", init=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.operands, (int, np.integer)) or self.operands < 1:
-            raise SCValueError("operands", f"must be an integer >= 1, got {self.operands!r}")
+        check_int("operands", self.operands, 1)
 
     @property
     def domain(self) -> tuple[float, float]:

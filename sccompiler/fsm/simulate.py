@@ -25,8 +25,9 @@ import numpy as np
 from ..errors import SCValueError
 from .inputs import (BinaryInput, BinomialInput, EmpiricalInput, IncrementTable, PoissonBinomialInput,
                      poisson_binomial_pmf)
+from ..sim.rules import check_int, stanh_weights
 from .steady import steady_state
-from .synth import FSMDesign, stanh_weights
+from .synth import FSMDesign
 
 SOURCES = ("lfsr", "sobol", "ideal")
 
@@ -99,8 +100,7 @@ def simulate_design(design: FSMDesign, *, length: int = 4096, points: int = 33, 
                     source: str = "lfsr", width: int = 16, seed: int = 1) -> SimulatedError:
     """Measure ``design`` (quantized weights) and its baseline bit by bit; see the module docstring."""
     for name, val, lo in (("length", length, 1), ("points", points, 2), ("repeats", repeats, 1), ("seed", seed, 1)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-            raise SCValueError(name, f"must be an integer >= {lo}, got {val!r}")
+        check_int(name, val, lo)
     if source not in SOURCES:
         raise SCValueError("source", f"expected one of {SOURCES}, got {source!r}")
     simulate_fsm = _simulator()
@@ -116,6 +116,8 @@ def simulate_design(design: FSMDesign, *, length: int = 4096, points: int = 33, 
     else:  # pragma: no cover - designs built by synthesize_fsm always carry their target
         raise SCValueError("design", "design has no target to compare with")
     analytic = to_value(phi @ realized)
+    # the baseline Stanh: the deterministic state decode for even N; odd N has no decode (its
+    # middle state's weight is 1/2), so it runs as a weighted FSM with the same table
     even = design.states % 2 == 0
     base_weights = None if even else stanh_weights(design.states)
     runs, base_runs = [], []

@@ -16,13 +16,12 @@ import numpy as np
 from scipy.linalg import solve_banded
 
 from ..errors import SCValueError
+from ..sim.rules import check_int, fsm_reset_state
 from .inputs import IncrementTable
 
 
 def _check_states(states: int) -> int:
-    if not isinstance(states, (int, np.integer)) or isinstance(states, bool) or states < 2:
-        raise SCValueError("states", f"must be an integer >= 2, got {states!r}")
-    return int(states)
+    return check_int("states", states, 2)
 
 
 def binary_steady_state(x: np.ndarray, states: int) -> np.ndarray:
@@ -44,7 +43,8 @@ def binary_steady_state(x: np.ndarray, states: int) -> np.ndarray:
 def chain_steady_state(table: IncrementTable, states: int, reset_state: int | None = None) -> np.ndarray:
     """Steady state of s -> clamp(s + d, 0, N-1), d ~ table.pmf[g], for every point g -> (G, N).
 
-    A point whose increments are all zero keeps the counter at ``reset_state`` (default N//2).
+    A point whose increments are all zero keeps the counter at ``reset_state`` (default
+    :func:`~sccompiler.sim.rules.fsm_reset_state`, N // 2).
     """
     n = _check_states(states)
     deltas = np.asarray(table.deltas, dtype=np.int64)
@@ -66,7 +66,7 @@ def chain_steady_state(table: IncrementTable, states: int, reset_state: int | No
     rhs_top[-1] = 1.0
     rhs_bottom = np.zeros(n)
     rhs_bottom[0] = 1.0
-    reset = n // 2 if reset_state is None else int(reset_state)
+    reset = fsm_reset_state(n) if reset_state is None else int(reset_state)
     for idx in range(g):
         if moves[idx] <= 0.0:
             pi[idx, reset] = 1.0
@@ -119,7 +119,7 @@ def stream_statistics(table: IncrementTable, states: int, weights: np.ndarray, l
     w = np.asarray(weights, dtype=float)
     mats = transition_matrices(table, n)
     pis = steady_state(table, n)
-    reset = n // 2 if reset_state is None else int(reset_state)
+    reset = fsm_reset_state(n) if reset_state is None else int(reset_state)
     means = np.empty(len(mats))
     stds = np.empty(len(mats))
     for g, (p, pi) in enumerate(zip(mats, pis)):

@@ -41,6 +41,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..errors import ExpressionError, SCValueError, SynthesisError
+from ..sim.rules import check_int
+# Brown-Card Stanh (0 / 1 in the lower / upper half, 1/2 in an odd N's middle state): the one
+# table of sccompiler.sim.rules, re-exported (fsm.stanh_weights is public API)
+from ..sim.rules import stanh_weights
 from . import cache as _cache
 from .inputs import GRID_MODELS, BinaryInput, InputModel, parse_input
 from .steady import steady_state
@@ -208,14 +212,6 @@ def _errors(prob: FitProblem, w: np.ndarray) -> tuple[float, float]:
     rmse = prob.scale * math.sqrt(max(float(prob.rho @ (r * r)), 0.0))
     mx = prob.scale * float(np.max(np.abs(r[prob.rho > 0]))) if r.size else 0.0
     return rmse, mx
-
-
-def stanh_weights(states: int) -> np.ndarray:
-    """Brown-Card Stanh: 0 in the lower half, 1 in the upper half (odd N: 1/2 in the middle state)."""
-    w = (np.arange(states) >= states / 2).astype(float)
-    if states % 2:
-        w[states // 2] = 0.5
-    return w
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,12 +417,6 @@ def _refine_integer(q: np.ndarray, bits: int, prob: FitProblem, gram: np.ndarray
 # public API
 
 
-def _check_int(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise SCValueError(name, f"must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(value)
-
-
 def _resolve_monotone(monotone, prob: FitProblem) -> str | None:
     if monotone in (False, None):
         return None
@@ -480,8 +470,8 @@ def synthesize_fsm(
         raise SCValueError("output", f"expected one of {OUTPUTS}, got {output!r}")
     if objective not in OBJECTIVES:
         raise SCValueError("objective", f"expected one of {OBJECTIVES}, got {objective!r}")
-    grid = _check_int("grid", grid, 3, 1_000_000)
-    max_states = _check_int("max_states", max_states, 2, 4096)
+    grid = check_int("grid", grid, 3, 1_000_000)
+    max_states = check_int("max_states", max_states, 2, 4096)
     if not (isinstance(regularization, (int, float)) and math.isfinite(regularization) and regularization >= 0):
         raise SCValueError("regularization", f"must be a finite number >= 0, got {regularization!r}")
     enc_lo, enc_hi = model.domain
@@ -500,11 +490,11 @@ def synthesize_fsm(
     if (states is None) == (max_error is None):
         raise SCValueError("states", "give exactly one of states or max_error")
     if weight_bits is not None:
-        weight_bits = _check_int("weight_bits", weight_bits, 1, MAX_WEIGHT_BITS)
+        weight_bits = check_int("weight_bits", weight_bits, 1, MAX_WEIGHT_BITS)
     common = dict(model=model, output=output, domain=domain, objective=objective, regularization=float(regularization),
                   monotone=monotone, grid=grid, density=density, solver=solver, clip=bool(clip))
     if states is not None:
-        states = _check_int("states", states, 2, max_states)
+        states = check_int("states", states, 2, max_states)
         design = _synthesize_cached(tgt, states=states, weight_bits=8 if weight_bits is None else weight_bits, **common)
     else:
         if not (isinstance(max_error, (int, float)) and max_error > 0 and math.isfinite(max_error)):

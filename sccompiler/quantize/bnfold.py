@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import SCValueError
 from ..ir.model import BatchNormParams
+from ..sim.rules import is_int, stats_row, stats_rows
 
 #: |theta| sentinel for "always" / "never" rows when no k_bound is given (k itself must stay below)
 UNBOUNDED = 2 ** 62
@@ -54,7 +55,7 @@ def bn_affine_table(bn: BatchNormParams, steps: int) -> tuple[np.ndarray, np.nda
     """``(s, m)`` of shape ``(steps, features)``: row t is ``bn.at(t)`` (last row repeated)."""
     scale, shift = bn_affine(bn)
     if bn.per_step:
-        idx = np.minimum(np.arange(steps), scale.shape[0] - 1)
+        idx = stats_rows(steps, scale.shape[0])
         return scale[idx], shift[idx]
     return (np.broadcast_to(scale, (steps, scale.size)), np.broadcast_to(shift, (steps, shift.size)))
 
@@ -70,7 +71,7 @@ class FoldedAffine:
         """``(scale, bias)`` at time step ``t`` (the last stored step repeats)."""
         if self.scale.ndim == 1:
             return self.scale, self.bias
-        row = min(t, self.scale.shape[0] - 1)
+        row = stats_row(t, self.scale.shape[0])
         return self.scale[row], self.bias[row]
 
     def apply(self, pre: np.ndarray, t: int = 0) -> np.ndarray:
@@ -125,7 +126,7 @@ class BNThreshold:
     def at(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         if self.theta.ndim == 1:
             return self.theta, self.direction
-        row = min(t, self.theta.shape[0] - 1)
+        row = stats_row(t, self.theta.shape[0])
         return self.theta[row], self.direction[row]
 
     def apply(self, k, t: int = 0) -> np.ndarray:
@@ -144,7 +145,7 @@ def fold_bn_threshold(bn: BatchNormParams, alpha, bias=None, *, t: int | None = 
     ``k_bound``: if given, the admissible k are ``|k| <= k_bound`` (e.g. the fan-in for ±1
     operands) and thresholds are clipped to that range, so they fit ``ceil(log2(k_bound))+2`` bits.
     """
-    if k_bound is not None and (isinstance(k_bound, bool) or not isinstance(k_bound, (int, np.integer))
+    if k_bound is not None and (not is_int(k_bound)
                                 or not 0 <= k_bound < UNBOUNDED):
         raise SCValueError("k_bound", f"must be an int in [0, 2^62), got {k_bound!r}")
     a = np.asarray(alpha, dtype=np.float64)

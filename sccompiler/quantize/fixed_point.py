@@ -60,6 +60,7 @@ import numpy as np
 
 from ..errors import SCValueError, UnsupportedOpError
 from ..ir.model import GRU, LSTM, Linear, Model
+from ..sim.rules import is_int, signed_width
 
 #: integer bits (above the sign) of the pre-activation (LUT input) format: range [-8, 8)
 PRE_INT_BITS = 3
@@ -73,17 +74,14 @@ GATES = {"lstm": 4, "gru": 3}
 
 
 def check_bits(bits) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
+    if not is_int(bits) or not MIN_BITS <= bits <= MAX_BITS:
         raise SCValueError("bits", f"must be an integer in {MIN_BITS}..{MAX_BITS}, got {bits!r}")
     return int(bits)
 
 
-def sbits(lo: int, hi: int) -> int:
-    """Two's-complement width holding lo..hi."""
-    w = 1
-    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
-        w += 1
-    return w
+#: two's-complement width holding lo..hi: :func:`sccompiler.sim.rules.signed_width` (public name
+#: kept: the fixed-point Verilog backend imports it)
+sbits = signed_width
 
 
 def round_shift(v: np.ndarray, shift: int) -> np.ndarray:

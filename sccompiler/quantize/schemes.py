@@ -53,6 +53,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidWeightsError, SCValueError
 from ..ir.model import GRU, LSTM, Embedding, Linear, Model, QuantSpec, Tensor
+from ..sim.rules import is_int
 from .detect import MAX_DETECTED_LEVELS
 
 SeedLike = int | np.random.Generator | None
@@ -86,13 +87,13 @@ def _rng(seed: SeedLike, stochastic: bool) -> np.random.Generator | None:
         return seed
     if seed is None:
         raise SCValueError("seed", "stochastic quantization needs an int seed or a numpy Generator")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise SCValueError("seed", f"must be a non-negative int or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
 
 
 def _seed_record(seed: SeedLike, stochastic: bool) -> int | None:
-    return int(seed) if stochastic and isinstance(seed, (int, np.integer)) else None
+    return int(seed) if stochastic and is_int(seed) else None
 
 
 def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
@@ -110,7 +111,7 @@ def round_half_away(x: np.ndarray) -> np.ndarray:
 
 def _check_fan(fan_in, fan_out) -> None:
     for name, v in (("fan_in", fan_in), ("fan_out", fan_out)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        if not is_int(v) or v < 1:
             raise SCValueError(name, f"must be a positive int, got {v!r}")
 
 
@@ -199,7 +200,7 @@ def pow2_ternary(w, *, fractional_bits: int = POW2_FRACTIONAL_BITS,
                  integer_bits: int = POW2_INTEGER_BITS) -> QuantResult:
     """Ott et al. pow2-ternarization (fixed point, round half away from zero, saturating)."""
     for name, v in (("fractional_bits", fractional_bits), ("integer_bits", integer_bits)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        if not is_int(v) or v < 0:
             raise SCValueError(name, f"must be a non-negative int, got {v!r}")
     if fractional_bits + integer_bits < 1 or fractional_bits + integer_bits > 30:
         raise SCValueError("fractional_bits", "fractional_bits + integer_bits must be in 1..30")
@@ -217,7 +218,7 @@ def exponential(w, *, stochastic: bool = False, seed: SeedLike = None,
                 min_exponent: int = EXP_MIN_EXPONENT,
                 max_exponent: int = EXP_MAX_EXPONENT) -> QuantResult:
     """Ott et al. exponential quantization to signed powers of two (module docstring)."""
-    if not (isinstance(min_exponent, (int, np.integer)) and isinstance(max_exponent, (int, np.integer))
+    if not (is_int(min_exponent) and is_int(max_exponent)
             and -1000 < min_exponent <= max_exponent < 1000):
         raise SCValueError("min_exponent", "need ints with -1000 < min_exponent <= max_exponent < 1000")
     arr = _as_weights(w)
@@ -241,7 +242,7 @@ def exponential(w, *, stochastic: bool = False, seed: SeedLike = None,
 
 def uniform_int(w, bits: int, *, stochastic: bool = False, seed: SeedLike = None) -> QuantResult:
     """Symmetric k-bit uniform quantization, ``scale = max|W|/(2^(k-1)-1)`` (module docstring)."""
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not (
+    if not is_int(bits) or not (
             INT_MIN_BITS <= bits <= INT_MAX_BITS):
         raise ConfigError(f"int:K needs K in {INT_MIN_BITS}..{INT_MAX_BITS}, got {bits!r}")
     arr = _as_weights(w)
@@ -389,7 +390,7 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
     if "biases" in which and spec_scheme.uses_fan:
         raise ConfigError(f"scheme {scheme!r} takes its scale from fan_in/fan_out, which biases "
                           "do not have; quantize biases with pow2-ternary, exp or int:K")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+    if seed is not None and (not is_int(seed)
                              or seed < 0):
         raise SCValueError("seed", f"must be a non-negative int, got {seed!r}")
     model.validate()

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import SCValueError, SimulationError
 from ..ir.sc import SCNetlist, SCNode
+from ..sim.rules import fsm_reset_state, sign_decode, stats_row
 
 _INT_LO = -(1 << 62)
 #: numba threads during a simulation (see Runtime.run)
@@ -123,7 +124,7 @@ class Runtime:
         bank_state = np.concatenate(seeds) if seeds else np.zeros(0, dtype=np.uint64)
         offsets = np.cumsum([0] + [s.size for s in seeds])
         columns = {n.name: (int(offsets[k]), int(offsets[k + 1])) for k, n in enumerate(banked)}
-        fsm_state = {n.name: np.full(B * n.size, n.params["states"] // 2, dtype=np.int64)
+        fsm_state = {n.name: np.full(B * n.size, fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         out_node = nodes[-1]
         rec: dict[str, list] = {n.name: [] for n in nodes} if trace else {}
@@ -165,7 +166,7 @@ class Runtime:
             return n.arrays["table"][ids]
         if op == "affine":
             s, m = n.arrays["scale"], n.arrays["shift"]
-            r = min(t, s.shape[0] - 1)
+            r = stats_row(t, s.shape[0])
             return s[r] * vals[n.inputs[0]] + m[r]
         if op == "activation":
             from ..reference import ACTIVATION_FUNCTIONS  # noqa: PLC0415
@@ -238,7 +239,7 @@ class Runtime:
             c = vals[n.inputs[0]].astype(np.float64)
             mode = p["mode"]
             if mode == "sign":
-                return np.where(2 * c >= L, 1.0, -1.0)
+                return sign_decode(c, L)
             if mode == "bipolar":
                 return 2.0 * c / L - 1.0
             v = c / L
@@ -283,13 +284,13 @@ class Runtime:
         steps = d.reshape(B, rows, L)
         rw = lfsr[n.name] & np.uint64((1 << int(p["weight_bits"])) - 1)   # (L, rows)
         if p.get("state_policy") == "reset":
-            fsm_state[n.name][:] = N // 2
+            fsm_state[n.name][:] = fsm_reset_state(N)
         state = fsm_state[n.name].reshape(B, rows)
         y = np.empty((B, rows, L), dtype=np.bool_)
         group = n.arrays["group"]
         wq_all = n.arrays["wq"].astype(np.uint64)
         if wq_all.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
-            wq_all = wq_all[min(t, wq_all.shape[0] - 1)]
+            wq_all = wq_all[stats_row(t, wq_all.shape[0])]
         for g in range(wq_all.shape[0]):
             sel = np.flatnonzero(group == g)
             if sel.size == 0:
@@ -298,7 +299,8 @@ class Runtime:
             lane_steps = np.ascontiguousarray(steps[:, sel, :].reshape(-1, L).T)
             lane_r = np.ascontiguousarray(np.broadcast_to(rw[:, sel][:, None, :], (L, B, sel.size)).reshape(L, -1))
             out = np.empty((L, B * sel.size), dtype=np.bool_)
-            fsm_streams_out(lane_steps, lane_r, np.ascontiguousarray(wq_all[g]), N // 2, N, st, out)
+            # half (the Stanh decode threshold) = 0: unused, a WFSM always has a weight source
+            fsm_streams_out(lane_steps, lane_r, np.ascontiguousarray(wq_all[g]), 0, N, st, out)
             state[:, sel] = st.reshape(B, sel.size)
             y[:, sel, :] = out.T.reshape(B, sel.size, L)
         fsm_state[n.name] = state.reshape(-1)
@@ -315,11 +317,11 @@ def sng_values(n: SCNode, src: np.ndarray | None, t: int, B: int) -> np.ndarray:
     if "const" in n.arrays:
         const = n.arrays["const"]
         if const.ndim == len(n.shape) + 1:        # per-step constants (T, ...): step t's row
-            const = const[min(t, const.shape[0] - 1)]
+            const = const[stats_row(t, const.shape[0])]
         return np.broadcast_to(const, (B,) + n.shape)
     if "gain" in n.arrays:
         # per-step input gain (T, 1) shared by all rows, or (T, R) for a (R, I) per-row bank
-        g = n.arrays["gain"][min(t, n.arrays["gain"].shape[0] - 1)]
+        g = n.arrays["gain"][stats_row(t, n.arrays["gain"].shape[0])]
         return src[:, None, :] * g[None, :, None] if len(n.shape) == 2 else src * g[0]
     if "rows" in p:
         a, b = p["rows"]
@@ -374,7 +376,7 @@ def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray
     ar = n.arrays
 
     def row(a):
-        return a[min(t, a.shape[0] - 1)]
+        return a[stats_row(t, a.shape[0])]
 
     xp = row(ar["ax"]) * kx
     hp = row(ar["ah"]) * kh

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SCValueError
+from .rules import quantized_weights
 
 ENCODINGS = ("unipolar", "bipolar")
 
@@ -60,8 +61,9 @@ def threshold(value: object, bits: int, encoding: str = "unipolar",
 
 
 def quantize_weights(weights: object, bits: int, param: str = "weights") -> np.ndarray:
-    """Per-state weights in [0, 1] -> integers ``Wq = floor(w * 2^bits + 1/2)`` in [0, 2^bits]."""
-    return threshold(weights, bits, "unipolar", param)
+    """Per-state weights in [0, 1] -> integers ``Wq = floor(w * 2^bits + 1/2)`` in [0, 2^bits]
+    (:func:`~sccompiler.sim.rules.quantized_weights`; out-of-range weights raise)."""
+    return quantized_weights(check_range(weights, 0.0, 1.0, param), bits)
 
 
 def lfsr_threshold_probability(x_threshold: object, bits: int, width: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from ..errors import SCValueError
 from .encoding import check_range, quantize_weights, threshold
 from .packed import ints_to_planes, planes_to_ints, words_for
 from .primitives import weight_rom_program
+from .rules import fsm_reset_state, fsm_state_width, stanh_threshold, unsigned_width
 from .seeds import KEY_IDEAL, KEY_INPUT, KEY_WEIGHT, derive_lfsr_seeds, derive_rng, spread_phases
 from .sources import (SOURCE_KINDS, TAPS, byte_tables, check_int, check_width, leap_matrix,
                       bitreverse)
@@ -78,12 +79,10 @@ def _validate(inputs, states, weights, weight_bits, length, source, width, seed,
     else:
         check_int("width", width, 1, 32)
     check_int("seed", seed, 0)
-    reset = nstates // 2 if reset_state is None else check_int("reset_state", reset_state, 0,
-                                                                nstates - 1)
+    reset = (fsm_reset_state(nstates) if reset_state is None
+             else check_int("reset_state", reset_state, 0, nstates - 1))
     if weights is None:
-        if nstates % 2:
-            raise SCValueError("states", f"Stanh (weights=None) needs an even state count, "
-                                         f"got {nstates}")
+        stanh_threshold(nstates)  # Stanh (weights=None) is a state decode: even N only
         wq = None
     else:
         w = np.asarray(weights, dtype=np.float64)
@@ -121,6 +120,12 @@ def simulate_fsm(inputs, *, states: int, weights=None, weight_bits: int = 8, len
     return (p_hat, occ) if return_occupancy else p_hat
 
 
+def _half(nstates: int, wq) -> int:
+    """The kernels' Stanh-decode threshold: N/2 for an unweighted (Stanh) FSM, whose N is even
+    (checked in _validate); unused by a weighted FSM (0)."""
+    return stanh_threshold(nstates) if wq is None else 0
+
+
 def _run_sliced(xthr, nstates, reset, wq, weight_bits, length, width, seed, want_occ):
     from .kernels import fsm_sliced_lfsr, lane_words  # noqa: PLC0415
 
@@ -131,9 +136,9 @@ def _run_sliced(xthr, nstates, reset, wq, weight_bits, length, width, seed, want
     lfsr = ints_to_planes(inp_seeds[:, 0], width, nwords)
     x_planes = ints_to_planes(xthr, width + 1, nwords)
     taps = low_taps(width)
-    sbits = max(1, (nstates - 1).bit_length())
+    sbits = fsm_state_width(nstates)
     state = ints_to_planes(np.full(batch, reset), sbits, nwords)
-    cbits = int(length).bit_length()
+    cbits = unsigned_width(length)
     counts = np.zeros((cbits, nwords), dtype=np.uint64)
     occ = np.zeros((nstates if want_occ else 0, cbits, nwords), dtype=np.uint64)
     if wq is not None:
@@ -148,7 +153,7 @@ def _run_sliced(xthr, nstates, reset, wq, weight_bits, length, width, seed, want
         rom = np.zeros((0, 4), dtype=np.int64)
         rom_out = np.zeros(1, dtype=np.int64)
         rom_regs = 0
-    fsm_sliced_lfsr(lfsr, x_planes, taps, width, width, state, nstates, nstates // 2,
+    fsm_sliced_lfsr(lfsr, x_planes, taps, width, width, state, nstates, _half(nstates, wq),
                     wlfsr, wtaps, wwidth, rom, rom_out, rom_regs, counts, occ, int(length),
                     group)
     occ_out = planes_to_ints(occ, batch).T.copy() if want_occ else None
@@ -206,6 +211,6 @@ def _run_streams(xthr, nstates, reset, wq, weight_bits, length, source, width, s
                 lfsr_fill(w_tables, w_states, rw, np.uint64((1 << weight_bits) - 1))
         else:
             rw = np.zeros((0, batch), dtype=np.uint64)
-        fsm_streams(steps, rw, wq_arr, nstates // 2, nstates, state, counts, occ)
+        fsm_streams(steps, rw, wq_arr, _half(nstates, wq), nstates, state, counts, occ)
         start += lc
     return counts, (occ if want_occ else None)

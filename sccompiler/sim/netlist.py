@@ -27,7 +27,8 @@ from ..errors import SCValueError, SimulationError
 from .encoding import ENCODINGS, check_range, quantize_weights, threshold
 from .packed import pack_bits, packed_gate, unpack_bits
 from .seeds import SourceAllocator, check_uncorrelated
-from .sources import SourceSpec, byte_tables, check_int, leap_matrix, vdc_sequence
+from .rules import check_int, fsm_reset_state, stanh_threshold
+from .sources import SourceSpec, byte_tables, leap_matrix, vdc_sequence
 
 BIT, INT, WORD, VALUE = "bit", "int", "word", "value"
 GATES2 = ("and", "or", "xor", "xnor")
@@ -220,11 +221,10 @@ class Netlist:
         name = self._new_name("fsm", name)
         self._require(a, (BIT, INT), "a")
         n = check_int("states", states, 2, 1 << 16)
-        r = n // 2 if reset is None else check_int("reset", reset, 0, n - 1)
+        r = fsm_reset_state(n) if reset is None else check_int("reset", reset, 0, n - 1)
         deps = self._deps[a]
         if weights is None:
-            if n % 2:
-                raise SCValueError("states", f"Stanh needs an even state count, got {n}")
+            stanh_threshold(n)  # Stanh is a state decode (no weight source): even N only
             return self._add(name, "fsm", (a,), BIT, deps, states=n, reset=r)
         b = check_int("weight_bits", weight_bits, 1, 32)
         w = np.asarray(weights, dtype=np.float64)
@@ -372,16 +372,18 @@ class Simulator:
                     steps = self._steps(nd.inputs[0], wires, b)
                     y = np.empty((lc, b), dtype=np.bool_)
                     n = nd.param("states")
+                    half = 0  # the Stanh decode threshold; unused by a weighted FSM
                     if nd.param("wq") is None:
                         rw = np.zeros((0, b), dtype=np.uint64)
                         wq = np.zeros(n, dtype=np.uint64)
+                        half = stanh_threshold(n)
                     else:
                         src = nd.param("source")
                         r = self._bits_of(specs[src], rvals[src], nd.param("weight_bits"),
                                           st.cycle, lc)
                         rw = np.ascontiguousarray(np.broadcast_to(r[:, None], (lc, b)))
                         wq = np.asarray(nd.param("wq"), dtype=np.uint64)
-                    fsm_streams_out(steps, rw, wq, n // 2, n, st.fsm[nd.name], y)
+                    fsm_streams_out(steps, rw, wq, half, n, st.fsm[nd.name], y)
                     wires[nd.name] = pack_bits(y)
                 if not checked and op in GATES2 + ("mux",) and not nd.param("shared_ok"):
                     ops = {i: unpack_bits(wires[i], b).T for i in nd.inputs}

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import SCValueError
 from .encoding import check_range
-from .sources import check_int
+from .rules import (check_int, fsm_reset_state, stanh_threshold, unsigned_width,
+                    stanh_weights as _stanh_weights)
 
 
 # ----------------------------------------------------------------------------- streams
@@ -65,8 +66,10 @@ def up_counter(bits: np.ndarray) -> np.ndarray:
 
 
 def counter_width(length: int) -> int:
-    """Bits of an up counter that counts ``length`` ones without overflow: ceil(log2(L + 1))."""
-    return int(check_int("length", length, 0)).bit_length()
+    """Bits of an up counter that counts ``length`` ones without overflow: ceil(log2(L + 1)),
+    the unsigned width of L (:func:`~sccompiler.sim.rules.unsigned_width`; 0 for L = 0)."""
+    n = check_int("length", length, 0)
+    return unsigned_width(n) if n else 0
 
 
 def updown_counter(steps: np.ndarray, reset: int = 0, lo: int | None = None,
@@ -95,17 +98,21 @@ def bits_to_steps(bits: np.ndarray) -> np.ndarray:
 def fsm_states(steps: np.ndarray, nstates: int, reset: int | None = None) -> np.ndarray:
     """States s_t at the START of each cycle of the saturating FSM s <- clamp(s + d, 0, N-1).
 
-    A linear (binary-input) FSM is the case d = 2 bit - 1.  Returns (..., L) int64.
+    A linear (binary-input) FSM is the case d = 2 bit - 1; ``reset`` defaults to
+    :func:`~sccompiler.sim.rules.fsm_reset_state` (N // 2).  Returns (..., L) int64.
     """
     n = check_int("states", nstates, 2)
-    r = n // 2 if reset is None else check_int("reset_state", reset, 0, n - 1)
+    r = fsm_reset_state(n) if reset is None else check_int("reset_state", reset, 0, n - 1)
     traj = updown_counter(steps, r, 0, n - 1)
     return traj[..., :-1]
 
 
 def stanh_output(states: np.ndarray, nstates: int) -> np.ndarray:
-    """Stanh: y = s >= N/2."""
-    return np.asarray(states) >= nstates // 2
+    """Stanh as a state decode (no weight source): y = s >= N/2.  Even N only: an odd N's middle
+    state has Stanh weight 1/2 (:func:`~sccompiler.sim.rules.stanh_weights`), which a decode
+    cannot realize, so odd N raises SCValueError (use a weighted FSM: :func:`weighted_output`
+    with the quantized Stanh weights)."""
+    return np.asarray(states) >= stanh_threshold(nstates)
 
 
 def weighted_output(states: np.ndarray, wq: np.ndarray, r_weight: np.ndarray) -> np.ndarray:
@@ -249,14 +256,14 @@ def fsm_output_probability(pi: np.ndarray, weights) -> np.ndarray:
     return np.asarray(pi) @ np.asarray(weights, dtype=np.float64)
 
 
-def stanh_weights(nstates: int) -> np.ndarray:
-    """Stanh as a weighted FSM: 0 below N/2, 1 from N/2 up."""
-    n = check_int("states", nstates, 2)
-    return (np.arange(n) >= n // 2).astype(np.float64)
+#: Stanh as a weighted FSM (0 in the lower half, 1 in the upper half, 1/2 in the middle state of
+#: an odd N): the one table of :func:`sccompiler.sim.rules.stanh_weights`, re-exported
+stanh_weights = _stanh_weights
 
 
 def stanh_bipolar(x, nstates: int) -> np.ndarray:
-    """Steady-state bipolar Stanh output for bipolar input x: tanh((N/2) artanh x)."""
+    """Steady-state bipolar Stanh output for bipolar input x: tanh((N/2) artanh x) for even N;
+    for odd N (middle state weight 1/2) an odd function of x close to it."""
     p = (check_range(x, -1.0, 1.0, "x") + 1.0) / 2.0
     pi = linear_fsm_steady_state(p, nstates)
     return 2.0 * fsm_output_probability(pi, stanh_weights(nstates)) - 1.0

@@ -20,15 +20,28 @@ def is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def check_int(param: str, value: object, lo: int, hi: int | None = None) -> int:
-    """Return ``value`` as int if it is an integer in ``[lo, hi]``, else raise SCValueError."""
+def int_problem(value: object, lo: int, hi: int | None = None) -> str | None:
+    """What is wrong with ``value`` as an integer in ``[lo, hi]`` (``hi=None``: unbounded), or None.
+
+    The one wording of the integer check: "must be an integer, got X" for a non-integer (bool
+    included), "must be in [lo, hi], got v" / "must be >= lo, got v" for one out of range.
+    :func:`check_int` raises it as an SCValueError; the config loader as a ConfigError.
+    """
     if not is_int(value):
-        raise SCValueError(param, f"must be an integer, got {value!r}")
+        return f"must be an integer, got {value!r}"
     v = int(value)  # type: ignore[arg-type]
     if v < lo or (hi is not None and v > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise SCValueError(param, f"must be in {rng}, got {v}")
-    return v
+        rng = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        return f"must be {rng}, got {v}"
+    return None
+
+
+def check_int(param: str, value: object, lo: int, hi: int | None = None) -> int:
+    """Return ``value`` as int if it is an integer in ``[lo, hi]``, else raise SCValueError."""
+    problem = int_problem(value, lo, hi)
+    if problem is not None:
+        raise SCValueError(param, problem)
+    return int(value)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- register widths
@@ -38,7 +51,8 @@ def unsigned_width(max_value: int) -> int:
 
 
 def signed_width(lo: int, hi: int) -> int:
-    """Bits of a two's-complement register holding lo..hi (lo <= 0 <= hi; at least 1)."""
+    """Bits of a two's-complement register holding lo..hi: the smallest w >= 1 with
+    -2^(w-1) <= lo and hi <= 2^(w-1) - 1 (any lo, hi; a bound on the far side of 0 costs nothing)."""
     lo, hi = int(lo), int(hi)
     need = max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0)
     return need + 1
@@ -59,12 +73,25 @@ def fsm_state_width(states: int) -> int:
 def stanh_weights(states: int) -> np.ndarray:
     """Brown-Card Stanh as a weighted FSM: weight 0 in the lower half of the states, 1 in the
     upper half; for odd N the middle state (N-1)/2 has weight 1/2, so that the bipolar output is
-    an odd function of the input for every N (docs/semantics.md §3)."""
-    n = int(states)
+    an odd function of the input for every N (docs/semantics.md, "FSM rules")."""
+    n = check_int("states", states, 2)
     w = (np.arange(n) >= n / 2).astype(np.float64)
     if n % 2:
         w[n // 2] = 0.5
     return w
+
+
+def stanh_threshold(states: int) -> int:
+    """The deterministic Stanh decode y = (s >= N/2) without a weight source: the first state of
+    the upper half, N/2.  Defined for even N only -- an odd N's middle state has Stanh weight 1/2,
+    which a state decode cannot realize; odd N raises SCValueError (use a weighted FSM with
+    :func:`stanh_weights`)."""
+    n = check_int("states", states, 2)
+    if n % 2:
+        raise SCValueError("states", f"the deterministic Stanh decode needs an even state count, "
+                                     f"got {n}; for odd N use a weighted FSM with "
+                                     f"stanh_weights(N) (middle state weight 1/2)")
+    return n // 2
 
 
 def quantized_weights(weights: np.ndarray, bits: int) -> np.ndarray:
@@ -83,3 +110,8 @@ def stats_row(step: int, rows: int) -> int:
     """The row of a per-step table (batch-norm statistics, bias constants, WFSM table banks) that
     time step ``step`` reads: min(step, rows - 1) -- steps beyond the last row reuse the last."""
     return min(int(step), int(rows) - 1)
+
+
+def stats_rows(steps: int, rows: int) -> np.ndarray:
+    """:func:`stats_row` of the steps 0..steps-1 at once, (steps,) int64."""
+    return np.minimum(np.arange(int(steps)), int(rows) - 1)

@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SCValueError
+from .rules import check_int, is_int  # noqa: F401 -- re-exported
 
 MIN_WIDTH = 3
 MAX_WIDTH = 32
@@ -43,19 +44,8 @@ SOURCE_KINDS = ("lfsr", "sobol", "ideal")
 
 
 # ----------------------------------------------------------------------------- validation
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def check_int(param: str, value: object, lo: int, hi: int | None = None) -> int:
-    """Return ``value`` as int if it is an integer in ``[lo, hi]``, else raise SCValueError."""
-    if not _is_int(value):
-        raise SCValueError(param, f"must be an integer, got {value!r}")
-    v = int(value)  # type: ignore[arg-type]
-    if v < lo or (hi is not None and v > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise SCValueError(param, f"must be in {rng}, got {v}")
-    return v
+# the integer validator is :func:`sccompiler.sim.rules.check_int`, imported above and re-exported
+# (``sources.check_int`` is public API)
 
 
 def check_width(width: object, param: str = "width") -> int:
