@@ -40,6 +40,7 @@ from .reference import check_input, forward
 from .report_md import report_markdown
 from .runtime import Runtime
 from .runtime.golden import design_layer, design_points, golden_forward, step_gru, step_lstm
+from .sim.rules import is_int
 
 DESIGN_FORMAT = "sccompiler-design"
 
@@ -87,7 +88,7 @@ class CompiledDesign:
         ``length`` overrides every layer's stream length L (same netlist, SNG widths unchanged);
         ``threads``: numba threads during the run (None: numba's setting).
         """
-        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1):
+        if length is not None and (not is_int(length) or length < 1):
             raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
         out, _ = self._runtime().run(self._check_x(x), length=length, progress=progress, threads=threads)
         return out

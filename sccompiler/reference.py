@@ -34,7 +34,15 @@ import numpy as np
 
 from .errors import ConfigError, SCValueError, UnsupportedOpError
 from .ir.model import (
-    GRU, LSTM, Activation, BatchNorm, BatchNormParams, Embedding, Layer, Linear, Model,
+    GRU,
+    LSTM,
+    Activation,
+    BatchNorm,
+    BatchNormParams,
+    Embedding,
+    Layer,
+    Linear,
+    Model,
 )
 from .quantize.bnfold import bn_affine_table
 

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 from sccompiler.errors import SCValueError
 from sccompiler.ir import BatchNormParams
 from sccompiler.quantize.bnfold import (
-    UNBOUNDED, bn_affine_table, fold_bn_affine, fold_bn_into_weights, fold_bn_threshold,
+    UNBOUNDED,
+    bn_affine_table,
+    fold_bn_affine,
+    fold_bn_into_weights,
+    fold_bn_threshold,
 )
 
 

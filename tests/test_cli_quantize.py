@@ -9,10 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from sccompiler.cli import cli
+from sccompiler.frontends import native
 from sccompiler.ir import LSTM, Embedding, InputSpec, Linear, Model, Tensor
 from sccompiler.quantize import iclr_scale, quantize_model
-
-from sccompiler.frontends import native
 
 
 @pytest.fixture

@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from sccompiler.errors import InvalidWeightsError, SCValueError, UnsupportedOpError
-from sccompiler.ir.model import (GRU, LSTM, BatchNormParams, Embedding, InputSpec, Linear, Model,
-                                 Tensor)
-from sccompiler.quantize.fixed_point import (FixedPointModel, activation_lut, quantize_activation,
-                                             requantize, round_shift)
+from sccompiler.ir.model import GRU, LSTM, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor
+from sccompiler.quantize.fixed_point import (
+    FixedPointModel,
+    activation_lut,
+    quantize_activation,
+    requantize,
+    round_shift,
+)
 from sccompiler.reference import forward
 
 

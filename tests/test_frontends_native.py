@@ -15,7 +15,17 @@ from sccompiler.errors import InvalidWeightsError, ModelFormatError, OutputExist
 from sccompiler.frontends import load_model
 from sccompiler.frontends.native import load_native, save_model
 from sccompiler.ir import (
-    GRU, LSTM, Activation, BatchNorm, BatchNormParams, Embedding, InputSpec, Linear, Model, QuantSpec, Tensor,
+    GRU,
+    LSTM,
+    Activation,
+    BatchNorm,
+    BatchNormParams,
+    Embedding,
+    InputSpec,
+    Linear,
+    Model,
+    QuantSpec,
+    Tensor,
 )
 
 TERNARY = QuantSpec(scheme="ternary", levels=(-0.5, 0.0, 0.5), scale=0.5, bits=2, stochastic=True, seed=7)

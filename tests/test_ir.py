@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from sccompiler.errors import InvalidWeightsError, UnsupportedOpError
 from sccompiler.ir import (
-    GRU, LSTM, Activation, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor,
+    GRU,
+    LSTM,
+    Activation,
+    BatchNormParams,
+    Embedding,
+    InputSpec,
+    Linear,
+    Model,
+    Tensor,
 )
 from sccompiler.quantize import detect_quant
 

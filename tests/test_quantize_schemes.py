@@ -13,8 +13,19 @@ from hypothesis.extra import numpy as hnp
 from sccompiler.errors import ConfigError, InvalidWeightsError, SCValueError
 from sccompiler.ir import GRU, LSTM, Embedding, InputSpec, Linear, Model, Tensor
 from sccompiler.quantize import (
-    SCHEMES, binary, exponential, iclr_scale, ott_scale, ott_ternary, parse_scheme, pow2_ternary,
-    quantization_summary, quantize_model, scheme_names, ternary, uniform_int,
+    SCHEMES,
+    binary,
+    exponential,
+    iclr_scale,
+    ott_scale,
+    ott_ternary,
+    parse_scheme,
+    pow2_ternary,
+    quantization_summary,
+    quantize_model,
+    scheme_names,
+    ternary,
+    uniform_int,
 )
 
 weights = hnp.arrays(np.float64, st.integers(1, 40),

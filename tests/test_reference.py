@@ -5,13 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sccompiler.testing import require_torch
 from sccompiler.errors import InvalidWeightsError, SCValueError
 from sccompiler.ir import (
-    GRU, LSTM, Activation, BatchNorm, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor,
+    GRU,
+    LSTM,
+    Activation,
+    BatchNorm,
+    BatchNormParams,
+    Embedding,
+    InputSpec,
+    Linear,
+    Model,
+    Tensor,
 )
 from sccompiler.quantize import quantize_model
 from sccompiler.reference import forward, sigmoid
+from sccompiler.testing import require_torch
 
 TOL = 1e-6
 

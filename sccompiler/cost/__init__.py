@@ -17,8 +17,14 @@ The formulas and assumptions are documented in docs/cost-model.md.
 
 from __future__ import annotations
 
-from .baselines import (RecurrentShape, as_shapes, binary_weight_design, fixed_point_design,
-                        layer_shapes, parallelism_for_latency)
+from .baselines import (
+    RecurrentShape,
+    as_shapes,
+    binary_weight_design,
+    fixed_point_design,
+    layer_shapes,
+    parallelism_for_latency,
+)
 from .inventory import Activity, CostReport, Design, Inventory, Primitive
 from .reference import xnor_lstm_reference_design, xnor_lstm_reference_inventory
 from .report import compare, to_markdown

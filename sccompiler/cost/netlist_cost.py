@@ -139,8 +139,16 @@ def _kind_counts(inv: Inventory) -> dict[str, int]:
 def cost_report(netlist: SCNetlist, model, config) -> dict:
     """Cost of the compiled design vs the fixed-point and accumulate-only baselines (equal latency
     included), and the primitive counts next to the analytic reference datapath."""
-    from . import (binary_weight_design, compare, fixed_point_design, layer_shapes,  # noqa: PLC0415
-                   load_target, parallelism_for_latency, weight_kind, xnor_lstm_reference_inventory)
+    from . import (  # noqa: PLC0415
+        binary_weight_design,
+        compare,
+        fixed_point_design,
+        layer_shapes,
+        load_target,
+        parallelism_for_latency,
+        weight_kind,
+        xnor_lstm_reference_inventory,
+    )
 
     parts = netlist_inventory(netlist)
     rec = [p for p in netlist.layers if p.kind in ("lstm", "gru")]

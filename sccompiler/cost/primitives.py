@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from ..errors import SCValueError
+
 # the integer validator and the register widths are the project's primitive rules (one definition,
 # shared with the simulator and the emitter); unsigned_width / signed_width / state_bits stay
 # importable from here for the cost model's callers
-from ..sim.rules import check_int
+from ..sim.rules import check_int, signed_width, unsigned_width
 from ..sim.rules import fsm_state_width as state_bits
-from ..sim.rules import signed_width, unsigned_width
 
 CELL_TYPES = ("INV", "NAND2", "NOR2", "AND2", "OR2", "XOR2", "XNOR2", "MUX2", "FA", "HA", "DFF_R",
               "ROM_BIT", "REGFILE_BIT", "SRAM_BIT")

@@ -25,9 +25,9 @@ import math
 from typing import Sequence
 
 from ..errors import SCValueError
+from ..sim.rules import check_int, unsigned_width
 from .baselines import RecurrentShape, as_shapes
 from .inventory import Design, Inventory
-from ..sim.rules import check_int, unsigned_width
 
 ENCODINGS = ("stream", "binary")
 

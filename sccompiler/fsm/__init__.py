@@ -7,8 +7,8 @@ steady states in :mod:`.steady`, safe target parsing in :mod:`.targets`.
 
 from .cache import clear_cache
 from .inputs import BinaryInput, BinomialInput, EmpiricalInput, PoissonBinomialInput, gated_operand_input, parse_input
-from .steady import binary_steady_state, chain_steady_state, steady_state
 from .simulate import SimulatedError, simulate_design
+from .steady import binary_steady_state, chain_steady_state, steady_state
 from .synth import Baseline, FSMDesign, stanh_weights, synthesize_fsm
 from .targets import make_target, parse_expression
 

@@ -23,9 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SCValueError
-from .inputs import (BinaryInput, BinomialInput, EmpiricalInput, IncrementTable, PoissonBinomialInput,
-                     poisson_binomial_pmf)
 from ..sim.rules import check_int, stanh_weights
+from .inputs import (
+    BinaryInput,
+    BinomialInput,
+    EmpiricalInput,
+    IncrementTable,
+    PoissonBinomialInput,
+    poisson_binomial_pmf,
+)
 from .steady import steady_state
 from .synth import FSMDesign
 

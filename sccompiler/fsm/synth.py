@@ -41,10 +41,10 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..errors import ExpressionError, SCValueError, SynthesisError
-from ..sim.rules import check_int
+
 # Brown-Card Stanh (0 / 1 in the lower / upper half, 1/2 in an odd N's middle state): the one
 # table of sccompiler.sim.rules, re-exported (fsm.stanh_weights is public API)
-from ..sim.rules import stanh_weights
+from ..sim.rules import check_int, stanh_weights
 from . import cache as _cache
 from .inputs import GRID_MODELS, BinaryInput, InputModel, parse_input
 from .steady import steady_state

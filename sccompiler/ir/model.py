@@ -24,6 +24,7 @@ from typing import ClassVar, Iterator
 import numpy as np
 
 from ..errors import InvalidWeightsError
+from ..sim.rules import stats_row
 
 LSTM_GATE_ORDER = ("i", "f", "g", "o")
 GRU_GATE_ORDER = ("r", "z", "n")
@@ -113,7 +114,7 @@ class BatchNormParams:
     def at(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (scale, shift) so that y = scale * x + shift at time step ``t``."""
         def row(a: np.ndarray) -> np.ndarray:
-            return a[min(t, a.shape[0] - 1)] if a.ndim == 2 else a
+            return a[stats_row(t, a.shape[0])] if a.ndim == 2 else a
         scale = row(self.gamma) / np.sqrt(row(self.var) + self.eps)
         return scale, row(self.beta) - scale * row(self.mean)
 

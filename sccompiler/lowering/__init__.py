@@ -13,8 +13,17 @@ from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, Linear, Mode
 from ..ir.sc import LayerOptions, LayerPlan, SCNetlist, SCNode
 from .common import GateDerived, node
 from .feedforward import lower_binary_domain, lower_dense
-from .plans import (DensePlan, Feed, FoldedRecurrent, LayerPlanT, PassThroughPlan, RecurrentPlan, fold_recurrent,
-                    plan_json, plan_layers)
+from .plans import (
+    DensePlan,
+    Feed,
+    FoldedRecurrent,
+    LayerPlanT,
+    PassThroughPlan,
+    RecurrentPlan,
+    fold_recurrent,
+    plan_json,
+    plan_layers,
+)
 from .recurrent import lower_recurrent
 
 __all__ = ["DensePlan", "Feed", "FoldedRecurrent", "LayerPlanT", "PassThroughPlan", "RecurrentPlan",

@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..ir.model import GRU
 from ..ir.sc import SCNode
+from ..sim.rules import stats_rows
 from .common import ACT_CODE, GateDerived, Lowered, node
 from .plans import FoldedRecurrent, RecurrentPlan
 from .wfsm_banks import bias_bank, gate_wfsm
@@ -34,9 +35,9 @@ def lower_gru_integral(lay: GRU, plan: RecurrentPlan, f: FoldedRecurrent, u: flo
     if plan.bias_encoding != "streams":
         raise ConfigError(f"layers.{n}.bias_encoding: the integral GRU supports 'streams' only")
     T = srow.shape[0]
-    idx = np.minimum(np.arange(T), f.shift_x.shape[0] - 1)
+    idx = stats_rows(T, f.shift_x.shape[0])
     sx = f.shift_x[idx] / srow / u                      # (T, 3H)
-    sh = f.shift_h[np.minimum(np.arange(T), f.shift_h.shape[0] - 1)] / srow / u
+    sh = f.shift_h[stats_rows(T, f.shift_h.shape[0])] / srow / u
     gains = srow * u if T > 1 else srow[0] * u
     rz, nn = slice(0, 2 * H), slice(2 * H, 3 * H)
     wi, wh = f.w_ih, f.w_hh

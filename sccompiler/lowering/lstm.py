@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..ir.model import LSTM
 from ..ir.sc import SCNode
+from ..sim.rules import stats_rows
 from .common import GATE_NAMES, GateDerived, Lowered, gate_act_codes, node
 from .plans import FoldedRecurrent, RecurrentPlan
 from .wfsm_banks import cell_wfsm, gate_wfsm
@@ -44,7 +45,7 @@ def general_units(lay, f: FoldedRecurrent, R: float) -> GeneralUnits:
     n, I = lay.name, lay.input_size
     sx, sh = f.scale_x, f.scale_h
     T = max(sx.shape[0], sh.shape[0])
-    sx, sh = sx[np.minimum(np.arange(T), sx.shape[0] - 1)], sh[np.minimum(np.arange(T), sh.shape[0] - 1)]
+    sx, sh = sx[stats_rows(T, sx.shape[0])], sh[stats_rows(T, sh.shape[0])]
     ax = f.alpha_ih * sx / sh                                     # (T, rows)
     ah = float(f.alpha_hh)
     u = max(float(np.abs(ax).max()) * R, ah)
@@ -123,7 +124,7 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
     units = general_units(lay, f, R)
     T, sh, u, ah, x_node = units.tables, units.scale_h, units.unit, units.a_h, units.x_node
     x_streams = units.x_streams
-    shift = f.shift[np.minimum(np.arange(T), f.shift.shape[0] - 1)]
+    shift = f.shift[stats_rows(T, f.shift.shape[0])]
     rows = 4 * H
     bias = shift / sh / u                                         # (T, rows)
     nb = int(math.ceil(float(np.max(np.abs(bias))) - 1e-12)) if np.any(bias != 0) else 0

@@ -18,6 +18,7 @@ from ..config import CompileConfig
 from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, Linear, Model
 from ..runtime.golden import design_layer
+from ..sim.rules import stats_rows
 from .common import affine_tables, bias_vector, exact_levels, weight_levels
 
 
@@ -220,8 +221,8 @@ def fold_recurrent(lay: LSTM | GRU, bn_steps: str) -> FoldedRecurrent:
     sh, mh = affine_tables(lay.bn_h, rows)
     bi, bh = bias_vector(lay.b_ih, rows), bias_vector(lay.b_hh, rows)
     steps = max(sx.shape[0], sh.shape[0])
-    idx_x = np.minimum(np.arange(steps), sx.shape[0] - 1)
-    idx_h = np.minimum(np.arange(steps), sh.shape[0] - 1)
+    idx_x = stats_rows(steps, sx.shape[0])
+    idx_h = stats_rows(steps, sh.shape[0])
     parts: dict = {"w_ih": wi, "w_hh": wh, "alpha_ih": ai, "alpha_hh": ah, "scale_x": sx[idx_x], "scale_h": sh[idx_h]}
     if isinstance(lay, LSTM):
         parts["shift"] = mx[idx_x] + mh[idx_h] + bi + bh

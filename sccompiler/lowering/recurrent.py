@@ -17,7 +17,7 @@ from ..ir.model import GRU, LSTM
 from ..ir.sc import SCNode
 from .common import GATE_NAMES, GateDerived, Lowered, gate_act_codes, node
 from .gru import lower_gru_integral
-from .lstm import general_bn, lower_lstm_cell, lower_lstm_integral, lower_lstm_integral_bn, general_units
+from .lstm import general_bn, general_units, lower_lstm_cell, lower_lstm_integral, lower_lstm_integral_bn
 from .plans import FoldedRecurrent, RecurrentPlan
 
 

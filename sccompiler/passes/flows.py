@@ -14,8 +14,20 @@ after ``allocate_sources``; ``fast`` skips the accuracy and correlation reports.
 
 from __future__ import annotations
 
-from . import (accuracy_report, allocate_sources, calibrate, check_model, correlation_report, cost,  # noqa: F401
-               fold_batchnorm, gate_zero_inputs, insert_sngs, lower_layers, plan_datapath, synthesize_fsms)
+from . import (  # noqa: F401
+               accuracy_report,
+               allocate_sources,
+               calibrate,
+               check_model,
+               correlation_report,
+               cost,
+               fold_batchnorm,
+               gate_zero_inputs,
+               insert_sngs,
+               lower_layers,
+               plan_datapath,
+               synthesize_fsms,
+)
 from .registry import Pass, register
 
 #: the driver step between lowering and the reports (carried out by sccompiler.driver)

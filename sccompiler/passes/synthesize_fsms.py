@@ -12,8 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..fsm.banks import GroupModel, synthesize_bank
-from ..fsm.operands import (auto_state_candidates, binomial_model, cell_operand_model, gate_operand_model,
-                            increment_spread)
+from ..fsm.operands import (
+    auto_state_candidates,
+    binomial_model,
+    cell_operand_model,
+    gate_operand_model,
+    increment_spread,
+)
 from ..ir.sc import SCNode
 from ..runtime.golden import golden_forward
 from .registry import CompileState, register_pass

@@ -17,8 +17,7 @@ from .packed import ints_to_planes, planes_to_ints, words_for
 from .primitives import weight_rom_program
 from .rules import fsm_reset_state, fsm_state_width, stanh_threshold, unsigned_width
 from .seeds import KEY_IDEAL, KEY_INPUT, KEY_WEIGHT, derive_lfsr_seeds, derive_rng, spread_phases
-from .sources import (SOURCE_KINDS, TAPS, byte_tables, check_int, check_width, leap_matrix,
-                      bitreverse)
+from .sources import SOURCE_KINDS, TAPS, bitreverse, byte_tables, check_int, check_width, leap_matrix
 
 MAX_STATES = 1 << 12
 MAX_LENGTH = (1 << 32) - 1

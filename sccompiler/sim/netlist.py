@@ -26,8 +26,8 @@ import numpy as np
 from ..errors import SCValueError, SimulationError
 from .encoding import ENCODINGS, check_range, quantize_weights, threshold
 from .packed import pack_bits, packed_gate, unpack_bits
-from .seeds import SourceAllocator, check_uncorrelated
 from .rules import check_int, fsm_reset_state, stanh_threshold
+from .seeds import SourceAllocator, check_uncorrelated
 from .sources import SourceSpec, byte_tables, leap_matrix, vdc_sequence
 
 BIT, INT, WORD, VALUE = "bit", "int", "word", "value"

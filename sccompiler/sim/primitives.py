@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import SCValueError
 from .encoding import check_range
-from .rules import (check_int, fsm_reset_state, stanh_threshold, unsigned_width,
-                    stanh_weights as _stanh_weights)
+from .rules import check_int, fsm_reset_state, stanh_threshold, unsigned_width
+from .rules import stanh_weights as _stanh_weights
 
 
 # ----------------------------------------------------------------------------- streams

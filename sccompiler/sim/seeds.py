@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, SCValueError, SimulationError
-from .sources import (SOURCE_KINDS, SourceSpec, apply_matrix, check_int, check_width,
-                      matrix_power, step_matrix)
+from .sources import SOURCE_KINDS, SourceSpec, apply_matrix, check_int, check_width, matrix_power, step_matrix
 
 #: sub-stream keys of a master seed, so that unrelated uses never draw the same numbers
 KEY_INPUT, KEY_WEIGHT, KEY_IDEAL = 0, 1, 2

@@ -67,7 +67,7 @@ from .quantizers import (  # noqa: E402
     weight_bound,
     weight_scale,
 )
-from .trainer import TrainConfig, TrainResult, Trainer, fit, synthetic_task  # noqa: E402
+from .trainer import TrainConfig, Trainer, TrainResult, fit, synthetic_task  # noqa: E402
 
 __all__ = [
     "BatchNormConfig", "GateActivations", "PaperAdam", "PruningConfig", "QuantConfig", "QuantGRU", "QuantGRULayer",

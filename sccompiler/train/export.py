@@ -29,12 +29,12 @@ from torch import nn
 
 from ..errors import ConfigError, UnsupportedOpError
 from ..io import atomic_file
-from ..ir.model import FLOAT, GRU, LSTM, Embedding, InputSpec, Linear, Model, BatchNormParams, Tensor
+from ..ir.model import FLOAT, GRU, LSTM, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor
 from ..quantize import schemes
 from .layers import (
     GateActivations,
-    QuantSequenceModel,
     QuantRecurrentLayer,
+    QuantSequenceModel,
     QuantStack,
     recurrent_layers,
 )

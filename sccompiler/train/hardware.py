@@ -48,9 +48,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, SCValueError
+from ..sim.rules import stats_rows
 from .activations import TabulatedActivation
 from .layers import GateActivations, recurrent_layers
-from .trainer import TrainConfig, TrainResult, Trainer
+from .trainer import TrainConfig, Trainer, TrainResult
 
 #: gates per cell kind, in the IR's row order, and the nonlinearity each one is in the float model
 GATES = {"lstm": ("i", "f", "g", "o", "cell"), "gru": ("r", "z", "n")}
@@ -142,7 +143,7 @@ def _node_tables(node) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     gains = np.atleast_2d(np.asarray(node.arrays["target_gain"], dtype=np.float64))
     shifts = np.atleast_2d(np.asarray(node.arrays.get("target_shift", np.zeros_like(gains)), dtype=np.float64))
     steps = tables.shape[0]
-    pick = lambda a: a[np.minimum(np.arange(steps), a.shape[0] - 1)]  # noqa: E731
+    pick = lambda a: a[stats_rows(steps, a.shape[0])]  # noqa: E731
     return tables, pick(gains), pick(shifts)
 
 

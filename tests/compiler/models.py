@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from sccompiler.ir.model import GRU, LSTM, InputSpec, Linear, Model, Tensor
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sccompiler.ir.sc import LayerOptions
-from sccompiler.runtime.golden import golden_forward
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError, UnsupportedOpError
 from sccompiler.ir.model import BatchNormParams
+from sccompiler.ir.sc import LayerOptions
 from sccompiler.reference import forward
+from sccompiler.runtime.golden import golden_forward
 
 from .models import FAST, gru_model, lstm_model
 from .test_datapath import LENGTHS, _ratio_ok
@@ -310,8 +310,8 @@ def test_trained_model_real_inputs_integral_gates():
 def test_wfsm_table_bank_reads_table_of_step():
     """Exact oracle: table 0 all-zero weights, table 1 all-one (2^b): step 0 outputs only zeros,
     step 1 only ones, step 5 (beyond the last row) uses table 1; the FSM state carries."""
-    from sccompiler.runtime.engine import Runtime
     from sccompiler.ir.sc import SCNode
+    from sccompiler.runtime.engine import Runtime
 
     N, b, L, B, R = 8, 4, 32, 2, 3
     wq = np.stack([np.zeros((1, N)), np.full((1, N), 1 << b)]).astype(np.int64)       # (T=2, G=1, N)
@@ -328,8 +328,8 @@ def test_wfsm_table_bank_reads_table_of_step():
 def test_per_row_xnor_apc_and_stepped_sng_match_sim_primitives():
     """The per-row XNOR+APC bank (each row its own streams) equals sim's XNOR + bipolar APC; the
     stepped-gain SNG compares R_t with the threshold of x * gain_t (per row for a (R, I) bank)."""
-    from sccompiler.runtime.engine import Runtime
     from sccompiler.ir.sc import SCNode
+    from sccompiler.runtime.engine import Runtime
     from sccompiler.sim.encoding import threshold
     from sccompiler.sim.primitives import bipolar_apc, xnor_
 

@@ -100,8 +100,8 @@ def test_multilayer_gru_integral_converges():
 
 def test_xnor_apc_bank_matches_sim_primitives():
     """The bank adapter (W @ (2 bits - 1)) equals sim's XNOR + bipolar APC row by row."""
-    from sccompiler.runtime.engine import Runtime
     from sccompiler.ir.sc import SCNode
+    from sccompiler.runtime.engine import Runtime
     from sccompiler.sim.primitives import bipolar_apc, xnor_
 
     rng = np.random.default_rng(3)
@@ -155,8 +155,8 @@ def test_deterministic_and_reloadable(lstm_stream, real_inputs, tmp_path):
 
 
 def test_apc_bank_adapter_matches_sim():
-    from sccompiler.runtime.engine import _apc
     from sccompiler.ir.sc import SCNode
+    from sccompiler.runtime.engine import _apc
     from sccompiler.sim.primitives import bipolar_apc
 
     rng = np.random.default_rng(4)
@@ -211,8 +211,8 @@ def test_token_input_with_binary_embedding():
 @given(st.integers(1, 9), st.integers(1, 12), st.integers(0, 2**32 - 1))
 def test_xnor_popcount_exact_property(rows, cols, seed):
     """Exact path = integer dot product for every ternary weight/operand mix (zeros, +-1 edges)."""
-    from sccompiler.runtime.engine import _xnor_popcount
     from sccompiler.ir.sc import SCNode
+    from sccompiler.runtime.engine import _xnor_popcount
 
     rng = np.random.default_rng(seed)
     w = rng.choice([-1, 0, 1], size=(rows, cols)).astype(np.int8)

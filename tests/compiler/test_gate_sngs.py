@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sccompiler.runtime.engine import Runtime
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError
+from sccompiler.runtime.engine import Runtime
 
 from .models import FAST, gru_model, lstm_model
 

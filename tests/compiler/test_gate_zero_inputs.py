@@ -10,8 +10,8 @@ import pytest
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError
 from sccompiler.fsm import BinomialInput
-from sccompiler.ir.model import LSTM, InputSpec, Model, Tensor
 from sccompiler.fsm.operands import auto_state_candidates, increment_spread
+from sccompiler.ir.model import LSTM, InputSpec, Model, Tensor
 
 from .models import FAST
 

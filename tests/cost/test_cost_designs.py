@@ -11,9 +11,17 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sccompiler.cost import (RecurrentShape, binary_weight_design, compare, cost_model, fixed_point_design,
-                             parallelism_for_latency, to_markdown, xnor_lstm_reference_design,
-                             xnor_lstm_reference_inventory)
+from sccompiler.cost import (
+    RecurrentShape,
+    binary_weight_design,
+    compare,
+    cost_model,
+    fixed_point_design,
+    parallelism_for_latency,
+    to_markdown,
+    xnor_lstm_reference_design,
+    xnor_lstm_reference_inventory,
+)
 from sccompiler.cost.baselines import CELL_STAGES
 from sccompiler.cost.primitives import tree_levels
 from sccompiler.errors import SCValueError, UnsupportedOpError
@@ -209,8 +217,8 @@ def _tiny_model(cell: str = "lstm"):
 
 
 def _run(args, model, monkeypatch, tmp_path):
-    from sccompiler.cli import cli
     import sccompiler.cli.cost_cmd as cmd
+    from sccompiler.cli import cli
 
     monkeypatch.setattr(cmd, "_load_model", lambda path, fmt: model)
     (tmp_path / "m.json").write_text("{}")

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sccompiler.cost import load_target, primitives as P
+from sccompiler.cost import load_target
+from sccompiler.cost import primitives as P
 from sccompiler.errors import SCValueError
 
 ASIC = load_target("asic-generic")

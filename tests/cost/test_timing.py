@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from compiler.models import FAST, lstm_model  # tests/compiler (tests/ is on sys.path)
 
 from sccompiler.cost import Design, Inventory, Timing, design_timing, netlist_timing, pipeline_latency_cycles
 from sccompiler.errors import SCValueError
 from sccompiler.testing import require_tool
-
-from compiler.models import FAST, lstm_model  # tests/compiler (tests/ is on sys.path)
 
 
 def test_formula_pipelined_layers_one_period():

@@ -9,8 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sccompiler.errors import SCValueError
-from sccompiler.fsm import (BinaryInput, BinomialInput, EmpiricalInput, PoissonBinomialInput,
-                            binary_steady_state, chain_steady_state, stanh_weights)
+from sccompiler.fsm import (
+    BinaryInput,
+    BinomialInput,
+    EmpiricalInput,
+    PoissonBinomialInput,
+    binary_steady_state,
+    chain_steady_state,
+    stanh_weights,
+)
 from sccompiler.fsm.inputs import poisson_binomial_pmf
 from sccompiler.fsm.steady import transition_matrices
 

@@ -10,8 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sccompiler.errors import SCValueError, SynthesisError
-from sccompiler.fsm import (BinomialInput, EmpiricalInput, PoissonBinomialInput, binary_steady_state,
-                            chain_steady_state, stanh_weights, synthesize_fsm)
+from sccompiler.fsm import (
+    BinomialInput,
+    EmpiricalInput,
+    PoissonBinomialInput,
+    binary_steady_state,
+    chain_steady_state,
+    stanh_weights,
+    synthesize_fsm,
+)
 
 
 def _trapezoid_errors(x, y, target):

@@ -10,12 +10,9 @@ from hypothesis import strategies as st
 
 from sccompiler.errors import SCValueError, SimulationError
 from sccompiler.sim import primitives as P
-from sccompiler.sim.encoding import (lfsr_threshold_probability, quantize_weights, threshold,
-                                     threshold_probability)
-from sccompiler.sim.packed import (ints_to_planes, pack_bits, packed_gate, planes_to_ints,
-                                   unpack_bits)
-from sccompiler.sim.seeds import (SourceAllocator, advance_lfsr, check_uncorrelated, scc,
-                                  spread_phases)
+from sccompiler.sim.encoding import lfsr_threshold_probability, quantize_weights, threshold, threshold_probability
+from sccompiler.sim.packed import ints_to_planes, pack_bits, packed_gate, planes_to_ints, unpack_bits
+from sccompiler.sim.seeds import SourceAllocator, advance_lfsr, check_uncorrelated, scc, spread_phases
 from sccompiler.sim.sources import SourceSpec, lfsr_states
 
 L = 1 << 16

@@ -12,9 +12,13 @@ from sccompiler.errors import SCValueError
 from sccompiler.sim import simulate_fsm
 from sccompiler.sim.encoding import quantize_weights, threshold
 from sccompiler.sim.fsm import sobol_offsets, stream_seeds, weight_source_width
-from sccompiler.sim.primitives import (apc_step_pmf, fsm_output_probability,
-                                       integer_fsm_steady_state, linear_fsm_steady_state,
-                                       stanh_bipolar)
+from sccompiler.sim.primitives import (
+    apc_step_pmf,
+    fsm_output_probability,
+    integer_fsm_steady_state,
+    linear_fsm_steady_state,
+    stanh_bipolar,
+)
 
 from .naive import NaiveLfsrSource, NaiveVdcSource, naive_fsm
 

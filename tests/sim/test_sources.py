@@ -9,9 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sccompiler.errors import SCValueError
-from sccompiler.sim.sources import (MAX_WIDTH, MIN_WIDTH, TAPS, SourceSpec, apply_matrix,
-                                    byte_tables, is_maximal_length, leap_matrix, lfsr_states,
-                                    lfsr_step, vdc_sequence)
+from sccompiler.sim.sources import (
+    MAX_WIDTH,
+    MIN_WIDTH,
+    TAPS,
+    SourceSpec,
+    apply_matrix,
+    byte_tables,
+    is_maximal_length,
+    leap_matrix,
+    lfsr_states,
+    lfsr_step,
+    vdc_sequence,
+)
 
 from .naive import bitreverse, lfsr_leap
 from .naive import lfsr_step as naive_step

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sccompiler.testing import require_torch
 
 from sccompiler import cli as cli_pkg
+from sccompiler.testing import require_torch
 
 
 @pytest.fixture

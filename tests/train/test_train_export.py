@@ -8,10 +8,10 @@ import json
 
 import numpy as np
 import pytest
-from sccompiler.testing import require_torch
 
 from sccompiler.errors import OutputExistsError, SCValueError, UnsupportedOpError
 from sccompiler.quantize import schemes
+from sccompiler.testing import require_torch
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
-from sccompiler.testing import require_torch
 
 from sccompiler.errors import ConfigError, SCValueError
+from sccompiler.testing import require_torch
 
 
 @pytest.fixture(scope="module")

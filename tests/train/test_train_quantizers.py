@@ -10,13 +10,13 @@ import sys
 
 import numpy as np
 import pytest
-from sccompiler.testing import require_torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sccompiler.errors import ConfigError, SCValueError
 from sccompiler.quantize import schemes
+from sccompiler.testing import require_torch
 
 K_SIGMA = 5.0
 
