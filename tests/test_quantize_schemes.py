@@ -1,4 +1,4 @@
-"""Exact definitions of the BRIEF §4 quantizers, their statistics, and model-level quantization."""
+"""Exact definitions of the docs/background.md §4 quantizers, their statistics, and model-level quantization."""
 
 from __future__ import annotations
 

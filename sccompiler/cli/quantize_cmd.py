@@ -1,4 +1,4 @@
-"""``scc quantize``: quantize a model's weights with one of the BRIEF §4 schemes and save it in the
+"""``scc quantize``: quantize a model's weights with one of the docs/background.md §4 schemes and save it in the
 native format (mirrors :func:`sccompiler.quantize.quantize_model`)."""
 
 from __future__ import annotations

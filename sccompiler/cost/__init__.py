@@ -9,7 +9,7 @@
   and the pipelined-latency formula every design uses;
 * :mod:`.netlist_cost`: the op -> cost mapping of a compiled netlist and its cost report;
 * :mod:`.baselines`: k-bit fixed-point and binary/ternary accumulate-only LSTM/GRU designs;
-* :mod:`.reference`: the analytic XNOR-LSTM reference datapath (BRIEF §5);
+* :mod:`.reference`: the analytic XNOR-LSTM reference datapath (docs/background.md §5);
 * :mod:`.report`: baseline/SC ratio tables.
 
 The formulas and assumptions are documented in docs/cost-model.md.
@@ -56,7 +56,7 @@ def weight_kind(model) -> str:
 def cost_model(layers, *, length: int = 256, bits: int = 8, target="asic-generic", steps: int = 1,
                weights: str = "binary", activity: Activity | None = None, **sc_options) -> dict:
     """The ``scc cost`` comparison for a stack of LSTM layers (an IR model, IR layers, or
-    (input_size, hidden_size) pairs): the analytic SC reference datapath (BRIEF §5, L + 1 cycles per
+    (input_size, hidden_size) pairs): the analytic SC reference datapath (docs/background.md §5, L + 1 cycles per
     step; not the compiler's emitted RTL, see :func:`~.netlist_cost.cost_report`) at stream length
     ``length`` against
 

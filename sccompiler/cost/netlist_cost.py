@@ -172,7 +172,7 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
     result = compare(sc, baselines, config.cost_target)
     result["equal_latency_parallelism"] = p_eq
     result["timing"] = timing.to_json()
-    # the analytic reference (BRIEF §5) for LSTM layers, counted per primitive kind
+    # the analytic reference (docs/background.md §5) for LSTM layers, counted per primitive kind
     mine = _kind_counts(sc.inventory)
     ref_total = Inventory()
     for plan in rec:

@@ -1,4 +1,4 @@
-"""The analytic reference inventory of the XNOR-LSTM datapath (BRIEF §5).
+"""The analytic reference inventory of the XNOR-LSTM datapath (docs/background.md §5).
 
 This is NOT the compiler's netlist: it is the hand-derived count the compiler's netlist must match
 once the compiler exists (a test will put the two side by side).  Per hidden unit and time step
@@ -91,7 +91,7 @@ def xnor_lstm_reference_parts(input_size: int, hidden_size: int, length: int, *,
 
 
 def xnor_lstm_reference_inventory(input_size: int, hidden_size: int, length: int, **options) -> Inventory:
-    """Analytic reference inventory of one XNOR-LSTM layer (BRIEF §5), stream length ``length``.
+    """Analytic reference inventory of one XNOR-LSTM layer (docs/background.md §5), stream length ``length``.
 
     Options (defaults): weight_bits=1 (2 = ternary), gate_fsm_states=32, cell_fsm_states=16,
     fsm_weight_bits=8, sng_bits=ceil(log2 L), lfsr_width=16, lfsr_stride=None (= width),
@@ -129,7 +129,7 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
             parts[name] = parts.get(name, Inventory()) + inv
         xnors += 4 * s.hidden_size * s.fan_in + 3 * s.hidden_size
     return Design(name=f"sc-xnor-L{L}", parts=tuple(parts.items()), step_cycles=tuple([L + ov] * len(shapes)),
-                  description=(f"SC XNOR-LSTM reference datapath, L={L} (BRIEF §5): the analytic paper reference, "
+                  description=(f"SC XNOR-LSTM reference datapath, L={L} (docs/background.md §5): the analytic paper reference, "
                                f"not a compiled netlist; {L + ov} cycles per step (L + {ov} latch cycle)"),
                   ops_per_step=xnors * L, ops_unit="stream-bit XNOR",
                   params=(("length", L), ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes)),

@@ -27,7 +27,7 @@ Counting from the clock edge that samples ``start`` (cycle 0 is the cycle in whi
 
 The step throughput is one time step per P cycles once the pipeline is full.
 
-The analytic XNOR-LSTM reference datapath (:mod:`.reference`, BRIEF §5) is a different circuit with
+The analytic XNOR-LSTM reference datapath (:mod:`.reference`, docs/background.md §5) is a different circuit with
 its own step of L + ``overhead_cycles`` cycles; it shares only :func:`pipeline_latency_cycles`.
 """
 

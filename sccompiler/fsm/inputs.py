@@ -2,7 +2,7 @@
 
 A binary stream moves the counter by +-1; an integral stream (e.g. the output of a parallel
 counter over M bipolar streams) moves it by a signed integer d_t.  The steady state of an
-integral FSM depends on the whole distribution of d_t, not only on its mean (BRIEF §3), so
+integral FSM depends on the whole distribution of d_t, not only on its mean (docs/background.md §3), so
 synthesis needs an explicit model.  Every model answers one question: on which evaluation
 points x (the value the input encoding represents) and with which per-cycle increment
 distribution P(d | x) the FSM is driven.

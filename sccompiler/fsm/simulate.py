@@ -13,7 +13,7 @@ with different seeds, and reports, in the output value domain:
 * the same ``rmse`` / ``max_error`` for the baseline (Stanh / IStanh) at the same length.
 
 Input SNGs default to leap-forward LFSRs (``source="lfsr"``; plain one-step LFSRs are serially
-correlated and break FSMs, BRIEF §3).  Points are weighted uniformly here, whatever the density.
+correlated and break FSMs, docs/background.md §3).  Points are weighted uniformly here, whatever the density.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Weighted-FSM synthesis by convex optimization (BRIEF §3).
+"""Weighted-FSM synthesis by convex optimization (docs/background.md §3).
 
 Given a target y = T(x), an input model (what the counter sees per cycle) and N states, choose
 per-state output weights w in [0, 1] so that the steady-state output P(y=1) = sum_i w_i pi_i(x)

@@ -1,4 +1,4 @@
-"""Exact weight quantizers (BRIEF §4) and model-level quantization.
+"""Exact weight quantizers (docs/background.md §4) and model-level quantization.
 
 Every quantizer is a pure numpy function ``f(w, ...) -> (q, spec)``: ``q`` is a float64 array of
 the same shape holding the quantized *values* (real units), ``spec`` the :class:`QuantSpec`

@@ -1,6 +1,6 @@
 """Quantization-aware training of LSTM/GRU networks (optional extra: ``pip install 'sccompiler[torch]'``).
 
-Implements the training recipes the compiler's input models come from (BRIEF §4):
+Implements the training recipes the compiler's input models come from (docs/background.md §4):
 
 * Ardakani et al., ICLR 2019 — binary/ternary weights (deterministic or stochastic) with the
   ``W0 = ½·sqrt(6/(fan_in+fan_out))`` scale, straight-through gradients to the real weights,

@@ -1,4 +1,4 @@
-"""Torch weight quantizers with straight-through gradients (BRIEF §4).
+"""Torch weight quantizers with straight-through gradients (docs/background.md §4).
 
 The forward values are exactly those of :mod:`sccompiler.quantize.schemes` (the numpy definition
 of truth; the scales come from its :func:`~sccompiler.quantize.schemes.iclr_scale` /

@@ -1,4 +1,4 @@
-"""Steady states: the closed form against BRIEF §3's Stanh table, the chain solve against a dense
+"""Steady states: the closed form against docs/background.md §3's Stanh table, the chain solve against a dense
 eigen-solve oracle, and properties (normalization, symmetry, monotonicity, extreme N and x)."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_poisson_binomial_pmf_matches_enumeration():
 
 
 def test_unequal_operands_change_the_steady_state():
-    # BRIEF §5: (0.25, 0.25) and (1, -0.5) both represent 0.5 but drive the counter differently
+    # docs/background.md §5: (0.25, 0.25) and (1, -0.5) both represent 0.5 but drive the counter differently
     model = PoissonBinomialInput.from_array([[0.25, 0.25], [1.0, -0.5]])
     tab = model.increments()
     np.testing.assert_allclose(tab.x, [0.5, 0.5])
