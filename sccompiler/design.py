@@ -36,10 +36,11 @@ from .ir.sc import LayerOptions, SCNetlist
 from .jsonable import to_jsonable
 from .lowering import plan_json
 from .passes import CompileState
+from .quantize.bnfold import design_layer
 from .reference import check_input, forward
 from .report_md import report_markdown
 from .runtime import Runtime
-from .runtime.golden import design_layer, design_points, golden_forward, step_gru, step_lstm
+from .runtime.golden import design_points, golden_forward, step_gru, step_lstm
 from .sim.rules import is_int
 
 DESIGN_FORMAT = "sccompiler-design"

@@ -17,7 +17,7 @@ import numpy as np
 from ..config import CompileConfig
 from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, Linear, Model
-from ..runtime.golden import design_layer
+from ..quantize.bnfold import design_layer
 from ..sim.rules import stats_rows
 from .common import affine_tables, bias_vector, exact_levels, weight_levels
 

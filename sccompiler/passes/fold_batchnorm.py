@@ -7,8 +7,7 @@ import numpy as np
 
 from ..ir.model import GRU, LSTM
 from ..lowering import RecurrentPlan, fold_recurrent
-from ..quantize.bnfold import bn_affine, bn_affine_table
-from ..runtime.golden import collapse_batchnorm
+from ..quantize.bnfold import bn_affine, bn_affine_table, collapse_batchnorm
 from .registry import CompileState, register_pass
 
 

@@ -30,12 +30,13 @@ where the batch-norm output is within a rounding error of 0.)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import SCValueError
-from ..ir.model import BatchNormParams
+from ..ir.model import GRU, LSTM, BatchNormParams
 from ..sim.rules import is_int, stats_row, stats_rows
 
 #: |theta| sentinel for "always" / "never" rows when no k_bound is given (k itself must stay below)
@@ -193,3 +194,25 @@ def fold_bn_threshold(bn: BatchNormParams, alpha, bias=None, *, t: int | None = 
         theta = np.where(direction > 0, np.clip(theta, -k_bound, k_bound + 1),
                          np.clip(theta, -k_bound - 1, k_bound))
     return BNThreshold(theta.astype(np.int64), direction, k_bound)
+
+
+# ------------------------------------------------------------------------------ collapsing
+def collapse_batchnorm(bn: BatchNormParams | None, mode: str) -> BatchNormParams | None:
+    """The time-invariant batch norm a ``bn_steps`` mode uses for per-step statistics: ``last``
+    = the last statistics row, ``mean`` = the mean over the rows of the folded per-step scale and
+    shift (as an affine-equivalent BatchNormParams: gamma = scale, beta = shift, mean 0, var 1,
+    eps 0).  ``tables`` and time-invariant batch norms are returned unchanged."""
+    if bn is None or not bn.per_step or mode == "tables":
+        return bn
+    s, m = bn_affine_table(bn, bn.mean.shape[0])
+    s, m = np.asarray(s), np.asarray(m)
+    s, m = (s[-1], m[-1]) if mode == "last" else (s.mean(axis=0), m.mean(axis=0))
+    return BatchNormParams(gamma=s, beta=m, mean=np.zeros_like(s), var=np.ones_like(s), eps=0.0)
+
+
+def design_layer(layer, bn_steps: str):
+    """``layer`` with every per-step batch norm collapsed as ``bn_steps`` says (see above)."""
+    if bn_steps == "tables" or not isinstance(layer, (LSTM, GRU)):
+        return layer
+    changes = {f: collapse_batchnorm(b, bn_steps) for f, b in layer.batchnorms()}
+    return dataclasses.replace(layer, **changes) if changes else layer

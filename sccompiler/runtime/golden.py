@@ -13,36 +13,14 @@ evaluated on the SC's own previous state, which isolates the per-step stream err
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Mapping
 
 import numpy as np
 
-from ..ir.model import GRU, LSTM, BatchNormParams, Model
+from ..ir.model import GRU, LSTM, Model
 from ..ir.sc import LayerOptions
-from ..quantize.bnfold import bn_affine_table
+from ..quantize.bnfold import bn_affine_table, design_layer
 from ..reference import layer_forward, sigmoid, sign
-
-
-def collapse_batchnorm(bn: BatchNormParams | None, mode: str) -> BatchNormParams | None:
-    """The time-invariant batch norm a ``bn_steps`` mode uses for per-step statistics: ``last``
-    = the last statistics row, ``mean`` = the mean over the rows of the folded per-step scale and
-    shift (as an affine-equivalent BatchNormParams: gamma = scale, beta = shift, mean 0, var 1,
-    eps 0).  ``tables`` and time-invariant batch norms are returned unchanged."""
-    if bn is None or not bn.per_step or mode == "tables":
-        return bn
-    s, m = bn_affine_table(bn, bn.mean.shape[0])
-    s, m = np.asarray(s), np.asarray(m)
-    s, m = (s[-1], m[-1]) if mode == "last" else (s.mean(axis=0), m.mean(axis=0))
-    return BatchNormParams(gamma=s, beta=m, mean=np.zeros_like(s), var=np.ones_like(s), eps=0.0)
-
-
-def design_layer(layer, bn_steps: str):
-    """``layer`` with every per-step batch norm collapsed as ``bn_steps`` says (see above)."""
-    if bn_steps == "tables" or not isinstance(layer, (LSTM, GRU)):
-        return layer
-    changes = {f: collapse_batchnorm(b, bn_steps) for f, b in layer.batchnorms()}
-    return dataclasses.replace(layer, **changes) if changes else layer
 
 
 def _bn_part(v: np.ndarray, w, bn, t: int) -> np.ndarray:
