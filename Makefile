@@ -5,7 +5,7 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 OUT ?= build/demo
 
-.PHONY: install install-dev demo test bench clean
+.PHONY: install install-dev demo test lint bench clean
 
 install:
 	$(PIP) install -q -e .
@@ -22,6 +22,9 @@ demo: install
 
 test: install-dev
 	$(PYTHON) -m pytest -q
+
+lint: install-dev
+	$(PYTHON) -m ruff check .
 
 bench: install-dev
 	for b in bench/bench_*.py; do $(PYTHON) $$b || exit 1; done

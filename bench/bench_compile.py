@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     warm = binary_lstm(4, 4)
     wx = rng.uniform(-1, 1, (2, 3, 4))
     compile_model(warm, cfg, calibration=wx).simulate(wx, length=64)
-    compile_model(warm, {**cfg, "defaults": {"hidden": "sign"}}, calibration=np.sign(wx)).simulate(np.sign(wx), length=64)
+    compile_model(warm, {**cfg, "defaults": {"hidden": "sign"}},
+                  calibration=np.sign(wx)).simulate(np.sign(wx), length=64)
 
     print(f"# compile time, 1x{H_big} LSTM (target < 30 s)")
     for name, opts, xin in (
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             ("hidden=stream, integral WFSM gates, bias streams", {}, rng.uniform(-1, 1, (1, steps, 32))),
             ("hidden=stream, integral WFSM gates, bias offset", {"defaults": {"bias_encoding": "offset"}},
              rng.uniform(-1, 1, (1, steps, 32))),
-            ("hidden=sign, table gates", {"defaults": {"hidden": "sign"}}, np.sign(rng.uniform(-1, 1, (1, steps, 32))))):
+            ("hidden=sign, table gates", {"defaults": {"hidden": "sign"}},
+             np.sign(rng.uniform(-1, 1, (1, steps, 32))))):
         model = binary_lstm(32, H_sim)
         design = compile_model(model, {**cfg, **opts, "length": 256, "input_range": 1.0}, calibration=x[:, :8])
         out, t_s = timed(design.simulate, x)
@@ -83,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         _, t_ref = timed(forward, model, x)
         err = float(np.abs(out - forward(model, x)).mean())
         cycles = steps * 256
-        print(f"  {name} ({design.netlist.sources['count']:,} LFSRs): {t_s:.2f} s ({t_s / 5:.2f}x the 5 s budget; {t_s / t_ref:,.0f}x the float reference "
-              f"{t_ref * 1e3:.1f} ms; numba's default threads: {t_par:.2f} s = {t_par / t_s:.2f}x); {cycles / t_s:,.0f} "
+        print(f"  {name} ({design.netlist.sources['count']:,} LFSRs): {t_s:.2f} s ({t_s / 5:.2f}x the 5 s budget; "
+              f"{t_s / t_ref:,.0f}x the float reference {t_ref * 1e3:.1f} ms; "
+              f"numba's default threads: {t_par:.2f} s = {t_par / t_s:.2f}x); {cycles / t_s:,.0f} "
               f"cycles/s of the whole layer; mean |SC - ref| {err:.3f}")
     ablation(rng, 16 if args.quick else 32)
     print(f"# peak RSS {peak_rss_mb():.0f} MiB")

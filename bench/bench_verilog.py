@@ -34,7 +34,8 @@ def lstm(inputs: int, hidden: int, seed: int = 0) -> Model:
         return Tensor(np.where(rng.random(shape) < 0.5, -a, a))
 
     lay = LSTM("lstm0", input_size=inputs, hidden_size=hidden, w_ih=binary((4 * hidden, inputs), 0.4),
-               w_hh=binary((4 * hidden, hidden), 0.3 / np.sqrt(hidden / 8)), b_ih=Tensor(rng.normal(0, 0.3, 4 * hidden)))
+               w_hh=binary((4 * hidden, hidden), 0.3 / np.sqrt(hidden / 8)),
+               b_ih=Tensor(rng.normal(0, 0.3, 4 * hidden)))
     return Model((lay,), InputSpec("features", inputs), f"bench-lstm-{hidden}")
 
 
@@ -76,7 +77,8 @@ def bench_cosim(hidden: int, length: int, sequences: int, steps: int) -> None:
           f"{'bit-exact PASS' if passed else 'FAIL'}")
     print(f"          Python simulator {python_s:.3f} s | Verilator build {res.build_seconds:.1f} s + run "
           f"{res.run_seconds:.3f} s")
-    print(f"          ratio Verilator (build + run) / Python = {(res.build_seconds + res.run_seconds) / python_s:.0f}x; "
+    print("          ratio Verilator (build + run) / Python = "
+          f"{(res.build_seconds + res.run_seconds) / python_s:.0f}x; "
           f"run only / Python = {res.run_seconds / python_s:.2f}x")
 
 

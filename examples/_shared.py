@@ -73,6 +73,7 @@ def _add_gains(model) -> None:
     plays this role, a per-matrix gain is the part of it a single-level XNOR datapath keeps."""
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
+
     from sccompiler.train.layers import recurrent_layers  # noqa: PLC0415
 
     for layer in recurrent_layers(model):
@@ -117,7 +118,7 @@ def _scaled(tensor, gain: float):
 
 def export_ir(model, name: str) -> Model:
     """:func:`sccompiler.train.to_ir` with the learned gains folded into the weight tensors."""
-    from sccompiler.ir.model import LSTM, GRU, Linear  # noqa: PLC0415
+    from sccompiler.ir.model import GRU, LSTM, Linear  # noqa: PLC0415
     from sccompiler.train import to_ir  # noqa: PLC0415
     from sccompiler.train.layers import recurrent_layers  # noqa: PLC0415
 
@@ -221,8 +222,8 @@ def sc_simulator() -> tuple[Callable | None, str]:
     """``(simulate, note)``: ``simulate(model, x, lengths, calibration) -> {L: logits}`` when the
     compiler's Python API is importable, else ``None`` and the reason (printed by the scripts)."""
     try:
-        from sccompiler.design import compile_model  # noqa: PLC0415
         from sccompiler.config import config_from_dict  # noqa: PLC0415
+        from sccompiler.design import compile_model  # noqa: PLC0415
     except ImportError as exc:
         return None, f"SC simulation: pending compiler ({exc})"
 
@@ -332,7 +333,8 @@ def _cost(model: Model, lengths: Sequence[int], steps: int) -> dict:
         sc = rep["designs"][rep["sc"]]["cost"]
         equal = {name.split("-P")[0]: r for name, r in rep["ratios"].items() if "-P" in name}
         rows[int(length)] = {"area_um2": sc["area"], "energy_per_sequence_j": sc["energy_per_inference_j"],
-                             "latency_s": sc["latency_s"], "cycles_per_step": int(sc["latency_cycles"] // max(steps, 1)),
+                             "latency_s": sc["latency_s"],
+                             "cycles_per_step": int(sc["latency_cycles"] // max(steps, 1)),
                              "energy_ratio_equal_latency": {k: v["energy_per_inference"] for k, v in equal.items()},
                              "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
                              "target": rep["target"], "weights": rep["weights"]}

@@ -134,8 +134,8 @@ def _cost(rep: dict) -> list[str]:
     if rc:
         kinds = sorted(set(rc["netlist"]) | set(rc["reference"]))
         lines += ["### Netlist vs the analytic XNOR-LSTM reference inventory", "",
-                  "Primitive counts only: the reference is the paper's datapath (docs/background.md §5), counted analytically; "
-                  "it is not costed here.", "",
+                  "Primitive counts only: the reference is the paper's datapath (docs/background.md §5), "
+                  "counted analytically; it is not costed here.", "",
                   "| primitive | netlist | reference |", "|---|---:|---:|"]
         lines += [f"| {k} | {rc['netlist'].get(k, 0):,} | {rc['reference'].get(k, 0):,} |" for k in kinds]
         lines += [""] + [f"- {e}" for e in rc["explanations"]] + [""]

@@ -17,7 +17,7 @@ def _strict(var: str) -> bool:
 
 def require_tool(name: str) -> str:
     """Return the path of an external program, or skip (fail under SCC_REQUIRE_TOOLS=1)."""
-    import pytest
+    import pytest  # noqa: PLC0415 - pytest is a dev extra, not a runtime dependency
 
     path = shutil.which(name)
     if path is None:
@@ -30,10 +30,10 @@ def require_tool(name: str) -> str:
 
 def require_torch():
     """Import and return torch, or skip (fail under SCC_REQUIRE_TORCH=1)."""
-    import pytest
+    import pytest  # noqa: PLC0415 - pytest is a dev extra, not a runtime dependency
 
     try:
-        import torch
+        import torch  # noqa: PLC0415 - torch is an optional extra
     except ImportError:
         if _strict("SCC_REQUIRE_TORCH"):
             pytest.fail("torch is not installed and SCC_REQUIRE_TORCH=1")

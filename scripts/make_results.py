@@ -165,9 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sc-samples", type=int, default=None, help="sequences simulated in SC per task")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from sccompiler.io import check_writable  # noqa: PLC0415
-
     from sccompiler.errors import SCCError  # noqa: PLC0415
+    from sccompiler.io import check_writable  # noqa: PLC0415
 
     md_path = args.out_dir / "results.md"
     try:

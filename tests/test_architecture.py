@@ -79,7 +79,8 @@ def test_top_level_parts_have_no_import_cycle():
             graph.add_edge(a, b)
             where.setdefault((a, b), f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}")
     cycles = list(nx.simple_cycles(graph))
-    shown = [" -> ".join(c + [c[0]]) + "  (" + ", ".join(where[(c[i], c[(i + 1) % len(c)])] for i in range(len(c))) + ")"
+    shown = [" -> ".join(c + [c[0]]) + "  ("
+             + ", ".join(where[(c[i], c[(i + 1) % len(c)])] for i in range(len(c))) + ")"
              for c in cycles[:10]]
     assert not cycles, f"{len(cycles)} import cycle(s) between top-level parts:\n" + "\n".join(shown)
 

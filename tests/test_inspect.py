@@ -26,7 +26,8 @@ def _binary_lstm_model() -> Model:
     lstm = LSTM("lstm", input_size=I, hidden_size=H, w_ih=Tensor(w_ih, detect_quant(w_ih)),
                 w_hh=Tensor(w_hh, detect_quant(w_hh)), b_ih=Tensor(rng.normal(size=4 * H)),
                 bn_c=BatchNormParams(np.ones((5, H)), np.zeros((5, H)), np.zeros((5, H)), np.ones((5, H))))
-    fc = Linear("fc", in_size=H, out_size=2, weight=Tensor(w_fc, QuantSpec("int", tuple(np.arange(-8, 8) / 8), 0.125, 4)))
+    fc = Linear("fc", in_size=H, out_size=2,
+                weight=Tensor(w_fc, QuantSpec("int", tuple(np.arange(-8, 8) / 8), 0.125, 4)))
     bn = BatchNorm("bn", params=BatchNormParams(np.ones(2), np.zeros(2), np.zeros(2), np.ones(2)))
     return Model((lstm, fc, bn), InputSpec("features", I), name="tiny").validate()
 

@@ -14,9 +14,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # make_model.py, examples/_shared.py
 
-import numpy as np  # noqa: E402
-
 import make_model  # noqa: E402
+import numpy as np  # noqa: E402
 from _shared import TaskData, evaluation_main  # noqa: E402
 
 TASK = "quickstart"

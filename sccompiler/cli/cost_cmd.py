@@ -72,7 +72,8 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
         return
     shapes = ", ".join(f"{s['cell']} {s['input_size']}x{s['hidden_size']}" for s in result["layers"])
     click.echo(f"Model {ir.name!r}: {shapes}; "
-               f"{kind} weights, L={length}, baseline k={bits}, folded baselines at P={result['equal_latency_parallelism']} "
+               f"{kind} weights, L={length}, baseline k={bits}, "
+               f"folded baselines at P={result['equal_latency_parallelism']} "
                "(equal latency)")
     if skipped:
         click.echo(f"Not costed (non-recurrent layers): {', '.join(skipped)}")

@@ -23,7 +23,8 @@ from .common import echo_json
               help="output encoding: bipolar stream P(1) = (y+1)/2, or unipolar P(1) = y")
 @click.option("--domain", type=float, nargs=2, default=None, metavar="LO HI",
               help="fit interval of x (default: the input encoding's range, [-1,1] or [-M,M])")
-@click.option("--weight-bits", "-b", type=int, default=None, help="weight resolution b (default 8; auto with --max-error)")
+@click.option("--weight-bits", "-b", type=int, default=None,
+              help="weight resolution b (default 8; auto with --max-error)")
 @click.option("--objective", type=click.Choice(["l2", "minimax"]), default="l2", show_default=True)
 @click.option("--monotone/--no-monotone", default=False, show_default=True,
               help="constrain the weights to follow the target's overall trend")
@@ -42,9 +43,11 @@ from .common import echo_json
 @click.option("--force", is_flag=True, help="overwrite an existing --plot file")
 # --- Verilog backend (sccompiler/cli/fsm_verilog.py) ---
 @click.option("--verilog", type=click.Path(dir_okay=False), default=None,
-              help="write the WFSM as Verilog-2005 (input SNGs per --source, weight LFSR, ones counter over --length cycles)")
+              help="write the WFSM as Verilog-2005 (input SNGs per --source, weight LFSR, "
+                   "ones counter over --length cycles)")
 @click.option("--testbench", is_flag=True,
-              help="with --verilog: also write a self-checking testbench (expected bits from simulate_fsm at --points inputs)")
+              help="with --verilog: also write a self-checking testbench "
+                   "(expected bits from simulate_fsm at --points inputs)")
 # --- end Verilog backend ---
 def fsm_cmd(expression: str, states: int | None, max_error: float | None, input_spec: str, output: str,
             domain: tuple[float, float] | None, weight_bits: int | None, objective: str, monotone: bool,

@@ -52,8 +52,8 @@ def render_table(info: dict) -> None:
                           scale, _levels_text(t), _bytes(t["memory_bits"]))
         for j, b in enumerate(layer["batchnorms"], start=len(rows)):
             steps = f"{b['steps']}x" if b["per_step"] else ""
-            table.add_row(heads[j] if j < len(heads) else "", f"bn:{b['name']}", f"4x{steps}{b['features']}", "float", "32", "-", "-",
-                          _bytes(b["memory_bits"]))
+            table.add_row(heads[j] if j < len(heads) else "", f"bn:{b['name']}", f"4x{steps}{b['features']}",
+                          "float", "32", "-", "-", _bytes(b["memory_bits"]))
     console = Console()
     console.print(table)
     tot = info["totals"]

@@ -19,7 +19,8 @@ SIMULATORS = {"iverilog": "icarus", "icarus": "icarus", "verilator": "verilator"
 @click.option("--simulator", type=click.Choice(sorted(SIMULATORS)), default="iverilog", show_default=True,
               help="HDL simulator that runs the testbench")
 @click.option("--synth", is_flag=True,
-              help="also synthesize OUTDIR/rtl with Yosys: cells, flip-flops, transistor estimate (-> OUTDIR/synth.json)")
+              help="also synthesize OUTDIR/rtl with Yosys: cells, flip-flops, transistor estimate "
+                   "(-> OUTDIR/synth.json)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable result")
 def verify_cmd(outdir: str, simulator: str, synth: bool, as_json: bool) -> None:
     """Run OUTDIR's RTL testbench; exit 0 only on a bit-exact match."""

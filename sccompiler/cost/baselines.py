@@ -114,7 +114,8 @@ def _layer(shape: RecurrentShape, kind: str, k: int, parallelism: int | None,
     acc_w = pw + tree_levels(terms)
     wbits = WEIGHT_BITS.get(kind, k)
     weight_bits = rows * fan_in * wbits + rows * k  # weights + k-bit biases
-    row_act = Inventory.of("requantize", input_width=acc_w, output_width=k) + Inventory.of("activation_lut", input_bits=k)
+    row_act = (Inventory.of("requantize", input_width=acc_w, output_width=k)
+               + Inventory.of("activation_lut", input_bits=k))
     cell = _cell_update(shape, k, acc_w)
     macs = rows * fan_in
     if parallelism is None:
@@ -137,7 +138,8 @@ def _layer(shape: RecurrentShape, kind: str, k: int, parallelism: int | None,
     gates = GATES[shape.cell]
     parts.append(("cell units", units * (gates * row_act + cell)))
     # h is double-buffered (old h read by the MACs while the new one is written); c single
-    state = Inventory.of("register", shape.hidden_size * (2 if shape.cell == "lstm" else 1) + shape.hidden_size, width=k)
+    state = Inventory.of("register", shape.hidden_size * (2 if shape.cell == "lstm" else 1) + shape.hidden_size,
+                         width=k)
     parts.append(("state registers", state))
     cycles = mac_cycles + 1 + 1 + CELL_STAGES[shape.cell]  # drain: accumulator readout, LUT, cell update
     return parts, cycles, macs

@@ -83,7 +83,8 @@ def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
                            output_bits=int(p.get("output_bits", 8)))
     elif op == "updown_counter":
         lo, hi = node.range
-        inv = Inventory.of("counter", size, width=_bits(int(hi) - int(lo)), increment_bits=_bits(abs(int(lo)) // max(length, 1) * 2 + 1))
+        inv = Inventory.of("counter", size, width=_bits(int(hi) - int(lo)),
+                           increment_bits=_bits(abs(int(lo)) // max(length, 1) * 2 + 1))
     elif op == "counter":
         inv = Inventory.of("counter", size, width=_bits(length))
     elif op == "decode":

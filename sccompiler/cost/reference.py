@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from ..errors import SCValueError
+from ..errors import SCValueError, UnsupportedOpError
 from ..sim.rules import check_int, unsigned_width
 from .baselines import RecurrentShape, as_shapes
 from .inventory import Design, Inventory
@@ -115,7 +115,6 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
     shapes: tuple[RecurrentShape, ...] = as_shapes(layers, "lstm")
     for s in shapes:
         if s.cell != "lstm":
-            from ..errors import UnsupportedOpError
             raise UnsupportedOpError(s.cell, None, "the SC reference datapath covers LSTM layers only")
     L = check_int("length", length, 1)
     ov = check_int("overhead_cycles", overhead_cycles, 0)
@@ -129,7 +128,8 @@ def xnor_lstm_reference_design(layers: Sequence, length: int = 256, *, overhead_
             parts[name] = parts.get(name, Inventory()) + inv
         xnors += 4 * s.hidden_size * s.fan_in + 3 * s.hidden_size
     return Design(name=f"sc-xnor-L{L}", parts=tuple(parts.items()), step_cycles=tuple([L + ov] * len(shapes)),
-                  description=(f"SC XNOR-LSTM reference datapath, L={L} (docs/background.md §5): the analytic paper reference, "
+                  description=(f"SC XNOR-LSTM reference datapath, L={L} (docs/background.md §5): "
+                               "the analytic paper reference, "
                                f"not a compiled netlist; {L + ov} cycles per step (L + {ov} latch cycle)"),
                   ops_per_step=xnors * L, ops_unit="stream-bit XNOR",
                   params=(("length", L), ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes)),

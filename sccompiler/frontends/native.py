@@ -111,14 +111,16 @@ def _read_manifest(manifest: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise ModelFormatError(f"{manifest}: not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
-        raise ModelFormatError(f"{manifest}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ModelFormatError(
+            f"{manifest}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict):
         raise ModelFormatError(f"{manifest}: top level must be a JSON object")
     if data.get("format") != FORMAT_NAME:
         raise ModelFormatError(f"{manifest}: format is {data.get('format')!r}, expected {FORMAT_NAME!r}")
     if data.get("version") != FORMAT_VERSION:
         raise ModelFormatError(
-            f"{manifest}: format version {data.get('version')!r} is not supported (this sccompiler reads {FORMAT_VERSION})")
+            f"{manifest}: format version {data.get('version')!r} is not supported "
+            f"(this sccompiler reads {FORMAT_VERSION})")
     return data
 
 

@@ -344,7 +344,8 @@ class _Importer:
             if np.all(scale == 1.0):
                 self.add_layer(node, Activation(self.layer_name(node, "sign"), function="sign"))
                 return node.output[0], labels
-            raise self.fail(node, f"BipolarQuant on activations needs scale 1 (the sign function), got {scale.tolist()}")
+            raise self.fail(node, "BipolarQuant on activations needs scale 1 (the sign function), "
+                                  f"got {scale.tolist()}")
         raise self.fail(node, "quantized activations are not supported; only BipolarQuant with scale 1 (the sign "
                               "function) may act on the data")
 

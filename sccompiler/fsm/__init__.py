@@ -13,7 +13,8 @@ from .synth import Baseline, FSMDesign, stanh_weights, synthesize_fsm
 from .targets import make_target, parse_expression
 
 __all__ = [
-    "Baseline", "BinaryInput", "BinomialInput", "EmpiricalInput", "FSMDesign", "PoissonBinomialInput", "gated_operand_input",
+    "Baseline", "BinaryInput", "BinomialInput", "EmpiricalInput", "FSMDesign", "PoissonBinomialInput",
+    "gated_operand_input",
     "binary_steady_state", "chain_steady_state", "clear_cache", "make_target", "parse_expression",
     "parse_input", "SimulatedError", "simulate_design", "stanh_weights", "steady_state", "synthesize_fsm",
 ]

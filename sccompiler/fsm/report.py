@@ -79,7 +79,8 @@ def format_report(rep: dict[str, Any]) -> str:
     sim = rep.get("simulated")
     if sim:
         base = rep["baseline"]["simulated"]
-        lines.append(f"simulated L = {sim['length']} ({sim['source']}, {sim['repeats']} seeds x {sim['points']} points): "
+        lines.append(f"simulated L = {sim['length']} ({sim['source']}, "
+                     f"{sim['repeats']} seeds x {sim['points']} points): "
                      f"rmse {sim['rmse']:.3g}  max {sim['max_error']:.3g}  (bias {sim['bias_rms']:.3g}, "
                      f"std {sim['std_rms']:.3g}); baseline rmse {base['rmse']:.3g}  max {base['max_error']:.3g}")
     elif rep.get("simulated_skipped"):

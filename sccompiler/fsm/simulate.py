@@ -73,7 +73,8 @@ def _simulator():
     except ImportError as exc:
         from ..errors import SimulationError  # noqa: PLC0415
 
-        raise SimulationError(f"the bit-level simulator (sccompiler.sim.simulate_fsm) is not available: {exc}") from None
+        raise SimulationError(
+            f"the bit-level simulator (sccompiler.sim.simulate_fsm) is not available: {exc}") from None
     return simulate_fsm
 
 

@@ -478,7 +478,8 @@ def synthesize_fsm(
     if domain is None:
         domain = (enc_lo, enc_hi)
     else:
-        if len(domain) != 2 or not all(math.isfinite(float(v)) for v in domain) or not float(domain[0]) < float(domain[1]):
+        if (len(domain) != 2 or not all(math.isfinite(float(v)) for v in domain)
+                or not float(domain[0]) < float(domain[1])):
             raise SCValueError("domain", f"need LO < HI, got {domain!r}")
         domain = (float(domain[0]), float(domain[1]))
         if domain[0] < enc_lo or domain[1] > enc_hi:

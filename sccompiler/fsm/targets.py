@@ -172,7 +172,7 @@ class Target:
         with np.errstate(all="ignore"):
             try:
                 y = self.function(x)
-            except Exception as exc:  # a user callable may fail in any way: report, do not trace
+            except Exception as exc:  # noqa: BLE001 - a user callable may fail in any way: report, do not trace
                 raise ExpressionError(f"target {self.description!r} failed to evaluate: {exc}") from None
             y = np.broadcast_to(np.asarray(y, dtype=float), x.shape).copy()
         return y

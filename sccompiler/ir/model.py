@@ -23,7 +23,7 @@ from typing import ClassVar, Iterator
 
 import numpy as np
 
-from ..errors import InvalidWeightsError
+from ..errors import InvalidWeightsError, UnsupportedOpError
 from ..sim.rules import stats_row
 
 LSTM_GATE_ORDER = ("i", "f", "g", "o")
@@ -366,7 +366,6 @@ class Activation(Layer):
 
     def _check_shapes(self) -> None:
         if self.function not in ACTIVATIONS:
-            from ..errors import UnsupportedOpError
             raise UnsupportedOpError(self.function, self.name, f"supported: {', '.join(ACTIVATIONS)}")
 
 
@@ -448,7 +447,7 @@ class Model:
 
     def graph(self):
         """A networkx DiGraph view: nodes are layer names (attribute ``layer``), plus ``"input"``."""
-        import networkx as nx
+        import networkx as nx  # noqa: PLC0415 - networkx is slow to import (~0.3 s) and only graph() needs it
 
         g = nx.DiGraph()
         g.add_node("input", layer=None, spec=self.input)

@@ -61,7 +61,8 @@ OPS: dict[str, str] = {
 INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "input": (), "register": (), "lookup": ("value",), "affine": ("value",), "activation": ("value",),
     "xnor_popcount": ("value",), "gate_table": ("word",), "dense_out": ("word",),
-    "encode": ("value",), "sng": ("value",), "xnor": ("bits",), "mux": ("bits",), "slice": ("bits",), "islice": ("int",), "xnor_int": ("bits", "int"),
+    "encode": ("value",), "sng": ("value",), "xnor": ("bits",), "mux": ("bits",), "slice": ("bits",),
+    "islice": ("int",), "xnor_int": ("bits", "int"),
     "xnor_apc": ("bits", "value"),       # + the exact operand values when zero inputs gate XNORs off
     "apc": ("bits", "int"), "wfsm": ("int", "bits"), "counter": ("bits",),
     "updown_counter": ("int",), "decode": ("word",),
@@ -271,7 +272,8 @@ class SCNetlist:
         if d.get("version") != 1:
             raise ModelFormatError(f"unsupported netlist version {d.get('version')!r}")
         try:
-            layers = tuple(LayerPlan(p["name"], p["kind"], int(p["length"]), LayerOptions.from_json(p.get("options", {})))
+            layers = tuple(LayerPlan(p["name"], p["kind"], int(p["length"]),
+                                     LayerOptions.from_json(p.get("options", {})))
                            for p in d["layers"])
             nodes = tuple(SCNode.from_json(n, arrays) for n in d["nodes"])
         except (KeyError, TypeError, AttributeError) as exc:

@@ -56,7 +56,8 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
         if isinstance(lay, (LSTM, GRU)):
             low = lower_recurrent(lay, plan, folded[lay.name], prev.name)
             new = list(low.nodes)
-            records.append(LayerPlan(lay.name, lay.kind, plan.length, layer_options(plan, low.derived, folded[lay.name])))
+            records.append(LayerPlan(lay.name, lay.kind, plan.length,
+                                     layer_options(plan, low.derived, folded[lay.name])))
             out = next(nd for nd in new if nd.name == f"{lay.name}.h")
         elif isinstance(lay, Linear):
             new = lower_dense(lay, plan, prev.name)

@@ -66,7 +66,8 @@ def lower_gru_integral(lay: GRU, plan: RecurrentPlan, f: FoldedRecurrent, u: flo
     top_rz = int(m_rz.max())
     nodes.append(node(f"{n}.pre_rz", "apc", (f"{n}.px_rz", f"{n}.ph_rz", *[b.name for b in b_rz]), (2 * H,), n,
                       "integral", (-top_rz, top_rz)))
-    nodes.append(node(f"{n}.pre_r", "islice", (f"{n}.pre_rz",), (H,), n, "integral", (-top_rz, top_rz), {"rows": [0, H]}))
+    nodes.append(node(f"{n}.pre_r", "islice", (f"{n}.pre_rz",), (H,), n, "integral", (-top_rz, top_rz),
+                      {"rows": [0, H]}))
     nodes.append(node(f"{n}.pre_z", "islice", (f"{n}.pre_rz",), (H,), n, "integral", (-top_rz, top_rz),
                       {"rows": [H, 2 * H]}))
     sig = np.zeros(H)

@@ -94,7 +94,8 @@ def lower_lstm_integral(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, u: f
     ]
     pre_inputs = [f"{n}.px", f"{n}.ph"]
     if nb:
-        nodes.append(node(f"{n}.b_s", "encode", (), (nb, G * H), n, "bipolar", (-1, 1), {"repeat": nb}, {"const": frac}))
+        nodes.append(node(f"{n}.b_s", "encode", (), (nb, G * H), n, "bipolar", (-1, 1), {"repeat": nb},
+                          {"const": frac}))
         pre_inputs.append(f"{n}.b_s")
     M = np.abs(f.w_ih).sum(1) + np.abs(f.w_hh).sum(1) + nb
     top = int((M + np.abs(offset)).max())
@@ -151,7 +152,8 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
         pre_inputs.append(f"{n}.b_s")
     M = np.abs(f.w_ih).sum(1) + np.abs(f.w_hh).sum(1) + nb
     nodes.append(node(f"{n}.pre", "apc", pre_inputs, (rows,), n, "integral", (-int(M.max()), int(M.max()))))
-    nodes.append(gate_wfsm(f"{n}.gates_s", f"{n}.pre", plan, gate_act_codes("lstm", H), sh * u if T > 1 else sh[0] * u, M))
+    nodes.append(gate_wfsm(f"{n}.gates_s", f"{n}.pre", plan, gate_act_codes("lstm", H),
+                           sh * u if T > 1 else sh[0] * u, M))
     nodes += _gate_slices(n, H)
     return Lowered(tuple(nodes), GateDerived(unit=u, bias_streams=nb, bias_offset_max=0, x_streams=x_streams,
                                              bn_gate_tables=T))

@@ -169,7 +169,8 @@ def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int) -
     # estimate of W x may reach any value the counter can hold
     levels, alpha = weight_levels(lay.weight, "weight", lay.name)
     mag = feed.scale if feed.exact else feed.range
-    bound = alpha * mag * float(np.abs(levels).sum(1).max()) + float(np.max(np.abs(bias_vector(lay.bias, lay.out_size))))
+    bound = (alpha * mag * float(np.abs(levels).sum(1).max())
+             + float(np.max(np.abs(bias_vector(lay.bias, lay.out_size)))))
     return DensePlan(lay.name, feed, Feed(False, 1.0, max(bound, 1e-12)), length, lc.bits_for(length),
                      "exact" if feed.exact else "stream")
 

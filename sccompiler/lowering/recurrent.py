@@ -45,7 +45,8 @@ def _table_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) -> li
         if isinstance(lay, GRU) and gname == "r":
             continue  # r only enters n's table
         enc = "unipolar" if (isinstance(lay, GRU) and gname == "z") else "bipolar"
-        nodes.append(node(f"{n}.{gname}_s", "encode", (f"{n}.gates",), (H,), n, enc, (0 if enc == "unipolar" else -1, 1),
+        nodes.append(node(f"{n}.{gname}_s", "encode", (f"{n}.gates",), (H,), n, enc,
+                          (0 if enc == "unipolar" else -1, 1),
                           {"rows": [k * H, (k + 1) * H], "scale": 1.0, "repeat": 1}))
     return nodes
 

@@ -7,6 +7,7 @@ from .registry import CompileState, register_pass
 
 
 @register_pass("lower_layers", requires=("fold_batchnorm",),
-               description="lower every layer to layer-level SC nodes (XNOR/APC banks, SNGs, WFSMs, counters, registers)")
+               description="lower every layer to layer-level SC nodes "
+                           "(XNOR/APC banks, SNGs, WFSMs, counters, registers)")
 def lower_layers(state: CompileState) -> None:
     state.netlist = lower_model(state.model, state.plans, state.folded)

@@ -289,7 +289,8 @@ class FixedPointModel:
             for what, (lo, hi) in fpm.accumulator_ranges(lay).items():
                 if sbits(lo, hi) > MAX_ACC_BITS:
                     raise SCValueError("weights", f"layer {lay.name!r}: the exact {what} accumulator needs "
-                                                  f"{sbits(lo, hi)} bits (> {MAX_ACC_BITS}): weight scales too far apart")
+                                                  f"{sbits(lo, hi)} bits (> {MAX_ACC_BITS}): "
+                                                  "weight scales too far apart")
         return fpm
 
     # ------------------------------------------------------------------ ranges (shared with the RTL)

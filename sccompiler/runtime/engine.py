@@ -6,8 +6,8 @@ Every primitive runs through :mod:`sccompiler.sim`: LFSR banks through ``kernels
 ``primitives.xnor_``/``primitives.mux``, parallel counters through ``primitives.bipolar_apc``,
 WFSMs through ``kernels.fsm_streams_out``, up/down counters through ``kernels.updown_streams``,
 up counters and exact XNOR+popcount through ``primitives.up_counter`` (a popcount is a counter
-over the operand axis) with ``primitives.xnor_``/``primitives.and_``.  This module only arranges them as banks (adapters listed in
-docs/compiler.md):
+over the operand axis) with ``primitives.xnor_``/``primitives.and_``.  This module only arranges
+them as banks (adapters listed in docs/compiler.md):
 
 * ``xnor_apc`` banks: M XNORs of +-1 weights with bipolar streams into one APC per row are
   evaluated as ``W @ (2 bits - 1)`` (d = 2k - M over the ungated inputs), bit-identical to

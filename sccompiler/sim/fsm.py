@@ -42,7 +42,8 @@ def stream_seeds(seed: int, batch: int, operands: int, width: int, weight_bits: 
     """The LFSR seeds simulate_fsm uses: (B, M) input seeds and (B,) weight seeds (or None).
 
     Input: base seeds from (seed, KEY_INPUT); operand m is ``m * s`` steps after the base, s the
-    largest value <= P/M coprime to P (:func:`~sccompiler.sim.seeds.coprime_spacing`).  Weight: from (seed, KEY_WEIGHT) at width weight_source_width(b).
+    largest value <= P/M coprime to P (:func:`~sccompiler.sim.seeds.coprime_spacing`).  Weight: from
+    (seed, KEY_WEIGHT) at width weight_source_width(b).
     """
     base = derive_lfsr_seeds(seed, KEY_INPUT, batch, width)
     inp = spread_phases(base, width, operands) if operands > 1 else base[:, None]
@@ -105,7 +106,6 @@ def simulate_fsm(inputs, *, states: int, weights=None, weight_bits: int = 8, len
     """
     x, nstates, reset, wq = _validate(inputs, states, weights, weight_bits, length, source,
                                       width, seed, reset_state)
-    weighted = wq is not None
     batch = x.shape[0]
     operands = 1 if x.ndim == 1 else x.shape[1]
     xthr = threshold(x, width, "bipolar", "inputs").reshape(batch, operands)

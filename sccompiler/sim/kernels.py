@@ -159,7 +159,6 @@ def fsm_sliced_lfsr(lfsr, x_planes, taps, stride, nbits, state, nstates, half,
     width, nwords = lfsr.shape
     wwidth = wlfsr.shape[0]
     sbits = state.shape[0]
-    cbits = counts.shape[0]
     weighted = wwidth > 0
     wbits = rom_out.shape[0] - 1 if weighted else 0
     nocc = occ.shape[0]

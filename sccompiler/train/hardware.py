@@ -298,7 +298,8 @@ def _curves_per_layer(model: nn.Module, curves) -> list[Mapping[str, TabulatedAc
             raise ConfigError(f"{len(curves)} curve sets for {len(layers)} recurrent layers")
         per = list(curves)
     else:
-        raise SCValueError("curves", f"expected per-gate curves, {{layer: curves}} or a list, got {type(curves).__name__}")
+        raise SCValueError("curves", "expected per-gate curves, {layer: curves} or a list, "
+                                     f"got {type(curves).__name__}")
     for lay, c in zip(layers, per):
         if c is None:
             continue

@@ -100,7 +100,8 @@ def test_increment_spread_and_candidates():
 def test_auto_states_meet_the_tolerance_or_the_cap():
     model = one_hot_model()
     cal = one_hot_inputs(16, 6, seed=4)
-    d = compile_model(model, {**CFG, "length": 256, "defaults": {"gate_input": "integral_wfsm", "gate_fsm_states": "auto",
+    d = compile_model(model, {**CFG, "length": 256, "defaults": {"gate_input": "integral_wfsm",
+                                                                  "gate_fsm_states": "auto",
                                                                   "cell_fsm_states": "auto",
                                                                   "fsm_tolerance": 0.03}},
                       calibration=cal)

@@ -91,8 +91,8 @@ def test_xnor_multiplies_and_mux_adds():
     nl = Netlist(SourceAllocator(width=24, length=length))
     a, b, s = nl.input("a"), nl.input("b"), nl.input("s", "unipolar")
     sa, sb, ss = nl.sng(a), nl.sng(b), nl.sng(s, encoding="unipolar")
-    prod = nl.counter(nl.xnor(sa, sb), name="prod")
-    mx = nl.counter(nl.mux(ss, sa, sb), name="mx")
+    nl.counter(nl.xnor(sa, sb), name="prod")
+    nl.counter(nl.mux(ss, sa, sb), name="mx")
     x = {"a": np.array([0.5, -0.8, 0.0, 1.0]), "b": np.array([0.5, 0.3, -0.6, -1.0]),
          "s": np.array([0.5, 0.25, 1.0, 0.0])}
     res = Simulator(nl).run(x, length, check_correlation=True)

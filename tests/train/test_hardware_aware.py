@@ -81,7 +81,8 @@ def test_stanh_binary_input_is_brown_card(hw, half, gain, seed):
     np.testing.assert_allclose(y, _brown_card(x, states), atol=1e-10, rtol=0)
     # odd symmetry of Stanh, exactly 0 at 0, saturation at |z| = 1 and beyond
     np.testing.assert_allclose(hw.wfsm_transfer(stanh, 8, -gain * x, gain=gain, operands=1), -y, atol=1e-12)
-    assert hw.wfsm_transfer(stanh, 8, np.array([3.0 * gain, -3.0 * gain]), gain=gain, operands=1).tolist() == [1.0, -1.0]
+    assert hw.wfsm_transfer(stanh, 8, np.array([3.0 * gain, -3.0 * gain]), gain=gain,
+                            operands=1).tolist() == [1.0, -1.0]
 
 
 def _dense_stationary(wq: np.ndarray, bits: int, z: np.ndarray, m: int, output: str) -> np.ndarray:

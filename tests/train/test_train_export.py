@@ -24,7 +24,6 @@ def tr():
 
 
 def _trained(tr, cell="lstm", quant=None, bn=True, layers=1, vocab=None, epochs=3, seed=0, **kw):
-    import torch  # noqa: PLC0415
 
     x, y = tr.synthetic_task("sine", 48, 10, seed=seed)
     if vocab is not None:
