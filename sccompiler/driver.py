@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import CompileConfig
 from .cost import load_target, netlist_timing
-from .errors import SCCError
+from .errors import ConfigError, SCCError
 from .passes import SCHEDULE, CompileState, StageRecord, resolve_flow, run_passes
 from .reference import forward
 from .runtime import Runtime
@@ -45,6 +45,9 @@ def run_compile(state: CompileState) -> CompileState:
     cut = names.index(SCHEDULE) if SCHEDULE in names else len(steps)
     lowering, reports = steps[:cut], steps[cut + 1:]
     search = cut < len(steps) and steps[cut][1] and state.config.target_error is not None
+    if state.config.target_error is not None and not search:
+        why = "is disabled" if cut < len(steps) else f"is not in flow {state.config.flow!r}"
+        raise ConfigError(f"target_error needs the {SCHEDULE} step, which {why}; set a length instead")
     start = time.perf_counter()
     if search:
         state = _search(state, lowering)

@@ -26,5 +26,7 @@ def resolve_flow(flow: str, disable=()) -> list[tuple[Pass, bool]]:
 
 
 def list_passes() -> list[dict]:
+    """Every registered pass, in the order of the default flow (then any others)."""
+    order = list(FLOWS["default"]) + sorted(set(PASSES) - set(FLOWS["default"]))
     return [{"name": p.name, "description": p.description, "requires": list(p.requires), "optional": p.optional}
-            for p in PASSES.values()]
+            for p in (PASSES[n] for n in order)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sccompiler.design import CompiledDesign, compile_model
+from sccompiler.errors import ConfigError
 from sccompiler.tasks import synthetic_task_arrays
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart" / "model" / "ternary"
@@ -55,3 +56,9 @@ def test_search_stage_is_recorded_once(scheduled):
     names = [s["pass"] for s in scheduled.stages]
     assert names.count("schedule_length") == 1 and names.count("lower_layers") == 1
     assert names.index("allocate_sources") < names.index("schedule_length")
+
+
+@pytest.mark.parametrize("config", [{"disable": ["schedule_length"]}, {"flow": "lower"}])
+def test_target_error_without_the_search_is_refused(config, calibration):
+    with pytest.raises(ConfigError, match="target_error needs the schedule_length step"):
+        compile_model(QUICKSTART, {"target_error": 8.0, **config}, calibration=calibration)
