@@ -27,22 +27,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numba
 import numpy as np
 
 from ..errors import SCValueError, SimulationError
 from ..ir.sc import SCNetlist, SCNode
+from ..reference import ACTIVATION_FUNCTIONS, sigmoid
+from ..sim.encoding import threshold
+from ..sim.kernels import fsm_streams_out, lfsr_fill, updown_streams
+from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
 from ..sim.rules import fsm_reset_state, sign_decode, stats_row
+from ..sim.sources import byte_tables, leap_matrix
 
 _INT_LO = -(1 << 62)
 #: numba threads during a simulation (see Runtime.run)
 DEFAULT_THREADS = 1
 _INT_HI = 1 << 62
 
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    from ..reference import sigmoid  # noqa: PLC0415
-
-    return sigmoid(x)
 
 
 @dataclass
@@ -59,8 +60,6 @@ class Runtime:
     """Executes an :class:`SCNetlist` (see the module docstring)."""
 
     def __init__(self, netlist: SCNetlist) -> None:
-        from ..sim.sources import byte_tables, leap_matrix  # noqa: PLC0415
-
         self.netlist = netlist.check()
         src = netlist.sources
         if not src:
@@ -82,8 +81,6 @@ class Runtime:
         leaves numba's setting.  The default 1 is faster here: a step makes a handful of small
         kernel calls whose thread fork/join costs more than it gains (measured 1.8x on 2 cores).
         """
-        import numba  # noqa: PLC0415
-
         before = numba.get_num_threads()
         if threads is not None:
             numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
@@ -169,8 +166,6 @@ class Runtime:
             r = stats_row(t, s.shape[0])
             return s[r] * vals[n.inputs[0]] + m[r]
         if op == "activation":
-            from ..reference import ACTIVATION_FUNCTIONS  # noqa: PLC0415
-
             return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
         if op == "xnor_popcount":
             return _xnor_popcount(n, vals[n.inputs[0]])
@@ -195,13 +190,9 @@ class Runtime:
             r = vals[n.inputs[0]]
             return (vals[n.inputs[1]] * (2 * r.astype(np.int32) - 1)).astype(np.int32)
         if op == "xnor":
-            from ..sim.primitives import xnor_  # noqa: PLC0415
-
             a, b = _align(vals[n.inputs[0]], vals[n.inputs[1]])
             return xnor_(a, b)
         if op == "mux":
-            from ..sim.primitives import mux  # noqa: PLC0415
-
             s_, a = _align(vals[n.inputs[0]], vals[n.inputs[1]])
             s_, b = _align(s_, vals[n.inputs[2]])
             return mux(s_, a, b)
@@ -224,12 +215,8 @@ class Runtime:
         if op == "wfsm":
             return self._wfsm(n, vals[n.inputs[0]], lfsr, fsm_state, L, B, t)
         if op == "counter":
-            from ..sim.primitives import up_counter  # noqa: PLC0415
-
             return up_counter(vals[n.inputs[0]])
         if op == "updown_counter":
-            from ..sim.kernels import updown_streams  # noqa: PLC0415
-
             d = vals[n.inputs[0]]                                     # (B, R, L)
             steps = np.ascontiguousarray(d.reshape(-1, L).T.astype(np.int64))
             value = np.zeros(steps.shape[1], dtype=np.int64)
@@ -250,8 +237,6 @@ class Runtime:
 
     def _rand(self, states: np.ndarray, L: int) -> np.ndarray:
         """(L, S) full-width states s_t of a bank of leap-forward LFSRs (advances them by L)."""
-        from ..sim.kernels import lfsr_fill  # noqa: PLC0415
-
         # filled through a transposed view: each LFSR's L states are contiguous (the kernel walks
         # one source over time), and every SNG bank reads its rows without a copy
         out = np.empty((states.size, L), dtype=np.uint64)
@@ -259,9 +244,6 @@ class Runtime:
         return out.T
 
     def _sng(self, n: SCNode, vals, lfsr, L: int, B: int, t: int = 0) -> np.ndarray:
-        from ..sim.encoding import threshold  # noqa: PLC0415
-        from ..sim.primitives import sng  # noqa: PLC0415
-
         p = n.params
         v = sng_values(n, None if "const" in n.arrays else vals[n.inputs[0]], t, B)
         try:
@@ -274,8 +256,6 @@ class Runtime:
         return bits
 
     def _wfsm(self, n: SCNode, d: np.ndarray, lfsr, fsm_state, L: int, B: int, t: int = 0) -> np.ndarray:
-        from ..sim.kernels import fsm_streams_out  # noqa: PLC0415
-
         p = n.params
         N = int(p["states"])
         rows = n.size
@@ -362,8 +342,6 @@ def _xnor_popcount(n: SCNode, v: np.ndarray) -> np.ndarray:
     """Exact XNOR + popcount: k_r = sum_j w_rj o_j for w, o in {-1, 0, 1} as
     2 popcount(XNOR(w, o) AND active) - popcount(active), with sim's gate and counter primitives
     (a popcount is an up counter over the operand axis)."""
-    from ..sim.primitives import and_, up_counter, xnor_  # noqa: PLC0415
-
     w = n.arrays["weights"]
     o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int8)
     active = and_((w != 0)[None], (o != 0)[:, None, :])              # (B, R, J): gated XNOR enable
@@ -383,12 +361,12 @@ def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray
     acts = ar["act"]
     if n.params["cell"] == "lstm":
         pre = xp + hp + row(ar["shift"])
-        return np.where(acts == 0, _sigmoid(pre), np.tanh(pre))
+        return np.where(acts == 0, sigmoid(pre), np.tanh(pre))
     H = n.params["hidden"]
     xp = xp + row(ar["shift_x"])
     hp = hp + row(ar["shift_h"])
-    r = _sigmoid(xp[:, :H] + hp[:, :H])
-    z = _sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+    r = sigmoid(xp[:, :H] + hp[:, :H])
+    z = sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
     nn = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
     return np.concatenate([r, z, nn], axis=1)
 
@@ -399,8 +377,6 @@ def _apc(n: SCNode, inputs: list[np.ndarray], netlist: SCNetlist) -> np.ndarray:
 
     Adapter: for a (B, K, R, L) bank the ones count is taken as ``bits.sum(axis=1)``, which is
     ``sim.primitives.apc`` over the K streams without materializing K int64 copies."""
-    from ..sim.primitives import bipolar_apc  # noqa: PLC0415
-
     total = None
     for v in inputs:
         if v.dtype == np.bool_:
