@@ -19,8 +19,8 @@ import numpy as np
 
 from sccompiler.backends.verilog.harness import Harness
 from sccompiler.backends.verilog.library import emit_library, lfsr_module_name
-from sccompiler.backends.verilog.wfsm import (WfsmSpec, _seeds_for, _thresholds, emit_wfsm,
-                                              reference_trace)
+from sccompiler.backends.verilog.wfsm import (WfsmSpec, emit_wfsm, input_thresholds, reference_trace,
+                                              stream_seeds_for)
 from sccompiler.sim.fsm import weight_source_width
 from sccompiler.sim import primitives as P
 from sccompiler.sim.encoding import threshold
@@ -261,8 +261,8 @@ def build_suite() -> Suite:
             lfsr(width, width)
         if not spec.deterministic:
             lfsr(wwidth, wwidth)
-        _, thr = _thresholds(spec, values, width)
-        seeds = _seeds_for(spec, kind, width, 5, thr.shape[0])
+        _, thr = input_thresholds(spec, values, width)
+        seeds = stream_seeds_for(spec, kind, width, 5, thr.shape[0])
         trace = reference_trace(spec, thr, seeds, input_kind=kind, width=width, length=L)
         m = spec.inputs
         sw = spec.state_bits

@@ -24,7 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import SCValueError
-from ...sim.sources import TAPS, check_int, check_width, leap_matrix
+from ...sim.rules import check_int
+from ...sim.sources import TAPS, check_width, leap_matrix
 
 #: the doc section of docs/semantics.md each primitive implements
 SEMANTICS_SECTIONS: dict[str, str] = {
