@@ -125,4 +125,5 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
     if rep.get("cost"):
         sc = rep["cost"]["designs"][rep["cost"]["sc"]]["cost"]
         click.echo(f"cost ({rep['cost']['target']}): area {sc['area']:,.0f} {sc['area_unit']}, "
-                   f"{sc['latency_cycles']} cycles/step, {sc['energy_per_inference_j']:.3g} J/step; see report.md")
+                   f"latency {sc['latency_cycles']} cycles and {sc['energy_per_inference_j']:.3g} J per "
+                   f"{rep['cost']['steps']}-step inference (as the emitted RTL runs); see report.md")

@@ -19,11 +19,10 @@ import numpy as np
 
 from sccompiler.backends.verilog.harness import Harness
 from sccompiler.backends.verilog.library import emit_library, lfsr_module_name
-from sccompiler.backends.verilog.wfsm import (WfsmSpec, _seeds_for, _thresholds, emit_wfsm,
-                                              reference_trace)
-from sccompiler.sim.fsm import weight_source_width
+from sccompiler.backends.verilog.wfsm import WfsmSpec, emit_wfsm, input_thresholds, reference_trace, stream_seeds_for
 from sccompiler.sim import primitives as P
 from sccompiler.sim.encoding import threshold
+from sccompiler.sim.fsm import weight_source_width
 from sccompiler.sim.sources import lfsr_states, vdc_sequence
 
 #: cycles of the suite: 2^10 - 1, so that a LENGTH = L up counter fed all ones ends all ones
@@ -104,7 +103,8 @@ def build_suite() -> Suite:
     for j, p in enumerate((0.0, 0.3, 0.5, 1.0)):
         xq = int(threshold(p, 16))
         h.add(f"    wire [15:0] sng_src{j};\n    wire sng_stream{j};\n"
-              f"    {lfsr(16, 16)} #(.SEED(16'h{0x1234 + 77 * j:x})) u_sng_src{j} (.clk(clk), .rst(rst), .r(sng_src{j}));\n"
+              f"    {lfsr(16, 16)} #(.SEED(16'h{0x1234 + 77 * j:x})) u_sng_src{j} "
+              f"(.clk(clk), .rst(rst), .r(sng_src{j}));\n"
               f"    sc_sng #(.N(16)) u_sng_stream{j} (.r(sng_src{j}), .x(17'd{xq}), .y(sng_stream{j}));")
         expected = P.sng(lfsr_states(16, 0x1234 + 77 * j, L, 16), xq)
         h.check(f"sng_stream_p{int(p * 100)}", f"sng_stream{j}", 1, expected.astype(np.int64))
@@ -261,8 +261,8 @@ def build_suite() -> Suite:
             lfsr(width, width)
         if not spec.deterministic:
             lfsr(wwidth, wwidth)
-        _, thr = _thresholds(spec, values, width)
-        seeds = _seeds_for(spec, kind, width, 5, thr.shape[0])
+        _, thr = input_thresholds(spec, values, width)
+        seeds = stream_seeds_for(spec, kind, width, 5, thr.shape[0])
         trace = reference_trace(spec, thr, seeds, input_kind=kind, width=width, length=L)
         m = spec.inputs
         sw = spec.state_bits

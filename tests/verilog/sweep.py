@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from compiler.models import FAST, binary, ternary  # tests/compiler (tests/ is on sys.path)
 
 from sccompiler.design import compile_model
 from sccompiler.ir.model import GRU, LSTM, BatchNormParams, InputSpec, Linear, Model, Tensor
-
-from compiler.models import FAST, binary, ternary  # tests/compiler (tests/ is on sys.path)
 
 #: gate datapaths: (cell, gate_input, input kind, GRU linear_before_reset)
 FLAVORS = (

@@ -10,7 +10,6 @@ from click.testing import CliRunner
 from sccompiler.backends.verilog import run_icarus
 from sccompiler.cli import cli
 from sccompiler.cli.fsm_verilog import module_name_for
-
 from sccompiler.testing import require_tool
 
 BASE = ["fsm", "tanh(2*x)", "-n", "6", "--length", "300", "--points", "4", "--repeats", "1"]

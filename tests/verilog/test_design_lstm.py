@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from compiler.models import FAST, binary, gru_model, lstm_model  # tests/compiler (tests/ is on sys.path)
 
 from sccompiler.backends.verilog.design import check_supported, emit_design, verify_design
 from sccompiler.backends.verilog.tools import verilator_lint, yosys_synth
@@ -21,8 +22,6 @@ from sccompiler.errors import OutputExistsError, SCValueError, UnsupportedOpErro
 from sccompiler.frontends.native import save_model
 from sccompiler.ir.model import GRU, LSTM, BatchNormParams, Embedding, InputSpec, Model, Tensor
 from sccompiler.testing import require_tool
-
-from compiler.models import FAST, binary, gru_model, lstm_model  # tests/compiler (tests/ is on sys.path)
 
 #: (inputs I, hidden H, L, model seed, steps T, dense head outputs, fsm_state, layers, per-step BN rows)
 CASES = {
@@ -136,7 +135,8 @@ VERILATOR_CASES = ("I2_H2_L16_T2_head", "I2_H8_L64_T4_head", "2layers_I3_H3_L20_
 
 
 @pytest.mark.hw
-@pytest.mark.parametrize("case, simulator", [(c, "icarus") for c in CASES] + [(c, "verilator") for c in VERILATOR_CASES])
+@pytest.mark.parametrize("case, simulator",
+                         [(c, "icarus") for c in CASES] + [(c, "verilator") for c in VERILATOR_CASES])
 def test_rtl_matches_runtime_bit_for_bit(emitted, case, simulator):
     for prog in SIM_PROGRAMS[simulator]:
         require_tool(prog)
@@ -268,7 +268,6 @@ def test_existing_output_needs_force_and_emission_is_deterministic(emitted, tmp_
 
 @pytest.mark.parametrize("what", ["real_per_row_gains", "gru_table_rom", "vocabulary"])
 def test_unsupported_designs_are_refused_before_writing(what, tmp_path):
-    x = _inputs(3, 2, 0)
     if what == "real_per_row_gains":
         # real inputs with per-row bn_x/bn_h ratios: the port would carry 4H x I thresholds
         m = _bn_model(lstm_model(I=3, H=2, seed=0), 2, 0, "bn_exact")

@@ -112,7 +112,8 @@ def test_head_manifest_and_vectors(emitted):
     fpm = FixedPointModel.from_model(rnn(("lstm",), 2, 3, 6, 0.6, 2), 6)
     yw = fpm.head_bits()
     assert man["head"]["output_bits"] == yw and man["head"]["acc_frac"] == fpm.head.acc_frac
-    assert [(c["node"], c["width"]) for c in man["checks"]] == [("lstm0.h", 6)] * 3 + [("lstm0.c", 6)] * 3 + [("head.y", yw)] * 2
+    assert [(c["node"], c["width"]) for c in man["checks"]] == \
+        [("lstm0.h", 6)] * 3 + [("lstm0.c", 6)] * 3 + [("head.y", yw)] * 2
     assert man["cycles_per_step"] == 3                           # the head adds no cycle
     assert not [r for r in man["registers"] if r.startswith("head")]   # nor a register
     exp = fpm.forward(fpm.quantize_input(_inputs(2, 3, 6)))["head"]["y"]
@@ -187,7 +188,8 @@ def test_yosys_flip_flops_and_cli(tmp_path):
     src = tmp_path / "model"
     save_model(rnn(("lstm",), I, H, 7), src)
     out = tmp_path / "out"
-    res = CliRunner().invoke(baseline_cmd, [str(src), "-o", str(out), "--bits", str(k), "--verify", "--synth", "--json"])
+    res = CliRunner().invoke(baseline_cmd,
+                             [str(src), "-o", str(out), "--bits", str(k), "--verify", "--synth", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["verify"]["passed"] and doc["verify"]["mismatches"] == []

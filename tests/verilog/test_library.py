@@ -9,13 +9,18 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sim.naive import lfsr_leap  # the naive reading of the contract (tests/sim)
 
-from sccompiler.backends.verilog.library import (FIXED_MODULES, closure, emit_library, emit_lfsr,
-                                                 lfsr_module_name, module_text)
+from sccompiler.backends.verilog.library import (
+    FIXED_MODULES,
+    closure,
+    emit_lfsr,
+    emit_library,
+    lfsr_module_name,
+    module_text,
+)
 from sccompiler.errors import SCValueError
 from sccompiler.sim.sources import TAPS
-
-from sim.naive import lfsr_leap  # the naive reading of the contract (tests/sim)
 
 
 def _network(width: int, stride: int):

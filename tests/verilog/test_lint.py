@@ -13,7 +13,6 @@ import pytest
 from sccompiler.backends.verilog.library import lfsr_module_name, write_library
 from sccompiler.backends.verilog.tools import verilator_lint
 from sccompiler.backends.verilog.wfsm import WfsmSpec, emit_wfsm
-
 from sccompiler.testing import require_tool
 
 pytestmark = pytest.mark.hw

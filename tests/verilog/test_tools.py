@@ -6,7 +6,6 @@ import pytest
 
 from sccompiler.backends.verilog import tools
 from sccompiler.errors import SCValueError, SimulationError, ToolMissingError
-
 from sccompiler.testing import require_tool
 
 BROKEN = "module broken(input wire clk);\n    reg r;\n    always @(posedge clk) r <= ;\nendmodule\n"

@@ -8,12 +8,17 @@ import re
 import numpy as np
 import pytest
 
-from sccompiler.backends.verilog import (WfsmSpec, emit_wfsm, emit_wfsm_testbench, lfsr_module_name,
-                                         simulate, write_wfsm_files)
+from sccompiler.backends.verilog import (
+    WfsmSpec,
+    emit_wfsm,
+    emit_wfsm_testbench,
+    lfsr_module_name,
+    simulate,
+    write_wfsm_files,
+)
 from sccompiler.backends.verilog.harness import mismatches, parse_results
 from sccompiler.errors import OutputExistsError, SCValueError
 from sccompiler.sim.fsm import stream_seeds
-
 from sccompiler.testing import require_tool
 
 

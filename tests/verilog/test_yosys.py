@@ -8,7 +8,6 @@ import pytest
 from sccompiler.backends.verilog.library import lfsr_module_name, write_library
 from sccompiler.backends.verilog.tools import SimulationError, parse_yosys_stat, yosys_synth
 from sccompiler.backends.verilog.wfsm import WfsmSpec, emit_wfsm
-
 from sccompiler.testing import require_tool
 
 pytestmark = pytest.mark.hw

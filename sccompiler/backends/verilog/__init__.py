@@ -7,10 +7,8 @@ from :mod:`sccompiler.sim`, never restated.
 """
 
 from .harness import Harness, mismatches, parse_results
-from .library import (FIXED_MODULES, emit_library, emit_lfsr, lfsr_module_name, module_text,
-                      write_library)
-from .tools import (SimResult, SynthStats, run_icarus, run_verilator, simulate, verilator_lint,
-                    yosys_synth)
+from .library import FIXED_MODULES, emit_lfsr, emit_library, lfsr_module_name, module_text, write_library
+from .tools import SimResult, SynthStats, run_icarus, run_verilator, simulate, verilator_lint, yosys_synth
 from .wfsm import WfsmSpec, emit_wfsm, emit_wfsm_testbench, reference_trace, write_wfsm_files
 
 __all__ = [

@@ -119,7 +119,6 @@ class Harness:
         if len({c.label for c in self._checks}) != len(self._checks):
             raise SCValueError("label", "check labels must be unique")
         per_cycle = [c for c in self._checks if c.values is not None]
-        finals = [c for c in self._checks if c.values is None]
         in_w, in_words = self._pack([(s.width, s.values) for s in self._inputs])
         ex_w, ex_words = self._pack([(c.width, c.values) for c in per_cycle])
         n = self.length

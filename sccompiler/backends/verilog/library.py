@@ -24,7 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import SCValueError
-from ...sim.sources import TAPS, check_int, check_width, leap_matrix
+from ...sim.rules import check_int
+from ...sim.sources import TAPS, check_width, leap_matrix
 
 #: the doc section of docs/semantics.md each primitive implements
 SEMANTICS_SECTIONS: dict[str, str] = {
@@ -97,7 +98,7 @@ def emit_lfsr(width: int, stride: int | None = None, enable: bool = False) -> st
         "    always @(posedge clk) begin\n"
         "        if (rst) state <= SEED;\n"
         + ("        else if (en) state <= next_state;\n" if enable else "        else     state <= next_state;\n")
-        + 
+        +
         "    end\n"
         "endmodule\n")
 

@@ -1,0 +1,226 @@
+"""The SC design emitter's core: the state of one top module being written from an already
+lowered SC netlist, the helpers every op handler shares (LFSR instances, clock-enabled steps,
+constant tables, per-step table indices, SNG thresholds), and the walk that dispatches each
+netlist node to its handler (:mod:`.ops`, one function per ``node.op``).
+
+The top module's ports and control are written by :mod:`.top` once the walk is done; the
+testbench by :mod:`.testbench`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...errors import UnsupportedOpError
+from ...sim.rules import unsigned_width
+from ...sim.sources import check_seed
+from .library import lfsr_module_name
+from .verilog_text import VerilogModule
+
+#: step counter / n_steps port width
+STEP_BITS = 16
+#: largest threshold-ROM address (entries = 2^bits per SNG row): a GRU's n-gate table reads four
+#: pre-activations; beyond this the ROM constants and their logic cones get unwieldy
+MAX_ROM_ADDRESS_BITS = 16
+
+
+def unsupported(n, detail: str = "") -> UnsupportedOpError:
+    """The refusal of node ``n`` (its op and name), with what is missing."""
+    return UnsupportedOpError(n.op, n.name, "Verilog emission does not support it yet"
+                              + (f" ({detail})" if detail else ""))
+
+
+@dataclass
+class Signal:
+    """Hardware representation of a node.  kind: 'tern' (nz/pos bit vectors), 'word' (signed
+    per-row integers), 'bits' (per-element stream bits), 'int' (per-row integral APC values),
+    'count' (per-row step count of a counter), 'cval' / 'cval_step' (a decoded count), 'port' /
+    'token' / 'real' / 'embed' / 'real_embed' (model inputs), 'gate' (a gate table), 'host'."""
+
+    kind: str
+    rows: list[str] = field(default_factory=list)     # per-element Verilog expressions
+    width: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DesignEmitter:
+    """One generated top: ``decls`` and ``body`` collect the node blocks, ``sig`` maps node
+    names to their :class:`Signal`, and ``outputs`` / ``host`` / ``registers`` record what the
+    top, the testbench and the manifest need."""
+
+    def __init__(self, design, top: str) -> None:
+        from ...runtime.engine import Runtime  # noqa: PLC0415
+
+        self.design = design
+        self.netlist = design.netlist
+        self.top = top
+        self.rt = Runtime(self.netlist)
+        src = self.netlist.sources
+        if src.get("kind", "lfsr") != "lfsr":
+            raise UnsupportedOpError("sources", None, f"Verilog emission needs LFSR sources, got {src.get('kind')!r}")
+        self.width = int(src["width"])
+        self.stride = int(src.get("stride") or self.width)
+        self.module = VerilogModule(top)
+        # sections in the order of the module text: control first (written last, by .top)
+        self.control = self.module.section("control")
+        self.decls = self.module.section("declarations")
+        self.body = self.module.section("body")
+        self.sig: dict[str, Signal] = {}
+        self.modules: set[str] = set()
+        self.outputs: list[dict] = []     # checked quantities: node, kind, width, signed, rows
+        self.host: dict[str, Any] = {}
+        self.registers: list[dict] = []
+        self.step_rst_used: set[str] = set()
+        self.deferred: list = []          # blocks that need a later node's widths (state ROMs)
+        self.tsels: set[str] = set()      # per-step table index signals emitted so far
+        self.check_layers()
+
+    # ------------------------------------------------------------------ support check
+    def check_layers(self) -> None:
+        layers = list(self.netlist.layers)
+        # a leading embedding: token ids on the port, its table in ROMs of the first layer's operands
+        self.embedding = layers.pop(0) if len(layers) > 1 and layers[0].kind == "embedding" else None
+        rec = [p for p in layers if p.kind in ("lstm", "gru")]
+        kinds = ", ".join(f"{p.name} ({p.kind})" for p in layers)
+        if not rec or layers[0] is not rec[0]:
+            raise UnsupportedOpError(layers[0].kind, layers[0].name, "Verilog emission supports LSTM/GRU layers first "
+                                     f"(after an optional embedding; + a dense head) yet; this design has {kinds}")
+        for k, p in enumerate(layers):
+            if k < len(rec):
+                if p.kind not in ("lstm", "gru"):
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
+                                             f"head) yet; this design has {kinds}")
+                if p.options.hidden == "sign" and p.options.gate_input != "table":
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden='sign' with "
+                                             f"gate_input='table' yet, got {p.options.gate_input!r}")
+            elif p.kind != "dense" or k != len(layers) - 1:
+                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact or "
+                                         f"streamed) after the recurrent layers yet (got {p.kind})")
+        # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
+        self.rec_layers = [p.name for p in rec] + [p.name for p in layers[len(rec):]
+                                                   if p.options.mode != "exact"]
+        self.layer = self.rec_layers[-1]
+        # every timed layer steps with one period P = the longest L (the layers run in lock step,
+        # one step apart); a layer with a shorter L runs its L cycles, then holds its sources,
+        # FSMs and counters (clock enable <layer>_en) for the remaining P - L cycles
+        self.lengths = {p.name: int(p.length) for p in layers if p.name in self.rec_layers}
+        self.P = max(self.lengths.values())
+        self.ctl = self.rec_layers[0]
+
+    # ------------------------------------------------------------------ shared helpers
+    @property
+    def idles(self) -> bool:
+        """True when the current layer's L is shorter than the step period (it has idle cycles)."""
+        return self.lengths[self.ctl] < self.P
+
+    @property
+    def Lc(self) -> int:
+        """L of the current layer."""
+        return self.lengths[self.ctl]
+
+    def lfsr(self, inst: str, seed: int, n: int) -> str:
+        """An LFSR instance of the design's width and stride (clock-enabled in a layer with idle
+        cycles) reset by the current layer; returns its N-bit output wire."""
+        check_seed(int(seed), self.width)
+        mod = lfsr_module_name(self.width, self.stride, enable=self.idles)
+        self.modules.add(mod)
+        r = f"{inst}_r"
+        self.decls.wire(r, n)
+        ports = [("clk", "clk"), ("rst", f"{self.ctl}_srst")] + ([("en", f"{self.ctl}_en")] if self.idles else [])
+        self.body.instance(mod, inst, [("SEED", f"{self.width}'h{int(seed):x}"), ("N", n)], ports + [("r", r)])
+        return r
+
+    def held(self, d: str, width: int) -> str:
+        """An integral step ``d`` (signed, ``width`` bits) that is 0 in the current layer's idle
+        cycles (FSMs and up/down counters then keep their value)."""
+        return f"({self.ctl}_en ? {d} : {width}'sd0)" if self.idles else d
+
+    def rom(self, inst: str, addr: str, aw: int, table: list[int], dw: int) -> str:
+        """A constant table ``data = table[addr]`` (entries beyond the table read 0) as a
+        combinational ``case``: the most frequent entry is the default, so only the others are
+        listed (thresholds saturate at 0 / 2^n over much of a table).  A case synthesizes to a
+        small logic cone in Yosys and needs no generate loop (no unroll limits in Verilator)."""
+        values = [int(v) & ((1 << dw) - 1) for v in table] + [0] * ((1 << aw) - len(table))
+        freq = Counter(values)
+        default = max(freq, key=lambda v: (freq[v], -v))
+        data = f"{inst}_data"
+        self.decls.reg(data, dw)
+        self.body.comment(f"ROM {inst}: {1 << aw} entries of {dw} bits, default {default}")
+        self.body.case_table(data, addr, [(f"{aw}'h{i:x}", f"{dw}'d{v}") for i, v in enumerate(values) if v != default],
+                             f"{dw}'d{default}")
+        return data
+
+    def waive_unused(self, expr: str, why: str) -> None:
+        """Waive Verilator's UNUSEDSIGNAL on the wire behind ``expr`` (a stream that no operand
+        reads: its SNG stays, as in the netlist, and synthesis removes it); the first reason given
+        is kept."""
+        name = expr.split("[")[0]
+        for d in self.decls.items:
+            if getattr(d, "kind", None) == "wire" and d.init is None and d.names[-1] == name and d.unused is None:
+                d.unused = why
+
+    def tsel(self, t_st: int) -> tuple[str | None, int]:
+        """(signal, width) of the statistics row ``stats_row(step, t_st)`` (sim.rules) of the current layer:
+        the index of the per-step table of the step being run; (None, 0) when ``t_st`` is 1."""
+        if t_st <= 1:
+            return None, 0
+        last = t_st - 1
+        tw = unsigned_width(last)
+        c = self.ctl
+        name = f"{c}_tsel{t_st}"
+        if name not in self.tsels:
+            self.tsels.add(name)
+            self.decls.wire(name, tw)
+            self.body.comment(f"per-step table index of {c}: min(step, {last}) (steps past the last statistics row "
+                              "use the last)")
+            self.body.assign(name, f"({c}_step >= {STEP_BITS}'d{last}) ? {tw}'d{last} : {c}_step[{tw - 1}:0]")
+        return name, tw
+
+    def sng_thresholds(self, n, values: np.ndarray | None, t: int = 0, count: int = 1) -> np.ndarray:
+        """Thresholds X (C, n.size) of the SNG bank ``n`` at step ``t`` for its input values
+        (C, ...) -- or of its constants (``count`` rows) -- exactly as the runtime computes them."""
+        from ...runtime.engine import sng_values  # noqa: PLC0415
+        from ...sim.encoding import threshold  # noqa: PLC0415
+
+        v = sng_values(n, values, t, count if values is None else values.shape[0])
+        return threshold(v, n.params["bits"], n.encoding, n.name).reshape(v.shape[0], -1)
+
+    def register_of(self, next_name: str, kind: str) -> dict | None:
+        """The state register whose next value is node ``next_name`` (of ``kind``), if any."""
+        return next((r for r in self.registers if r["next"].name == next_name and r["kind"] == kind), None)
+
+    # ------------------------------------------------------------------ the walk
+    def run(self) -> None:
+        from .ops import HANDLERS  # noqa: PLC0415  (the handlers import this module)
+
+        for n in self.netlist.nodes:
+            self.ctl = n.layer if n.layer in self.rec_layers else self.rec_layers[-1]
+            handler = HANDLERS.get(n.op)
+            if handler is None:
+                raise unsupported(n)
+            self.body.blank()
+            self.body.comment(f"IR node {n.name} ({n.op}, shape {list(n.shape)}, layer {n.layer})")
+            handler(self, n)
+        for block in self.deferred:
+            block()
+        for reg in self.registers:
+            if reg.get("flag"):
+                self.reset_flag(reg)
+        out = self.netlist.node(self.netlist.metadata["output"])
+        if out.op not in ("dense_out", "decode"):
+            raise unsupported(out, "design output")
+
+    def reset_flag(self, reg: dict) -> None:
+        """A register whose reset value is not what count 0 decodes to: a flag that it still holds
+        that value (until its first capture), selecting the reset value's threshold."""
+        q, c = reg["q"], reg["ctl"]
+        self.decls.reg(f"{q}_at_reset", comment=f"{reg['node'].name} still holds its reset value")
+        self.decls.wire(f"{q}_use_reset", init=f"{q}_at_reset && !({c}_boundary || {c}_flush)")
+        self.body.comment(f"IR node {reg['node'].name}: reset-value flag (the fresh value bypasses it)")
+        self.body.always("posedge clk", [
+            f"if ({c}_srst) {q}_at_reset <= 1'b1;",
+            f"else if ({c}_first || {c}_flush) {q}_at_reset <= ({q}_at_reset && !{c}_boundary && !{c}_flush);"])

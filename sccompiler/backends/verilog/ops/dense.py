@@ -1,0 +1,77 @@
+"""Op handlers of the binary-domain dense products and the dense head: ``xnor_popcount`` (exact
+ternary operands times -1/0/+1 weights, ``k = 2 popcount(XNOR & active) - popcount(active)``
+per row) and ``dense_out`` (the float affine of the head, left to the host: manifest)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ....sim.primitives import counter_width
+from ....sim.rules import signed_width
+from ..emitter import DesignEmitter, Signal, unsupported
+from ..verilog_text import concat, ident
+
+
+def op_xnor_popcount(em: DesignEmitter, n) -> None:
+    src = em.sig[n.inputs[0]]
+    if src.kind != "tern":
+        raise unsupported(n, f"operands of kind {src.kind}")
+    if float(n.params.get("operand_scale", 1.0)) != float(src.extra.get("scale", 1.0)):
+        raise unsupported(n, "operand scale differs from the operands' scale")
+    w = np.asarray(n.arrays["weights"])
+    if w.ndim != 2 or not np.all(np.isin(w, (-1, 0, 1))):
+        raise unsupported(n, "weights must be a (rows, J) array of -1/0/+1")
+    rows_n, j = w.shape
+    kw = counter_width(j)
+    sw = signed_width(-j, j)
+    base = ident(n.name)
+    em.decls.wire(f"{base}_onz", j)
+    em.decls.wire(f"{base}_opos", j)
+    em.body.assign(f"{base}_onz", concat(src.rows))
+    em.body.assign(f"{base}_opos", concat(src.extra["pos"]))
+    rows = []
+    for r in range(rows_n):
+        wnz = sum(1 << k for k in range(j) if w[r, k] != 0)
+        wpos = sum(1 << k for k in range(j) if w[r, k] > 0)
+        p = f"{base}_r{r}"
+        for s in ("act", "eq", "same"):
+            em.decls.wire(f"{p}_{s}", j)
+        em.decls.wire(f"{p}_nsame", kw)
+        em.decls.wire(f"{p}_nact", kw)
+        em.decls.wire(f"{p}_k", sw, signed=True)
+        # |k| <= J < 2^kw: the kw+1-bit modular difference is k in two's complement
+        em.body.comment(f"row {r}: k = 2 popcount(XNOR(w, o) & active) - popcount(active)")
+        em.body.instance("sc_and_array", f"{p}_u_act", [("K", j)], [("a", f"{j}'h{wnz:x}"), ("b", f"{base}_onz"),
+                                                                     ("y", f"{p}_act")])
+        em.body.instance("sc_xnor_array", f"{p}_u_xnor", [("K", j)], [("a", f"{j}'h{wpos:x}"), ("b", f"{base}_opos"),
+                                                                       ("y", f"{p}_eq")])
+        em.body.instance("sc_and_array", f"{p}_u_same", [("K", j)], [("a", f"{p}_eq"), ("b", f"{p}_act"),
+                                                                      ("y", f"{p}_same")])
+        em.body.instance("sc_apc", f"{p}_u_nsame", [("M", j)], [("bits", f"{p}_same"), ("k", f"{p}_nsame")])
+        em.body.instance("sc_apc", f"{p}_u_nact", [("M", j)], [("bits", f"{p}_act"), ("k", f"{p}_nact")])
+        em.body.assign(f"{p}_k", f"{{{p}_nsame, 1'b0}} - {{1'b0, {p}_nact}}")
+        rows.append(f"{p}_k")
+    em.modules.update({"sc_and_array", "sc_xnor_array", "sc_apc"})
+    em.sig[n.name] = Signal("word", rows, sw, {"j": j})
+
+
+def op_dense_out(em: DesignEmitter, n) -> None:
+    mode = n.params.get("mode")
+    k = em.netlist.node(n.inputs[0])
+    em.host = {"node": n.name, "input": k.name, "gain": np.asarray(n.arrays["gain"]).tolist(),
+               "bias": np.asarray(n.arrays["bias"]).tolist()}
+    if mode == "counted":       # the step count of an up/down counter (already an output)
+        if k.op != "updown_counter":
+            raise unsupported(n, f"counted head over a {k.op}")
+        em.host.update(length=em.lengths[n.layer], formula="y = gain * (k / length) + bias")
+        em.sig[n.name] = Signal("host", [], 0)
+        return
+    if mode != "exact":
+        raise unsupported(n, f"mode {mode!r}")
+    em.host["formula"] = "y = gain * k + bias"
+    ks = em.sig[k.name]
+    em.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows), "ctl": em.ctl})
+    em.sig[n.name] = Signal("host", [], 0)
+
+
+HANDLERS = {"xnor_popcount": op_xnor_popcount, "dense_out": op_dense_out}
