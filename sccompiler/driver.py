@@ -80,6 +80,7 @@ def _search(state: CompileState, lowering) -> CompileState:
     rec = [lay.name for lay in state.model.layers if lay.kind in ("lstm", "gru") and lay.name not in fixed]
     result = search_length(sc, float(cfg.target_error), lower, measure, rec, progress=state.progress)
     chosen = result.chosen
+    chosen.progress = state.progress        # candidates ran quietly; the report passes report again
     lengths = {p.name: p.length for p in chosen.netlist.layers if p.kind in ("lstm", "gru")}
     chosen.info["schedule"] = {**result.report, "lengths": lengths, "samples": int(x.shape[0]),
                                "timing": _timing(chosen, int(x.shape[1]))}
