@@ -2,7 +2,7 @@
 
 :func:`emit_design` turns a :class:`~sccompiler.design.CompiledDesign` into
 
-* ``rtl/``: the library modules it instantiates (one file per module, :mod:`.library`), the
+* ``rtl/``: the library modules it instantiates (one file per module, :mod:`.library`)
   and ``<top>.v``, the generated top: control (``start`` /
   ``busy`` / ``valid`` / ``done``, ``L`` cycles per time step, ``n_steps`` steps), input port,
   binary-domain XNOR + popcount, threshold ROMs, SNGs with their LFSRs, XNOR gates, APCs, WFSMs,

@@ -19,7 +19,7 @@ from ...errors import UnsupportedOpError
 from ...sim.rules import unsigned_width
 from ...sim.sources import check_seed
 from .library import lfsr_module_name
-from .verilog_text import VerilogModule
+from .verilog_text import Decl, VerilogModule
 
 #: step counter / n_steps port width
 STEP_BITS = 16
@@ -160,7 +160,7 @@ class DesignEmitter:
         is kept."""
         name = expr.split("[")[0]
         for d in self.decls.items:
-            if getattr(d, "kind", None) == "wire" and d.init is None and d.names[-1] == name and d.unused is None:
+            if isinstance(d, Decl) and d.kind == "wire" and d.init is None and d.names[-1] == name and d.unused is None:
                 d.unused = why
 
     def tsel(self, t_st: int) -> tuple[str | None, int]:

@@ -139,17 +139,14 @@ class FixedPointEmitter:
     def signed_val(self, expr: str, width: int) -> Value:
         return Value(expr, width, -(1 << (width - 1)), (1 << (width - 1)) - 1)
 
-    def unsigned_val(self, expr: str, width: int) -> Value:
-        return Value(expr, width, 0, (1 << width) - 1)
-
     def mul(self, name: str, a: Value, b: Value) -> Value:
-        """Signed product; an unsigned operand gets a 0 sign bit (``a`` / ``b`` lo >= 0 with no
-        sign bit of their own are passed as unsigned_val)."""
+        """Signed product; an unsigned operand (:attr:`Value.unsigned`: its top bit is not a sign)
+        gets a 0 sign bit."""
         c = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
         lo, hi = min(c), max(c)
         w = signed_width(lo, hi)
-        ea = f"$signed({{1'b0, {a.expr}}})" if a.lo >= 0 and a.hi >= (1 << (a.width - 1)) else f"$signed({a.expr})"
-        eb = f"$signed({{1'b0, {b.expr}}})" if b.lo >= 0 and b.hi >= (1 << (b.width - 1)) else f"$signed({b.expr})"
+        ea = f"$signed({{1'b0, {a.expr}}})" if a.unsigned else f"$signed({a.expr})"
+        eb = f"$signed({{1'b0, {b.expr}}})" if b.unsigned else f"$signed({b.expr})"
         self.decls.wire(name, w, signed=True, init=f"{ea} * {eb}")
         return Value(name, w, lo, hi)
 

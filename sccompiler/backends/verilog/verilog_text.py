@@ -58,6 +58,7 @@ class Decl:
     waive_statement: bool = False
 
     def text(self) -> str:
+        # "reg " padded to the width of "wire": the names of a block of declarations line up
         body = (f"{self.kind:<4} {'signed ' if self.signed else ''}{vrange(self.width)}{', '.join(self.names)}"
                 + (f" = {self.init}" if self.init is not None else ""))
         note = f"   // {self.comment}" if self.comment else ""
@@ -71,6 +72,8 @@ class Decl:
 
 @dataclass
 class Port:
+    """One entry of a module's port list (``input  wire [w-1:0] name,   // comment``)."""
+
     direction: str          # "input" / "output"
     name: str
     width: int | None = None
@@ -171,11 +174,6 @@ class VerilogModule:
     def port(self, direction: str, name: str, width: int | None = None, comment: str | None = None,
              net: str = "wire") -> None:
         self.ports.append(Port(direction, name, width, comment, net))
-
-    def declarations(self):
-        """Every declaration record, in order."""
-        for sec in self.sections.values():
-            yield from (it for it in sec.items if isinstance(it, Decl))
 
     def text(self) -> str:
         params = f" #({self.parameters})" if self.parameters else ""
