@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import MAX_FSM_STATES
+from ..ir.sc import SIGMOID, SIGMOID_UNIPOLAR, TANH
 from .synth import synthesize_fsm
 
-#: activation codes of WFSM targets (as stored in a bank's ``target_act``)
-SIGMOID, TANH, SIGMOID_UNIPOLAR = 0, 1, 2
 TARGET_NAMES = {SIGMOID: "sigmoid", TANH: "tanh", SIGMOID_UNIPOLAR: "sigmoid (unipolar)"}
 #: evaluation grid of bank synthesis
 GRID = 401

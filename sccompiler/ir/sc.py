@@ -68,6 +68,8 @@ INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "updown_counter": ("int",), "decode": ("word",),
 }
 ENCODINGS = ("bipolar", "unipolar", "integral", "binary")
+#: activation codes of gate-table (``act``) and WFSM-bank (``target_act``) arrays
+SIGMOID, TANH, SIGMOID_UNIPOLAR = 0, 1, 2
 
 
 def _digest(arr: np.ndarray) -> str:

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidWeightsError, UnsupportedOpError
-from ..fsm.banks import SIGMOID, SIGMOID_UNIPOLAR, TANH
 from ..ir.model import Tensor
-from ..ir.sc import SCNode
+from ..ir.sc import SIGMOID, SIGMOID_UNIPOLAR, TANH, SCNode
 from ..quantize.bnfold import bn_affine, bn_affine_table
 
 #: gate activations per row block, in the IR's gate orders

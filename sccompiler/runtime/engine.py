@@ -31,7 +31,7 @@ import numba
 import numpy as np
 
 from ..errors import SCValueError, SimulationError
-from ..ir.sc import SCNetlist, SCNode
+from ..ir.sc import SIGMOID, SCNetlist, SCNode
 from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
 from ..sim.kernels import fsm_streams_out, lfsr_fill, updown_streams
@@ -361,7 +361,7 @@ def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray
     acts = ar["act"]
     if n.params["cell"] == "lstm":
         pre = xp + hp + row(ar["shift"])
-        return np.where(acts == 0, sigmoid(pre), np.tanh(pre))
+        return np.where(acts == SIGMOID, sigmoid(pre), np.tanh(pre))
     H = n.params["hidden"]
     xp = xp + row(ar["shift_x"])
     hp = hp + row(ar["shift_h"])

@@ -12,8 +12,7 @@ import numpy as np
 
 from ..errors import SCValueError
 from .encoding import check_range
-from .rules import check_int, fsm_reset_state, stanh_threshold, unsigned_width
-from .rules import stanh_weights as _stanh_weights
+from .rules import check_int, fsm_reset_state, stanh_threshold, stanh_weights, unsigned_width
 
 
 # ----------------------------------------------------------------------------- streams
@@ -254,11 +253,6 @@ def integer_fsm_steady_state(step_pmf, nstates: int, min_step: int) -> np.ndarra
 def fsm_output_probability(pi: np.ndarray, weights) -> np.ndarray:
     """P(y = 1) = sum_i w_i pi_i."""
     return np.asarray(pi) @ np.asarray(weights, dtype=np.float64)
-
-
-#: Stanh as a weighted FSM (0 in the lower half, 1 in the upper half, 1/2 in the middle state of
-#: an odd N): the one table of :func:`sccompiler.sim.rules.stanh_weights`, re-exported
-stanh_weights = _stanh_weights
 
 
 def stanh_bipolar(x, nstates: int) -> np.ndarray:
