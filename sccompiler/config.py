@@ -18,7 +18,6 @@ naming the offending key.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import ConfigError
+from .io import parse_json, read_text
 from .sim.rules import int_problem
 
 GATE_INPUTS = ("auto", "table", "integral_wfsm")
@@ -253,17 +253,26 @@ def config_from_dict(data: Mapping | None, **overrides: Any) -> CompileConfig:
     d.update({k: v for k, v in overrides.items() if v is not None})
     if not isinstance(data or {}, Mapping):
         raise ConfigError("config: expected a mapping at the top level")
-    defaults = _build(LayerConfig, d.pop("defaults", {}) or {}, "defaults")
+    defaults_raw = d.pop("defaults", {}) or {}
+    if not isinstance(defaults_raw, Mapping):
+        raise ConfigError(f"defaults: expected a mapping of options, got {type(defaults_raw).__name__}")
+    defaults = _build(LayerConfig, defaults_raw, "defaults")
     layers_raw = d.pop("layers", {}) or {}
     if not isinstance(layers_raw, Mapping):
         raise ConfigError("layers: expected a mapping of layer name -> options")
+    for n, o in layers_raw.items():
+        if not isinstance(n, str) or not (o is None or isinstance(o, Mapping)):
+            raise ConfigError(f"layers.{n}: expected a layer name mapped to a mapping of options")
     layers = tuple((str(n), _build(LayerConfig, o or {}, f"layers.{n}", base=defaults)) for n, o in layers_raw.items())
-    sched_raw = dict(d.pop("schedule", {}) or {})
+    sched_in = d.pop("schedule", {}) or {}
+    if not isinstance(sched_in, Mapping):
+        raise ConfigError(f"schedule: expected a mapping of options, got {type(sched_in).__name__}")
+    sched_raw = dict(sched_in)
     if "lengths" in sched_raw and isinstance(sched_raw["lengths"], list):
         sched_raw["lengths"] = tuple(sched_raw["lengths"])
     schedule = _build(ScheduleConfig, sched_raw, "schedule")
     if "disable" in d:
-        if isinstance(d["disable"], str) or not all(isinstance(x, str) for x in d["disable"]):
+        if not isinstance(d["disable"], (list, tuple)) or not all(isinstance(x, str) for x in d["disable"]):
             raise ConfigError("disable: expected a list of pass names")
         d["disable"] = tuple(d["disable"])
     d.update(defaults=defaults, layers=layers, schedule=schedule)
@@ -275,21 +284,27 @@ def load_config(path: str | Path | None, **overrides: Any) -> CompileConfig:
     if path is None:
         return config_from_dict({}, **overrides)
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"{p}: config file not found")
-    text = p.read_text()
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml  # noqa: PLC0415
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is a config error with its message
-        raise ConfigError(f"{p}: cannot parse config: {str(exc).splitlines()[0]}") from None
+    text = read_text(p, "config", ConfigError)
+    if p.suffix.lower() not in (".yaml", ".yml"):
+        data = parse_json(text, f"config {p}", ConfigError)
+    else:
+        data = _parse_yaml(text, p)
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError(f"{p}: the top level must be a mapping")
     try:
         return config_from_dict(data or {}, **overrides)
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
+
+
+def _parse_yaml(text: str, p: Path) -> Any:
+    try:
+        import yaml  # noqa: PLC0415
+
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{p}: cannot parse config: nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - any parse error is a config error with its message
+        raise ConfigError(f"{p}: cannot parse config: {str(exc).splitlines()[0]}") from None

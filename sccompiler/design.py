@@ -27,10 +27,10 @@ import numpy as np
 
 from .config import CompileConfig, config_from_dict
 from .driver import run_compile
-from .errors import ConfigError, ModelFormatError, SCValueError
+from .errors import ConfigError, LimitError, ModelFormatError, SCCError, SCValueError
 from .frontends import load_model
-from .frontends.native import load_native, save_model
-from .io import atomic_dir
+from .frontends.native import check_layer_name, load_native, save_model
+from .io import SafeNpz, atomic_dir, read_json
 from .ir.model import GRU, LSTM, Model
 from .ir.sc import LayerOptions, SCNetlist
 from .jsonable import to_jsonable
@@ -44,6 +44,8 @@ from .runtime.golden import design_points, golden_forward, step_gru, step_lstm
 from .sim.rules import is_int
 
 DESIGN_FORMAT = "sccompiler-design"
+#: the longest stream length L a simulation accepts (the config's bound, docs/reliability.md)
+MAX_LENGTH = 1 << 20
 
 
 @dataclass(repr=False)
@@ -91,6 +93,8 @@ class CompiledDesign:
         """
         if length is not None and (not is_int(length) or length < 1):
             raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
+        if length is not None and length > MAX_LENGTH:
+            raise LimitError("length", int(length), MAX_LENGTH, "cycles")
         out, _ = self._runtime().run(self._check_x(x), length=length, progress=progress, threads=threads)
         return out
 
@@ -157,8 +161,13 @@ class CompiledDesign:
         return report_markdown(self.report())
 
     # ------------------------------------------------------------------------- persistence
-    def save(self, outdir: str | os.PathLike, *, force: bool = False) -> Path:
-        """Write the design to ``outdir`` atomically (nothing half-written on failure)."""
+    def save(self, outdir: str | os.PathLike, *, force: bool = False,
+             extra: Callable[[Path], Any] | None = None) -> Path:
+        """Write the design to ``outdir`` atomically (nothing half-written on failure).
+
+        ``extra(tmp)`` writes further outputs (e.g. the Verilog rtl/ and tb/) into the temporary
+        directory before the single rename that publishes ``outdir``.
+        """
         with atomic_dir(outdir, force=force) as tmp:
             doc = {"format": DESIGN_FORMAT, "version": 1, "netlist": self.netlist.to_json(),
                    "config": self.config.to_dict(), "plans": self.plan_records}
@@ -172,43 +181,55 @@ class CompiledDesign:
             rep = self.report()
             (tmp / "report.json").write_text(json.dumps(to_jsonable(rep), indent=1))
             (tmp / "report.md").write_text(self.report_markdown())
+            if extra is not None:
+                extra(tmp)
         return Path(outdir)
 
     @classmethod
     def load(cls, outdir: str | os.PathLike) -> "CompiledDesign":
+        """Read a design written by :meth:`save`.  Every file is checked at the boundary: a
+        damaged directory (wrong types, missing keys, corrupt arrays, undecodable reports,
+        invalid layer names) raises :class:`ModelFormatError` naming the file."""
         d = Path(outdir)
-        if not (d / "design.json").is_file():
+        if not (d / "design.json").exists():
             raise ModelFormatError(f"{d}: not a compiled design directory (no design.json)")
-        try:
-            doc = json.loads((d / "design.json").read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelFormatError(f"{d / 'design.json'}: not valid JSON ({exc})") from None
+        doc = read_json(d / "design.json", "design", ModelFormatError, dict)
         if doc.get("format") != DESIGN_FORMAT or doc.get("version") != 1:
             raise ModelFormatError(f"{d / 'design.json'}: not an sccompiler design (format/version)")
-        try:
-            with np.load(d / "arrays.npz", allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
-            raise ModelFormatError(f"{d / 'arrays.npz'}: cannot read ({exc})") from None
-        netlist = SCNetlist.from_json(doc["netlist"], arrays)
+        if not isinstance(doc.get("netlist"), dict) or not isinstance(doc.get("config"), dict):
+            raise ModelFormatError(f"{d / 'design.json'}: 'netlist' and 'config' must be JSON objects")
+        plans = doc.get("plans", {})
+        if not isinstance(plans, dict):
+            raise ModelFormatError(f"{d / 'design.json'}: 'plans' must be a JSON object")
+        if not (d / "arrays.npz").exists():
+            raise ModelFormatError(f"{d / 'arrays.npz'}: not found")
+        with SafeNpz(d / "arrays.npz", "design arrays", ModelFormatError) as arrays:
+            try:
+                netlist = SCNetlist.from_json(doc["netlist"], arrays)
+            except SCCError:
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                raise ModelFormatError(f"{d / 'design.json'}: malformed netlist ({type(exc).__name__}: "
+                                       f"{str(exc).splitlines()[0] if str(exc) else '-'})") from None
+        for p in netlist.layers:
+            check_layer_name(p.name, f"{d / 'design.json'}: netlist")
         model = load_native(d / "model")
-        cfg = doc["config"]
-        config = config_from_dict(cfg)
+        config = config_from_dict(doc["config"])
         info = {}
         rep = d / "report.json"
-        if rep.is_file():
-            r = json.loads(rep.read_text())
+        if rep.exists():
+            r = read_json(rep, "report", ModelFormatError, dict)
             info = {k: r[k] for k in ("calibration", "fsms", "accuracy", "correlation", "cost", "schedule",
                                       "batchnorm", "warnings", "gated_banks")
                     if k in r}
         stages = []
         for f in sorted((d / "stages").glob("*.json")) if (d / "stages").is_dir() else []:
+            rec = read_json(f, "stage record", ModelFormatError, dict)
             try:
-                rec = json.loads(f.read_text())
                 stages.append({k: rec[k] for k in ("pass", "seconds", "skipped")})
-            except (json.JSONDecodeError, KeyError):
+            except KeyError:
                 raise ModelFormatError(f"{f}: malformed stage record") from None
-        return cls(model, config, netlist, info, stages, doc.get("plans", {}))
+        return cls(model, config, netlist, info, stages, plans)
 
 
 def compile_model(model, config: CompileConfig | dict | None = None, *, calibration=None,

@@ -77,3 +77,20 @@ class OutputExistsError(SCCError):
 
 class SimulationError(SCCError):
     """A simulation could not run (inconsistent netlist, mismatch in co-simulation, ...)."""
+
+
+class OutputPathError(SCCError):
+    """An output path cannot be created or written (under a file, read-only, in /proc, ...)."""
+
+
+class InputFileError(SCCError):
+    """An input file is missing, not a regular file, too large, or not of the expected format."""
+
+
+class LimitError(SCValueError):
+    """A request exceeds a documented size limit (checked before anything is allocated)."""
+
+    def __init__(self, param: str, requested, limit, unit: str = "") -> None:
+        self.requested, self.limit = requested, limit
+        u = f" {unit}" if unit else ""
+        super().__init__(param, f"{requested:,}{u} exceeds the limit of {limit:,}{u}")

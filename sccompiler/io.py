@@ -1,62 +1,308 @@
-"""Atomic output helpers: a failure never leaves a half-written file or directory behind, and an
-existing output is only replaced when the caller says ``force=True``."""
+"""Safe file handling at the project's boundary (the promises are listed in docs/reliability.md).
+
+Outputs: :func:`atomic_dir` / :func:`atomic_file` write into a temporary sibling and publish it
+with one rename; a failure, ``KeyboardInterrupt`` or (under the CLI) SIGTERM removes the
+temporary and leaves the destination untouched.  Without ``force`` the destination is claimed
+atomically (exclusive ``mkdir`` / hard link), so a path that appears while the body runs is never
+replaced: the loser gets :class:`OutputExistsError`.  Symlink policy: an output path that is a
+symlink (even a dangling one) counts as existing; with ``force`` the link itself is replaced,
+never the file or directory it points to.  Parent directories may be symlinks.
+
+Inputs: :func:`regular_file`, :func:`read_json`, :func:`load_npy` and :class:`SafeNpz` refuse
+non-regular files (FIFOs, devices), oversized files, undecodable text, deeply nested JSON and
+NPZ/NPY headers that declare more data than the file holds; NPZ members are read lazily, so a
+member nobody references is never decompressed.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
 import os
 import shutil
+import stat
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from .errors import OutputExistsError
+import numpy as np
+
+from .errors import InputFileError, LimitError, OutputExistsError, OutputPathError, SCCError
+
+#: the largest JSON/text file read (bytes)
+MAX_TEXT_BYTES = 256 << 20
+#: the largest single array read from an .npy/.npz (bytes); SCC_MAX_ARRAY_BYTES overrides it
+MAX_ARRAY_BYTES = 4 << 30
+
+
+def max_array_bytes() -> int:
+    env = os.environ.get("SCC_MAX_ARRAY_BYTES")
+    return int(env) if env and env.isdigit() else MAX_ARRAY_BYTES
+
+
+def _exists(p: Path) -> bool:
+    return os.path.lexists(p)
+
+
+def _output_error(p: Path, exc: OSError) -> OutputPathError:
+    return OutputPathError(f"{p}: cannot write the output here ({exc.strerror or exc})")
 
 
 def check_writable(path: str | os.PathLike, force: bool) -> Path:
-    """Raise :class:`OutputExistsError` if ``path`` exists and ``force`` is false."""
+    """Raise :class:`OutputExistsError` if ``path`` exists (a symlink counts) and ``force`` is
+    false, :class:`OutputPathError` if a parent is not a directory."""
     p = Path(path)
-    if p.exists() and not force:
+    if _exists(p) and not force:
         raise OutputExistsError(f"{p} already exists; use --force (force=True) to overwrite it")
+    for parent in Path(os.path.abspath(p)).parents:
+        if _exists(parent):
+            if not parent.is_dir():
+                raise OutputPathError(f"{p}: cannot write the output here ({parent} is not a directory)")
+            break
     return p
+
+
+def _prepare(path: str | os.PathLike, force: bool) -> Path:
+    target = Path(os.path.abspath(check_writable(path, force)))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(target, exc) from None
+    return target
+
+
+def _appeared(target: Path) -> OutputExistsError:
+    return OutputExistsError(f"{target} appeared while this output was being written; "
+                             "it was left untouched (use --force to overwrite it)")
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            p.unlink()
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``path``; on success it is renamed to ``path``.
 
-    If the body raises, the temporary directory is removed and ``path`` is untouched.
+    Without ``force`` the destination is reserved only when the body has finished, with an
+    exclusive ``mkdir`` (fails if anything appeared at ``path`` meanwhile), and the temporary is
+    renamed onto that empty reservation (fails if something was put inside it): an output that
+    appeared while the body ran is never replaced.  If the body raises (KeyboardInterrupt and
+    SystemExit included), the temporary directory is removed and ``path`` is untouched.
     """
-    target = check_writable(path, force).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    target = _prepare(path, force)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    except OSError as exc:
+        raise _output_error(target, exc) from None
+    reserved = False
     try:
         yield tmp
+        if not force:
+            try:
+                os.mkdir(target)
+            except FileExistsError:
+                raise _appeared(target) from None
+            except OSError as exc:
+                raise _output_error(target, exc) from None
+            reserved = True
+            try:
+                os.rename(tmp, target)          # onto our own empty reservation only
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                    reserved = False            # somebody wrote into it: leave it alone
+                    raise _appeared(target) from None
+                raise _output_error(target, exc) from None
+            reserved = False
+        else:
+            old = None
+            if _exists(target):
+                old = target.with_name(f".{target.name}.old-{os.getpid()}")
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                _remove(old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if reserved:
+            with contextlib.suppress(OSError):
+                os.rmdir(target)                # only succeeds while it is our empty reservation
         raise
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike, force: bool = False, mode: str = "w") -> Iterator:
-    """Open a temporary file next to ``path`` for writing; rename it over ``path`` on success."""
-    target = check_writable(path, force).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    """Open a temporary file next to ``path`` for writing; publish it as ``path`` on success.
+
+    Without ``force`` it is published with a hard link, which fails if ``path`` appeared
+    meanwhile (nothing is replaced); with ``force`` it is renamed over ``path``.
+    """
+    target = _prepare(path, force)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+    except OSError as exc:
+        raise _output_error(target, exc) from None
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    os.replace(tmp, target)
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise _appeared(target) from None
+            except OSError as exc:
+                raise _output_error(target, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+# ----------------------------------------------------------------------------------- inputs
+
+
+def regular_file(path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError,
+                 max_bytes: int | None = None) -> Path:
+    """``path`` as a Path if it is a regular file (symlinks followed) of at most ``max_bytes``;
+    else ``error`` naming ``what``.  FIFOs, devices and directories are refused without opening."""
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{what} {p}: not a regular file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise error(f"{what} {p}: {st.st_size:,} bytes exceeds the limit of {max_bytes:,} bytes")
+    return p
+
+
+def read_text(path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError) -> str:
+    """A regular UTF-8 text file of at most :data:`MAX_TEXT_BYTES`."""
+    p = regular_file(path, what, error, MAX_TEXT_BYTES)
+    try:
+        return p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {p}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except OSError as exc:
+        raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+
+
+def parse_json(text: str, where: str, error: type[SCCError] = InputFileError) -> Any:
+    """``json.loads`` with one-line errors (malformed, too deeply nested, NaN constants)."""
+    def no_constants(name: str):
+        raise ValueError(f"non-finite number {name}")
+    try:
+        return json.loads(text, parse_constant=no_constants)
+    except json.JSONDecodeError as exc:
+        raise error(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise error(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise error(f"{where}: {exc}") from None
+
+
+def read_json(path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError,
+              kind: type | None = None) -> Any:
+    """A JSON file (see :func:`read_text`, :func:`parse_json`); ``kind``: the required top-level type."""
+    data = parse_json(read_text(path, what, error), f"{what} {path}", error)
+    if kind is not None and not isinstance(data, kind):
+        raise error(f"{what} {path}: top level must be a JSON {'object' if kind is dict else kind.__name__}, "
+                    f"got {type(data).__name__}")
+    return data
+
+
+def _check_header(fh, name: str, available: int, error: type[SCCError], where: str,
+                  label: str = ".npy array") -> None:
+    """Read an .npy header from ``fh``; refuse object dtypes and sizes beyond the file or the limit."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(fh)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"{where}: {name}: unreadable {label} ({msg})") from None
+    if dtype.hasobject:
+        raise error(f"{where}: {name}: object arrays (pickles) are refused")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if nbytes > max_array_bytes():
+        raise LimitError(f"{where}: {name}", nbytes, max_array_bytes(), "bytes")
+    if nbytes > available:
+        raise error(f"{where}: {name}: header declares {nbytes:,} bytes but only {available:,} are stored")
+
+
+def load_npy(path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError) -> np.ndarray:
+    """An .npy array (no pickles), its header checked before anything is allocated."""
+    p = regular_file(path, what, error)
+    size = p.stat().st_size
+    if size == 0:
+        raise error(f"{what} {p}: empty file (0 bytes), not a .npy array")
+    try:
+        with open(p, "rb") as fh:
+            _check_header(fh, p.name, size, error, what)
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise error(f"{what} {p}: cannot read a .npy array ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+
+
+class SafeNpz:
+    """A read-only mapping over an .npz: members are decompressed only when accessed, after
+    their header is checked (no pickles, declared size within the member and the limit).
+    Use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError) -> None:
+        self.path = regular_file(path, what, error)
+        self.what, self.error = what, error
+        try:
+            self.zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise error(f"{what} {self.path}: unreadable NPZ ({exc})") from None
+        self.members = {n[:-4]: info for info in self.zip.infolist()
+                        if (n := info.filename).endswith(".npy")}
+
+    def __enter__(self) -> "SafeNpz":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.zip.close()
+
+    @property
+    def files(self) -> list[str]:
+        return list(self.members)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.members
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        info = self.members[key]
+        where = f"{self.what} {self.path}"
+        try:
+            with self.zip.open(info) as fh:
+                _check_header(fh, info.filename, info.file_size, self.error, where, "NPZ member")
+            with self.zip.open(info) as fh:
+                return np.lib.format.read_array(fh, allow_pickle=False)
+        except SCCError:
+            raise
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise self.error(f"{where}: member {info.filename}: unreadable ({msg})") from None
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+    def keys(self):
+        return self.members.keys()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -47,8 +48,28 @@ class SCCGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SCCError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_code)
+        # the safety net behind the validation at the boundary (docs/reliability.md): an
+        # operating-system refusal, a pathological input or a request too large for memory is
+        # still one line and a non-zero exit, never a traceback
+        except (OSError, EOFError) as exc:
+            click.echo(f"error: {one_line(exc)}", err=True)
+            ctx.exit(1)
+        except RecursionError:
+            click.echo("error: input nested too deeply", err=True)
+            ctx.exit(1)
+        except MemoryError:
+            click.echo("error: out of memory (reduce the request; see docs/reliability.md for the limits)", err=True)
+            ctx.exit(1)
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(exc).strip()
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror}"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @click.group(cls=SCCGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,7 +78,14 @@ def cli() -> None:
     """sccompiler: compile quantized LSTM/GRU networks into stochastic-computing hardware."""
 
 
+def _terminate(signum, _frame) -> None:
+    # unwinds like Ctrl-C, so every atomic output removes its temporary directory
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _terminate)
     cli.main(args=argv, prog_name="scc")
 
 

@@ -11,13 +11,11 @@ from .common import echo_json
 
 
 def load_inputs(path: str, what: str = "--inputs"):
-    """An .npy array (no pickles); a clear error otherwise."""
-    import numpy as np  # noqa: PLC0415
+    """An .npy array (no pickles, a regular file, header checked before allocating); a clear
+    error otherwise."""
+    from ..io import load_npy  # noqa: PLC0415
 
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{what} {path}: cannot read a .npy array ({exc})") from None
+    return load_npy(path, what, ConfigError)
 
 
 def progress_printer():
@@ -93,12 +91,19 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
 
             check_supported(design)
         # --- end verilog emission ---
-        design.save(outdir, force=force)
-        # --- verilog emission: rtl/ and tb/ (testbench vectors from the first calibration sequences) ---
+        # --- verilog emission: rtl/ and tb/ (testbench vectors from the first calibration sequences),
+        # written inside the temporary directory so OUTDIR appears complete or not at all ---
+        extra = None
         if emit == "verilog":
+            from pathlib import Path  # noqa: PLC0415
+
             from ..backends.verilog.design import emit_design  # noqa: PLC0415
 
-            emitted = emit_design(design, outdir, inputs=None if calib is None else calib[:2], force=True)
+            def extra(tmp):
+                nonlocal emitted
+                files = emit_design(design, tmp, inputs=None if calib is None else calib[:2], force=True)
+                emitted = {k: [Path(outdir) / p.relative_to(tmp) for p in v] for k, v in files.items()}
+        design.save(outdir, force=force, extra=extra)
         # --- end verilog emission ---
     rep = design.report()
     if emitted:  # verilog emission

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-import zipfile
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import ModelFormatError, SCValueError
-from ..io import atomic_dir
+from ..io import SafeNpz, atomic_dir, read_json
 from ..ir.model import LAYER_TYPES, BatchNormParams, InputSpec, Layer, Model, QuantSpec, Tensor
 
 FORMAT_NAME = "sccompiler-model"
@@ -25,6 +26,21 @@ MANIFEST_NAME = "model.json"
 WEIGHTS_NAME = "weights.npz"
 _BN_ARRAYS = ("gamma", "beta", "mean", "var")
 _QUANT_KEYS = frozenset(f.name for f in dataclasses.fields(QuantSpec))
+#: quantization schemes a tensor may name (docs/native-format.md)
+QUANT_SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp", "int")
+MAX_QUANT_BITS = 32
+#: a layer name: starts with a letter or _, then letters, digits, _ . - (at most 64 characters);
+#: names reach file names, reports and (mapped by verilog_text.ident) Verilog identifiers
+LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+
+
+def check_layer_name(name: object, where: str = "layer") -> str:
+    """``name`` if it is a valid layer name, else :class:`ModelFormatError` (empty names, path
+    separators, ``..``, spaces, quotes, control characters are refused)."""
+    if not isinstance(name, str) or not LAYER_NAME.fullmatch(name) or ".." in name:
+        raise ModelFormatError(f"{where}: invalid layer name {name!r} (expected a letter or _, then letters, "
+                               "digits, _ . -; at most 64 characters; no '..')")
+    return name
 
 
 def _array_key(index: int, field: str, part: str | None = None) -> str:
@@ -106,13 +122,7 @@ def _resolve(path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _read_manifest(manifest: Path) -> dict:
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ModelFormatError(f"{manifest}: not UTF-8 text ({exc.reason})") from None
-    except json.JSONDecodeError as exc:
-        raise ModelFormatError(
-            f"{manifest}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    data = read_json(manifest, "manifest", ModelFormatError)
     if not isinstance(data, dict):
         raise ModelFormatError(f"{manifest}: top level must be a JSON object")
     if data.get("format") != FORMAT_NAME:
@@ -124,15 +134,11 @@ def _read_manifest(manifest: Path) -> dict:
     return data
 
 
-def _read_weights(weights: Path) -> dict[str, np.ndarray]:
-    if not weights.is_file():
+def _read_weights(weights: Path) -> SafeNpz:
+    """The weights as a lazy mapping: a member is decompressed only when the manifest names it."""
+    if not weights.exists():
         raise ModelFormatError(f"{weights}: weights file not found")
-    try:
-        with np.load(weights, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelFormatError(f"{weights}: unreadable NPZ ({msg})") from None
+    return SafeNpz(weights, "weights", ModelFormatError)
 
 
 class _Reader:
@@ -158,7 +164,7 @@ class _Reader:
         if key not in self.arrays:
             raise ModelFormatError(f"{self.weights}: array {key!r} ({where}) is missing")
         arr = self.arrays[key]
-        if arr.dtype.kind not in "fiu":
+        if arr.dtype.kind not in "fiu":   # complex, bool, strings: refused, never silently cast
             raise ModelFormatError(f"{self.weights}: array {key!r} has dtype {arr.dtype}, expected float64")
         if shape is not None and tuple(arr.shape) != shape:
             raise ModelFormatError(
@@ -178,13 +184,26 @@ class _Reader:
             q = QuantSpec.from_json(d)
         except (TypeError, ValueError) as exc:
             raise self.fail(where, f"bad quant spec: {exc}") from None
-        if not isinstance(q.scheme, str) or not isinstance(q.bits, int):
+        if not isinstance(q.scheme, str) or not isinstance(q.bits, int) or isinstance(q.bits, bool):
             raise self.fail(where, "quant scheme must be a string and bits an integer")
+        if q.scheme not in QUANT_SCHEMES:
+            raise self.fail(where, f"unknown quant scheme {q.scheme!r} (known: {', '.join(QUANT_SCHEMES)})")
+        if not 1 <= q.bits <= MAX_QUANT_BITS:
+            raise self.fail(where, f"quant bits must be in [1, {MAX_QUANT_BITS}], got {q.bits}")
+        if q.levels is not None and (not all(math.isfinite(v) for v in q.levels)
+                                     or list(q.levels) != sorted(set(q.levels))):
+            raise self.fail(where, "quant levels must be finite, distinct and sorted")
+        if q.scale is not None and (isinstance(q.scale, bool) or not isinstance(q.scale, (int, float))
+                                    or not math.isfinite(q.scale) or q.scale <= 0):
+            raise self.fail(where, f"quant scale must be a finite positive number or null, got {q.scale!r}")
+        if not isinstance(q.stochastic, bool) or not (q.seed is None or (isinstance(q.seed, int)
+                                                                         and not isinstance(q.seed, bool))):
+            raise self.fail(where, "quant stochastic must be a boolean and seed an integer or null")
         return q
 
     def layer(self, index: int, entry: Any) -> Layer:
         where = f"layers[{index}]"
-        name = self.get(entry, "name", where, str)
+        name = check_layer_name(self.get(entry, "name", where, str), f"{self.manifest}: {where}")
         where = f"layer {name!r}"
         kind = self.get(entry, "kind", where, str)
         cls = LAYER_TYPES.get(kind)
@@ -243,10 +262,17 @@ def load_native(path: str | os.PathLike) -> Model:
     """
     manifest_path, weights_path = _resolve(path)
     data = _read_manifest(manifest_path)
-    reader = _Reader(manifest_path, weights_path, _read_weights(weights_path))
-    inp = reader.get(data, "input", "manifest", dict)
-    input_spec = InputSpec(kind=reader.get(inp, "kind", "input", str), size=reader.get(inp, "size", "input", int))
-    layers = [reader.layer(k, e) for k, e in enumerate(reader.get(data, "layers", "manifest", list))]
+    with _read_weights(weights_path) as npz:
+        reader = _Reader(manifest_path, weights_path, npz)
+        inp = reader.get(data, "input", "manifest", dict)
+        input_spec = InputSpec(kind=reader.get(inp, "kind", "input", str),
+                               size=reader.get(inp, "size", "input", int))
+        if input_spec.size < 1:
+            raise reader.fail("input", f"size must be >= 1, got {input_spec.size}")
+        entries = reader.get(data, "layers", "manifest", list)
+        if not entries:
+            raise reader.fail("manifest", "the model has no layers")
+        layers = [reader.layer(k, e) for k, e in enumerate(entries)]
     model = Model(
         layers=tuple(layers),
         input=input_spec,

@@ -10,6 +10,7 @@ emitters decide what to write before calling it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 #: indentation of a module item, and of one nesting level inside it
@@ -19,8 +20,11 @@ LINT_ON = "/* verilator lint_on UNUSEDSIGNAL */"
 
 
 def ident(name: str) -> str:
-    """A netlist name as a Verilog identifier (dots and dashes become underscores)."""
-    return name.replace(".", "_").replace("-", "_")
+    """A netlist name as a safe Verilog identifier: every character outside ``[A-Za-z0-9_]``
+    becomes ``_`` and a name not starting with a letter or ``_`` gets the prefix ``n_``, so no
+    name (however it reached the netlist) can inject text into the RTL."""
+    out = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
+    return out if out[:1].isalpha() or out[:1] == "_" else f"n_{out}"
 
 
 def concat(items) -> str:
