@@ -93,4 +93,5 @@ class LimitError(SCValueError):
     def __init__(self, param: str, requested, limit, unit: str = "") -> None:
         self.requested, self.limit = requested, limit
         u = f" {unit}" if unit else ""
-        super().__init__(param, f"{requested:,}{u} exceeds the limit of {limit:,}{u}")
+        req = f"{requested:,}" if isinstance(requested, int) else str(requested)
+        super().__init__(param, f"{req}{u} exceeds the limit of {limit:,}{u}")

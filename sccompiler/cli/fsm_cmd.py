@@ -76,6 +76,15 @@ def fsm_cmd(expression: str, states: int | None, max_error: float | None, input_
     from .fsm_verilog import check_verilog_options, format_entry, write_fsm_verilog  # noqa: PLC0415
 
     check_verilog_options(verilog, testbench, source, length, force)
+    if plot and verilog:
+        import os  # noqa: PLC0415
+
+        from .fsm_verilog import planned_files  # noqa: PLC0415
+
+        same = [str(p) for p in planned_files(verilog, testbench)
+                if os.path.abspath(p) == os.path.abspath(plot)]
+        if same:
+            raise SCValueError("--plot", f"{plot} is also a --verilog output ({same[0]}); give distinct paths")
     # --- end Verilog backend ---
     bits = weight_bits if weight_bits is not None else (None if max_error is not None else 8)
     design = synthesize_fsm(

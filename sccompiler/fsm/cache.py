@@ -14,10 +14,19 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from ..errors import SCCError
+
 #: bump when the synthesis algorithm changes so old disk entries are ignored
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: a disk entry larger than this is ignored (bytes)
+MAX_ENTRY_BYTES = 16 << 20
 _MEMORY: "OrderedDict[str, Any]" = OrderedDict()
 MEMORY_ENTRIES = 128
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """SHA-256 of a record's canonical JSON (a damaged or edited entry no longer matches)."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -52,9 +61,16 @@ def disk_get(key: str) -> dict[str, Any] | None:
         return None
     path = root / f"{key}.json"
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        if not path.is_file() or path.stat().st_size > MAX_ENTRY_BYTES:
+            return None
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None  # missing or corrupt entry: recompute
+    # an entry is used only if it is the record for this key and its digest matches
+    if not isinstance(doc, dict) or doc.get("key") != key or not isinstance(doc.get("record"), dict) \
+            or doc.get("digest") != record_digest(doc["record"]):
+        return None
+    return doc["record"]
 
 
 def disk_put(key: str, record: dict[str, Any]) -> None:
@@ -65,8 +81,8 @@ def disk_put(key: str, record: dict[str, Any]) -> None:
         from ..io import atomic_file  # noqa: PLC0415
 
         with atomic_file(root / f"{key}.json", force=True) as fh:
-            json.dump(record, fh)
-    except OSError:
+            json.dump({"key": key, "digest": record_digest(record), "record": record}, fh)
+    except (OSError, SCCError):
         pass  # an unwritable cache directory must not fail a synthesis
 
 

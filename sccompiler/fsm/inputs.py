@@ -28,7 +28,7 @@ from typing import Union
 import numpy as np
 from scipy import stats
 
-from ..errors import SCValueError
+from ..errors import LimitError, SCValueError
 from ..sim.rules import check_int
 
 
@@ -200,6 +200,8 @@ InputModel = Union[BinaryInput, BinomialInput, PoissonBinomialInput, EmpiricalIn
 GRID_MODELS = (BinaryInput, BinomialInput)
 
 _INTEGRAL_RE = re.compile(r"^integral:(\d+)$")
+#: the largest M of an ``integral:M`` input spec (its tables grow with grid x M)
+MAX_INTEGRAL_OPERANDS = 16384
 
 
 def parse_input(spec: "str | InputModel") -> InputModel:
@@ -211,6 +213,10 @@ def parse_input(spec: "str | InputModel") -> InputModel:
         if s == "binary":
             return BinaryInput()
         m = _INTEGRAL_RE.match(s)
+        if m and (len(m.group(1)) > 9 or int(m.group(1)) > MAX_INTEGRAL_OPERANDS):  # before any table is built
+            digits = m.group(1)
+            raise LimitError("input integral:M", int(digits) if len(digits) <= 9 else f"{digits[:12]}...",
+                             MAX_INTEGRAL_OPERANDS, "operands")
         if m and int(m.group(1)) >= 1:
             return BinomialInput(int(m.group(1)))
     raise SCValueError("input", f"expected 'binary', 'integral:M' (M >= 1) or an input model, got {spec!r}")

@@ -566,15 +566,15 @@ def _synthesize_cached(tgt: Target, *, model: InputModel, states: int, output: s
     key = _cache.cache_key(parts)
     hit = _cache.memory_get(key)
     if hit is not None:
-        return replace(hit, cached=True, target=tgt, density=density)
+        return replace(hit, cached=True, target=tgt, density=density, expression=tgt.description)
     rec = _cache.disk_get(key)
     if rec is not None:
         try:
-            design = _from_record(rec, tgt, model, density)
+            design = _from_record(rec, tgt, model, density, key, states)
             _cache.memory_put(key, design)
             return replace(design, cached=True)
-        except (KeyError, TypeError, ValueError):
-            pass  # an entry from another version: recompute
+        except (KeyError, TypeError, ValueError, OverflowError):
+            pass  # an entry from another version or a damaged one: recompute
     t0 = time.perf_counter()
     # the problems are small (grid x N): a multi-threaded BLAS only adds fork/join and spinning,
     # measured 0.2 ms vs 40-220 ms per QR of a 401 x 33 matrix on a loaded 2-core machine
@@ -604,10 +604,19 @@ def _to_record(d: FSMDesign) -> dict:
     return rec
 
 
-def _from_record(rec: dict, tgt: Target, model: InputModel, density) -> FSMDesign:
+def _from_record(rec: dict, tgt: Target, model: InputModel, density, key: str | None = None,
+                 states: int | None = None) -> FSMDesign:
+    """An FSMDesign from a disk record; ValueError for a record that does not fit the request
+    (another key, wrong number of weights, non-finite values): the caller recomputes."""
     kw = {f: rec[f] for f in _RECORD_FIELDS}
     kw["weights"] = tuple(float(v) for v in kw["weights"])
     kw["quantized_weights"] = tuple(int(v) for v in kw["quantized_weights"])
+    n = kw["states"]
+    if (key is not None and kw["key"] != key) or (states is not None and n != states) \
+            or not isinstance(n, int) or len(kw["weights"]) != n or len(kw["quantized_weights"]) != n \
+            or not all(np.isfinite(kw["weights"])):
+        raise ValueError("cache record does not match the request")
+    kw["expression"] = tgt.description   # the current request's text, never the cached one
     b = rec["baseline"]
     return FSMDesign(input=model, domain=tuple(rec["domain"]), target=tgt, density=density,
                      baseline=Baseline(b["name"], tuple(b["weights"]), b["analytic_rmse"], b["analytic_max_error"]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,12 +29,20 @@ def _sigmoid(a: sp.Expr) -> sp.Expr:
     return 1 / (1 + sp.exp(-a))
 
 
+def _log(arg: sp.Expr, base: sp.Expr | None = None) -> sp.Expr:
+    if base is None:
+        return sp.log(arg)
+    if base.is_Number and (base.is_nonpositive or base == 1 or base.is_real is False):
+        raise ExpressionError(f"log base must be a positive number other than 1, got {base}")
+    return sp.log(arg, base)
+
+
 #: whitelisted function names -> (sympy constructor, allowed argument counts)
 FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], tuple[int, ...]]] = {
     "tanh": (sp.tanh, (1,)),
     "sigmoid": (_sigmoid, (1,)),
     "exp": (sp.exp, (1,)),
-    "log": (sp.log, (1, 2)),
+    "log": (_log, (1, 2)),
     "sqrt": (sp.sqrt, (1,)),
     "abs": (sp.Abs, (1,)),
     "Abs": (sp.Abs, (1,)),
@@ -48,17 +57,42 @@ FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], tuple[int, ...]]] = {
 }
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E, "e": sp.E}
 MAX_CONSTANT_EXPONENT = 1000
+#: the most decimal digits a constant may have (sympy computes exact integers and rationals)
+MAX_CONSTANT_DIGITS = 1000
+
+
+def _digits(value: sp.Expr) -> float:
+    """About log10 |value| of a sympy number (exact integers and rationals without float overflow)."""
+    if value.is_Rational:
+        return max(math.log10(abs(int(value.p))) if value.p else 0.0, math.log10(int(value.q)))
+    try:
+        v = abs(complex(value))
+        return abs(math.log10(v)) if v > 0 else 0.0
+    except (TypeError, ValueError, OverflowError):
+        return float("inf")
+
+
+def _check_size(value: sp.Expr) -> sp.Expr:
+    if isinstance(value, sp.Expr) and value.is_Number and _digits(value) > MAX_CONSTANT_DIGITS:
+        raise ExpressionError(f"constant with more than {MAX_CONSTANT_DIGITS} digits (limit {MAX_CONSTANT_DIGITS})")
+    return value
 
 
 def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-    # sympy evaluates integer powers exactly: 9**9**9 would run for hours
+    # sympy evaluates integer powers exactly: 9**9**9 would run for hours, so the size of the
+    # result is estimated (exponent x digits of the base) before sympy computes it
     if exponent.is_Number and abs(float(exponent)) > MAX_CONSTANT_EXPONENT:
         raise ExpressionError(f"constant exponent {float(exponent):.4g} is too large (limit {MAX_CONSTANT_EXPONENT})")
+    if exponent.is_Number and base.is_Number and abs(float(exponent)) * _digits(base) > MAX_CONSTANT_DIGITS:
+        raise ExpressionError(f"constant power with about {abs(float(exponent)) * _digits(base):.4g} digits is "
+                              f"too large (limit {MAX_CONSTANT_DIGITS} digits)")
     return base ** exponent
 
 
-_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b, ast.Pow: _power, ast.BitXor: _power}
+
+_BINOPS = {ast.Add: lambda a, b: _check_size(a + b), ast.Sub: lambda a, b: _check_size(a - b),
+           ast.Mult: lambda a, b: _check_size(a * b), ast.Div: lambda a, b: _check_size(a / b),
+           ast.Pow: lambda a, b: _check_size(_power(a, b)), ast.BitXor: lambda a, b: _check_size(_power(a, b))}
 _COMPARE = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
             ast.GtE: sp.GreaterThan}
 MAX_EXPRESSION_LENGTH = 2000
@@ -81,6 +115,9 @@ def parse_expression(text: str) -> sp.Expr:
         raise ExpressionError("target expression is nested too deeply") from None
     if not isinstance(expr, sp.Expr):
         raise ExpressionError(f"target {text!r} is not a numeric expression")
+    if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan) or expr.has(sp.oo) or expr.has(-sp.oo):
+        raise ExpressionError(f"target {text!r} is not a finite real expression (it simplifies to {expr}); "
+                              "complex and infinite values are refused")
     extra = expr.free_symbols - {X}
     if extra:  # cannot happen through _build, kept as a second line of defence
         raise ExpressionError(f"unknown names {sorted(map(str, extra))} in {text!r}; only x is allowed")
@@ -93,8 +130,12 @@ def _build(node: ast.AST, text: str):
             if node.value:
                 return sp.true
             raise ExpressionError("'False' is not allowed in a target expression")
-        if isinstance(node.value, (int, float)):
-            return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
+        if isinstance(node.value, int):
+            if node.value.bit_length() > MAX_CONSTANT_DIGITS * 3.33:
+                raise ExpressionError(f"integer literal with more than {MAX_CONSTANT_DIGITS} digits")
+            return sp.Integer(node.value)
+        if isinstance(node.value, float):
+            return sp.Float(node.value)
         raise ExpressionError(f"literal {node.value!r} is not allowed in a target expression")
     if isinstance(node, ast.Name):
         if node.id == "x":
@@ -174,7 +215,15 @@ class Target:
                 y = self.function(x)
             except Exception as exc:  # noqa: BLE001 - a user callable may fail in any way: report, do not trace
                 raise ExpressionError(f"target {self.description!r} failed to evaluate: {exc}") from None
-            y = np.broadcast_to(np.asarray(y, dtype=float), x.shape).copy()
+            y = np.asarray(y)
+            if np.iscomplexobj(y):
+                if np.any(np.imag(y) != 0):
+                    raise ExpressionError(f"target {self.description!r} takes complex values on the domain; "
+                                          "only real targets can be synthesized")
+                y = np.real(y)
+            if y.dtype.kind not in "biuf":
+                raise ExpressionError(f"target {self.description!r} returned {y.dtype} values, not numbers")
+            y = np.broadcast_to(y.astype(float), x.shape).copy()
         return y
 
     def key(self, x: np.ndarray) -> str:
