@@ -43,12 +43,18 @@ def _load_model(path: str):
 def baseline_cmd(model: str, outdir: str, bits: int, weights: str, inputs: str | None, verify: bool,
                  simulator: str, synth: bool, force: bool, as_json: bool) -> None:
     """Emit MODEL's k-bit fixed-point baseline as Verilog in OUTDIR."""
+    import os  # noqa: PLC0415
+
     from ..backends.verilog.design import synth_summary, synthesize_design, verify_design  # noqa: PLC0415
     from ..backends.verilog.fixed_point import emit_fixed_point_design  # noqa: PLC0415
     from ..backends.verilog.harness import mismatches  # noqa: PLC0415
-    from ..errors import SimulationError  # noqa: PLC0415
+    from ..errors import OutputPathError, SimulationError  # noqa: PLC0415
+    from ..io import check_writable  # noqa: PLC0415
     from ..quantize.fixed_point import FixedPointModel  # noqa: PLC0415
 
+    if os.path.lexists(outdir) and not os.path.isdir(outdir):
+        raise OutputPathError(f"{outdir}: exists and is not a directory (OUTDIR holds rtl/, tb/, report.json)")
+    check_writable(os.path.join(outdir, "rtl"), force)   # parents under a file, /proc: one line, before the work
     x = None
     if inputs is not None:
         from .compile_cmd import load_inputs  # noqa: PLC0415

@@ -12,16 +12,44 @@ from .common import echo_json
 _SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp")
 
 
+#: the most trainable parameters ``scc train`` builds (checked before anything is allocated)
+MAX_TRAIN_PARAMETERS = 50_000_000
+
+
 def _load_data(path: str):
+    """'inputs' and 'targets' of an .npz (no pickles, headers checked; only these members read)."""
     import numpy as np  # noqa: PLC0415
 
-    try:
-        with np.load(path) as data:
-            if "inputs" not in data or "targets" not in data:
-                raise ModelFormatError(f"{path}: needs arrays 'inputs' and 'targets' (got {sorted(data.files)})")
-            return data["inputs"], data["targets"]
-    except (OSError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: cannot read training data ({exc})") from None
+    from ..io import SafeNpz  # noqa: PLC0415
+
+    with SafeNpz(path, "--data", ModelFormatError) as data:
+        if "inputs" not in data or "targets" not in data:
+            raise ModelFormatError(f"--data {path}: needs arrays 'inputs' and 'targets' (got {sorted(data.files)})")
+        x, y = data["inputs"], data["targets"]
+    for name, a, dims in (("inputs", x, (2, 3)), ("targets", y, (2, 3))):
+        if a.dtype.kind not in "fiu":   # complex, bool, strings: refused, never cast
+            raise ModelFormatError(f"--data {path}: '{name}' has dtype {a.dtype}, expected floats or integer ids")
+        if a.ndim not in dims or a.size == 0:
+            raise ModelFormatError(f"--data {path}: '{name}' has shape {a.shape}, expected (batch, time[, features])")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ModelFormatError(f"--data {path}: '{name}' has NaN/inf values")
+        if a.dtype.kind in "iu" and (a.ndim != 2 or a.min() < 0):
+            raise ModelFormatError(f"--data {path}: integer '{name}' must be (batch, time) ids >= 0")
+    if x.shape[:2] != y.shape[:2]:
+        raise ModelFormatError(f"--data {path}: inputs {x.shape} and targets {y.shape} differ in (batch, time)")
+    return x, y
+
+
+def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size: int, vocab: int | None,
+                     embedding_dim: int) -> None:
+    """LimitError when the model would exceed :data:`MAX_TRAIN_PARAMETERS`."""
+    from ..errors import LimitError  # noqa: PLC0415
+
+    gates = 4 if cell == "lstm" else 3
+    n = gates * hidden * (in_size + hidden + 2) + (layers - 1) * gates * hidden * (2 * hidden + 2)
+    n += hidden * out_size + (vocab or 0) * embedding_dim
+    if n > MAX_TRAIN_PARAMETERS:
+        raise LimitError("model size", n, MAX_TRAIN_PARAMETERS, "parameters")
 
 
 @click.command("train")
@@ -76,6 +104,15 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     for path in (output, onnx_path):
         if path is not None:
             check_writable(path, force)
+
+    if task is None:
+        xa, ya = _load_data(data)
+        vocab_n = int(xa.max()) + 1 if xa.dtype.kind in "iu" else None
+        out_n = int(ya.shape[-1]) if ya.dtype.kind == "f" else int(ya.max()) + 1
+        in_n = embedding_dim if vocab_n is not None else int(xa.shape[-1])
+    else:
+        vocab_n, out_n, in_n = None, 1, 1
+    check_train_size(cell, in_n, hidden, layers, out_n, vocab_n, embedding_dim)
     import torch  # noqa: PLC0415
 
     from .. import train as tr  # noqa: PLC0415  (raises MissingDependencyError without torch)
@@ -85,13 +122,15 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     if task is not None:
         x, y = tr.synthetic_task(task, samples, steps, seed=seed)
     else:
-        xa, ya = _load_data(data)
         if xa.dtype.kind in "iu":
             x = torch.tensor(xa, dtype=torch.long)
             vocab = int(xa.max()) + 1
         else:
             x = torch.tensor(xa, dtype=torch.float32)
         y = torch.tensor(ya, dtype=torch.long if ya.dtype.kind in "iu" else torch.float32)
+    if task is not None:
+        check_train_size(cell, int(x.shape[-1]) if x.is_floating_point() else embedding_dim, hidden, layers,
+                         int(y.shape[-1]) if y.is_floating_point() else int(y.max()) + 1, None, embedding_dim)
     if y.is_floating_point():
         out_size = int(y.shape[-1])
     else:

@@ -8,13 +8,14 @@ run by :mod:`.tools`."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ...errors import ModelFormatError, SCValueError
-from ...io import atomic_file
+from ...io import atomic_file, read_json, regular_file
 from .tools import simulate, yosys_synth
 from .verilog_text import VerilogModule
 
@@ -22,9 +23,26 @@ from .verilog_text import VerilogModule
 def read_manifest(outdir: str | Path, hint: str = "compile with --emit verilog first") -> dict:
     """OUTDIR/tb/manifest.json, or ModelFormatError naming what to do."""
     path = Path(outdir) / "tb" / "manifest.json"
-    if not path.is_file():
+    if not path.exists():
         raise ModelFormatError(f"{outdir}: no tb/manifest.json ({hint})")
-    return json.loads(path.read_text())
+    man = read_json(path, "manifest", ModelFormatError, dict)
+    for key in ("top", "testbench"):
+        if not isinstance(man.get(key), str) or not _IDENT.fullmatch(man[key]):
+            raise ModelFormatError(f"{path}: {key!r} must be a Verilog identifier, got {man.get(key)!r}")
+    rtl = man.get("rtl")
+    if not isinstance(rtl, list) or not rtl:
+        raise ModelFormatError(f"{path}: 'rtl' must be a non-empty list of file names")
+    for name in rtl:
+        # plain names inside OUTDIR/rtl only: the manifest cannot point the tools elsewhere
+        if not isinstance(name, str) or not _FILE.fullmatch(name):
+            raise ModelFormatError(f"{path}: 'rtl' entry {name!r} is not a plain .v file name")
+        regular_file(Path(outdir) / "rtl" / name, "RTL file", ModelFormatError)
+    regular_file(Path(outdir) / "tb" / f"{man['testbench']}.v", "testbench", ModelFormatError)
+    return man
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_FILE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\.v")
 
 
 def verify_design(outdir: str | Path, simulator: str = "icarus"):
@@ -85,7 +103,7 @@ def analytic_cost(outdir: Path) -> dict | None:
     try:
         cost = json.loads(rep.read_text()).get("cost") or {}
         c = cost["designs"][cost["sc"]]["cost"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, RecursionError, AttributeError):
         return None
     return {"design": cost["sc"], "flip_flops": c.get("flip_flops"), "gate_equivalents": c.get("gate_equivalents"),
             "area": c.get("area"), "area_unit": c.get("area_unit"), "rng_count": c.get("rng_count"),
