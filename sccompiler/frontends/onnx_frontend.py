@@ -109,6 +109,14 @@ class _Importer:
     def fail(self, node: Any, detail: str) -> UnsupportedOpError:
         return UnsupportedOpError(node.op_type, self.g.name(node), detail)
 
+    def weight(self, name: str, node: Any) -> np.ndarray:
+        """A constant weight/bias tensor: floating point only (integer, bool and complex tensors are
+        refused, never cast: an int64 'weight' is almost always a mis-wired shape or index)."""
+        arr = np.asarray(self.g.const(name, node))
+        if arr.dtype.kind != "f":
+            raise self.fail(node, f"weight {name!r} has dtype {arr.dtype}; weights must be floating point")
+        return arr
+
     def layer_name(self, node: Any, fallback: str) -> str:
         base = _clean_name(node.name) or f"{fallback}{len(self.walk.layers)}"
         name, k = base, 1
@@ -158,6 +166,11 @@ class _Importer:
         for bad in ("activation_alpha", "activation_beta", "clip"):
             if bad in a:
                 raise self.fail(node, f"attribute {bad!r} is not supported")
+        for flag in ("input_forget", "layout", "linear_before_reset"):
+            if a.get(flag, 0) not in (0, 1):
+                raise self.fail(node, f"{flag}={a[flag]!r}; the ONNX spec allows only 0 or 1")
+        if op != "GRU" and "linear_before_reset" in a:
+            raise self.fail(node, "linear_before_reset is a GRU attribute")
         if a.get("input_forget", 0):
             raise self.fail(node, "input_forget=1 (coupled input/forget gates) is not supported")
         layout = a.get("layout", 0)
@@ -171,13 +184,15 @@ class _Importer:
         if op == "LSTM" and ins[7] and np.any(g.const(ins[7], node)):
             raise self.fail(node, "peephole weights (input P) are not supported")
         self.other_inputs_const(node, 0)
-        w, r = g.const(ins[1], node), g.const(ins[2], node)
+        w, r = self.weight(ins[1], node), self.weight(ins[2], node)
         if w.ndim != 3 or r.ndim != 3 or w.shape[0] != 1 or r.shape[0] != 1:
             raise self.fail(node, f"W/R must have shape (1, {ngates}*hidden, ...), got {w.shape} and {r.shape}")
         hidden = int(a.get("hidden_size", r.shape[-1]))
+        if isinstance(a.get("hidden_size"), int) and a["hidden_size"] < 1:
+            raise self.fail(node, f"hidden_size={a['hidden_size']} must be >= 1")
         if w.shape[1] != ngates * hidden or r.shape[1:] != (ngates * hidden, hidden):
             raise self.fail(node, f"W {w.shape} / R {r.shape} do not match hidden_size={hidden}")
-        b = g.const(ins[3], node) if ins[3] else None
+        b = self.weight(ins[3], node) if ins[3] else None
         if b is not None and b.shape != (1, 2 * ngates * hidden):
             raise self.fail(node, f"B has shape {b.shape}, expected (1, {2 * ngates * hidden})")
         if labels is not None:
@@ -237,7 +252,7 @@ class _Importer:
         return np.broadcast_to(arr.reshape(-1), (out_size,)).copy()
 
     def _gemm(self, node: Any, labels: tuple) -> tuple[str, tuple]:
-        g, a = self.g, self.g.attrs(node)
+        a = self.g.attrs(node)
         if node.input[0] != self._current:
             raise self.fail(node, "the data must be input A")
         if a.get("transA", 0):
@@ -245,31 +260,29 @@ class _Importer:
         if labels is not None and len(labels) != 2:
             raise self.fail(node, f"input has rank {len(labels)}, expected 2")
         self.other_inputs_const(node, 0)
-        wmat = np.asarray(g.const(node.input[1], node), dtype=np.float64)
+        wmat = np.asarray(self.weight(node.input[1], node), dtype=np.float64)
         if wmat.ndim != 2:
             raise self.fail(node, f"B must be a matrix, got shape {wmat.shape}")
         alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
         weight = alpha * (wmat if a.get("transB", 0) else wmat.T)
         c = node.input[2] if len(node.input) > 2 else ""
-        bias = beta * np.asarray(g.const(c, node), dtype=np.float64) if c else None
+        bias = beta * np.asarray(self.weight(c, node), dtype=np.float64) if c else None
         wq = self.spec_of(node.input[1]) if alpha == 1.0 else None
         bq = self.spec_of(c) if c and beta == 1.0 else None
         self._dense(node, labels, weight, bias, wq, bq)
         return node.output[0], labels and (labels[0], FEATURE)
 
     def _matmul(self, node: Any, labels: tuple) -> tuple[str, tuple]:
-        g = self.g
         if node.input[0] != self._current:
             raise self.fail(node, "only data @ constant-matrix is supported (the data must be the first input)")
         self.other_inputs_const(node, 0)
-        wmat = np.asarray(g.const(node.input[1], node), dtype=np.float64)
+        wmat = np.asarray(self.weight(node.input[1], node), dtype=np.float64)
         if wmat.ndim != 2:
             raise self.fail(node, f"the constant operand must be a matrix, got shape {wmat.shape}")
         self._dense(node, labels, wmat.T, None, self.spec_of(node.input[1]), None)
         return node.output[0], labels and (*labels[:-1], FEATURE)
 
     def _add(self, node: Any, labels: tuple) -> tuple[str, tuple]:
-        g = self.g
         prev = self.walk.layers[-1] if self.walk.layers else None
         if not (isinstance(prev, Linear) and prev.bias is None and self.walk.last_op in ("MatMul", "Gemm")
                 and self.walk.last_output == self._current):
@@ -278,7 +291,7 @@ class _Importer:
         if len(other) != 1:
             raise self.fail(node, "expected one constant bias operand")
         self.other_inputs_const(node, list(node.input).index(self._current))
-        full = self.bias_vector(node, g.const(other[0], node), prev.out_size)
+        full = self.bias_vector(node, self.weight(other[0], node), prev.out_size)
         self.walk.layers[-1] = prev.replace(bias=Tensor(full))
         bq = self.spec_of(other[0])
         if bq is not None:
@@ -287,7 +300,7 @@ class _Importer:
         return node.output[0], labels
 
     def _gather(self, node: Any, labels: tuple) -> tuple[str, tuple]:
-        g, a = self.g, self.g.attrs(node)
+        a = self.g.attrs(node)
         if node.input[0] == self._current:
             raise self.fail(node, "selecting part of the data (e.g. the last time step) is not supported; the "
                                   "compiler's layers act on every time step")
@@ -295,7 +308,7 @@ class _Importer:
             raise self.fail(node, "an embedding (Gather) is only supported as the first layer")
         if len(node.input) < 2 or node.input[1] != self._current or a.get("axis", 0) != 0:
             raise self.fail(node, "only Gather(table, token_ids) on axis 0 of a constant table is supported")
-        table = np.asarray(g.const(node.input[0], node), dtype=np.float64)
+        table = np.asarray(self.weight(node.input[0], node), dtype=np.float64)
         if table.ndim != 2:
             raise self.fail(node, f"embedding table must be 2-D, got shape {table.shape}")
         layer = Embedding(self.layer_name(node, "embedding"), num_embeddings=int(table.shape[0]),
@@ -306,7 +319,7 @@ class _Importer:
         return node.output[0], labels and (*labels, FEATURE)
 
     def _batchnorm(self, node: Any, labels: tuple) -> tuple[str, tuple]:
-        g, a = self.g, self.g.attrs(node)
+        a = self.g.attrs(node)
         if a.get("training_mode", 0):
             raise self.fail(node, "training_mode=1 is not supported (export in eval mode)")
         if node.input[0] != self._current:
@@ -316,7 +329,7 @@ class _Importer:
                 raise self.fail(node, "input must have rank >= 2 (channel axis 1)")
             self.bind(node, labels[1], FEATURE)
         self.other_inputs_const(node, 0)
-        gamma, beta, mean, var = (np.asarray(g.const(n, node), dtype=np.float64) for n in node.input[1:5])
+        gamma, beta, mean, var = (np.asarray(self.weight(n, node), dtype=np.float64) for n in node.input[1:5])
         params = BatchNormParams(gamma, beta, mean, var, eps=float(a.get("epsilon", 1e-5)))
         self.add_layer(node, BatchNorm(self.layer_name(node, "batchnorm"), params=params))
         if len(node.output) > 1 and any(node.output[1:]):
@@ -526,6 +539,10 @@ def _finish_quant(layers: list[Layer], quant: dict[int, dict[str, QuantSpec]]) -
     return out
 
 
+#: the oldest ai.onnx opset the importer reads (LSTM/GRU semantics as in opset 7+)
+MIN_OPSET = 7
+
+
 def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
               input_kind: str | None = None, input_size: int | None = None) -> Model:
     """Import an ONNX model (a path or an ``onnx.ModelProto``) into the IR.
@@ -555,9 +572,20 @@ def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
         raise ModelFormatError(f"{label}: invalid ONNX model ({first})") from None
+    opsets = {imp.domain or "ai.onnx": imp.version for imp in proto.opset_import}
+    supported = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opsets.get("ai.onnx", supported) <= supported:
+        raise ModelFormatError(f"{label}: ONNX opset {opsets['ai.onnx']} is not supported "
+                               f"(this installation reads opsets {MIN_OPSET}..{supported})")
     g = OnnxGraph(proto, label)
     importer = _Importer(g)
     layers, info = importer.run()
+    declared = g.input_dims(importer.main_input) if not importer.tokens else []
+    width = next((lay.in_features for lay in layers if lay.in_features is not None), None)
+    if declared and isinstance(declared[-1], int) and declared[-1] > 0 and width is not None \
+            and declared[-1] != width:
+        raise ModelFormatError(f"{label}: input {importer.main_input!r} declares {declared[-1]} features but the "
+                               f"first layer's weights expect {width}")
     layers = _finish_quant(layers, importer.walk.quant)
     first = layers[0]
     if importer.tokens:
