@@ -116,7 +116,7 @@ def _resolve(path: str | os.PathLike) -> tuple[Path, Path]:
         manifest = p
     else:
         raise ModelFormatError(f"{p}: not a native model (expected a directory or its {MANIFEST_NAME})")
-    if not manifest.is_file():
+    if not manifest.exists():
         raise ModelFormatError(f"{manifest}: manifest not found")
     return manifest, manifest.with_name(WEIGHTS_NAME)
 
