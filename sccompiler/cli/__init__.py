@@ -83,9 +83,17 @@ def _terminate(signum, _frame) -> None:
     raise SystemExit(128 + signum)
 
 
+def install_signal_handlers() -> None:
+    """SIGTERM (and SIGHUP) raise SystemExit(128 + signal), so ``finally``/``except`` blocks run:
+    the atomic outputs of :mod:`sccompiler.io` remove their temporaries (SIGINT already raises
+    KeyboardInterrupt).  Only the CLI installs this; the library never touches signals."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
+
+
 def main(argv: list[str] | None = None) -> None:
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, _terminate)
+    install_signal_handlers()
     cli.main(args=argv, prog_name="scc")
 
 
