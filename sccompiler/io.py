@@ -24,6 +24,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -227,7 +228,7 @@ def _check_header(fh, name: str, available: int, error: type[SCCError], where: s
         version = np.lib.format.read_magic(fh)
         reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = reader(fh)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise error(f"{where}: {name}: unreadable {label} ({msg})") from None
     if dtype.hasobject:
@@ -297,7 +298,7 @@ class SafeNpz:
                 return np.lib.format.read_array(fh, allow_pickle=False)
         except SCCError:
             raise
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, NotImplementedError) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise self.error(f"{where}: member {info.filename}: unreadable ({msg})") from None
 
