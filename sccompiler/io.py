@@ -264,7 +264,7 @@ class SafeNpz:
         self.what, self.error = what, error
         try:
             self.zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError) as exc:
             raise error(f"{what} {self.path}: unreadable NPZ ({exc})") from None
         self.members = {n[:-4]: info for info in self.zip.infolist()
                         if (n := info.filename).endswith(".npy")}

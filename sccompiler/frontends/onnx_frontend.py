@@ -569,8 +569,8 @@ def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
         raise ModelFormatError(f"{label}: not an ONNX model (no graph)")
     try:
         onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
+    except Exception as exc:  # noqa: BLE001 - ValidationError, and UnicodeDecodeError etc. for damaged strings
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFormatError(f"{label}: invalid ONNX model ({first})") from None
     opsets = {imp.domain or "ai.onnx": imp.version for imp in proto.opset_import}
     supported = onnx.defs.onnx_opset_version()

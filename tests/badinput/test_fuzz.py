@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sccompiler.cli import cli
@@ -143,6 +143,8 @@ def test_fuzz_native_manifest(base, index, value, delete):
 
 @FUZZ
 @given(st.integers(0, 10_000), st.binary(min_size=1, max_size=64))
+@example(offset=73, patch=b"\x00")          # zlib.error from a member (found by this fuzzer)
+@example(offset=1442, patch=b"\x00@")       # NotImplementedError: zip file version 6.4 (found by this fuzzer)
 def test_fuzz_native_weights_bytes(base, offset, patch):
     data = bytearray((base / "m" / "weights.npz").read_bytes())
     at = offset % len(data)
@@ -177,6 +179,7 @@ def test_fuzz_design(base, index, value, delete, name):
 @FUZZ
 @given(st.sampled_from(["lstm_ternary.onnx", "gru_lbr1.onnx", "embed_lstm_gemm_softmax.onnx"]),
        st.integers(0, 100_000), st.binary(min_size=1, max_size=16))
+@example(fixture="lstm_ternary.onnx", offset=91, patch=b"\x80")   # UnicodeDecodeError in onnx.checker
 def test_fuzz_onnx_bytes(fixture, offset, patch):
     data = bytearray((FIXTURES / fixture).read_bytes())
     at = offset % len(data)
