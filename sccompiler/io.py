@@ -20,9 +20,11 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shutil
+import signal
 import stat
-import tempfile
+import threading
 import zipfile
 import zlib
 from pathlib import Path
@@ -74,6 +76,30 @@ def _prepare(path: str | os.PathLike, force: bool) -> Path:
     return target
 
 
+#: signals whose Python handlers are held back while a temporary is created or an output published
+_DEFERRED = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP pending (at the OS level) during a step that must not be cut in
+    two: creating a temporary (else its name is lost and it outlives the run) and publishing an
+    output (else ``--force`` could leave the old one moved aside and no new one).  The handler
+    runs right after the block."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _temp_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.tmp-{secrets.token_hex(4)}")
+
+
 def _appeared(target: Path) -> OutputExistsError:
     return OutputExistsError(f"{target} appeared while this output was being written; "
                              "it was left untouched (use --force to overwrite it)")
@@ -98,43 +124,61 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     SystemExit included), the temporary directory is removed and ``path`` is untouched.
     """
     target = _prepare(path, force)
+    tmp: Path | None = None
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    except OSError as exc:
-        raise _output_error(target, exc) from None
-    reserved = False
-    try:
+        # the try encloses the deferred blocks: a signal handled as they end still finds ``tmp``
+        with _signals_deferred():
+            # the name is chosen (and held in ``tmp``) before the directory exists, so a signal
+            # handled at any point (another thread may take it despite the mask) finds it
+            for _ in range(100):
+                tmp = _temp_name(target)
+                try:
+                    os.mkdir(tmp, 0o700)
+                    break
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    tmp = None
+                    raise _output_error(target, exc) from None
         yield tmp
-        if not force:
-            try:
-                os.mkdir(target)
-            except FileExistsError:
-                raise _appeared(target) from None
-            except OSError as exc:
-                raise _output_error(target, exc) from None
-            reserved = True
-            try:
-                os.rename(tmp, target)          # onto our own empty reservation only
-            except OSError as exc:
-                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
-                    reserved = False            # somebody wrote into it: leave it alone
-                    raise _appeared(target) from None
-                raise _output_error(target, exc) from None
-            reserved = False
-        else:
-            old = None
-            if _exists(target):
-                old = target.with_name(f".{target.name}.old-{os.getpid()}")
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                _remove(old)
+        with _signals_deferred():
+            _publish_dir(tmp, target, force)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if reserved:
-            with contextlib.suppress(OSError):
-                os.rmdir(target)                # only succeeds while it is our empty reservation
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _publish_dir(tmp: Path, target: Path, force: bool) -> None:
+    """Rename ``tmp`` to ``target`` (see :func:`atomic_dir`) or raise, leaving nothing of ours
+    at ``target``."""
+    if not force:
+        try:
+            os.mkdir(target)
+        except FileExistsError:
+            raise _appeared(target) from None
+        except OSError as exc:
+            raise _output_error(target, exc) from None
+        try:
+            os.rename(tmp, target)              # onto our own empty reservation only
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise _appeared(target) from None   # somebody wrote into it: leave it alone
+            with contextlib.suppress(OSError):
+                os.rmdir(target)
+            raise _output_error(target, exc) from None
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")    # this process's own name
+    try:
+        if _exists(target):
+            os.replace(target, old)
+        os.replace(tmp, target)
+    except BaseException:
+        if _exists(old) and not _exists(target):
+            os.replace(old, target)             # put the previous output back
+        raise
+    if _exists(old):
+        _remove(old)
 
 
 @contextlib.contextmanager
@@ -145,26 +189,35 @@ def atomic_file(path: str | os.PathLike, force: bool = False, mode: str = "w") -
     meanwhile (nothing is replaced); with ``force`` it is renamed over ``path``.
     """
     target = _prepare(path, force)
+    tmp: Path | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
-    except OSError as exc:
-        raise _output_error(target, exc) from None
-    tmp = Path(tmp_name)
-    try:
+        with _signals_deferred():
+            for _ in range(100):
+                tmp = _temp_name(target)
+                try:
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    break
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    tmp = None
+                    raise _output_error(target, exc) from None
         with os.fdopen(fd, mode) as fh:
             yield fh
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise _appeared(target) from None
-            except OSError as exc:
-                raise _output_error(target, exc) from None
+        with _signals_deferred():
+            if force:
+                os.replace(tmp, target)
+            else:
+                try:
+                    os.link(tmp, target)
+                except FileExistsError:
+                    raise _appeared(target) from None
+                except OSError as exc:
+                    raise _output_error(target, exc) from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 # ----------------------------------------------------------------------------------- inputs

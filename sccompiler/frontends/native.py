@@ -29,17 +29,18 @@ _QUANT_KEYS = frozenset(f.name for f in dataclasses.fields(QuantSpec))
 #: quantization schemes a tensor may name (docs/native-format.md)
 QUANT_SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp", "int")
 MAX_QUANT_BITS = 32
-#: a layer name: starts with a letter or _, then letters, digits, _ . - (at most 64 characters);
-#: names reach file names, reports and (mapped by verilog_text.ident) Verilog identifiers
-LAYER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
+#: a layer name: a letter, digit or _, then letters, digits, _ . - (at most 128 characters; torch
+#: names such as "0" or "rnn.l0" fit); names reach file names, reports and (mapped by
+#: verilog_text.ident) Verilog identifiers
+LAYER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 
 
 def check_layer_name(name: object, where: str = "layer") -> str:
     """``name`` if it is a valid layer name, else :class:`ModelFormatError` (empty names, path
     separators, ``..``, spaces, quotes, control characters are refused)."""
     if not isinstance(name, str) or not LAYER_NAME.fullmatch(name) or ".." in name:
-        raise ModelFormatError(f"{where}: invalid layer name {name!r} (expected a letter or _, then letters, "
-                               "digits, _ . -; at most 64 characters; no '..')")
+        raise ModelFormatError(f"{where}: invalid layer name {name!r} (expected a letter, digit or _, then "
+                               "letters, digits, _ . -; at most 128 characters; no '..')")
     return name
 
 

@@ -75,7 +75,9 @@ FEATURE, DIRECTION, UNIT = "F", "D", "U"
 
 
 def _clean_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]", ".", name.strip("/")).strip(".")
+    """An ONNX node name as a valid layer name (native.LAYER_NAME), or "" to use a fallback."""
+    clean = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9_.\-]", ".", name.strip("/")))
+    return clean.strip(".-")[:120].rstrip(".")
 
 
 @dataclass

@@ -184,7 +184,8 @@ def test_signal_removes_temporary(tmp_path, sig):
     assert names(tmp_path) == []
 
 
-def test_sigterm_during_compile_leaves_complete_or_nothing(model_dir):
+@pytest.mark.parametrize("attempt", range(3))   # a race (once 1 in 5 leaked a temporary): tried 3 times
+def test_sigterm_during_compile_leaves_complete_or_nothing(model_dir, attempt):
     out = model_dir / "o"
     p = subprocess.Popen(scc("compile", str(model_dir / "m"), "-o", str(out), "--emit", "verilog", *FAST),
                          env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -195,7 +196,7 @@ def test_sigterm_during_compile_leaves_complete_or_nothing(model_dir):
             break
         time.sleep(0.005)
     p.wait(timeout=60)
-    assert "Traceback" not in p.stderr.read()
+    assert p.returncode in (0, 143) and "Traceback" not in p.stderr.read()
     assert [n for n in names(model_dir) if ".tmp-" in n] == []
     if out.exists():
         assert {"design.json", "rtl", "tb"} <= set(names(out))
