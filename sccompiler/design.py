@@ -16,6 +16,8 @@ back::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import time
@@ -27,10 +29,10 @@ import numpy as np
 
 from .config import CompileConfig, config_from_dict
 from .driver import run_compile
-from .errors import ConfigError, LimitError, ModelFormatError, SCCError, SCValueError
+from .errors import ConfigError, LimitError, ModelFormatError, SCCError, SCValueError, SimulationError
 from .frontends import load_model
 from .frontends.native import check_layer_name, load_native, save_model
-from .io import SafeNpz, atomic_dir, read_json
+from .io import SafeNpz, atomic_dir, read_json, regular_file
 from .ir.model import GRU, LSTM, Model
 from .ir.sc import LayerOptions, SCNetlist
 from .jsonable import to_jsonable
@@ -95,8 +97,27 @@ class CompiledDesign:
             raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
         if length is not None and length > MAX_LENGTH:
             raise LimitError("length", int(length), MAX_LENGTH, "cycles")
-        out, _ = self._runtime().run(self._check_x(x), length=length, progress=progress, threads=threads)
+        xc = self._check_x(x)
+        with self._loaded_guard():
+            out, _ = self._runtime().run(xc, length=length, progress=progress, threads=threads)
         return out
+
+    @contextlib.contextmanager
+    def _loaded_guard(self):
+        """A design read from disk whose netlist is inconsistent in a way the loader cannot see
+        (e.g. a hand-edited legacy design.json without digest) fails with one SimulationError."""
+        source = getattr(self, "_source", None)
+        if source is None:
+            yield
+            return
+        try:
+            yield
+        except SCCError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise SimulationError(f"{source}: the design's netlist is inconsistent "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else '-'})"
+                                  ) from None
 
     def trace(self, x, *, length: int | None = None) -> dict:
         """Every intermediate per time step next to the references.
@@ -108,7 +129,8 @@ class CompiledDesign:
         the SC's own previous state and input (per-step stream error only).
         """
         xc = self._check_x(x)
-        out, runs = self._runtime().run(xc, length=length, trace=True)
+        with self._loaded_guard():
+            out, runs = self._runtime().run(xc, length=length, trace=True)
         _, gold = golden_forward(self.model, self.plans, xc)
         _, ref = forward(self.model, xc, return_trace=True)
         result: dict = {"output": out}
@@ -169,10 +191,11 @@ class CompiledDesign:
         directory before the single rename that publishes ``outdir``.
         """
         with atomic_dir(outdir, force=force) as tmp:
-            doc = {"format": DESIGN_FORMAT, "version": 1, "netlist": self.netlist.to_json(),
-                   "config": self.config.to_dict(), "plans": self.plan_records}
-            (tmp / "design.json").write_text(json.dumps(to_jsonable(doc), indent=1))
+            doc = to_jsonable({"format": DESIGN_FORMAT, "version": 1, "netlist": self.netlist.to_json(),
+                               "config": self.config.to_dict(), "plans": self.plan_records})
             np.savez_compressed(tmp / "arrays.npz", **self.netlist.arrays())
+            doc["digest"] = design_digest(doc, tmp / "arrays.npz")
+            (tmp / "design.json").write_text(json.dumps(doc, indent=1))
             save_model(self.model, tmp / "model")
             stages = tmp / "stages"
             stages.mkdir()
@@ -193,7 +216,7 @@ class CompiledDesign:
         d = Path(outdir)
         if not (d / "design.json").exists():
             raise ModelFormatError(f"{d}: not a compiled design directory (no design.json)")
-        doc = read_json(d / "design.json", "design", ModelFormatError, dict)
+        doc = read_json(d / "design.json", "design", ModelFormatError, dict, finite=False)
         if doc.get("format") != DESIGN_FORMAT or doc.get("version") != 1:
             raise ModelFormatError(f"{d / 'design.json'}: not an sccompiler design (format/version)")
         if not isinstance(doc.get("netlist"), dict) or not isinstance(doc.get("config"), dict):
@@ -203,6 +226,11 @@ class CompiledDesign:
             raise ModelFormatError(f"{d / 'design.json'}: 'plans' must be a JSON object")
         if not (d / "arrays.npz").exists():
             raise ModelFormatError(f"{d / 'arrays.npz'}: not found")
+        if "digest" in doc:   # designs written before the digest existed load without the check
+            regular_file(d / "arrays.npz", "design arrays", ModelFormatError)
+            if doc["digest"] != design_digest(doc, d / "arrays.npz"):
+                raise ModelFormatError(f"{d}: design.json or arrays.npz was modified or damaged after it was "
+                                       "written (digest mismatch); recompile the design")
         with SafeNpz(d / "arrays.npz", "design arrays", ModelFormatError) as arrays:
             try:
                 netlist = SCNetlist.from_json(doc["netlist"], arrays)
@@ -218,18 +246,29 @@ class CompiledDesign:
         info = {}
         rep = d / "report.json"
         if rep.exists():
-            r = read_json(rep, "report", ModelFormatError, dict)
+            r = read_json(rep, "report", ModelFormatError, dict, finite=False)
             info = {k: r[k] for k in ("calibration", "fsms", "accuracy", "correlation", "cost", "schedule",
                                       "batchnorm", "warnings", "gated_banks")
                     if k in r}
         stages = []
         for f in sorted((d / "stages").glob("*.json")) if (d / "stages").is_dir() else []:
-            rec = read_json(f, "stage record", ModelFormatError, dict)
+            rec = read_json(f, "stage record", ModelFormatError, dict, finite=False)
             try:
                 stages.append({k: rec[k] for k in ("pass", "seconds", "skipped")})
             except KeyError:
                 raise ModelFormatError(f"{f}: malformed stage record") from None
-        return cls(model, config, netlist, info, stages, plans)
+        design = cls(model, config, netlist, info, stages, plans)
+        object.__setattr__(design, "_source", str(d))
+        return design
+
+
+def design_digest(doc: dict, arrays: Path) -> str:
+    """SHA-256 over design.json's content (without its digest) and the bytes of arrays.npz."""
+    h = hashlib.sha256(json.dumps({k: v for k, v in doc.items() if k != "digest"}, sort_keys=True).encode())
+    with open(arrays, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def compile_model(model, config: CompileConfig | dict | None = None, *, calibration=None,

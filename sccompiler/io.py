@@ -250,12 +250,13 @@ def read_text(path: str | os.PathLike, what: str, error: type[SCCError] = InputF
         raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
 
 
-def parse_json(text: str, where: str, error: type[SCCError] = InputFileError) -> Any:
-    """``json.loads`` with one-line errors (malformed, too deeply nested, NaN constants)."""
+def parse_json(text: str, where: str, error: type[SCCError] = InputFileError, finite: bool = True) -> Any:
+    """``json.loads`` with one-line errors (malformed, too deeply nested; with ``finite`` the
+    constants NaN/Infinity are refused too)."""
     def no_constants(name: str):
         raise ValueError(f"non-finite number {name}")
     try:
-        return json.loads(text, parse_constant=no_constants)
+        return json.loads(text, parse_constant=no_constants if finite else None)
     except json.JSONDecodeError as exc:
         raise error(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
@@ -265,9 +266,9 @@ def parse_json(text: str, where: str, error: type[SCCError] = InputFileError) ->
 
 
 def read_json(path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError,
-              kind: type | None = None) -> Any:
+              kind: type | None = None, finite: bool = True) -> Any:
     """A JSON file (see :func:`read_text`, :func:`parse_json`); ``kind``: the required top-level type."""
-    data = parse_json(read_text(path, what, error), f"{what} {path}", error)
+    data = parse_json(read_text(path, what, error), f"{what} {path}", error, finite)
     if kind is not None and not isinstance(data, kind):
         raise error(f"{what} {path}: top level must be a JSON {'object' if kind is dict else kind.__name__}, "
                     f"got {type(data).__name__}")
@@ -281,7 +282,7 @@ def _check_header(fh, name: str, available: int, error: type[SCCError], where: s
         version = np.lib.format.read_magic(fh)
         reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
         shape, _, dtype = reader(fh)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, TokenError, ...
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise error(f"{where}: {name}: unreadable {label} ({msg})") from None
     if dtype.hasobject:

@@ -99,10 +99,13 @@ def design_copy(w: Path, fn) -> Path:
     return dst
 
 
-def edit_design(fn):
+def edit_design(fn, legacy: bool = False):
+    """Edit design.json; ``legacy``: also drop its digest (a design written before digests)."""
     def inner(d: Path):
         doc = json.loads((d / "design.json").read_text())
         fn(doc)
+        if legacy:
+            doc.pop("digest", None)
         (d / "design.json").write_text(json.dumps(doc))
     return inner
 
@@ -220,7 +223,21 @@ CASES: list[tuple] = [
                 "--inputs", str(w / "x.npy")], False, "netlist"),
     ("design-json-netlist-wrong-type", "trace", True,
      lambda w: ["simulate", str(design_copy(w, edit_design(lambda d: d["netlist"].update(nodes=5)))),
+                "--inputs", str(w / "x.npy")], False, "digest mismatch"),
+    ("design-arrays-edited", "trace", True,
+     lambda w: ["simulate", str(design_copy(w, lambda d: np.savez(d / "arrays.npz", a=np.zeros(3)))),
+                "--inputs", str(w / "x.npy")], False, "digest mismatch"),
+    ("legacy-design-netlist-wrong-type", "trace", True,
+     lambda w: ["simulate", str(design_copy(w, edit_design(lambda d: d["netlist"].update(nodes=5), True))),
                 "--inputs", str(w / "x.npy")], False, "malformed netlist"),
+    ("legacy-design-layer-name-injected", "inject", True,
+     lambda w: ["simulate", str(design_copy(w, edit_design(
+         lambda d: d["netlist"]["layers"][0].update(name="a b;$x"), True))), "--inputs", str(w / "x.npy")],
+     False, "invalid layer name"),
+    ("legacy-design-param-wrong-type", "trace", True,
+     lambda w: ["simulate", str(design_copy(w, edit_design(
+         lambda d: [n["params"].update(repeat=[1]) for n in d["netlist"]["nodes"] if "repeat" in n["params"]],
+         True))), "--inputs", str(w / "x.npy")], False, "inconsistent"),
     ("design-arrays-corrupt", "trace", True,
      lambda w: ["simulate", str(design_copy(w, lambda d: (d / "arrays.npz").write_bytes(b"PK\x03\x04junk"))),
                 "--inputs", str(w / "x.npy")], False, "arrays.npz"),
