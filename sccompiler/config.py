@@ -176,6 +176,9 @@ class CompileConfig:
         if self.input_range is not None and not (isinstance(self.input_range, (int, float)) and self.input_range > 0):
             raise ConfigError(f"input_range: must be a positive number, got {self.input_range!r}")
         _int("cost_bits", self.cost_bits, 2, 16)
+        for key in ("flow", "cost_target"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"{key}: expected a name (string), got {type(getattr(self, key)).__name__}")
         object.__setattr__(self, "disable", tuple(self.disable))
         names = [n for n, _ in self.layers]
         if len(set(names)) != len(names):

@@ -268,6 +268,17 @@ CASES: list[tuple] = [
                                                                           str(w / "o"), "--config",
                                                                           str(w / "c.json"), *FAST])[1],
      False, "layers"),
+    ("config-flow-dict", "trace", False,     # found by the campaign
+     lambda w: ((w / "c.json").write_text('{"flow": {"a": 1}}'), ["compile", M.format(w=w), "-o", str(w / "o"),
+                                                                    "--config", str(w / "c.json"), *FAST])[1],
+     False, "flow"),
+    ("design-param-wrong-type-digest", "trace", True,
+     lambda w: ["simulate", str(design_copy(w, edit_design(
+         lambda d: [n["params"].update(repeat=[1]) for n in d["netlist"]["nodes"] if "repeat" in n["params"]]))),
+         "--inputs", str(w / "x.npy")], False, "digest mismatch"),
+    ("inputs-npy-tokenize-error", "trace", False,    # found by the campaign: numpy's header parser raised TokenError
+     lambda w: ((w / "e.npy").write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': '<f8\n"),
+                ["simulate", M.format(w=w), "--inputs", str(w / "e.npy")])[1], False, "--inputs"),
     ("config-defaults-list", "trace", False,
      lambda w: ((w / "c.json").write_text('{"defaults": [1]}'), ["compile", M.format(w=w), "-o", str(w / "o"),
                                                                    "--config", str(w / "c.json"), *FAST])[1],
