@@ -23,14 +23,33 @@ def _bits(n: int) -> int:
     return unsigned_width(max(int(n), 1))
 
 
-def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
-    """Primitives of one node (see docs/compiler.md for the mapping)."""
+def live_comparators(node: SCNode) -> int:
+    """Comparators of an SNG/WFSM node that exist in hardware (pruned ones read no source)."""
+    if "src" not in node.arrays:
+        return node.size
+    return int(np.count_nonzero(np.asarray(node.arrays["src"]) >= 0))
+
+
+def source_inventory(netlist: SCNetlist, layer: str) -> Inventory:
+    """The source registers of one layer: one leap-forward LFSR of its width each."""
+    inv = Inventory()
+    widths: dict[int, int] = {}
+    for reg in netlist.sources.get("registers") or []:
+        if reg["layer"] == layer:
+            widths[int(reg["width"])] = widths.get(int(reg["width"]), 0) + 1
+    for w, count in sorted(widths.items()):
+        inv = inv.add("lfsr", count, width=w)
+    return inv
+
+
+def node_inventory(node: SCNode, length: int) -> Inventory:
+    """Primitives of one node (see docs/compiler.md for the mapping); the random sources its
+    comparators read are the layer's source registers (:func:`source_inventory`)."""
     op, p, size = node.op, node.params, node.size
     inv = Inventory()
     if op == "sng":
         const = "const" in node.arrays
-        inv = Inventory.of("sng", size, width=p["bits"], constant=const or None)
-        inv = inv.add("lfsr", size, width=lfsr_width)
+        inv = Inventory.of("sng", live_comparators(node), width=p["bits"], constant=const or None)
         if const and node.arrays["const"].ndim == len(node.shape) + 1:
             # per-step constants (per-step bn_x/bn_h biases): a ROM of T x size thresholds
             T = node.arrays["const"].shape[0]
@@ -44,7 +63,6 @@ def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
     elif op == "wfsm":
         steps = int(np.max(node.arrays["operands"]))
         inv = Inventory.of("wfsm", size, states=p["states"], weight_bits=p["weight_bits"], max_step=steps)
-        inv = inv.add("lfsr", size, width=lfsr_width)
         wq = node.arrays["wq"]
         if wq.ndim == 3:
             # per-step table bank: a ROM of T x G tables of N b-bit weights, loaded into the WFSMs'
@@ -113,13 +131,12 @@ def _wfsm_states(netlist: SCNetlist, layer: str, role: str, option) -> int:
 
 def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
     """Layer name -> inventory (weights as a separate ``weights`` part)."""
-    W = int(netlist.sources.get("width", 32))
     parts: dict[str, Inventory] = {}
     weight_bits = 0
     for plan in netlist.layers:
-        inv = Inventory()
+        inv = source_inventory(netlist, plan.name)
         for node in netlist.layer_nodes(plan.name):
-            inv = inv + node_inventory(node, W, plan.length or 1)
+            inv = inv + node_inventory(node, plan.length or 1)
             if "weights" in node.arrays:
                 w = node.arrays["weights"]
                 weight_bits += w.size * (2 if np.any(w == 0) else 1)

@@ -34,10 +34,10 @@ from ..errors import SCValueError, SimulationError
 from ..ir.sc import SIGMOID, SCNetlist, SCNode
 from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
-from ..sim.kernels import fsm_streams_out, lfsr_fill, updown_streams
+from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
 from ..sim.rules import fsm_reset_state, sign_decode, stats_row
-from ..sim.sources import byte_tables, leap_matrix
+from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
 #: numba threads during a simulation (see Runtime.run)
@@ -61,11 +61,8 @@ class Runtime:
 
     def __init__(self, netlist: SCNetlist) -> None:
         self.netlist = netlist.check()
-        src = netlist.sources
-        if not src:
+        if not netlist.sources.get("registers") and any(n.op in COMPARATOR_OPS for n in netlist):
             raise SimulationError("the netlist has no allocated sources (run the allocate_sources pass)")
-        self.width = int(src["width"])
-        self.tables = byte_tables(leap_matrix(self.width, int(src.get("stride") or self.width)))
         self.layers = [p for p in netlist.layers]
         self.by_layer = {p.name: netlist.layer_nodes(p.name) for p in self.layers}
         self.output = netlist.metadata["output"]
@@ -114,13 +111,8 @@ class Runtime:
         nodes = self.by_layer[layer]
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
-        # one bank of all the layer's LFSRs (every SNG and WFSM weight source), filled by one
-        # kernel call per time step; node -> its column range
-        banked = [n for n in nodes if n.op in ("sng", "wfsm")]
-        seeds = [n.arrays["seeds" if n.op == "sng" else "wseeds"].ravel().astype(np.uint64) for n in banked]
-        bank_state = np.concatenate(seeds) if seeds else np.zeros(0, dtype=np.uint64)
-        offsets = np.cumsum([0] + [s.size for s in seeds])
-        columns = {n.name: (int(offsets[k]), int(offsets[k + 1])) for k, n in enumerate(banked)}
+        # the layer's source registers, stepped once per time step for all its comparators
+        randoms = LayerRandoms(self.netlist, layer)
         fsm_state = {n.name: np.full(B * n.size, fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         out_node = nodes[-1]
@@ -129,8 +121,7 @@ class Runtime:
         saturations = 0
         for t in range(T):
             vals: dict[str, np.ndarray] = {prev: seq[:, t]}
-            rand = self._rand(bank_state, L) if bank_state.size else None
-            lfsr = {name: rand[:, a:b] for name, (a, b) in columns.items()}
+            lfsr = randoms.step(L)
             for n in nodes:
                 v = self._eval(n, vals, regs, lfsr, fsm_state, L, B, t)
                 if n.op == "decode" and n.params.get("saturate") is not None:
@@ -235,14 +226,6 @@ class Runtime:
             return np.clip(v, -k, k), sat
         raise SimulationError(f"node {n.name!r}: no runtime for op {op!r}")
 
-    def _rand(self, states: np.ndarray, L: int) -> np.ndarray:
-        """(L, S) full-width states s_t of a bank of leap-forward LFSRs (advances them by L)."""
-        # filled through a transposed view: each LFSR's L states are contiguous (the kernel walks
-        # one source over time), and every SNG bank reads its rows without a copy
-        out = np.empty((states.size, L), dtype=np.uint64)
-        lfsr_fill(self.tables, states, out.T, np.uint64((1 << self.width) - 1))
-        return out.T
-
     def _sng(self, n: SCNode, vals, lfsr, L: int, B: int, t: int = 0) -> np.ndarray:
         p = n.params
         v = sng_values(n, None if "const" in n.arrays else vals[n.inputs[0]], t, B)
@@ -251,8 +234,11 @@ class Runtime:
         except SCValueError as exc:
             raise SCValueError(n.name, f"value outside the {n.encoding} range of its SNGs ({exc}); "
                                        "the compiled input range is too small for these inputs") from None
-        r = lfsr[n.name] & np.uint64((1 << p["bits"]) - 1)           # R_t = s_t & (2^n - 1), (L, S)
+        r = lfsr[n.name]                                              # R_t of each comparator, (L, S)
         bits = sng(r.T.reshape(n.shape + (L,))[None], x[..., None].astype(np.uint64))
+        pruned = np.asarray(n.arrays["src"]) < 0 if "src" in n.arrays else None   # no comparator: 0
+        if pruned is not None and pruned.any():
+            bits[:, pruned] = False
         return bits
 
     def _wfsm(self, n: SCNode, d: np.ndarray, lfsr, fsm_state, L: int, B: int, t: int = 0) -> np.ndarray:
@@ -262,7 +248,7 @@ class Runtime:
         if d.ndim == 3 and d.dtype == np.bool_:                       # binary input: +-1 steps
             d = 2 * d.astype(np.int32) - 1
         steps = d.reshape(B, rows, L)
-        rw = lfsr[n.name] & np.uint64((1 << int(p["weight_bits"])) - 1)   # (L, rows)
+        rw = lfsr[n.name]                                             # (L, rows)
         if p.get("state_policy") == "reset":
             fsm_state[n.name][:] = fsm_reset_state(N)
         state = fsm_state[n.name].reshape(B, rows)

@@ -86,7 +86,7 @@ def test_bn_c_table_bank_structure_and_cost(bn_c_sign):
     # the ROM of T x G x N x b bits is in the inventory and the cost report
     from sccompiler.cost.netlist_cost import node_inventory
 
-    inv = node_inventory(fsm, 32, 256)
+    inv = node_inventory(fsm, 256)
     roms = [(p, n) for p, n in inv if p.kind == "weight_memory"]
     assert len(roms) == 1 and dict(roms[0][0].params)["bits"] == 3 * 8 * 16 * 8
     assert dict(roms[0][0].params)["storage"] == "rom"
@@ -153,7 +153,7 @@ def test_per_step_bn_x_bn_h_with_integral_gates(independent, real_inputs):
     assert d.netlist.node("lstm0.b_s").arrays["const"].shape[0] == 3
     from sccompiler.cost.netlist_cost import node_inventory
 
-    roms = {name: sum(dict(pr.params)["bits"] for pr, _ in node_inventory(d.netlist.node(name), 32, 256)
+    roms = {name: sum(dict(pr.params)["bits"] for pr, _ in node_inventory(d.netlist.node(name), 256)
                       if pr.kind == "weight_memory") for name in ("lstm0.b_s", "lstm0.gates_s", "lstm0.x_s")}
     nb = d.netlist.node("lstm0.b_s").shape[0]
     bits = d.netlist.node("lstm0.b_s").params["bits"]
@@ -318,7 +318,7 @@ def test_wfsm_table_bank_reads_table_of_step():
     node = SCNode("f", "wfsm", ("d",), (R,), "l", "bipolar", params={"states": N, "weight_bits": b},
                   arrays={"wq": wq, "group": np.zeros(R, dtype=np.int64)})
     d = np.random.default_rng(0).integers(-2, 3, size=(B, R, L)).astype(np.int32)
-    lfsr = {"f": np.random.default_rng(1).integers(1, 1 << 16, size=(L, R)).astype(np.uint64)}
+    lfsr = {"f": np.random.default_rng(1).integers(0, 1 << b, size=(L, R)).astype(np.uint64)}   # b-bit R_t
     state = {"f": np.full(B * R, N // 2, dtype=np.int64)}
     outs = [Runtime._wfsm(None, node, d, lfsr, state, L, B, t) for t in (0, 1, 5)]
     assert not outs[0].any() and outs[1].all() and outs[2].all()
