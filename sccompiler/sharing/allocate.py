@@ -120,10 +120,12 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
     if kind != "lfsr":
         raise ConfigError(f"source: compiled designs use LFSR sources, got {kind!r}")
     if fanout is not None and (isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1):
-        raise ConfigError(f"source_fanout: must be a positive integer (comparators per source register), got {fanout!r}")
+        raise ConfigError("source_fanout: must be a positive integer (comparators per source register), "
+                          f"got {fanout!r}")
     if not 1 <= width <= MAX_WIDTH:
         raise ConfigError(f"lfsr_width: must be in [1, {MAX_WIDTH}], got {width!r}")
-    too_wide = [(n.name, comparator_bits(n)) for n in netlist if n.op in ("sng", "wfsm") and comparator_bits(n) > width]
+    too_wide = [(n.name, comparator_bits(n)) for n in netlist
+                if n.op in ("sng", "wfsm") and comparator_bits(n) > width]
     if too_wide:
         name, b = too_wide[0]
         raise ConfigError(f"lfsr_width: {width}-bit source registers are too narrow for the {b}-bit comparators of "
@@ -197,7 +199,8 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
     sources = {"kind": "lfsr", "mode": mode, "width": width, "master_seed": seed, "count": len(registers),
                "comparators": total, "pruned": pruned, "fanout_cap": fanout, "window_cycles": max_len,
                "registers": registers}
-    summary = {"mode": mode, "registers": len(registers), "register_widths": {str(k): v for k, v in sorted(widths.items())},
+    summary = {"mode": mode, "registers": len(registers),
+               "register_widths": {str(k): v for k, v in sorted(widths.items())},
                "register_bits": int(sum(r["width"] for r in registers)), "comparators": total, "pruned": pruned,
                "fanout_cap": fanout, "layers": layers_summary}
     return netlist.with_nodes(nodes).replace(sources=sources), summary

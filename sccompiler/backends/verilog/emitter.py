@@ -147,7 +147,8 @@ class DesignEmitter:
         width, seed = int(reg["width"]), int(reg["seed"])
         check_seed(seed, width)
         if reg["layer"] != self.ctl:
-            raise UnsupportedOpError("sources", None, f"source register {k} of layer {reg['layer']!r} read by {self.ctl!r}")
+            raise UnsupportedOpError("sources", None,
+                                     f"source register {k} of layer {reg['layer']!r} read by {self.ctl!r}")
         mod = lfsr_module_name(width, width, enable=self.idles)
         self.modules.add(mod)
         used = self.register_bits_used.get(k, set())
