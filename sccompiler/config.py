@@ -155,7 +155,7 @@ class CompileConfig:
     target_error: float | None = None
     source: str = "lfsr"
     lfsr_width: int = 32
-    sources: str = "private"
+    sources: str = "shared"
     source_fanout: int | None = None
     seed: int = 1
     input_encoding: str = "auto"

@@ -28,10 +28,24 @@ def _datapath(rep: dict) -> list[str]:
         lines.append(f"| {lay['name']} | {lay['kind']} | {lay['length']} | {opts} |")
     lines += ["", "Primitive instances: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())), ""]
     src = rep.get("sources", {})
-    if src:
-        lines += [f"Random sources: {src.get('count')} {src.get('width')}-bit leap-forward LFSRs "
-                  f"(seed {src.get('master_seed')}, phase spacing {src.get('spacing')}, windows disjoint over "
-                  f"{src.get('window_cycles')} cycles: {src.get('windows_disjoint')})", ""]
+    if src.get("mode"):
+        widths = ", ".join(f"{n} x {w}-bit" for w, n in src.get("register_widths", {}).items())
+        live = src["comparators"] - src["pruned"]
+        lines += [f"Random sources ({src['mode']}): {src['registers']} leap-forward LFSR registers ({widths}; "
+                  f"{src['register_bits']} flip-flops) feed {live} comparators; {src['pruned']} comparators "
+                  "pruned (their streams meet only zero weights)."
+                  + (f" At most {src['fanout_cap']} comparators per register." if src.get("fanout_cap") else ""),
+                  "", "| layer | comparators | pruned | colours | registers | max comparators per register |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name, v in src.get("layers", {}).items():
+            lines.append(f"| {name} | {v['comparators']} | {v['pruned']} | {v.get('colours', '-')} | "
+                         f"{v['registers']} | {v.get('max_fanout', 1)} |")
+        corr = rep.get("correlation", {}).get("sources")
+        if corr and corr.get("pairs"):
+            lines += ["", f"Measured between {corr['pairs']} sampled pairs of conflicting comparators (streams that "
+                      f"meet) over {corr['cycles']} cycles: worst |SCC| {corr['max_abs_scc']:.3f}, worst covariance "
+                      f"|z| {corr['max_abs_z']:.2f}, {100 * corr['share_beyond_z4']:.2f}% of pairs beyond |z| > 4."]
+        lines.append("")
     return lines
 
 

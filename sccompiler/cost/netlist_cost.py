@@ -213,7 +213,11 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
             "table gates (exact inputs): XNOR+popcount and an activation table per gate row in the binary "
             "domain replace the reference's stream XNOR/APC/WFSM per row",
             "the reference shares the h SNG with the next layer's input; the compiled netlist gives every "
-            "layer its own input SNGs and every SNG/WFSM its own LFSR (sngs_per_rng = 1)",
+            "layer its own input SNGs",
+            ("every SNG/WFSM comparator has its own LFSR (sources: private, as the reference)"
+             if netlist.sources.get("mode") == "private" else
+             f"comparators read {netlist.sources.get('count')} shared source registers (sources: shared) "
+             "instead of one LFSR each"),
             "c_t is stored as K = cell_range streams (K SNGs, K XNORs) instead of one",
             "bias streams: ceil(max|b|/u) constant SNGs per gate row (the reference: one)",
             "the cell's APC (f*c + i*g) carries its own d = 2k - M offset adder (H ripple adders the reference "
