@@ -144,6 +144,7 @@ def _cost(rep: dict) -> list[str]:
                   f"for {t['steps']} step(s); its latency and energy use these cycles.  The baselines are "
                   "analytic designs of the same layers (docs/cost-model.md).", ""]
     lines.append(to_markdown(cost))
+    lines += _verdict(rep)
     rc = cost.get("reference_comparison")
     if rc:
         kinds = sorted(set(rc["netlist"]) | set(rc["reference"]))
@@ -154,6 +155,32 @@ def _cost(rep: dict) -> list[str]:
         lines += [f"| {k} | {rc['netlist'].get(k, 0):,} | {rc['reference'].get(k, 0):,} |" for k in kinds]
         lines += [""] + [f"- {e}" for e in rc["explanations"]] + [""]
     return lines
+
+
+def _verdict(rep: dict) -> list[str]:
+    """Who wins against the fixed-point design folded to the SC design's latency (area, energy),
+    and at which L the SC design matches the fixed-point model's accuracy."""
+    cost = rep["cost"]
+    p_eq = cost.get("equal_latency_parallelism")
+    name = next((k for k, v in cost["designs"].items()
+                 if k.startswith("fixed") and v["params"].get("parallelism") == p_eq), None)
+    if name is None:
+        return []
+    r = cost["ratios"][name]
+    words = []
+    for key, what in (("area", "area"), ("energy_per_inference", "energy per inference")):
+        v = r[key]
+        words.append(f"{what}: {'SC' if v > 1 else 'fixed point'} wins by {max(v, 1 / v):.1f}x")
+    lines = [f"**Verdict at equal latency** (`{name}`: the {name.split('-')[0][5:]}-bit fixed-point design folded "
+             f"to P = {p_eq}, finishing a step within the SC design's step period): " + "; ".join(words) + "."]
+    fx = (rep.get("accuracy") or {}).get("fixed_point")
+    if fx:
+        at = (f"the SC design is at least as accurate from L = {fx['sc_length_to_match']}"
+              if fx["sc_length_to_match"] else
+              f"the SC design does not reach it up to L = {fx['longest_simulated']}")
+        lines.append(f"Accuracy: the {fx['bits']}-bit fixed-point model's mean |output - quantized reference| is "
+                     f"{fx['error_vs_quantized']:.4g} on the calibration samples; {at} (accuracy curve above).")
+    return ["", " ".join(lines), ""]
 
 
 def _pass_timings(rep: dict) -> list[str]:

@@ -154,9 +154,10 @@ def _kind_counts(inv: Inventory) -> dict[str, int]:
     return out
 
 
-def cost_report(netlist: SCNetlist, model, config) -> dict:
-    """Cost of the compiled design vs the fixed-point and accumulate-only baselines (equal latency
-    included), and the primitive counts next to the analytic reference datapath."""
+def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
+    """Cost of the compiled design running ``steps`` time steps vs the fixed-point and
+    accumulate-only baselines (equal latency included), and the primitive counts next to the
+    analytic reference datapath."""
     from . import (  # noqa: PLC0415
         binary_weight_design,
         compare,
@@ -170,7 +171,7 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
 
     parts = netlist_inventory(netlist)
     rec = [p for p in netlist.layers if p.kind in ("lstm", "gru")]
-    timing = netlist_timing(netlist, clock_mhz=load_target(config.cost_target).clock_mhz)
+    timing = netlist_timing(netlist, steps=steps, clock_mhz=load_target(config.cost_target).clock_mhz)
     P = timing.step_period
     sc = Design(name=f"sc-compiled-L{max(p.length for p in rec)}", parts=tuple(parts.items()),
                 step_cycles=timing.step_cycles, result_cycles=RESULT_CYCLES,
@@ -187,7 +188,7 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
     baselines = [fixed_point_design(shapes, bits=bits), fixed_point_design(shapes, bits=bits, parallelism=p_eq),
                  binary_weight_design(shapes, weights=kind, act_bits=bits),
                  binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq)]
-    result = compare(sc, baselines, config.cost_target)
+    result = compare(sc, baselines, config.cost_target, steps=steps)
     result["equal_latency_parallelism"] = p_eq
     result["timing"] = timing.to_json()
     # the analytic reference (docs/background.md §5) for LSTM layers, counted per primitive kind

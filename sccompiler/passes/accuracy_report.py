@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SCCError
+from ..quantize.fixed_point import FixedPointModel
 from ..reference import forward
 from ..runtime import Runtime, golden_forward
 from .registry import CompileState, register_pass
@@ -29,8 +31,24 @@ def accuracy_curve(state: CompileState, max_samples: int = CURVE_SAMPLES) -> dic
                        "error_vs_design_reference": float(np.abs(out - gold).mean())})
     return {"metric": "mean_abs", "samples": int(x.shape[0]), "curve": points,
             "design_vs_quantized": float(np.abs(gold - ref).mean()),
+            "fixed_point": fixed_point_match(state, x, ref, points),
             "note": "error_vs_design_reference shrinks ~1/sqrt(L); design_vs_quantized is the floor the "
                     "design's own quantization points (sign(h), saturation) add"}
+
+
+def fixed_point_match(state: CompileState, x: np.ndarray, ref: np.ndarray, points: list[dict]) -> dict | None:
+    """The k-bit fixed-point model's error against the quantized reference on the same inputs
+    (k = cost_bits, the baseline of the cost report) and the shortest L of the curve at which the
+    SC design is at least as accurate (None: not within the curve); None where the fixed-point
+    baseline does not cover the model (embeddings, batch norm)."""
+    try:
+        fpm = FixedPointModel.from_model(state.model, state.config.cost_bits)
+        fixed = float(np.abs(fpm.forward_float(x) - ref).mean())
+    except SCCError:
+        return None
+    match = next((pt["length"] for pt in points if pt["error_vs_quantized"] <= fixed), None)
+    return {"bits": fpm.bits, "error_vs_quantized": fixed, "sc_length_to_match": match,
+            "longest_simulated": points[-1]["length"]}
 
 
 @register_pass("accuracy_report", optional=True, requires=("allocate_sources",),

@@ -122,6 +122,9 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
     if fanout is not None and (isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1):
         raise ConfigError("source_fanout: must be a positive integer (comparators per source register), "
                           f"got {fanout!r}")
+    if fanout is not None and mode == "private":
+        raise ConfigError("source_fanout: applies to sources: shared (a private register feeds one comparator); "
+                          "remove it or set sources: shared")
     if not 1 <= width <= MAX_WIDTH:
         raise ConfigError(f"lfsr_width: must be in [1, {MAX_WIDTH}], got {width!r}")
     too_wide = [(n.name, comparator_bits(n)) for n in netlist

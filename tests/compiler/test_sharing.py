@@ -218,6 +218,7 @@ def test_register_widths_keep_the_full_period():
     ({"source_fanout": 0}, "source_fanout: must be in"),
     ({"source_fanout": "4"}, "source_fanout: must be an integer"),
     ({"lfsr_width": 16, "defaults": {"sng_bits": 20}}, "too narrow for the 20-bit comparators"),
+    ({"sources": "private", "source_fanout": 4}, "applies to sources: shared"),
 ])
 def test_bad_source_options_are_clear_errors(override, match):
     x = np.random.default_rng(0).uniform(-1, 1, (2, 2, 3))
