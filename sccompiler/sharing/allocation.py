@@ -104,8 +104,8 @@ def _pack(colours: list[int], bits: list[int], live: list[bool], width: int, fan
             off = width - free_bits[reg]
             take = todo[:int(min(len(todo), free_fan[reg]))]
             todo = todo[len(take):]
-            for m, k in enumerate(take):
-                where[k] = (reg, off, need[c], m)
+            for k in take:
+                where[k] = (reg, off)
             free_bits[reg] -= need[c]
             free_fan[reg] -= len(take)
     return where, [width - f for f in free_bits]
@@ -150,7 +150,7 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
             for c, alive in zip(s.comparators, s.live):
                 if alive:
                     registers.append({"layer": p.name, "width": width, "seed": int(seeds[k])})
-                    where.append((len(registers) - 1, 0, width, 0))
+                    where.append((len(registers) - 1, 0))
                 else:
                     where.append(None)
                 k += 1
@@ -171,7 +171,7 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
             first = len(registers)
             for u in used:
                 registers.append({"layer": p.name, "width": register_width(u), "seed": 0})
-            where = [None if w is None else (first + w[0],) + w[1:] for w in where]
+            where = [None if w is None else (first + w[0], w[1]) for w in where]
             pending.append((s, where))
             n_pruned = s.live.count(False)
             live_cols = {c for c, alive in zip(cols, s.live) if alive}
@@ -209,15 +209,6 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
     return netlist.with_nodes(nodes).replace(sources=sources), summary
 
 
-def window_order(span: int, m: int) -> np.ndarray:
-    """The bit order in which the m-th comparator sharing a window reads it: the window rotated by
-    m // 2 bits, reversed for odd m (m = 0: the window as it is).  Comparators that share a window
-    never meet; distinct orders give their streams different most significant bits, so their errors
-    are less alike where later layers add them up."""
-    order = (np.arange(span) + (m // 2) % span) % span
-    return order[::-1] if m % 2 else order
-
-
 def _wire(netlist: SCNetlist, s: LayerStreams, where, wiring: dict) -> None:
     """src / taps arrays of every comparator node of one layer from the (register, offset) of
     each comparator (None: pruned)."""
@@ -232,7 +223,7 @@ def _wire(netlist: SCNetlist, s: LayerStreams, where, wiring: dict) -> None:
         for k in ks:
             c = s.comparators[k]
             if where[k] is not None:
-                reg, off, span, m = where[k]
+                reg, off = where[k]
                 src[c.index] = reg
-                taps[c.index] = off + window_order(span, m)[:b]
+                taps[c.index] = np.arange(off, off + b)
         wiring[name] = (src.reshape(n.shape), taps.reshape(tuple(n.shape) + (b,)))
