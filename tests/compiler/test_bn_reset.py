@@ -195,18 +195,22 @@ def test_per_step_independent_bn_with_integral_gru(reset_first):
 
 # ------------------------------------------------------------------------ GRU linear_before_reset=0
 def test_gru_reset_first_converges():
-    """r*h by XNOR of r's and h's streams, then XNOR+APC with W_hn: 2 layers, 1/sqrt(L)."""
+    """r*h by XNOR of r's and h's streams, then XNOR+APC with W_hn: 2 layers, 1/sqrt(L).  The
+    output error's fall from L = 64 to 1024 is averaged over three compile seeds (one seed's
+    ratio scatters by +-15%)."""
     x = np.random.default_rng(13).uniform(-1, 1, (6, 5, 4))
-    d = compile_model(_gru_reset_first(), {"length": 256, **FAST}, calibration=x)
-    assert d.netlist.node("gru0.rh").op == "xnor"
-    assert d.netlist.node("gru0.ph").shape == (12,)             # h rows only for r, z
-    assert d.netlist.node("gru0.ph_n").inputs == ("gru0.rh",)
-    traces = {L: d.trace(x, length=L) for L in LENGTHS}
-    for lay in ("gru0", "gru1"):
-        _ratio_ok([np.abs(tr[lay]["sc"][f"{lay}.h"] - tr[lay]["teacher_forced"]["h"]).mean()
-                   for tr in traces.values()])
-    out_err = [np.abs(tr["output"] - tr["gru1"]["reference"]["h"]).mean() for tr in traces.values()]
-    assert out_err[0] > out_err[2] * 2.5
+    out_err = np.zeros(len(LENGTHS))
+    for seed in (1, 2, 3):
+        d = compile_model(_gru_reset_first(), {"length": 256, "seed": seed, **FAST}, calibration=x)
+        assert d.netlist.node("gru0.rh").op == "xnor"
+        assert d.netlist.node("gru0.ph").shape == (12,)             # h rows only for r, z
+        assert d.netlist.node("gru0.ph_n").inputs == ("gru0.rh",)
+        traces = {L: d.trace(x, length=L) for L in LENGTHS}
+        for lay in ("gru0", "gru1"):
+            _ratio_ok([np.abs(tr[lay]["sc"][f"{lay}.h"] - tr[lay]["teacher_forced"]["h"]).mean()
+                       for tr in traces.values()])
+        out_err += [np.abs(tr["output"] - tr["gru1"]["reference"]["h"]).mean() for tr in traces.values()]
+    assert out_err[0] > out_err[2] * 2.5, out_err
 
 
 def test_gru_reset_first_binary_inputs(binary_inputs):
