@@ -231,3 +231,21 @@ def test_shared_is_the_default_and_recorded():
 
     assert CompileConfig().sources == "shared"
     assert dataclasses.replace(CompileConfig(), sources="private").sources == "private"
+
+
+def test_cli_sources_flag(tmp_path):
+    from click.testing import CliRunner
+
+    from sccompiler.cli import cli
+    from sccompiler.design import CompiledDesign
+    from sccompiler.frontends.native import save_model
+
+    save_model(lstm_model(I=2, H=3), tmp_path / "m")
+    for mode in ("private", "shared"):
+        res = CliRunner().invoke(cli, ["compile", str(tmp_path / "m"), "--length", "32", "--sources", mode,
+                                       "--disable", "accuracy_report", "-o", str(tmp_path / mode)])
+        assert res.exit_code == 0, res.output
+        assert f"{mode} LFSR registers" in res.output
+        assert CompiledDesign.load(tmp_path / mode).netlist.sources["mode"] == mode
+    res = CliRunner().invoke(cli, ["compile", str(tmp_path / "m"), "--sources", "both", "-o", str(tmp_path / "x")])
+    assert res.exit_code != 0 and "Traceback" not in res.output
