@@ -69,8 +69,8 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="also write OUTDIR/rtl (synthesizable top + library) and OUTDIR/tb (testbench; `scc verify`)")
 # --- end verilog emission ---
 def compile_cmd(model: str, config_path: str | None, length: int | None, target_error: float | None,
-                calibration: str | None, sources: str | None, disable: tuple[str, ...], flow: str | None, outdir: str, force: bool,
-                as_json: bool, emit: str | None = None) -> None:
+                calibration: str | None, sources: str | None, disable: tuple[str, ...], flow: str | None,
+                outdir: str, force: bool, as_json: bool, emit: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..config import load_config  # noqa: PLC0415
     from ..design import compile_model  # noqa: PLC0415
