@@ -162,6 +162,7 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
         binary_weight_design,
         compare,
         fixed_point_design,
+        head_shape,
         layer_shapes,
         load_target,
         parallelism_for_latency,
@@ -181,13 +182,15 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
                 ops_unit="stream-bit XNOR",
                 params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P)
     shapes = layer_shapes(model)
+    head = head_shape(model)            # the baselines carry the same dense head as the SC design
     kind = weight_kind(model)
     bits = config.cost_bits
     # the folded baselines must finish a time step within the SC design's step period
-    p_eq = parallelism_for_latency(shapes, P)
-    baselines = [fixed_point_design(shapes, bits=bits), fixed_point_design(shapes, bits=bits, parallelism=p_eq),
-                 binary_weight_design(shapes, weights=kind, act_bits=bits),
-                 binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq)]
+    p_eq = parallelism_for_latency(shapes, P, head=head)
+    baselines = [fixed_point_design(shapes, bits=bits, head=head),
+                 fixed_point_design(shapes, bits=bits, parallelism=p_eq, head=head),
+                 binary_weight_design(shapes, weights=kind, act_bits=bits, head=head),
+                 binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq, head=head)]
     result = compare(sc, baselines, config.cost_target, steps=steps)
     result["equal_latency_parallelism"] = p_eq
     result["timing"] = timing.to_json()

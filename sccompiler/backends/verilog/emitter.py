@@ -78,6 +78,7 @@ class DesignEmitter:
         self.deferred: list = []          # blocks that need a later node's widths (state ROMs)
         self.tsels: set[str] = set()      # per-step table index signals emitted so far
         self.source_wires: set[int] = set()   # source registers instantiated so far
+        self.unread: list[tuple[str, str]] = []   # (expression, why) no comparator reads
         self.register_bits_used = used_register_bits(self.netlist)
         self.check_layers()
 
@@ -186,7 +187,8 @@ class DesignEmitter:
         is kept."""
         name = expr.split("[")[0]
         for d in self.decls.items:
-            if isinstance(d, Decl) and d.kind == "wire" and d.init is None and d.names[-1] == name and d.unused is None:
+            if isinstance(d, Decl) and d.kind in ("wire", "reg") and d.init is None and d.names[-1] == name \
+                    and d.unused is None:
                 d.unused = why
 
     def tsel(self, t_st: int) -> tuple[str | None, int]:
@@ -233,6 +235,8 @@ class DesignEmitter:
             handler(self, n)
         for block in self.deferred:
             block()
+        for expr, why in self.unread:                # thresholds of pruned comparators, declared by now
+            self.waive_unused(expr, why)
         for reg in self.registers:
             if reg.get("flag"):
                 self.reset_flag(reg)

@@ -209,6 +209,7 @@ def sng_bank(em: DesignEmitter, n, bits: int, thr: list[str]) -> None:
         y = f"{inst}_y"
         if rr is None:
             em.decls.wire(y, init="1'b0", unused="pruned: its stream meets only zero weights", waive_statement=True)
+            em.unread.append((thr[idx], f"the threshold of {inst}, a pruned comparator"))
             out.append(y)
             continue
         em.decls.wire(y)
