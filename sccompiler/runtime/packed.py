@@ -36,9 +36,12 @@ from .engine import VALUE_OPS, LayerRun, eval_value_op, sng_values
 from .packed_kernels import (
     add_bit_cycles,
     apc_wfsm,
+    comparator_randoms,
+    rows_last,
     sng_direct,
     sng_tables,
     to_element_packed,
+    wfsm_masks,
     xnor_apc_cycles,
 )
 from .randoms import COMPARATOR_OPS, LayerRandoms
@@ -84,6 +87,18 @@ def _xnor_apc_static(n: SCNode) -> _XnorApc:
     return _XnorApc(w.astype(np.float64), P, N, wcol, bank.astype(np.int64), banks)
 
 
+def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
+    """{comparator node: (size, L) R_t} of the next L cycles: ``randoms.step(L)`` transposed,
+    computed from ``randoms.states(L)`` by :func:`~.packed_kernels.comparator_randoms` (the same
+    gather rule, comparator-major and in parallel; tests/runtime pin it to ``step``)."""
+    if randoms.src.size == 0:
+        return {}
+    states = np.ascontiguousarray(randoms.states(L).T)                # (registers, L)
+    rand = np.empty((randoms.src.size, L), dtype=np.uint64)
+    comparator_randoms(states, randoms.src, randoms.taps, randoms.nbits, randoms.offsets, rand)
+    return {name: rand[a:b] for name, (a, b) in randoms.columns.items()}
+
+
 def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The reference's fan-out broadcast of a (B, H, W) bank against a (B, K, H, W) one."""
     if a.ndim < b.ndim:
@@ -106,10 +121,23 @@ class _Terms:
         self.B, self.L, self.R = B, L, R
         self.pops: list[tuple] = []
         self.dense: np.ndarray | None = None
+        self.bits: list[np.ndarray] = []
         self.base = np.zeros((1, R), dtype=np.int64)
 
     def add_dense(self, d: np.ndarray) -> None:
         self.dense = d if self.dense is None else self.dense + d
+
+    def add_bits(self, b: np.ndarray, fuse: bool = True) -> None:
+        """Streams (B', K, R, W), each adding 2 bit - 1 per cycle: per-element ones into the
+        fused kernel, shared ones (B' = 1, computed once) as a dense term."""
+        t = rows_last(b)
+        if fuse and b.shape[0] == self.B and self.B > 1:
+            self.bits.append(t)
+            self.base = self.base - b.shape[1]
+            return
+        d = np.zeros((b.shape[0], self.L, self.R), dtype=np.int32)
+        add_bit_cycles(t, d)
+        self.add_dense(d)
 
     def arrays(self):
         B, L, R = self.B, self.L, self.R
@@ -128,8 +156,10 @@ class _Terms:
             wcol = np.zeros((0, R), dtype=np.int32)
         dense = np.zeros((0, L, R), dtype=np.int32) if self.dense is None else \
             np.ascontiguousarray(self.dense, dtype=np.int32)
+        bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
+            np.zeros((0, 0, 0, R), dtype=np.uint64)
         base = np.ascontiguousarray(np.broadcast_to(self.base, (B, R)), dtype=np.int32)
-        return jp, on, P, N, wcol, base, dense
+        return jp, on, P, N, wcol, bt, base, dense
 
 
 class _Step:
@@ -159,7 +189,7 @@ class _Step:
             raise SCValueError(n.name, f"value outside the {n.encoding} range of its SNGs ({exc}); "
                                        "the compiled input range is too small for these inputs") from None
         x = np.ascontiguousarray(x.reshape(B, n.size))
-        r = np.ascontiguousarray(self.rand[n.name])                 # (L, S)
+        r = np.ascontiguousarray(self.rand[n.name])                 # (S, L)
         levels = (1 << int(p["bits"])) + 1
         S, W, L = n.size, self.W, self.L
         if B * L > 2 * levels * W and S * levels * W * 8 <= SNG_TABLE_BYTES:
@@ -194,23 +224,23 @@ class _Step:
             self.int_terms(src, terms)
         else:                                                        # binary input: d = 2 bit - 1
             bits = self.vals[src]
-            d = np.zeros((bits.shape[0], L, R), dtype=np.int32)
-            add_bit_cycles(np.ascontiguousarray(bits.reshape(bits.shape[0], 1, R, self.W)), d)
-            terms.add_dense(d)
+            terms.add_bits(bits.reshape(bits.shape[0], 1, R, self.W))
         N = int(p["states"])
         if p.get("state_policy") == "reset":
             state[:] = fsm_reset_state(N)
         wq = np.asarray(n.arrays["wq"]).astype(np.uint64)
         if wq.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
             wq = wq[stats_row(self.t, wq.shape[0])]
-        goff = np.asarray(n.arrays["group"]).reshape(-1).astype(np.int64) * N
+        group = np.asarray(n.arrays["group"]).reshape(-1).astype(np.int64)
+        masks = np.empty((L, -(-N // 64), R), dtype=np.uint64)
+        wfsm_masks(np.ascontiguousarray(self.rand[n.name]), np.ascontiguousarray(wq.reshape(-1, N)), group, masks)
         y = np.empty((B, R, self.W), dtype=np.uint64)
-        dsum = np.empty((B, R), dtype=np.int64)
-        jp, on, P, Nm, wcol, base, dense = terms.arrays()
-        apc_wfsm(jp, on, P, Nm, wcol, base, dense, np.ascontiguousarray(self.rand[n.name]),
-                 np.ascontiguousarray(wq.reshape(-1)), goff, N, state, y, dsum)
-        if self.rt.nodes[src].kind == "int":
-            self.sums.setdefault(src, dsum)
+        want = self.rt.nodes[src].kind == "int" and src not in self.sums and len(self.rt.consumers[src]) > 1
+        dsum = np.empty((B if want else 0, R), dtype=np.int64)
+        jp, on, P, Nm, wcol, bt, base, dense = terms.arrays()
+        apc_wfsm(jp, on, P, Nm, wcol, bt, base, dense, masks, N, state, y, dsum)
+        if want:
+            self.sums[src] = dsum
         return y.reshape((B,) + n.shape + (self.W,))
 
     # ------------------------------------------------------------------ integral streams
@@ -279,6 +309,8 @@ class _Step:
         elif n.op == "apc":
             terms = _Terms(self.B, L, n.size)
             self.int_terms(name, terms, fuse=False)
+            if terms.bits:
+                raise SimulationError(f"node {n.name!r}: unfused bit terms")  # add_bits(fuse=False) only
             c = np.broadcast_to(terms.base[:, None, :], (terms.base.shape[0], L, n.size)).astype(np.int32)
             if terms.dense is not None:
                 c = c + terms.dense
@@ -289,7 +321,7 @@ class _Step:
         elif n.op == "xnor_int":
             r = self.vals[n.inputs[0]]
             sign = np.zeros((r.shape[0], L, n.size), dtype=np.int32)
-            add_bit_cycles(np.ascontiguousarray(r.reshape(r.shape[0], 1, n.size, self.W)), sign)
+            add_bit_cycles(rows_last(r.reshape(r.shape[0], 1, n.size, self.W)), sign)
             c = (self.int_cycles(n.inputs[1]) * sign).astype(np.int32)
         else:
             raise SimulationError(f"node {n.name!r}: no packed runtime for op {n.op!r}")
@@ -345,10 +377,7 @@ class _Step:
                     else:
                         terms.add_dense(self.int_cycles(i))
                 else:
-                    b = self._bits_rows(n, self.vals[i])
-                    d = np.zeros((b.shape[0], self.L, b.shape[2]), dtype=np.int32)
-                    add_bit_cycles(np.ascontiguousarray(b), d)
-                    terms.add_dense(d)
+                    terms.add_bits(self._bits_rows(n, self.vals[i]), fuse)
             if "offset" in n.arrays:
                 terms.base = terms.base + n.arrays["offset"].reshape(1, -1).astype(np.int64)
         else:
@@ -367,6 +396,10 @@ class PackedRuntime:
         self.by_layer = {p.name: netlist.layer_nodes(p.name) for p in self.layers}
         self.nodes = {n.name: n for n in netlist}
         self.xnor = {n.name: _xnor_apc_static(n) for n in netlist if n.op == "xnor_apc"}
+        self.consumers: dict[str, list[str]] = {n.name: [] for n in netlist}
+        for n in netlist:
+            for i in n.inputs:
+                self.consumers[i].append(n.name)
         self.live = {n.name: np.asarray(n.arrays["src"]).reshape(-1) >= 0 for n in netlist
                      if n.op == "sng" and "src" in n.arrays and (np.asarray(n.arrays["src"]) < 0).any()}
 
@@ -444,7 +477,7 @@ class PackedRuntime:
         outs = []
         saturations = 0
         for t in range(T):
-            step = _Step(self, B, L, t, randoms.step(L))
+            step = _Step(self, B, L, t, comparator_numbers(randoms, L))
             vals = step.vals
             vals[prev] = seq[:, t]
             for n in nodes:

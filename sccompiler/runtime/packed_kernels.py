@@ -43,18 +43,49 @@ def trailing_zeros(typingctx, x):
     return sig, codegen
 
 
+# ----------------------------------------------------------------------------- random numbers
+@njit(parallel=True, nogil=True, cache=True)
+def comparator_randoms(states, src, taps, nbits, offsets, out):
+    """The gather rule of :func:`sccompiler.sim.kernels.gather_taps`, comparator-major and in
+    parallel: ``out[c, t] = sum_k bit(states[src[c], t], taps[c, k]) << k`` (``states`` (S, L):
+    register states, row per register), contiguous taps as a shift and mask, 0 for pruned."""
+    C = src.shape[0]
+    L = states.shape[1]
+    for c in prange(C):
+        s = src[c]
+        if s < 0:
+            for t in range(L):
+                out[c, t] = _ZERO
+            continue
+        row = states[s]
+        bits = nbits[c]
+        off = offsets[c]
+        if off >= 0:
+            sh = np.uint64(off)
+            mask = (_ONE << np.uint64(bits)) - _ONE
+            for t in range(L):
+                out[c, t] = (row[t] >> sh) & mask
+            continue
+        for t in range(L):
+            v = row[t]
+            r = _ZERO
+            for k in range(bits):
+                r |= ((v >> np.uint64(taps[c, k])) & _ONE) << np.uint64(k)
+            out[c, t] = r
+
+
 # ----------------------------------------------------------------------------- SNGs
 @njit(parallel=True, nogil=True, cache=True)
 def sng_tables(rand, levels, words, out):
     """``out[e, X]`` = the cycle-packed stream ``R_t < X`` of comparator ``e`` for every threshold
-    ``X`` in ``0 .. levels - 1`` (``rand`` (L, S): R_t of each comparator, all ``< levels - 1``)."""
-    L, S = rand.shape
+    ``X`` in ``0 .. levels - 1`` (``rand`` (S, L): R_t of each comparator, all ``< levels - 1``)."""
+    S, L = rand.shape
     for e in prange(S):
         for x in range(levels):
             for w in range(words):
                 out[e, x, w] = _ZERO
         for t in range(L):
-            v = rand[t, e]
+            v = rand[e, t]
             out[e, v + 1, t >> 6] |= _ONE << np.uint64(t & 63)
         for x in range(1, levels):
             for w in range(words):
@@ -63,19 +94,19 @@ def sng_tables(rand, levels, words, out):
 
 @njit(parallel=True, nogil=True, cache=True)
 def sng_direct(rand, thr, out):
-    """``out[b, e]`` = cycle-packed ``rand[t, e] < thr[b, e]`` (B, S, W)."""
-    L, S = rand.shape
+    """``out[b, e]`` = cycle-packed ``rand[e, t] < thr[b, e]`` (B, S, W)."""
+    S, L = rand.shape
     B = thr.shape[0]
     W = out.shape[2]
-    for b in prange(B):
-        for e in range(S):
+    for e in prange(S):
+        re = rand[e]
+        for b in range(B):
             x = thr[b, e]
             for w in range(W):
                 acc = _ZERO
                 t0 = w * 64
                 for tt in range(min(64, L - t0)):
-                    if rand[t0 + tt, e] < x:
-                        acc |= _ONE << np.uint64(tt)
+                    acc |= np.uint64(re[t0 + tt] < x) << np.uint64(tt)
                 out[b, e, w] = acc
 
 
@@ -104,18 +135,23 @@ def to_element_packed(bits, out):
 
 @njit(parallel=True, nogil=True, cache=True)
 def add_bit_cycles(bits, out):
-    """``out[b, t, r] += sum_k (2 bit[b, k, r, t] - 1)`` for (B, K, R, W) streams; ``out`` is
-    (B, L, R) int32."""
-    B, K, R, W = bits.shape
+    """``out[b, t, r] += sum_k (2 bit[b, k, r, t] - 1)`` for row-major streams ``bits``
+    (B, K, W, R) (see :func:`rows_last`); ``out`` is (B, L, R) int32."""
+    B, K, W, R = bits.shape
     L = out.shape[1]
     for b in prange(B):
         for k in range(K):
-            for r in range(R):
-                for w in range(W):
-                    x = bits[b, k, r, w]
-                    t0 = w * 64
-                    for tt in range(min(64, L - t0)):
-                        out[b, t0 + tt, r] += np.int32(2 * ((x >> np.uint64(tt)) & _ONE)) - 1
+            for t in range(L):
+                row = bits[b, k, t >> 6]
+                sh = np.uint64(t & 63)
+                o = out[b, t]
+                for r in range(R):
+                    o[r] += np.int32(2 * ((row[r] >> sh) & _ONE)) - 1
+
+
+def rows_last(bits: np.ndarray) -> np.ndarray:
+    """(B, K, R, W) cycle-packed streams -> (B, K, W, R) contiguous (rows vectorize)."""
+    return np.ascontiguousarray(np.swapaxes(bits, 2, 3))
 
 
 @njit(parallel=True, nogil=True, cache=True)
@@ -186,60 +222,150 @@ def xnor_apc_cycles(jp, bank, on, P, N, wcol, base, out):
 
 
 # ----------------------------------------------------------------------------- fused WFSM
+@njit(nogil=True, cache=True)
+def wfsm_masks(rw, wq, group, out):
+    """The weight comparators of a WFSM bank as state masks, shared by the batch: bit ``s`` of
+    ``out[t, s // 64, r]`` is ``rw[t, r] < wq[group[r], s]`` (rw (R, L) random numbers, wq (G, N)
+    thresholds), so that an element's output is one shift of its state (no table gather)."""
+    R, L = rw.shape
+    G, N = wq.shape
+    Nw = out.shape[1]
+    levels = np.int64(0)
+    for r in range(R):
+        for t in range(L):
+            levels = max(levels, np.int64(rw[r, t]) + 1)
+    if G * levels <= L * R:                       # per (table, random value) first
+        tab = np.zeros((G, levels, Nw), dtype=np.uint64)
+        for g in range(G):
+            for v in range(levels):
+                for st in range(N):
+                    if np.uint64(v) < wq[g, st]:
+                        tab[g, v, st >> 6] |= _ONE << np.uint64(st & 63)
+        for r in range(R):
+            for t in range(L):
+                for k in range(Nw):
+                    out[t, k, r] = tab[group[r], rw[r, t], k]
+        return
+    for r in range(R):
+        for t in range(L):
+            for k in range(Nw):
+                out[t, k, r] = _ZERO
+            v = rw[r, t]
+            g = group[r]
+            for st in range(N):
+                if v < wq[g, st]:
+                    out[t, st >> 6, r] |= _ONE << np.uint64(st & 63)
+
+
+@njit(inline="always")
+def _fsm_row1(acc, m0, st, word, total, sh, top, want):
+    for r in range(acc.shape[0]):
+        s = st[r]
+        word[r] |= ((m0[r] >> np.uint64(s)) & _ONE) << sh
+        a = acc[r]
+        st[r] = min(max(s + a, np.int32(0)), top)
+    if want:
+        for r in range(acc.shape[0]):
+            total[r] += acc[r]
+
+
+@njit(inline="always")
+def _fsm_row2(acc, m0, m1, st, word, total, sh, top, want):
+    for r in range(acc.shape[0]):
+        s = st[r]
+        m = m1[r] if s >= 64 else m0[r]
+        word[r] |= ((m >> np.uint64(s & 63)) & _ONE) << sh
+        a = acc[r]
+        st[r] = min(max(s + a, np.int32(0)), top)
+    if want:
+        for r in range(acc.shape[0]):
+            total[r] += acc[r]
+
+
+@njit(inline="always")
+def _fsm_rowk(acc, mk, st, word, total, sh, top, want):
+    for r in range(acc.shape[0]):
+        s = st[r]
+        m = mk[s >> 6, r]
+        word[r] |= ((m >> np.uint64(s & 63)) & _ONE) << sh
+        a = acc[r]
+        st[r] = min(max(s + a, np.int32(0)), top)
+    if want:
+        for r in range(acc.shape[0]):
+            total[r] += acc[r]
+
+
+#: batch elements a thread steps together through the cycles (the shared per-cycle state masks
+#: are read once per block from L1)
+ELEMENT_BLOCK = 8
+
+
 @njit(parallel=True, nogil=True, cache=True)
-def apc_wfsm(jp, on, P, N, wcol, base, dense, rw, wq, goff, nstates, state, y, dsum):
+def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum):
     """A bank of R weighted FSMs whose integer input is an APC sum, fused cycle by cycle.
 
     Input d[b, t, r] = base[b, r] + dense[b or 0, t, r] (per-cycle terms, (0, L, R) for none)
     + the XNOR-popcount terms of the element-packed operands ``jp`` (B, L, Mw) (see
-    :func:`_accumulate`).  Output ``y_t = rw[t, r] < wq[goff[r] + s_t]`` (cycle-packed into
-    ``y`` (B, R, W)), then ``s <- clamp(s + d, 0, N - 1)``; ``state`` (B, R) in/out; ``dsum``
-    (B, R) = sum over the cycles of d (the APC's counted value)."""
+    :func:`_accumulate`) + 2 x the bits of the per-element streams ``bt`` (B or 0, K, W, R) (their
+    -K is in ``base``).  Output ``y_t`` = bit ``s_t`` of ``masks[t, :, r]``
+    (:func:`wfsm_masks`), cycle-packed into ``y`` (B, R, W); then ``s <- clamp(s + d, 0, N - 1)``;
+    ``state`` (B, R) in/out; ``dsum`` (B, R) = sum over the cycles of d (the APC's count), or
+    (0, R): not wanted.
+    Elements run in blocks of :data:`ELEMENT_BLOCK`, one block per thread at a time."""
     B, R = state.shape
-    L = rw.shape[0]
+    L = masks.shape[0]
+    Nw = masks.shape[1]
     Bd = dense.shape[0]
-    top = nstates - 1
-    for b in prange(B):
-        st = np.empty(R, dtype=np.int64)
-        for r in range(R):
-            st[r] = state[b, r]
-        acc = np.empty(R, dtype=np.int32)
-        total = np.zeros(R, dtype=np.int64)
-        word = np.zeros(R, dtype=np.uint64)
-        db = np.int64(0)
-        if Bd > 1:
-            db = np.int64(b)
-        for t in range(L):
-            if Bd > 0:
-                drow = dense[db, t]
-                for r in range(R):
-                    acc[r] = base[b, r] + drow[r]
-            else:
-                for r in range(R):
-                    acc[r] = base[b, r]
-            if jp.shape[2] > 0:
-                _accumulate(acc, jp[b, t], on[b], P, N, wcol)
-            sh = np.uint64(t & 63)
-            rt = rw[t]
+    Kb = bt.shape[1] if bt.shape[0] > 0 else 0
+    want = dsum.shape[0] > 0
+    top = np.int32(nstates - 1)
+    EB = ELEMENT_BLOCK
+    for blk in prange(-(-B // EB)):
+        b0 = blk * EB
+        nb = min(EB, B - b0)
+        st = np.empty((nb, R), dtype=np.int32)
+        total = np.zeros((nb, R), dtype=np.int64)
+        word = np.zeros((nb, R), dtype=np.uint64)
+        for e in range(nb):
             for r in range(R):
-                s = st[r]
-                word[r] |= np.uint64(rt[r] < wq[goff[r] + s]) << sh
-                s += acc[r]
-                if s < 0:
-                    s = 0
-                elif s > top:
-                    s = top
-                st[r] = s
-                total[r] += acc[r]
+                st[e, r] = state[b0 + e, r]
+        acc = np.empty(R, dtype=np.int32)
+        for t in range(L):
+            sh = np.uint64(t & 63)
+            m0 = masks[t, 0]
+            for e in range(nb):
+                b = b0 + e
+                if Bd > 0:
+                    drow = dense[b if Bd > 1 else 0, t]
+                    for r in range(R):
+                        acc[r] = base[b, r] + drow[r]
+                else:
+                    for r in range(R):
+                        acc[r] = base[b, r]
+                if jp.shape[2] > 0:
+                    _accumulate(acc, jp[b, t], on[b], P, N, wcol)
+                for k in range(Kb):
+                    row = bt[b, k, t >> 6]
+                    for r in range(R):
+                        acc[r] += np.int32(2 * ((row[r] >> sh) & _ONE))
+                if Nw == 1:
+                    _fsm_row1(acc, m0, st[e], word[e], total[e], sh, top, want)
+                elif Nw == 2:
+                    _fsm_row2(acc, m0, masks[t, 1], st[e], word[e], total[e], sh, top, want)
+                else:
+                    _fsm_rowk(acc, masks[t], st[e], word[e], total[e], sh, top, want)
             if (t & 63) == 63 or t == L - 1:
                 w = t >> 6
-                for r in range(R):
-                    y[b, r, w] = word[r]
-                    word[r] = _ZERO
-        for r in range(R):
-            state[b, r] = st[r]
-            dsum[b, r] = total[r]
+                for e in range(nb):
+                    for r in range(R):
+                        y[b0 + e, r, w] = word[e, r]
+                        word[e, r] = _ZERO
+        for e in range(nb):
+            for r in range(R):
+                state[b0 + e, r] = st[e, r]
+                if want:
+                    dsum[b0 + e, r] = total[e, r]
 
 
-__all__ = ["add_bit_cycles", "apc_wfsm", "cycles_to_bits", "popcount", "sng_direct", "sng_tables",
-           "to_element_packed", "trailing_zeros", "xnor_apc_cycles"]
+__all__ = ["add_bit_cycles", "apc_wfsm", "comparator_randoms", "cycles_to_bits", "popcount", "rows_last",
+           "sng_direct", "sng_tables", "to_element_packed", "trailing_zeros", "wfsm_masks", "xnor_apc_cycles"]
