@@ -424,8 +424,8 @@ class PackedRuntime:
         try:
             parts = []
             for start in range(0, seq.shape[0], plan.chunk):
-                part = self._run(seq[start:start + plan.chunk], lengths, trace, collect, progress,
-                                 plan.chunk / max(seq.shape[0], 1))
+                sub = seq[start:start + plan.chunk]
+                part = self._run(sub, lengths, trace, collect, progress, sub.shape[0] / seq.shape[0])
                 parts.append(part)
         finally:
             numba.set_num_threads(before)
