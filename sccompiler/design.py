@@ -134,13 +134,14 @@ class CompiledDesign:
 
     def evaluate(self, x, targets, metric: str, *, lengths: Sequence[int] | None = None, confidence: float = 0.95,
                  engine: str = "packed", workers: int | None = 1, chunk: int | None = None,
-                 progress: bool | Callable[[float], None] = False) -> dict:
+                 progress: bool | Callable[[float], None] = False, outputs: bool = False) -> dict:
         """The task ``metric`` (:data:`sccompiler.metrics.METRICS`: accuracy, step_accuracy, bpc,
         mse) of the simulated outputs on a whole test set, with a ``confidence`` interval, at each
         stream length of ``lengths`` (None: the design's own L; others override every layer's L).
 
         Returns ``{L: {"metric", "value", "ci": [lo, hi], "confidence", "sequences", "interval",
-        "seconds"}}`` (L = 0 for the design's own lengths); ``progress=True`` shows a progress bar.
+        "seconds"}}`` (L = 0 for the design's own lengths; ``outputs=True`` adds the simulated
+        ``"outputs"``); ``progress=True`` shows a progress bar.
         """
         xc = self._check_x(x)
         todo = [None] if lengths is None else list(lengths)
@@ -154,7 +155,8 @@ class CompiledDesign:
                 start = time.perf_counter()
                 out = self.simulate(xc, length=L, engine=engine, workers=workers, chunk=chunk, progress=advance)
                 res = metrics.evaluate_metric(metric, out, targets, confidence).to_json()
-                results[0 if L is None else int(L)] = {**res, "seconds": time.perf_counter() - start}
+                results[0 if L is None else int(L)] = {**res, "seconds": time.perf_counter() - start,
+                                                       **({"outputs": out} if outputs else {})}
         return results
 
     @property
