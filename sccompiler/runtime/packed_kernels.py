@@ -222,6 +222,20 @@ def xnor_apc_cycles(jp, bank, on, P, N, wcol, base, out):
 
 
 # ----------------------------------------------------------------------------- fused WFSM
+@njit(parallel=True, nogil=True, cache=True)
+def _gather_masks(tab, rw, group, out):
+    L, Nw, R = out.shape
+    for t in prange(L):
+        for k in range(Nw):
+            o = out[t, k]
+            for r in range(R):
+                o[r] = tab[group[r], rw[r, t] + 1, k]
+
+
+#: largest (table, random value) -> state mask table of :func:`wfsm_masks`, in words
+MASK_TABLE_WORDS = 1 << 23
+
+
 @njit(nogil=True, cache=True)
 def wfsm_masks(rw, wq, group, out):
     """The weight comparators of a WFSM bank as state masks, shared by the batch: bit ``s`` of
@@ -234,17 +248,20 @@ def wfsm_masks(rw, wq, group, out):
     for r in range(R):
         for t in range(L):
             levels = max(levels, np.int64(rw[r, t]) + 1)
-    if G * levels <= L * R:                       # per (table, random value) first
-        tab = np.zeros((G, levels, Nw), dtype=np.uint64)
+    if G * levels * Nw <= MASK_TABLE_WORDS:         # per (table, random value) first
+        # state s is on for v < wq[g, s]: bucket it at k = min(wq, levels); suffix-OR over k; the
+        # mask of v is the suffix from k = v + 1
+        tab = np.zeros((G, levels + 1, Nw), dtype=np.uint64)
         for g in range(G):
-            for v in range(levels):
-                for st in range(N):
-                    if np.uint64(v) < wq[g, st]:
-                        tab[g, v, st >> 6] |= _ONE << np.uint64(st & 63)
-        for r in range(R):
-            for t in range(L):
+            for st in range(N):
+                k = min(np.int64(wq[g, st]), levels)
+                tab[g, k, st >> 6] |= _ONE << np.uint64(st & 63)
+            for k in range(Nw):
+                tab[g, levels - 1, k] |= tab[g, levels, k]
+            for v in range(levels - 2, -1, -1):
                 for k in range(Nw):
-                    out[t, k, r] = tab[group[r], rw[r, t], k]
+                    tab[g, v, k] |= tab[g, v + 1, k]
+        _gather_masks(tab, rw, group, out)
         return
     for r in range(R):
         for t in range(L):
