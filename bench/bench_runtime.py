@@ -14,7 +14,12 @@ integral gates (``gate_input: integral_wfsm``, stream h) at L = 256.  Inputs: ba
   and with its BLAS on default threads and on one (ratios against the faster of the two);
 * peak memory: the largest traced (numpy) allocation of one untimed run of each runtime.
 
-Usage: python bench/bench_runtime.py [--steps 8] [--ref-steps 2] [--batch 64] [--workers 1 2]
+``--layouts`` also measures the XNOR+APC bank alone (B = 64, L = 256, 512 rows of 128 ternary
+operands, per-cycle counts out) in the two packings: 64 cycles per word (transposed to 64
+operands per word, popcounts: the runtime's) and 64 batch elements per word (a bit-sliced
+vertical counter per row and cycle, then unsliced to integers), checked equal.
+
+Usage: python bench/bench_runtime.py [--steps 8] [--ref-steps 2] [--batch 64] [--workers 1 2] [--layouts]
 """
 
 from __future__ import annotations
@@ -148,15 +153,112 @@ def bench_design(label: str, design, x: np.ndarray, ref_steps: int, workers: lis
           f"{mem_packed / 2**20:.1f} MiB, reference {mem_ref / 2**20:.1f} MiB")
 
 
+def _batch_packed_apc():
+    from numba import njit, prange
+
+    @njit(parallel=True, cache=True)
+    def apc(bits, pos, nz, out):
+        """bits (L, M, Bw): bit k of word w = element 64 w + k; out (B, L, R) = 2 sum_j w_rj b_j -
+        sum_j w_rj over the nonzero weights (pos: w = +1, nz: w != 0), one vertical counter per row."""
+        L, M, Bw = bits.shape
+        R = pos.shape[0]
+        nb = 1
+        while (1 << nb) <= M:
+            nb += 1
+        for t in prange(L):
+            planes = np.zeros((nb, Bw), dtype=np.uint64)
+            for r in range(R):
+                planes[:] = 0
+                signed = 0
+                for j in range(M):
+                    if not nz[r, j]:
+                        continue
+                    flip = np.uint64(0) if pos[r, j] else ~np.uint64(0)
+                    signed += 1 if pos[r, j] else -1
+                    for w in range(Bw):
+                        carry = bits[t, j, w] ^ flip          # XNOR with the weight's sign bit
+                        for k in range(nb):
+                            tmp = planes[k, w] & carry
+                            planes[k, w] ^= carry
+                            carry = tmp
+                # count of agreeing operands -> d = 2 agree - nnz; as sum w (2b - 1): agree - disagree
+                nnz = 0
+                for j in range(M):
+                    nnz += 1 if nz[r, j] else 0
+                for w in range(Bw):
+                    for lane in range(64):
+                        c = 0
+                        for k in range(nb):
+                            c |= np.int64((planes[k, w] >> np.uint64(lane)) & np.uint64(1)) << k
+                        out[w * 64 + lane, t, r] = 2 * c - nnz
+        return signed
+
+    return apc
+
+
+def bench_layouts(repeat: int = 3) -> None:
+    import numba
+
+    from sccompiler.runtime.packed_kernels import to_element_packed, xnor_apc_cycles
+
+    numba.set_num_threads(1)
+
+    rng = np.random.default_rng(1)
+    B, L, M, R = 64, 256, 128, 512
+    w = rng.choice([-1, 0, 1], size=(R, M), p=[0.35, 0.3, 0.35])
+    bits = rng.integers(0, 2, (B, M, L)).astype(bool)
+    # cycle-packed streams -> element-packed operands -> popcounts (the runtime's path)
+    cyc = np.packbits(bits, axis=-1, bitorder="little").view("<u8").astype(np.uint64)[:, None]  # (B, 1, M, W)
+    Mw = M // 64
+    P = np.zeros((Mw, R), dtype=np.uint64)
+    N = np.zeros((Mw, R), dtype=np.uint64)
+    for j in range(M):
+        P[j // 64, w[:, j] > 0] |= np.uint64(1) << np.uint64(j % 64)
+        N[j // 64, w[:, j] < 0] |= np.uint64(1) << np.uint64(j % 64)
+    wcol = np.zeros((Mw * 64, R), dtype=np.int32)
+    wcol[:M] = 2 * w.T
+    base = np.broadcast_to(-w.sum(axis=1).astype(np.int32), (B, R)).copy()
+    on = np.full((B, Mw), np.uint64(0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+    out1 = np.empty((B, L, R), dtype=np.int32)
+
+    def cycle_packed():
+        jp = np.empty((B, 1, L, Mw), dtype=np.uint64)
+        to_element_packed(cyc, jp)
+        xnor_apc_cycles(jp, np.zeros(R, dtype=np.int64), on, P, N, wcol, base, out1)
+
+    # batch-packed: (L, M, B/64) words, bit k = element k
+    bp = np.ascontiguousarray(np.packbits(np.transpose(bits, (2, 1, 0)), axis=-1, bitorder="little"))
+    bp = bp.view("<u8").astype(np.uint64)
+    apc = _batch_packed_apc()
+    out2 = np.empty((B, L, R), dtype=np.int64)
+
+    def batch_packed():
+        apc(bp, w > 0, w != 0, out2)
+
+    cycle_packed()
+    batch_packed()
+    t1 = min(timed_run(cycle_packed)[0] for _ in range(repeat))
+    t2 = min(timed_run(batch_packed)[0] for _ in range(repeat))
+    same = np.array_equal(out1, out2)
+    print(f"\nXNOR+APC bank alone (B {B}, L {L}, {R} rows x {M} ternary operands, per-cycle counts), "
+          f"results equal: {same}")
+    print(f"  64 cycles per word + transpose + popcount: {t1 * 1e3:8.1f} ms")
+    print(f"  64 elements per word, bit-sliced counter:  {t2 * 1e3:8.1f} ms  ({t2 / t1:.1f}x slower)")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=8, help="time steps simulated by the packed runtime")
     ap.add_argument("--ref-steps", type=int, default=2, help="time steps simulated by the reference")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--lengths", type=int, nargs="+", default=[256, 1024], help="Shakespeare design L")
+    ap.add_argument("--lengths", type=int, nargs="*", default=[256, 1024], help="Shakespeare design L")
     ap.add_argument("--skip-lstm", action="store_true", help="skip the 1x256 integral LSTM")
+    ap.add_argument("--layouts", action="store_true", help="also compare the two packings on the XNOR+APC bank")
     args = ap.parse_args(argv)
+    if args.layouts:
+        with threadpool_limits(1):
+            bench_layouts()
     rng = np.random.default_rng(0)
     for L in args.lengths:
         design = shakespeare_design(L)
