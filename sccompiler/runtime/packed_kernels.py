@@ -193,6 +193,34 @@ def _accumulate(acc, jp_row, on_row, P, N, wcol):
                 acc[r] += 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
 
 
+@njit(inline="always")
+def _accumulate_but_last(acc, jp_row, on_row, P, N, wcol):
+    """:func:`_accumulate` except for the last dense (popcounted) word, returned as (x, w) for the
+    caller to fuse into its row loop (w = -1: none)."""
+    R = acc.shape[0]
+    last_x = _ZERO
+    last_w = -1
+    for w in range(jp_row.shape[0]):
+        x = jp_row[w] & on_row[w]
+        if x == _ZERO:
+            continue
+        if popcount(x) <= 4:
+            while x != _ZERO:
+                col = wcol[w * 64 + np.int64(trailing_zeros(x))]
+                for r in range(R):
+                    acc[r] += col[r]
+                x &= x - _ONE
+            continue
+        if last_w >= 0:
+            Pw = P[last_w]
+            Nw = N[last_w]
+            for r in range(R):
+                acc[r] += 2 * (np.int32(popcount(last_x & Pw[r])) - np.int32(popcount(last_x & Nw[r])))
+        last_x = x
+        last_w = w
+    return last_x, last_w
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def xnor_apc_cycles(jp, bank, on, P, N, wcol, base, out):
     """Per-cycle XNOR + APC ``out[b, t, r] = base[b, r] + 2 sum_j w_rj on_bj b_bj,t`` (B, L, R)
@@ -312,6 +340,47 @@ def _fsm_rowk(acc, mk, st, word, total, sh, top, want):
             total[r] += acc[r]
 
 
+@njit(inline="always")
+def _fsm_row1p(acc, m0, st, word, total, sh, top, want, x, Pw, Nw):
+    for r in range(acc.shape[0]):
+        s = st[r]
+        word[r] |= ((m0[r] >> np.uint64(s)) & _ONE) << sh
+        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
+        acc[r] = a
+        st[r] = min(max(s + a, np.int32(0)), top)
+    if want:
+        for r in range(acc.shape[0]):
+            total[r] += acc[r]
+
+
+@njit(inline="always")
+def _fsm_row2p(acc, m0, m1, st, word, total, sh, top, want, x, Pw, Nw):
+    for r in range(acc.shape[0]):
+        s = st[r]
+        m = m1[r] if s >= 64 else m0[r]
+        word[r] |= ((m >> np.uint64(s & 63)) & _ONE) << sh
+        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
+        acc[r] = a
+        st[r] = min(max(s + a, np.int32(0)), top)
+    if want:
+        for r in range(acc.shape[0]):
+            total[r] += acc[r]
+
+
+@njit(inline="always")
+def _fsm_rowkp(acc, mk, st, word, total, sh, top, want, x, Pw, Nw):
+    for r in range(acc.shape[0]):
+        s = st[r]
+        m = mk[s >> 6, r]
+        word[r] |= ((m >> np.uint64(s & 63)) & _ONE) << sh
+        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
+        acc[r] = a
+        st[r] = min(max(s + a, np.int32(0)), top)
+    if want:
+        for r in range(acc.shape[0]):
+            total[r] += acc[r]
+
+
 #: batch elements a thread steps together through the cycles (the shared per-cycle state masks
 #: are read once per block from L1)
 ELEMENT_BLOCK = 8
@@ -359,13 +428,23 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                 else:
                     for r in range(R):
                         acc[r] = base[b, r]
+                lw = -1
+                lx = _ZERO
                 if jp.shape[2] > 0:
-                    _accumulate(acc, jp[b, t], on[b], P, N, wcol)
+                    lx, lw = _accumulate_but_last(acc, jp[b, t], on[b], P, N, wcol)
                 for k in range(Kb):
                     row = bt[b, k, t >> 6]
                     for r in range(R):
                         acc[r] += np.int32(2 * ((row[r] >> sh) & _ONE))
-                if Nw == 1:
+                if lw >= 0:                              # the last popcount word fused with the FSM
+                    if Nw == 1:
+                        _fsm_row1p(acc, m0, st[e], word[e], total[e], sh, top, want, lx, P[lw], N[lw])
+                    elif Nw == 2:
+                        _fsm_row2p(acc, m0, masks[t, 1], st[e], word[e], total[e], sh, top, want, lx, P[lw],
+                                   N[lw])
+                    else:
+                        _fsm_rowkp(acc, masks[t], st[e], word[e], total[e], sh, top, want, lx, P[lw], N[lw])
+                elif Nw == 1:
                     _fsm_row1(acc, m0, st[e], word[e], total[e], sh, top, want)
                 elif Nw == 2:
                     _fsm_row2(acc, m0, masks[t, 1], st[e], word[e], total[e], sh, top, want)
