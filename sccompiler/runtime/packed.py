@@ -50,6 +50,9 @@ from .resources import plan_memory
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 #: largest SNG table (bytes) built per node and step; wider comparators compare directly
 SNG_TABLE_BYTES = 64 << 20
+#: FSM lane-cycles (B x rows x L) of one WFSM bank below which it runs on one thread (a parallel
+#: region on a busy machine waits a time slice for its slowest thread)
+PARALLEL_WORK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,12 @@ def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
     gather rule, comparator-major and in parallel; tests/runtime pin it to ``step``)."""
     if randoms.src.size == 0:
         return {}
-    states = np.ascontiguousarray(randoms.states(L).T)                # (registers, L)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)          # a small parallel region costs a time slice on a busy machine
+    try:
+        states = np.ascontiguousarray(randoms.states(L).T)            # (registers, L)
+    finally:
+        numba.set_num_threads(threads)
     rand = np.empty((randoms.src.size, L), dtype=np.uint64)
     comparator_randoms(states, randoms.src, randoms.taps, randoms.nbits, randoms.offsets, rand)
     return {name: rand[a:b] for name, (a, b) in randoms.columns.items()}
@@ -238,7 +246,14 @@ class _Step:
         want = self.rt.nodes[src].kind == "int" and src not in self.sums and len(self.rt.consumers[src]) > 1
         dsum = np.empty((B if want else 0, R), dtype=np.int64)
         jp, on, P, Nm, wcol, bt, base, dense = terms.arrays()
-        apc_wfsm(jp, on, P, Nm, wcol, bt, base, dense, masks, N, state, y, dsum)
+        threads = numba.get_num_threads()
+        if B * R * L < PARALLEL_WORK:                                # small bank: one thread
+            numba.set_num_threads(1)
+        try:
+            with numba.parallel_chunksize(1):                        # blocks go to whichever thread is free
+                apc_wfsm(jp, on, P, Nm, wcol, bt, base, dense, masks, N, state, y, dsum)
+        finally:
+            numba.set_num_threads(threads)
         if want:
             self.sums[src] = dsum
         return y.reshape((B,) + n.shape + (self.W,))

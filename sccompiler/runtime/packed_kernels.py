@@ -8,7 +8,10 @@ Layouts (``W = ceil(L / 64)`` words per stream, ``Mw = ceil(M / 64)``):
   bit ``j % 64`` of word ``j // 64`` is operand ``j`` of bank ``q`` in cycle ``t``;
 * integral streams, per cycle: ``(B, L, R)`` int32 (rows contiguous, so that row loops vectorize).
 
-All kernels run over the batch with ``prange`` (numba threads) and release the GIL.
+All kernels release the GIL.  Only the per-element heavy ones (:func:`apc_wfsm`,
+:func:`xnor_apc_cycles`) run on numba threads: on a shared machine every parallel region waits
+for its slowest thread, which costs a descheduled time slice (milliseconds) whatever the work, so
+the small shared kernels (random numbers, tables, transposes: < 1 ms each) stay serial.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def trailing_zeros(typingctx, x):
 
 
 # ----------------------------------------------------------------------------- random numbers
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def comparator_randoms(states, src, taps, nbits, offsets, out):
     """The gather rule of :func:`sccompiler.sim.kernels.gather_taps`, comparator-major and in
     parallel: ``out[c, t] = sum_k bit(states[src[c], t], taps[c, k]) << k`` (``states`` (S, L):
@@ -75,7 +78,7 @@ def comparator_randoms(states, src, taps, nbits, offsets, out):
 
 
 # ----------------------------------------------------------------------------- SNGs
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def sng_tables(rand, levels, words, out):
     """``out[e, X]`` = the cycle-packed stream ``R_t < X`` of comparator ``e`` for every threshold
     ``X`` in ``0 .. levels - 1`` (``rand`` (S, L): R_t of each comparator, all ``< levels - 1``)."""
@@ -92,7 +95,7 @@ def sng_tables(rand, levels, words, out):
                 out[e, x, w] |= out[e, x - 1, w]
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def sng_direct(rand, thr, out):
     """``out[b, e]`` = cycle-packed ``rand[e, t] < thr[b, e]`` (B, S, W)."""
     S, L = rand.shape
@@ -111,7 +114,7 @@ def sng_direct(rand, thr, out):
 
 
 # ----------------------------------------------------------------------------- layouts
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def to_element_packed(bits, out):
     """(B, Q, M, W) cycle-packed -> (B, Q, L, Mw) element-packed (``out`` zeroed here)."""
     B, Q, M, W = bits.shape
@@ -133,7 +136,7 @@ def to_element_packed(bits, out):
                         x &= x - _ONE
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def add_bit_cycles(bits, out):
     """``out[b, t, r] += sum_k (2 bit[b, k, r, t] - 1)`` for row-major streams ``bits``
     (B, K, W, R) (see :func:`rows_last`); ``out`` is (B, L, R) int32."""
@@ -154,7 +157,7 @@ def rows_last(bits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.swapaxes(bits, 2, 3))
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def cycles_to_bits(vals, out):
     """(B, L, R) 0/1 integers -> (B, R, W) cycle-packed bits."""
     B, L, R = vals.shape
@@ -250,7 +253,7 @@ def xnor_apc_cycles(jp, bank, on, P, N, wcol, base, out):
 
 
 # ----------------------------------------------------------------------------- fused WFSM
-@njit(parallel=True, nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _gather_masks(tab, rw, group, out):
     L, Nw, R = out.shape
     for t in prange(L):
