@@ -94,6 +94,8 @@ def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
     """{comparator node: (size, L) R_t} of the next L cycles: ``randoms.step(L)`` transposed,
     computed from ``randoms.states(L)`` by :func:`~.packed_kernels.comparator_randoms` (the same
     gather rule, comparator-major and in parallel; tests/runtime pin it to ``step``)."""
+    if not all(hasattr(randoms, a) for a in ("src", "taps", "nbits", "offsets", "columns")):
+        return {name: r.T for name, r in randoms.step(L).items()}     # another wiring: the interface
     if randoms.src.size == 0:
         return {}
     threads = numba.get_num_threads()
@@ -118,7 +120,10 @@ def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _counts(bits: np.ndarray) -> np.ndarray:
     """Ones of each cycle-packed stream (int64, last axis reduced)."""
-    return np.bitwise_count(bits).sum(axis=-1, dtype=np.int64)
+    if hasattr(np, "bitwise_count"):                                  # numpy >= 2
+        return np.bitwise_count(bits).sum(axis=-1, dtype=np.int64)
+    b = np.ascontiguousarray(bits).astype("<u8", copy=False)
+    return np.unpackbits(b.view(np.uint8), axis=-1).sum(axis=-1, dtype=np.int64)
 
 
 class _Terms:
