@@ -197,12 +197,12 @@ def _accumulate(acc, jp_row, on_row, P, N, wcol):
 
 
 @njit(inline="always")
-def _accumulate_but_last(acc, jp_row, on_row, P, N, wcol):
-    """:func:`_accumulate` except for the last dense (popcounted) word, returned as (x, w) for the
-    caller to fuse into its row loop (w = -1: none)."""
+def _accumulate_but_last(acc, jp_row, on_row, P, N, wcol, deferred):
+    """:func:`_accumulate` except for the last two dense (popcounted) words, whose indices it
+    writes to ``deferred`` (-1: none) for the caller to fuse into its row loop."""
     R = acc.shape[0]
-    last_x = _ZERO
-    last_w = -1
+    deferred[0] = -1
+    deferred[1] = -1
     for w in range(jp_row.shape[0]):
         x = jp_row[w] & on_row[w]
         if x == _ZERO:
@@ -214,14 +214,15 @@ def _accumulate_but_last(acc, jp_row, on_row, P, N, wcol):
                     acc[r] += col[r]
                 x &= x - _ONE
             continue
-        if last_w >= 0:
-            Pw = P[last_w]
-            Nw = N[last_w]
+        old = deferred[0]
+        if old >= 0:
+            xo = jp_row[old] & on_row[old]
+            Pw = P[old]
+            Nw = N[old]
             for r in range(R):
-                acc[r] += 2 * (np.int32(popcount(last_x & Pw[r])) - np.int32(popcount(last_x & Nw[r])))
-        last_x = x
-        last_w = w
-    return last_x, last_w
+                acc[r] += 2 * (np.int32(popcount(xo & Pw[r])) - np.int32(popcount(xo & Nw[r])))
+        deferred[0] = deferred[1]
+        deferred[1] = w
 
 
 @njit(parallel=True, nogil=True, cache=True)
@@ -344,11 +345,12 @@ def _fsm_rowk(acc, mk, st, word, total, sh, top, want):
 
 
 @njit(inline="always")
-def _fsm_row1p(acc, m0, st, word, total, sh, top, want, x, Pw, Nw):
+def _fsm_row1p(acc, m0, st, word, total, sh, top, want, x, Pw, Nw, z, Pz, Nz):
     for r in range(acc.shape[0]):
         s = st[r]
         word[r] |= ((m0[r] >> np.uint64(s)) & _ONE) << sh
-        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
+        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r]))
+                          + np.int32(popcount(z & Pz[r])) - np.int32(popcount(z & Nz[r])))
         acc[r] = a
         st[r] = min(max(s + a, np.int32(0)), top)
     if want:
@@ -357,12 +359,13 @@ def _fsm_row1p(acc, m0, st, word, total, sh, top, want, x, Pw, Nw):
 
 
 @njit(inline="always")
-def _fsm_row2p(acc, m0, m1, st, word, total, sh, top, want, x, Pw, Nw):
+def _fsm_row2p(acc, m0, m1, st, word, total, sh, top, want, x, Pw, Nw, z, Pz, Nz):
     for r in range(acc.shape[0]):
         s = st[r]
         m = m1[r] if s >= 64 else m0[r]
         word[r] |= ((m >> np.uint64(s & 63)) & _ONE) << sh
-        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
+        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r]))
+                          + np.int32(popcount(z & Pz[r])) - np.int32(popcount(z & Nz[r])))
         acc[r] = a
         st[r] = min(max(s + a, np.int32(0)), top)
     if want:
@@ -371,12 +374,13 @@ def _fsm_row2p(acc, m0, m1, st, word, total, sh, top, want, x, Pw, Nw):
 
 
 @njit(inline="always")
-def _fsm_rowkp(acc, mk, st, word, total, sh, top, want, x, Pw, Nw):
+def _fsm_rowkp(acc, mk, st, word, total, sh, top, want, x, Pw, Nw, z, Pz, Nz):
     for r in range(acc.shape[0]):
         s = st[r]
         m = mk[s >> 6, r]
         word[r] |= ((m >> np.uint64(s & 63)) & _ONE) << sh
-        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r])))
+        a = acc[r] + 2 * (np.int32(popcount(x & Pw[r])) - np.int32(popcount(x & Nw[r]))
+                          + np.int32(popcount(z & Pz[r])) - np.int32(popcount(z & Nz[r])))
         acc[r] = a
         st[r] = min(max(s + a, np.int32(0)), top)
     if want:
@@ -419,6 +423,7 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
             for r in range(R):
                 st[e, r] = state[b0 + e, r]
         acc = np.empty(R, dtype=np.int32)
+        dw = np.empty(2, dtype=np.int64)
         for t in range(L):
             sh = np.uint64(t & 63)
             m0 = masks[t, 0]
@@ -431,22 +436,28 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                 else:
                     for r in range(R):
                         acc[r] = base[b, r]
-                lw = -1
-                lx = _ZERO
+                dw[0] = -1
+                dw[1] = -1
                 if jp.shape[2] > 0:
-                    lx, lw = _accumulate_but_last(acc, jp[b, t], on[b], P, N, wcol)
+                    _accumulate_but_last(acc, jp[b, t], on[b], P, N, wcol, dw)
                 for k in range(Kb):
                     row = bt[b, k, t >> 6]
                     for r in range(R):
                         acc[r] += np.int32(2 * ((row[r] >> sh) & _ONE))
-                if lw >= 0:                              # the last popcount word fused with the FSM
+                if dw[1] >= 0:                 # the last two popcount words fused with the FSM
+                    w1 = dw[1]
+                    w0 = dw[0] if dw[0] >= 0 else w1
+                    x1 = jp[b, t, w1] & on[b, w1]
+                    x0 = jp[b, t, w0] & on[b, w0] if dw[0] >= 0 else _ZERO
                     if Nw == 1:
-                        _fsm_row1p(acc, m0, st[e], word[e], total[e], sh, top, want, lx, P[lw], N[lw])
+                        _fsm_row1p(acc, m0, st[e], word[e], total[e], sh, top, want, x1, P[w1], N[w1],
+                                   x0, P[w0], N[w0])
                     elif Nw == 2:
-                        _fsm_row2p(acc, m0, masks[t, 1], st[e], word[e], total[e], sh, top, want, lx, P[lw],
-                                   N[lw])
+                        _fsm_row2p(acc, m0, masks[t, 1], st[e], word[e], total[e], sh, top, want, x1, P[w1],
+                                   N[w1], x0, P[w0], N[w0])
                     else:
-                        _fsm_rowkp(acc, masks[t], st[e], word[e], total[e], sh, top, want, lx, P[lw], N[lw])
+                        _fsm_rowkp(acc, masks[t], st[e], word[e], total[e], sh, top, want, x1, P[w1], N[w1],
+                                   x0, P[w0], N[w0])
                 elif Nw == 1:
                     _fsm_row1(acc, m0, st[e], word[e], total[e], sh, top, want)
                 elif Nw == 2:
