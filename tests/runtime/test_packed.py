@@ -157,3 +157,24 @@ def test_metric_intervals_known_values():
     logits = np.zeros((4, 3, 2))
     r = evaluate_metric("bpc", logits, np.zeros((4, 3), dtype=int))
     assert r.value == pytest.approx(1.0) and r.low == pytest.approx(1.0)
+
+
+def test_cli_simulate_engines_and_workers(small, tmp_path):
+    from click.testing import CliRunner
+
+    from sccompiler.cli import cli
+
+    design, x = small
+    design.save(tmp_path / "d")
+    np.save(tmp_path / "x.npy", x)
+    outs = {}
+    for engine, workers in (("packed", "2"), ("reference", "1")):
+        res = CliRunner().invoke(cli, ["simulate", str(tmp_path / "d"), "--inputs", str(tmp_path / "x.npy"),
+                                       "--engine", engine, "--workers", workers, "--save",
+                                       str(tmp_path / f"{engine}.npy")])
+        assert res.exit_code == 0, res.output
+        outs[engine] = np.load(tmp_path / f"{engine}.npy")
+    np.testing.assert_array_equal(outs["packed"], outs["reference"])
+    res = CliRunner().invoke(cli, ["simulate", str(tmp_path / "d"), "--inputs", str(tmp_path / "x.npy"),
+                                   "--length", str(10**9)])
+    assert res.exit_code != 0 and "would need" in res.output and "Traceback" not in res.output
