@@ -178,3 +178,24 @@ def test_cli_simulate_engines_and_workers(small, tmp_path):
     res = CliRunner().invoke(cli, ["simulate", str(tmp_path / "d"), "--inputs", str(tmp_path / "x.npy"),
                                    "--length", str(10**9)])
     assert res.exit_code != 0 and "would need" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("kind", ["binary_embedding", "real_embedding", "linear_first"])
+def test_token_and_dense_input_layers_bit_exact(kind):
+    from sccompiler.ir.model import Embedding, InputSpec, Linear, Model, Tensor
+
+    rng = np.random.default_rng(6)
+    base = lstm_model(I=5 if kind != "linear_first" else 3, H=4)
+    if kind == "linear_first":
+        lin = Linear("pre", in_size=3, out_size=3, weight=Tensor(np.where(rng.random((3, 3)) < .5, -.5, .5)),
+                     bias=Tensor(np.full(3, 0.1)))
+        x = rng.uniform(-1, 1, (3, 4, 3))
+        model = Model((lin, *base.layers), InputSpec("features", 3), "lin")
+    else:
+        w = np.where(rng.random((7, 5)) < .5, -1., 1.) if kind == "binary_embedding" else rng.normal(0, 1, (7, 5))
+        model = Model((Embedding("emb", num_embeddings=7, embedding_dim=5, weight=Tensor(w)), *base.layers),
+                      InputSpec("tokens", 7), "tok")
+        x = rng.integers(0, 7, size=(3, 4))
+    cfg = {"length": 64, **({"defaults": {"hidden": "sign"}} if kind == "binary_embedding" else {}), **FAST}
+    design = compile_model(model, cfg, calibration=x)
+    assert_bit_exact(design.netlist, x)
