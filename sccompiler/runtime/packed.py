@@ -93,7 +93,7 @@ def _xnor_apc_static(n: SCNode) -> _XnorApc:
 def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
     """{comparator node: (size, L) R_t} of the next L cycles: ``randoms.step(L)`` transposed,
     computed from ``randoms.states(L)`` by :func:`~.packed_kernels.comparator_randoms` (the same
-    gather rule, comparator-major and in parallel; tests/runtime pin it to ``step``)."""
+    gather rule, comparator-major; tests/runtime pin it to ``step``)."""
     if not all(hasattr(randoms, a) for a in ("src", "taps", "nbits", "offsets", "columns")):
         return {name: r.T for name, r in randoms.step(L).items()}     # another wiring: the interface
     if randoms.src.size == 0:

@@ -49,8 +49,8 @@ def trailing_zeros(typingctx, x):
 # ----------------------------------------------------------------------------- random numbers
 @njit(nogil=True, cache=True)
 def comparator_randoms(states, src, taps, nbits, offsets, out):
-    """The gather rule of :func:`sccompiler.sim.kernels.gather_taps`, comparator-major and in
-    parallel: ``out[c, t] = sum_k bit(states[src[c], t], taps[c, k]) << k`` (``states`` (S, L):
+    """The gather rule of :func:`sccompiler.sim.kernels.gather_taps`, comparator-major:
+    ``out[c, t] = sum_k bit(states[src[c], t], taps[c, k]) << k`` (``states`` (S, L):
     register states, row per register), contiguous taps as a shift and mask, 0 for pruned."""
     C = src.shape[0]
     L = states.shape[1]
@@ -155,22 +155,6 @@ def add_bit_cycles(bits, out):
 def rows_last(bits: np.ndarray) -> np.ndarray:
     """(B, K, R, W) cycle-packed streams -> (B, K, W, R) contiguous (rows vectorize)."""
     return np.ascontiguousarray(np.swapaxes(bits, 2, 3))
-
-
-@njit(nogil=True, cache=True)
-def cycles_to_bits(vals, out):
-    """(B, L, R) 0/1 integers -> (B, R, W) cycle-packed bits."""
-    B, L, R = vals.shape
-    for b in prange(B):
-        for r in range(R):
-            for w in range(out.shape[2]):
-                out[b, r, w] = _ZERO
-        for t in range(L):
-            sh = np.uint64(t & 63)
-            w = t >> 6
-            for r in range(R):
-                if vals[b, t, r] != 0:
-                    out[b, r, w] |= _ONE << sh
 
 
 # ----------------------------------------------------------------------------- XNOR + APC
@@ -477,5 +461,5 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                     dsum[b0 + e, r] = total[e, r]
 
 
-__all__ = ["add_bit_cycles", "apc_wfsm", "comparator_randoms", "cycles_to_bits", "popcount", "rows_last",
+__all__ = ["add_bit_cycles", "apc_wfsm", "comparator_randoms", "popcount", "rows_last",
            "sng_direct", "sng_tables", "to_element_packed", "trailing_zeros", "wfsm_masks", "xnor_apc_cycles"]
