@@ -7,7 +7,8 @@ import numpy as np
 from ..errors import SCCError
 from ..quantize.fixed_point import FixedPointModel
 from ..reference import forward
-from ..runtime import Runtime, golden_forward
+from ..runtime import golden_forward
+from ..runtime.packed import PackedRuntime
 from .registry import CompileState, register_pass
 
 #: calibration sequences simulated for the curve
@@ -22,7 +23,7 @@ def accuracy_curve(state: CompileState, max_samples: int = CURVE_SAMPLES) -> dic
     x = np.asarray(state.calibration)[:max_samples]
     ref = forward(state.model, x)
     gold, _ = golden_forward(state.model, {p.name: p.options for p in state.netlist.layers}, x)
-    rt = Runtime(state.netlist)
+    rt = PackedRuntime(state.netlist)
     base = max(p.length for p in state.netlist.layers if p.length)
     points = []
     for L in sorted({max(8, base // 4), max(8, base // 2), base, 2 * base}):

@@ -144,29 +144,8 @@ class Runtime:
     def _eval(self, n: SCNode, vals, regs, lfsr, fsm_state, L: int, B: int, t: int):
         op = n.op
         p = n.params
-        if op == "input":
-            v = vals[p["source"]]
-            return _check_input(n, v)
-        if op == "register":
-            return regs[n.name]
-        if op == "lookup":
-            ids = np.asarray(vals[n.inputs[0]]).astype(np.int64)
-            return n.arrays["table"][ids]
-        if op == "affine":
-            s, m = n.arrays["scale"], n.arrays["shift"]
-            r = stats_row(t, s.shape[0])
-            return s[r] * vals[n.inputs[0]] + m[r]
-        if op == "activation":
-            return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
-        if op == "xnor_popcount":
-            return _xnor_popcount(n, vals[n.inputs[0]])
-        if op == "gate_table":
-            return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
-        if op == "dense_out":
-            k = vals[n.inputs[0]].astype(np.float64)
-            if p["mode"] == "counted":
-                k = k / L
-            return n.arrays["gain"] * k + n.arrays["bias"]
+        if op in VALUE_OPS:
+            return eval_value_op(n, vals, regs, L, t)
         if op == "sng":
             return self._sng(n, vals, lfsr, L, B, t)
         if op == "slice":
@@ -213,17 +192,6 @@ class Runtime:
             value = np.zeros(steps.shape[1], dtype=np.int64)
             updown_streams(steps, _INT_LO, _INT_HI, value)
             return value.reshape((B,) + n.shape)
-        if op == "decode":
-            c = vals[n.inputs[0]].astype(np.float64)
-            mode = p["mode"]
-            if mode == "sign":
-                return sign_decode(c, L)
-            if mode == "bipolar":
-                return 2.0 * c / L - 1.0
-            v = c / L
-            k = float(p["saturate"])
-            sat = int(np.count_nonzero(np.abs(v) > k))
-            return np.clip(v, -k, k), sat
         raise SimulationError(f"node {n.name!r}: no runtime for op {op!r}")
 
     def _sng(self, n: SCNode, vals, lfsr, L: int, B: int, t: int = 0) -> np.ndarray:
@@ -271,6 +239,54 @@ class Runtime:
             y[:, sel, :] = out.T.reshape(B, sel.size, L)
         fsm_state[n.name] = state.reshape(-1)
         return y.reshape((B,) + n.shape + (L,))
+
+
+#: the binary-domain ops (values and counter words per time step): one implementation, shared by
+#: this runtime and the packed one (:mod:`.packed`)
+VALUE_OPS = ("input", "register", "lookup", "affine", "activation", "xnor_popcount", "gate_table",
+             "dense_out", "decode")
+
+
+def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
+    """The value of a binary-domain node (:data:`VALUE_OPS`) at step ``t`` from the values of its
+    inputs (``vals``) and the registers (``regs``); a saturating decode returns (value, count)."""
+    op = n.op
+    p = n.params
+    if op == "input":
+        v = vals[p["source"]]
+        return _check_input(n, v)
+    if op == "register":
+        return regs[n.name]
+    if op == "lookup":
+        ids = np.asarray(vals[n.inputs[0]]).astype(np.int64)
+        return n.arrays["table"][ids]
+    if op == "affine":
+        s, m = n.arrays["scale"], n.arrays["shift"]
+        r = stats_row(t, s.shape[0])
+        return s[r] * vals[n.inputs[0]] + m[r]
+    if op == "activation":
+        return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
+    if op == "xnor_popcount":
+        return _xnor_popcount(n, vals[n.inputs[0]])
+    if op == "gate_table":
+        return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
+    if op == "dense_out":
+        k = vals[n.inputs[0]].astype(np.float64)
+        if p["mode"] == "counted":
+            k = k / L
+        return n.arrays["gain"] * k + n.arrays["bias"]
+    if op == "decode":
+        c = vals[n.inputs[0]].astype(np.float64)
+        mode = p["mode"]
+        if mode == "sign":
+            return sign_decode(c, L)
+        if mode == "bipolar":
+            return 2.0 * c / L - 1.0
+        v = c / L
+        k = float(p["saturate"])
+        sat = int(np.count_nonzero(np.abs(v) > k))
+        return np.clip(v, -k, k), sat
+    raise SimulationError(f"node {n.name!r}: {op!r} is not a value op")
 
 
 # ---------------------------------------------------------------------------------- helpers
