@@ -84,6 +84,13 @@ def render(results: dict[str, dict], lengths: list[int], mode: str, plot_name: s
                "-" if same is None else f"{same:.3f} ({sc.get('samples')})"]
         lines.append("| " + " | ".join(row) + " |")
         notes.append(f"- `{task}`: {r['description']}; {sc.get('status', 'SC simulation: pending compiler')}.")
+    lines += ["", "95% confidence intervals of the SC columns (`CompiledDesign.evaluate`: accuracy Wilson score; "
+              "bpc and step accuracy Student t over the sequences):", "",
+              "| task | " + " | ".join(f"SC L={L}" for L in lengths) + " |", "|---|" + "---:|" * len(lengths)]
+    for task, r in results.items():
+        ci = r.get("sc", {}).get("ci", {})
+        cells = [f"[{ci[str(L)]['low']:.3f}, {ci[str(L)]['high']:.3f}]" if str(L) in ci else "-" for L in lengths]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
     lines += ["", *notes, "", f"![accuracy vs L]({plot_name})", "",
               "Mean absolute difference between the SC-simulated logits and the ternary reference's logits on "
               "the same sequences (every step, every output):", "",
