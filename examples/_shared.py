@@ -218,29 +218,34 @@ def reference_logits(model: Model, x: np.ndarray, batch: int = 256) -> np.ndarra
 
 
 # ------------------------------------------------------------------------------- SC hook
-def sc_simulator() -> tuple[Callable | None, str]:
-    """``(simulate, note)``: ``simulate(model, x, lengths, calibration) -> {L: logits}`` when the
-    compiler's Python API is importable, else ``None`` and the reason (printed by the scripts)."""
+#: TaskData.metric_name -> the CompiledDesign.evaluate metric
+SC_METRICS = {"bpc": "bpc", "accuracy": "accuracy", "step accuracy": "step_accuracy"}
+
+
+def sc_simulator(workers: int = 1) -> tuple[Callable | None, str]:
+    """``(simulate, note)``: ``simulate(model, x, targets, metric, lengths, calibration) ->
+    {L: (result, logits)}`` (``result``: :meth:`CompiledDesign.evaluate`'s metric with its
+    confidence interval) when the compiler's Python API is importable, else ``None`` and the
+    reason (printed by the scripts)."""
     try:
         from sccompiler.config import config_from_dict  # noqa: PLC0415
         from sccompiler.design import compile_model  # noqa: PLC0415
     except ImportError as exc:
         return None, f"SC simulation: pending compiler ({exc})"
 
-    def simulate(model: Model, x: np.ndarray, lengths: Sequence[int], calibration: np.ndarray) -> dict:
-        # one design per L (the SNG comparator width and the gate FSM sizes follow L: ``auto``
-        # gives wide layers the states they need, docs/compiler.md §3 "WFSM size"); the optional
-        # accuracy-vs-L report pass is skipped: it simulates the calibration set at L/4..2L,
-        # which this loop measures
+    def simulate(model: Model, x: np.ndarray, targets: np.ndarray, metric: str, lengths: Sequence[int],
+                 calibration: np.ndarray) -> dict:
+        # one design per L (sc_config)
         out = {}
         for length in lengths:
-            config = config_from_dict({"length": int(length), "disable": ["accuracy_report"],
-                                       "defaults": {"gate_fsm_states": "auto"}})
+            config = config_from_dict(sc_config(length))
             design = compile_model(model, config, calibration=calibration)
-            out[int(length)] = np.asarray(design.simulate(x))
+            res = design.evaluate(x, targets, metric, workers=workers, progress=True, outputs=True)[0]
+            out[int(length)] = (res, np.asarray(res.pop("outputs")))
         return out
 
-    return simulate, "SC simulation: sccompiler.design.compile_model + CompiledDesign.simulate"
+    return simulate, (f"SC simulation: sccompiler.design.compile_model + CompiledDesign.evaluate "
+                      f"(packed runtime, {workers} worker(s))")
 
 
 # ------------------------------------------------------------------------------- CLI output
@@ -322,31 +327,47 @@ class TaskData:
     description: str
 
 
-def _cost(model: Model, lengths: Sequence[int], steps: int) -> dict:
-    """Hardware cost of the SC reference datapath (:func:`sccompiler.cost.cost_model`) at each L,
-    with the energy ratios against the equal-latency 8-bit fixed-point and ternary-weight designs."""
-    from sccompiler.cost import cost_model, weight_kind  # noqa: PLC0415
+def sc_config(length: int) -> dict:
+    """The compile options of the examples' SC designs at stream length ``length``: the SNG
+    comparator width and the gate FSM sizes follow L (``auto`` gives wide layers the states they
+    need, docs/compiler.md §3 "WFSM size"); the optional accuracy-vs-L report pass is skipped (it
+    simulates the calibration set at L/4..2L, which the evaluation measures)."""
+    return {"length": int(length), "disable": ["accuracy_report"], "defaults": {"gate_fsm_states": "auto"}}
+
+
+def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndarray) -> dict:
+    """Hardware cost of the compiled SC design at each L (:func:`sccompiler.cost.netlist_cost.cost_report`
+    on the design the SC columns simulate, one evaluation sequence of ``steps`` steps), with the
+    ratios against the equal-latency 8-bit fixed-point and ternary-weight designs."""
+    from sccompiler.config import config_from_dict  # noqa: PLC0415
+    from sccompiler.cost.netlist_cost import cost_report  # noqa: PLC0415
+    from sccompiler.design import compile_model  # noqa: PLC0415
 
     rows = {}
     for length in lengths:
-        rep = cost_model(model, length=int(length), weights=weight_kind(model), steps=steps)
+        cfg = sc_config(length) | {"disable": ["accuracy_report", "correlation_report", "cost"]}
+        design = compile_model(model, config_from_dict(cfg), calibration=calibration)
+        rep = cost_report(design.netlist, design.model, design.config, steps=steps)
         sc = rep["designs"][rep["sc"]]["cost"]
-        equal = {name.split("-P")[0]: r for name, r in rep["ratios"].items() if "-P" in name}
+        p_eq = rep["equal_latency_parallelism"]
+        equal = {name.split("-P")[0]: rep["ratios"][name] for name, d in rep["designs"].items()
+                 if name != rep["sc"] and d["params"].get("parallelism") == p_eq}
         rows[int(length)] = {"area_um2": sc["area"], "energy_per_sequence_j": sc["energy_per_inference_j"],
-                             "latency_s": sc["latency_s"],
-                             "cycles_per_step": int(sc["latency_cycles"] // max(steps, 1)),
+                             "latency_s": sc["latency_s"], "flip_flops": sc["flip_flops"],
+                             "sources": int(design.netlist.sources["count"]),
+                             "cycles_per_step": int(rep["timing"]["step_period"]),
                              "energy_ratio_equal_latency": {k: v["energy_per_inference"] for k, v in equal.items()},
                              "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
-                             "target": rep["target"], "weights": rep["weights"]}
+                             "target": rep["target"], "source": "compiled netlist"}
     return rows
 
 
 def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = VARIANTS,
                   sc_lengths: Sequence[int] = SC_LENGTHS, sc_samples: int = 8, sc_variant: str = "ternary",
-                  log: Callable[[str], None] | None = print) -> dict:
+                  log: Callable[[str], None] | None = print, workers: int = 1) -> dict:
     """Evaluate the committed variants on ``data`` with the reference forward pass; the SC
     columns (``sc_variant`` compiled and simulated at each L on the first ``sc_samples`` test
-    sequences) when the compiler is available; the cost model at each L."""
+    sequences) when the compiler is available; the compiled design's cost at each L."""
     clock = timer()
     result: dict = {"metric": data.metric_name, "lower_is_better": data.lower_is_better,
                     "baseline": {"name": data.baseline_name, "value": data.baseline},
@@ -363,8 +384,8 @@ def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = 
                                        "architecture": rec.get("architecture")}
         if log:
             log(f"{variant:8s} {data.metric_name} {value:.4f}  ({model.param_count()} parameters)")
-    simulate, note = sc_simulator()
-    sc: dict = {"status": note, "variant": sc_variant, "samples": 0, "lengths": {}}
+    simulate, note = sc_simulator(workers)
+    sc: dict = {"status": note, "variant": sc_variant, "samples": 0, "lengths": {}, "ci": {}, "seconds": {}}
     if log:
         log(note)
     if simulate is not None and sc_variant in models and sc_lengths:
@@ -375,23 +396,30 @@ def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = 
         sc["quantized_same_samples"] = data.metric(quantized, t)
         sc["logit_mean_abs_error"] = {}
         try:
-            outs = simulate(models[sc_variant], x, sc_lengths, data.calibration)
+            outs = simulate(models[sc_variant], x, t, SC_METRICS[data.metric_name], sc_lengths, data.calibration)
         except SCCError as exc:
             sc["status"] = f"SC simulation: compiler refused the model: {exc}"
             if log:
                 log(sc["status"])
         else:
-            for length, logits in outs.items():
-                sc["lengths"][length] = data.metric(logits, t)
+            for length, (res, logits) in outs.items():
+                sc["lengths"][length] = res["value"]
+                sc["ci"][length] = {"low": res["ci"][0], "high": res["ci"][1], "confidence": res["confidence"],
+                                    "interval": res["interval"]}
+                sc["seconds"][length] = round(res["seconds"], 2)
                 # how far the SC outputs are from the quantized model's, whatever the task metric
                 sc["logit_mean_abs_error"][length] = float(np.mean(np.abs(logits - quantized)))
                 if log:
-                    log(f"SC L={length:5d} {data.metric_name} {sc['lengths'][length]:.4f} "
-                        f"(quantized on the same {n}: {sc['quantized_same_samples']:.4f}); "
+                    log(f"SC L={length:5d} {data.metric_name} {res['value']:.4f} "
+                        f"[{res['ci'][0]:.4f}, {res['ci'][1]:.4f}] ({res['confidence']:.0%} CI, {n} sequences, "
+                        f"{res['seconds']:.1f} s; quantized on the same {n}: {sc['quantized_same_samples']:.4f}); "
                         f"mean |logit - quantized logit| {sc['logit_mean_abs_error'][length]:.4f}")
     result["sc"] = sc
     if sc_variant in models:
-        result["cost"] = _cost(models[sc_variant], SC_LENGTHS, int(data.x.shape[1]))
+        try:
+            result["cost"] = _cost(models[sc_variant], SC_LENGTHS, int(data.x.shape[1]), data.calibration)
+        except SCCError as exc:
+            result["cost_status"] = f"compiled cost: compiler refused the model: {exc}"
     result["seconds"] = round(clock(), 2)
     return result
 
@@ -402,7 +430,7 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
                     full_sc_samples: int = 16) -> dict:
     """The command line every example ``evaluate.py`` shares: ``--reduced`` (few sequences, the CI
     mode), ``--model-dir``, ``--sc-samples`` (default 2 reduced, ``full_sc_samples`` full: the
-    bit-level simulation costs ~L cycles per step), ``--lengths``, ``--json PATH``."""
+    bit-level simulation costs ~L cycles per step), ``--lengths``, ``--workers``, ``--json PATH``."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--reduced", action="store_true", help="few test sequences (CI mode)")
     ap.add_argument("--model-dir", type=Path, default=model_dir)
@@ -412,6 +440,7 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     ap.add_argument("--sc-samples", type=int, default=None, help="test sequences simulated in SC")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="threads of the SC simulation (packed runtime)")
     if extra_args is not None:
         extra_args(ap)
     args = ap.parse_args(argv)
@@ -420,7 +449,7 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     sc_samples = args.sc_samples if args.sc_samples is not None else (2 if args.reduced else full_sc_samples)
     print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
     result = evaluate_task(args.model_dir, data, variants=args.variants, sc_lengths=args.lengths,
-                           sc_samples=sc_samples)
+                           sc_samples=sc_samples, workers=args.workers)
     result["task"] = task
     result["mode"] = "reduced" if args.reduced else "full"
     dump_json(args.json, result)

@@ -38,6 +38,8 @@ INPUT_ENCODINGS = ("auto", "real", "exact")
 BN_STEPS = ("tables", "last", "mean")
 GATE_SNGS = ("shared", "per_gate")
 SOURCES = ("lfsr",)
+#: random-source registers: one per comparator, or shared by comparators whose streams never meet
+SOURCE_MODES = ("private", "shared")
 METRICS = ("mean_abs", "max_abs")
 
 
@@ -153,6 +155,8 @@ class CompileConfig:
     target_error: float | None = None
     source: str = "lfsr"
     lfsr_width: int = 32
+    sources: str = "shared"
+    source_fanout: int | None = None
     seed: int = 1
     input_encoding: str = "auto"
     input_range: float | None = None
@@ -168,6 +172,9 @@ class CompileConfig:
         _int("length", self.length, 1, 1 << 20)
         _choice("source", self.source, SOURCES)
         _int("lfsr_width", self.lfsr_width, 16, 32)
+        _choice("sources", self.sources, SOURCE_MODES)
+        if self.source_fanout is not None:
+            _int("source_fanout", self.source_fanout, 1, 1 << 20)
         _int("seed", self.seed, 0, 2**63)
         _choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
         if self.target_error is not None and not (isinstance(self.target_error, (int, float))

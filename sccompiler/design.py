@@ -21,12 +21,15 @@ import hashlib
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from . import metrics
 from .config import CompileConfig, config_from_dict
 from .driver import run_compile
 from .errors import ConfigError, LimitError, ModelFormatError, SCCError, SCValueError, SimulationError
@@ -43,11 +46,28 @@ from .reference import check_input, forward
 from .report_md import report_markdown
 from .runtime import Runtime
 from .runtime.golden import design_points, golden_forward, step_gru, step_lstm
+from .runtime.packed import PackedRuntime
 from .sim.rules import is_int
 
 DESIGN_FORMAT = "sccompiler-design"
 #: the longest stream length L a simulation accepts (the config's bound, docs/reliability.md)
 MAX_LENGTH = 1 << 20
+#: the runtimes a design simulates with: the packed one (fast) and the reference oracle
+ENGINES = ("packed", "reference")
+
+
+@contextmanager
+def _progress_bar(progress, total: int, label: str) -> Iterator[Callable[[float], None] | None]:
+    """A rich progress bar (``progress=True``), the caller's callback, or nothing."""
+    if callable(progress) or not progress:
+        yield progress if callable(progress) else None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda k: bar.advance(task, k)
 
 
 @dataclass(repr=False)
@@ -76,30 +96,48 @@ class CompiledDesign:
         """Layer name -> the options it was lowered with (what the design reference reads)."""
         return {p.name: p.options for p in self.netlist.layers}
 
-    def _runtime(self):
-        rt = getattr(self, "_rt", None)
+    def _runtime(self, engine: str = "reference"):
+        if engine not in ENGINES:
+            raise SCValueError("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}")
+        key = f"_rt_{engine}"
+        rt = getattr(self, key, None)
         if rt is None:
-            rt = Runtime(self.netlist)
-            object.__setattr__(self, "_rt", rt)
+            rt = Runtime(self.netlist) if engine == "reference" else PackedRuntime(self.netlist)
+            object.__setattr__(self, key, rt)
         return rt
+
+    def _run(self, x, *, length, engine, workers, trace=False, progress=None, chunk=None):
+        rt = self._runtime(engine)
+        if engine == "reference":
+            return rt.run(x, length=length, trace=trace, progress=progress, threads=workers)
+        with threadpool_limits(1):           # BLAS threads would fight the kernels' threads
+            return rt.run(x, length=length, trace=trace, progress=progress, workers=workers, chunk=chunk)
 
     def _check_x(self, x) -> np.ndarray:
         return check_input(self.model, x)
 
-    def simulate(self, x, *, length: int | None = None, progress: Callable[[int], None] | None = None,
-                 threads: int | None = 1) -> np.ndarray:
+    def simulate(self, x, *, length: int | None = None, progress: Callable[[float], None] | None = None,
+                 threads: int | None = 1, engine: str = "packed", workers: int | None = None,
+                 chunk: int | None = None) -> np.ndarray:
         """Cycle-accurate output (B, T, F) for inputs ``x`` (B, T, F) or token ids (B, T).
 
         ``length`` overrides every layer's stream length L (same netlist, SNG widths unchanged);
-        ``threads``: numba threads during the run (None: numba's setting).
+        ``engine``: ``'packed'`` (:class:`~sccompiler.runtime.packed.PackedRuntime`, default) or
+        ``'reference'`` (:class:`~sccompiler.runtime.engine.Runtime`; both bit-exact);
+        ``workers`` (alias ``threads``): threads during the run (None: numba's setting);
+        ``chunk``: sequences simulated at once (packed; default: what memory allows -- inputs that
+        cannot fit raise :class:`~sccompiler.errors.ResourceLimitError`).
         """
         if length is not None and (not is_int(length) or length < 1):
             raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
         if length is not None and length > MAX_LENGTH:
             raise LimitError("length", int(length), MAX_LENGTH, "cycles")
+        w = threads if workers is None else workers
+        if w is not None and (not is_int(w) or w < 1):
+            raise SCValueError("workers", f"must be an integer >= 1, got {w!r}")
         xc = self._check_x(x)
         with self._loaded_guard():
-            out, _ = self._runtime().run(xc, length=length, progress=progress, threads=threads)
+            out, _ = self._run(xc, length=length, engine=engine, workers=w, progress=progress, chunk=chunk)
         return out
 
     @contextlib.contextmanager
@@ -119,7 +157,39 @@ class CompiledDesign:
                                   f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else '-'})"
                                   ) from None
 
-    def trace(self, x, *, length: int | None = None) -> dict:
+    def evaluate(self, x, targets, metric: str, *, lengths: Sequence[int] | None = None, confidence: float = 0.95,
+                 engine: str = "packed", workers: int | None = 1, chunk: int | None = None,
+                 progress: bool | Callable[[float], None] = False, outputs: bool = False) -> dict:
+        """The task ``metric`` (:data:`sccompiler.metrics.METRICS`: accuracy, step_accuracy, bpc,
+        mse) of the simulated outputs on a whole test set, with a ``confidence`` interval, at each
+        stream length of ``lengths`` (None: the design's own L; others override every layer's L).
+
+        Returns ``{L: {"metric", "value", "ci": [lo, hi], "confidence", "sequences", "interval",
+        "seconds"}}`` (L = 0 for the design's own lengths; ``outputs=True`` adds the simulated
+        ``"outputs"``); ``progress=True`` shows a progress bar.
+        """
+        xc = self._check_x(x)
+        todo = [None] if lengths is None else list(lengths)
+        for L in todo:
+            if L is not None and (not is_int(L) or L < 1):
+                raise SCValueError("lengths", f"must be integers >= 1, got {L!r}")
+        metrics.per_sequence(metric, np.zeros(np.shape(xc)[:2] + (self.output_size,)), targets)  # validate first
+        results: dict[int, dict] = {}
+        with _progress_bar(progress, len(todo) * len(self.netlist.layers), "simulating") as advance:
+            for L in todo:
+                start = time.perf_counter()
+                out = self.simulate(xc, length=L, engine=engine, workers=workers, chunk=chunk, progress=advance)
+                res = metrics.evaluate_metric(metric, out, targets, confidence).to_json()
+                results[0 if L is None else int(L)] = {**res, "seconds": time.perf_counter() - start,
+                                                       **({"outputs": out} if outputs else {})}
+        return results
+
+    @property
+    def output_size(self) -> int:
+        """Features of the simulated output (the last layer's)."""
+        return int(self.netlist.layer_nodes(self.netlist.layers[-1].name)[-1].size)
+
+    def trace(self, x, *, length: int | None = None, engine: str = "packed", workers: int | None = 1) -> dict:
         """Every intermediate per time step next to the references.
 
         Returns ``{layer: {"sc": {node: (B, T, ...)}, "golden": {...}, "reference": {...},
@@ -130,7 +200,7 @@ class CompiledDesign:
         """
         xc = self._check_x(x)
         with self._loaded_guard():
-            out, runs = self._runtime().run(xc, length=length, trace=True)
+            out, runs = self._run(xc, length=length, engine=engine, workers=workers, trace=True)
         _, gold = golden_forward(self.model, self.plans, xc)
         _, ref = forward(self.model, xc, return_trace=True)
         result: dict = {"output": out}

@@ -22,7 +22,7 @@ from .cost import load_target, netlist_timing
 from .errors import ConfigError, SCCError
 from .passes import SCHEDULE, CompileState, StageRecord, resolve_flow, run_passes
 from .reference import forward
-from .runtime import Runtime
+from .runtime.packed import PackedRuntime
 from .schedule import search_length
 
 
@@ -72,7 +72,7 @@ def _search(state: CompileState, lowering) -> CompileState:
         return run_passes(sub, lowering)
 
     def measure(sub: CompileState) -> float:
-        out, _ = Runtime(sub.netlist).run(x)
+        out, _ = PackedRuntime(sub.netlist).run(x)
         diff = np.abs(out - ref)
         return float(diff.mean() if sc.metric == "mean_abs" else diff.max())
 

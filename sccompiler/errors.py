@@ -95,3 +95,17 @@ class LimitError(SCValueError):
         u = f" {unit}" if unit else ""
         req = f"{requested:,}" if isinstance(requested, int) else str(requested)
         super().__init__(param, f"{req}{u} exceeds the limit of {limit:,}{u}")
+
+
+class ResourceLimitError(SCCError):
+    """A run would need more memory than is available or allowed; the message says how much."""
+
+    def __init__(self, what: str, needed: int, available: int, hint: str = "") -> None:
+        self.needed = int(needed)
+        self.available = int(available)
+        extra = f"; {hint}" if hint else ""
+        super().__init__(f"{what} would need {_gib(needed)} of memory, {_gib(available)} available{extra}")
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**27 else f"{n / 2**20:.1f} MiB"

@@ -28,10 +28,24 @@ def _datapath(rep: dict) -> list[str]:
         lines.append(f"| {lay['name']} | {lay['kind']} | {lay['length']} | {opts} |")
     lines += ["", "Primitive instances: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())), ""]
     src = rep.get("sources", {})
-    if src:
-        lines += [f"Random sources: {src.get('count')} {src.get('width')}-bit leap-forward LFSRs "
-                  f"(seed {src.get('master_seed')}, phase spacing {src.get('spacing')}, windows disjoint over "
-                  f"{src.get('window_cycles')} cycles: {src.get('windows_disjoint')})", ""]
+    if src.get("mode"):
+        widths = ", ".join(f"{n} x {w}-bit" for w, n in src.get("register_widths", {}).items())
+        live = src["comparators"] - src["pruned"]
+        lines += [f"Random sources ({src['mode']}): {src['registers']} leap-forward LFSR registers ({widths}; "
+                  f"{src['register_bits']} flip-flops) feed {live} comparators; {src['pruned']} comparators "
+                  "pruned (their streams meet only zero weights)."
+                  + (f" At most {src['fanout_cap']} comparators per register." if src.get("fanout_cap") else ""),
+                  "", "| layer | comparators | pruned | colours | registers | max comparators per register |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for name, v in src.get("layers", {}).items():
+            lines.append(f"| {name} | {v['comparators']} | {v['pruned']} | {v.get('colours', '-')} | "
+                         f"{v['registers']} | {v.get('max_fanout', 1)} |")
+        corr = rep.get("correlation", {}).get("sources")
+        if corr and corr.get("pairs"):
+            lines += ["", f"Measured between {corr['pairs']} sampled pairs of conflicting comparators (streams that "
+                      f"meet) over {corr['cycles']} cycles: worst |SCC| {corr['max_abs_scc']:.3f}, worst covariance "
+                      f"|z| {corr['max_abs_z']:.2f}, {100 * corr['share_beyond_z4']:.2f}% of pairs beyond |z| > 4."]
+        lines.append("")
     return lines
 
 
@@ -130,6 +144,7 @@ def _cost(rep: dict) -> list[str]:
                   f"for {t['steps']} step(s); its latency and energy use these cycles.  The baselines are "
                   "analytic designs of the same layers (docs/cost-model.md).", ""]
     lines.append(to_markdown(cost))
+    lines += _verdict(rep)
     rc = cost.get("reference_comparison")
     if rc:
         kinds = sorted(set(rc["netlist"]) | set(rc["reference"]))
@@ -140,6 +155,32 @@ def _cost(rep: dict) -> list[str]:
         lines += [f"| {k} | {rc['netlist'].get(k, 0):,} | {rc['reference'].get(k, 0):,} |" for k in kinds]
         lines += [""] + [f"- {e}" for e in rc["explanations"]] + [""]
     return lines
+
+
+def _verdict(rep: dict) -> list[str]:
+    """Who wins against the fixed-point design folded to the SC design's latency (area, energy),
+    and at which L the SC design matches the fixed-point model's accuracy."""
+    cost = rep["cost"]
+    p_eq = cost.get("equal_latency_parallelism")
+    name = next((k for k, v in cost["designs"].items()
+                 if k.startswith("fixed") and v["params"].get("parallelism") == p_eq), None)
+    if name is None:
+        return []
+    r = cost["ratios"][name]
+    words = []
+    for key, what in (("area", "area"), ("energy_per_inference", "energy per inference")):
+        v = r[key]
+        words.append(f"{what}: {'SC' if v > 1 else 'fixed point'} wins by {max(v, 1 / v):.1f}x")
+    lines = [f"**Verdict at equal latency** (`{name}`: the {name.split('-')[0][5:]}-bit fixed-point design folded "
+             f"to P = {p_eq}, finishing a step within the SC design's step period): " + "; ".join(words) + "."]
+    fx = (rep.get("accuracy") or {}).get("fixed_point")
+    if fx:
+        at = (f"the SC design is at least as accurate from L = {fx['sc_length_to_match']}"
+              if fx["sc_length_to_match"] else
+              f"the SC design does not reach it up to L = {fx['longest_simulated']}")
+        lines.append(f"Accuracy: the {fx['bits']}-bit fixed-point model's mean |output - quantized reference| is "
+                     f"{fx['error_vs_quantized']:.4g} on the calibration samples; {at} (accuracy curve above).")
+    return ["", " ".join(lines), ""]
 
 
 def _pass_timings(rep: dict) -> list[str]:

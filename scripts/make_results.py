@@ -84,6 +84,13 @@ def render(results: dict[str, dict], lengths: list[int], mode: str, plot_name: s
                "-" if same is None else f"{same:.3f} ({sc.get('samples')})"]
         lines.append("| " + " | ".join(row) + " |")
         notes.append(f"- `{task}`: {r['description']}; {sc.get('status', 'SC simulation: pending compiler')}.")
+    lines += ["", "95% confidence intervals of the SC columns (`CompiledDesign.evaluate`: accuracy Wilson score; "
+              "bpc and step accuracy Student t over the sequences):", "",
+              "| task | " + " | ".join(f"SC L={L}" for L in lengths) + " |", "|---|" + "---:|" * len(lengths)]
+    for task, r in results.items():
+        ci = r.get("sc", {}).get("ci", {})
+        cells = [f"[{ci[str(L)]['low']:.3f}, {ci[str(L)]['high']:.3f}]" if str(L) in ci else "-" for L in lengths]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
     lines += ["", *notes, "", f"![accuracy vs L]({plot_name})", "",
               "Mean absolute difference between the SC-simulated logits and the ternary reference's logits on "
               "the same sequences (every step, every output):", "",
@@ -104,21 +111,27 @@ def render(results: dict[str, dict], lengths: list[int], mode: str, plot_name: s
                     f"{a.get('input_size', '?')} in, {a.get('output_size', '?')} out") if a else "-"
             lines.append(f"| {task} | {v} | {arch} | {rec['parameters']} | {rec.get('epochs') or '-'} | "
                          f"{rec.get('train_seconds') or '-'} |")
-    lines += ["", "## Hardware cost (cost model)", "",
-              "`sccompiler.cost.cost_model` for the ternary model's layer shapes: the SC reference datapath at "
-              "each L for one whole evaluation sequence, and the energy ratio of the 8-bit fixed-point and the "
-              "ternary-weight accumulate designs folded to the same latency (ratio = baseline / SC: > 1 means "
-              "the SC design uses less energy). See docs/cost-model.md for the assumptions.", "",
-              "| task | L | cycles/step | SC area (um^2) | SC energy/sequence | SC latency/sequence | "
-              "fixed8 / SC energy | ternary-acc8 / SC energy |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "## Hardware cost (compiled netlist)", "",
+              "The cost of the ternary model's compiled SC design at each L (`cost_report` on the netlist the SC "
+              "columns simulate: its source registers, comparators, FSMs and counters, timed as its emitted RTL) "
+              "for one whole evaluation sequence, against the 8-bit fixed-point and the ternary-weight "
+              "accumulate designs folded to the same latency (ratio = baseline / SC: > 1 means the SC design is "
+              "cheaper; < 1 means the baseline wins). The baselines are analytic (docs/cost-model.md).", "",
+              "| task | L | cycles/step | sources | flip-flops | SC area (um^2) | SC energy/sequence | "
+              "SC latency/sequence | fixed8 / SC area | fixed8 / SC energy | ternary-acc8 / SC energy | "
+              "cheaper at equal latency |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for task, r in results.items():
         for L, c in (r.get("cost") or {}).items():
-            ratios = c["energy_ratio_equal_latency"]
+            ratios, areas = c["energy_ratio_equal_latency"], c.get("area_ratio_equal_latency", {})
             fixed = next((v for k, v in ratios.items() if k.startswith("fixed")), None)
+            fixed_area = next((v for k, v in areas.items() if k.startswith("fixed")), None)
             tern = next((v for k, v in ratios.items() if "acc" in k), None)
-            lines.append(f"| {task} | {L} | {c['cycles_per_step']} | {c['area_um2']:,.0f} | "
+            verdict = "-" if fixed is None else ("SC" if fixed > 1 and (fixed_area or 0) > 1 else
+                                                 "fixed8" if fixed < 1 and (fixed_area or 2) < 1 else "mixed")
+            lines.append(f"| {task} | {L} | {c['cycles_per_step']} | {c.get('sources', '-')} | "
+                         f"{c.get('flip_flops', '-')} | {c['area_um2']:,.0f} | "
                          f"{_eng(c['energy_per_sequence_j'], 'J')} | {_eng(c['latency_s'], 's')} | "
-                         f"{_fmt(fixed, 3)} | {_fmt(tern, 3)} |")
+                         f"{_fmt(fixed_area, 3)} | {_fmt(fixed, 3)} | {_fmt(tern, 3)} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 

@@ -39,7 +39,7 @@ def load_data(reduced: bool, args) -> TaskData:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return evaluation_main(TASK, __doc__, MODEL_DIR, load_data, argv, full_sc_samples=100)
+    return evaluation_main(TASK, __doc__, MODEL_DIR, load_data, argv, full_sc_samples=2000)
 
 
 if __name__ == "__main__":

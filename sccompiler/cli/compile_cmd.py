@@ -54,6 +54,9 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="pick the least L whose mean |output - quantized reference| on --calibration is <= E")
 @click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False), default=None,
               help=".npy calibration inputs (B, T, F) or token ids (B, T)")
+@click.option("--sources", "sources", type=click.Choice(["shared", "private"]), default=None,
+              help="random-source registers: shared by comparators whose streams never meet (default), or one "
+                   "LFSR per comparator")
 @click.option("--disable", "disable", multiple=True, help="disable an optional pass by name (repeatable)")
 @click.option("--flow", "flow", default=None, help="named pass flow (default, fast, lower)")
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="output directory")
@@ -64,8 +67,8 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="also write OUTDIR/rtl (synthesizable top + library) and OUTDIR/tb (testbench; `scc verify`)")
 # --- end verilog emission ---
 def compile_cmd(model: str, config_path: str | None, length: int | None, target_error: float | None,
-                calibration: str | None, disable: tuple[str, ...], flow: str | None, outdir: str, force: bool,
-                as_json: bool, emit: str | None = None) -> None:
+                calibration: str | None, sources: str | None, disable: tuple[str, ...], flow: str | None,
+                outdir: str, force: bool, as_json: bool, emit: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..config import load_config  # noqa: PLC0415
     from ..design import compile_model  # noqa: PLC0415
@@ -76,7 +79,7 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
     if target_error is not None and calibration is None:
         raise ConfigError("--target-error needs --calibration inputs to measure the error on")
     check_writable(outdir, force)
-    overrides = {"length": length, "target_error": target_error, "flow": flow}
+    overrides = {"length": length, "target_error": target_error, "flow": flow, "sources": sources}
     cfg = load_config(config_path, **overrides)
     if disable:
         cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
@@ -120,6 +123,10 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
                     for p in rep["layers"] if p["length"])
     click.echo(f"compiled {model} -> {outdir} in {rep.get('compile_seconds', 0):.2f} s: {lay}")
     click.echo("primitives: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())))
+    src = rep.get("sources") or {}
+    if src.get("mode"):
+        click.echo(f"sources: {src['registers']} {src['mode']} LFSR registers ({src['register_bits']} flip-flops) for "
+                   f"{src['comparators'] - src['pruned']} comparators, {src['pruned']} pruned")
     for w in rep.get("warnings", []):
         click.echo(f"warning: {w}", err=True)
     if rep.get("schedule"):

@@ -52,13 +52,14 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
         from ..design import CompiledDesign  # noqa: PLC0415
 
         design = CompiledDesign.load(p)
-        result = cost_report(design.netlist, design.model, design.config.replace(cost_target=target, cost_bits=bits))
+        result = cost_report(design.netlist, design.model, design.config.replace(cost_target=target, cost_bits=bits),
+                             steps=steps)
         result["model"] = {"name": design.model.name, "path": str(model), "compiled": True}
         if as_json:
             echo_json(result)
             return
-        click.echo(f"Compiled design {model!r} (netlist inventory), L per layer: {design.lengths}; folded "
-                   f"baselines at P={result['equal_latency_parallelism']} (equal latency)")
+        click.echo(f"Compiled design {model!r} (netlist inventory), L per layer: {design.lengths}, {steps} step(s); "
+                   f"folded baselines at P={result['equal_latency_parallelism']} (equal latency)")
         click.echo(to_markdown(result), nl=False)
         return
     # --- end compiled OUTDIR --------------------------------------------------------------------
@@ -77,5 +78,7 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
                "(equal latency)")
     if skipped:
         click.echo(f"Not costed (non-recurrent layers): {', '.join(skipped)}")
+    click.echo(f"The SC row is the paper's analytic reference datapath, not a compiled netlist: `scc compile "
+               f"{model} -o OUTDIR` then `scc cost OUTDIR` costs the design the compiler emits.")
     click.echo(to_markdown(result), nl=False)
     click.echo("Generic estimates (docs/cost-model.md): compare designs, not absolute silicon figures.")

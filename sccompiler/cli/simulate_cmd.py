@@ -23,8 +23,12 @@ from .compile_cmd import load_inputs
 @click.option("--save", "save", type=click.Path(dir_okay=False), default=None, help="write the outputs to a .npy file")
 @click.option("--force", is_flag=True, help="overwrite --save's file")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output (includes the outputs)")
+@click.option("--workers", "workers", type=click.IntRange(1), default=1, show_default=True,
+              help="threads simulating the batch")
+@click.option("--engine", "engine", type=click.Choice(["packed", "reference"]), default="packed", show_default=True,
+              help="packed runtime (fast) or the reference runtime (the oracle; bit-identical results)")
 def simulate_cmd(source: str, inputs: str, length: int | None, config_path: str | None, save: str | None,
-                 force: bool, as_json: bool) -> None:
+                 force: bool, as_json: bool, workers: int, engine: str) -> None:
     """Simulate MODEL|OUTDIR on --inputs, cycle-accurately."""
     import numpy as np  # noqa: PLC0415
 
@@ -46,14 +50,16 @@ def simulate_cmd(source: str, inputs: str, length: int | None, config_path: str 
     start = time.perf_counter()
     with Progress(transient=True, disable=as_json) as prog:
         task = prog.add_task("simulating layers", total=len(design.netlist.layers))
-        out = design.simulate(x, length=length, progress=lambda k: prog.advance(task, k))
+        out = design.simulate(x, length=length, progress=lambda k: prog.advance(task, k), engine=engine,
+                              workers=workers)
     seconds = time.perf_counter() - start
     ref = forward(design.model, x)
     diff = np.abs(out - ref)
     if save:
         with atomic_file(save, force=force, mode="wb") as fh:
             np.save(fh, out)
-    result = {"source": source, "shape": list(out.shape), "lengths": design.lengths if length is None else
+    result = {"source": source, "shape": list(out.shape), "engine": engine, "workers": workers,
+              "lengths": design.lengths if length is None else
               {k: length for k in design.lengths}, "seconds": seconds,
               "error_vs_quantized_reference": {"mean_abs": float(diff.mean()), "max_abs": float(diff.max())}}
     if as_json:

@@ -72,6 +72,15 @@ def layer_shapes(model) -> tuple[RecurrentShape, ...]:
     return as_shapes(recurrent)
 
 
+def head_shape(model) -> tuple[int, int] | None:
+    """(in_size, out_size) of a model's trailing dense head (a Linear after the recurrent layers),
+    or None: the baselines then include the same head the SC design has."""
+    layers = list(getattr(model, "layers", ()))
+    if layers and getattr(layers[-1], "kind", None) == "linear":
+        return int(layers[-1].in_size), int(layers[-1].out_size)
+    return None
+
+
 def _cell_update(shape: RecurrentShape, k: int, acc_w: int) -> Inventory:
     """Per-neuron element-wise update after the gate activations (k-bit operands)."""
     inv = Inventory()
@@ -145,13 +154,37 @@ def _layer(shape: RecurrentShape, kind: str, k: int, parallelism: int | None,
     return parts, cycles, macs
 
 
-def _design(name: str, kind: str, layers, k: int, parallelism, storage, cell: str, description: str) -> Design:
+def _head(head: tuple[int, int], kind: str, k: int, parallelism: int | None,
+          storage: str | None) -> tuple[list[tuple[str, Inventory]], int, int]:
+    """(parts, cycles per evaluation, MACs) of a dense head: out rows of in products, no activation."""
+    fan_in, rows = head
+    prim, params, pw = _product(kind, k)
+    terms = fan_in + 1
+    acc_w = pw + tree_levels(terms)
+    weight_bits = rows * fan_in * WEIGHT_BITS.get(kind, k) + rows * k
+    macs = rows * fan_in
+    if parallelism is None:
+        row = Inventory.of(prim, fan_in, **params) + Inventory.of("adder_tree", terms=terms, width=pw)
+        return ([("head weights", Inventory.of("weight_memory", bits=weight_bits, storage=storage or "register")),
+                 ("head rows", rows * row)], 1 + tree_levels(terms), macs)
+    p = min(check_int("parallelism", parallelism, 1), macs)
+    lanes = p * (Inventory.of(prim, **params) + Inventory.of("accumulator", width=acc_w, input_width=pw))
+    return ([("head weights", Inventory.of("weight_memory", bits=weight_bits, storage=storage or "sram",
+                                           read_bits_per_cycle=p * WEIGHT_BITS.get(kind, k))),
+             ("head lanes", lanes), ("head outputs", Inventory.of("register", rows, width=acc_w))],
+            -(-macs // p) + 1, macs)
+
+
+def _design(name: str, kind: str, layers, k: int, parallelism, storage, cell: str, description: str,
+            head: tuple[int, int] | None = None) -> Design:
     shapes = as_shapes(layers, cell)
     parts: dict[str, Inventory] = {}
     cycles: list[int] = []
     ops = 0
-    for shape in shapes:
-        lparts, c, macs = _layer(shape, kind, k, parallelism, storage)
+    stages = [(_layer(shape, kind, k, parallelism, storage)) for shape in shapes]
+    if head is not None:
+        stages.append(_head(head, kind, k, parallelism, storage))
+    for lparts, c, macs in stages:
         for pname, inv in lparts:
             parts[pname] = parts.get(pname, Inventory()) + inv
         cycles.append(c)
@@ -161,23 +194,26 @@ def _design(name: str, kind: str, layers, k: int, parallelism, storage, cell: st
                   description=f"{description} ({par})", ops_per_step=ops, ops_unit="MAC",
                   settle_cycles=max(cycles) if parallelism is None else 1,
                   params=(("bits", k), ("parallelism", parallelism), ("weights", kind),
-                          ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes))))
+                          ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes)))
+                  + ((("head", tuple(head)),) if head is not None else ()))
 
 
 def fixed_point_design(layers: Sequence, *, bits: int = 8, parallelism: int | None = None,
-                       weight_storage: str | None = None, cell: str = "lstm") -> Design:
+                       weight_storage: str | None = None, cell: str = "lstm",
+                       head: tuple[int, int] | None = None) -> Design:
     """k-bit fixed-point LSTM/GRU stack: k-bit weights/activations, k x k array multipliers, adder
     trees, 2^k x k activation LUTs.  ``parallelism=None``: fully parallel (one multiplier per
-    weight, weights in registers); P: P MAC lanes, weights in SRAM."""
+    weight, weights in registers); P: P MAC lanes, weights in SRAM.  ``head`` (in, out): a k-bit
+    dense head as one more pipeline stage (its own multipliers, or P lanes of its own)."""
     k = check_int("bits", bits, 2, 16)
     name = f"fixed{k}" + ("" if parallelism is None else f"-P{parallelism}")
     return _design(name, "fixed", layers, k, parallelism, weight_storage, cell,
-                   f"{k}-bit fixed-point {cell.upper()}")
+                   f"{k}-bit fixed-point {cell.upper()}", head)
 
 
 def binary_weight_design(layers: Sequence, *, weights: str = "binary", act_bits: int = 8,
                          parallelism: int | None = None, weight_storage: str | None = None,
-                         cell: str = "lstm") -> Design:
+                         cell: str = "lstm", head: tuple[int, int] | None = None) -> Design:
     """Binary/ternary-weight accumulate-only LSTM/GRU (Ardakani et al., ICLR 2019): weights in
     {-1,+1} or {-1,0,+1}, act_bits-bit activations; products are conditional negations (+ zero
     gating for ternary), the element-wise products stay act_bits x act_bits multipliers."""
@@ -186,14 +222,18 @@ def binary_weight_design(layers: Sequence, *, weights: str = "binary", act_bits:
     k = check_int("act_bits", act_bits, 2, 16)
     name = f"{weights}-acc{k}" + ("" if parallelism is None else f"-P{parallelism}")
     return _design(name, weights, layers, k, parallelism, weight_storage, cell,
-                   f"{weights}-weight accumulate-only {cell.upper()}, {k}-bit activations")
+                   f"{weights}-weight accumulate-only {cell.upper()}, {k}-bit activations", head)
 
 
-def parallelism_for_latency(layers: Sequence, step_cycles: int, *, cell: str = "lstm") -> int:
-    """Smallest P whose folded design finishes every layer's time step in <= ``step_cycles``
-    (the "equal latency" comparison of the XNOR-LSTM paper).  Raises if even P = MACs cannot."""
+def parallelism_for_latency(layers: Sequence, step_cycles: int, *, cell: str = "lstm",
+                            head: tuple[int, int] | None = None) -> int:
+    """Smallest P whose folded design finishes every layer's time step (and the head's) in <=
+    ``step_cycles`` (the "equal latency" comparison of the XNOR-LSTM paper).  Raises if even
+    P = MACs cannot."""
     shapes = as_shapes(layers, cell)
     best = 1
+    if head is not None:
+        best = max(best, -(-(head[0] * head[1]) // max(step_cycles - 2, 1)))
     for s in shapes:
         budget = step_cycles - 2 - CELL_STAGES[s.cell]
         if budget < 1:

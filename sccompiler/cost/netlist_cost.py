@@ -23,14 +23,33 @@ def _bits(n: int) -> int:
     return unsigned_width(max(int(n), 1))
 
 
-def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
-    """Primitives of one node (see docs/compiler.md for the mapping)."""
+def live_comparators(node: SCNode) -> int:
+    """Comparators of an SNG/WFSM node that exist in hardware (pruned ones read no source)."""
+    if "src" not in node.arrays:
+        return node.size
+    return int(np.count_nonzero(np.asarray(node.arrays["src"]) >= 0))
+
+
+def source_inventory(netlist: SCNetlist, layer: str) -> Inventory:
+    """The source registers of one layer: one leap-forward LFSR of its width each."""
+    inv = Inventory()
+    widths: dict[int, int] = {}
+    for reg in netlist.sources.get("registers") or []:
+        if reg["layer"] == layer:
+            widths[int(reg["width"])] = widths.get(int(reg["width"]), 0) + 1
+    for w, count in sorted(widths.items()):
+        inv = inv.add("lfsr", count, width=w)
+    return inv
+
+
+def node_inventory(node: SCNode, length: int) -> Inventory:
+    """Primitives of one node (see docs/compiler.md for the mapping); the random sources its
+    comparators read are the layer's source registers (:func:`source_inventory`)."""
     op, p, size = node.op, node.params, node.size
     inv = Inventory()
     if op == "sng":
         const = "const" in node.arrays
-        inv = Inventory.of("sng", size, width=p["bits"], constant=const or None)
-        inv = inv.add("lfsr", size, width=lfsr_width)
+        inv = Inventory.of("sng", live_comparators(node), width=p["bits"], constant=const or None)
         if const and node.arrays["const"].ndim == len(node.shape) + 1:
             # per-step constants (per-step bn_x/bn_h biases): a ROM of T x size thresholds
             T = node.arrays["const"].shape[0]
@@ -44,7 +63,6 @@ def node_inventory(node: SCNode, lfsr_width: int, length: int) -> Inventory:
     elif op == "wfsm":
         steps = int(np.max(node.arrays["operands"]))
         inv = Inventory.of("wfsm", size, states=p["states"], weight_bits=p["weight_bits"], max_step=steps)
-        inv = inv.add("lfsr", size, width=lfsr_width)
         wq = node.arrays["wq"]
         if wq.ndim == 3:
             # per-step table bank: a ROM of T x G tables of N b-bit weights, loaded into the WFSMs'
@@ -113,13 +131,12 @@ def _wfsm_states(netlist: SCNetlist, layer: str, role: str, option) -> int:
 
 def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
     """Layer name -> inventory (weights as a separate ``weights`` part)."""
-    W = int(netlist.sources.get("width", 32))
     parts: dict[str, Inventory] = {}
     weight_bits = 0
     for plan in netlist.layers:
-        inv = Inventory()
+        inv = source_inventory(netlist, plan.name)
         for node in netlist.layer_nodes(plan.name):
-            inv = inv + node_inventory(node, W, plan.length or 1)
+            inv = inv + node_inventory(node, plan.length or 1)
             if "weights" in node.arrays:
                 w = node.arrays["weights"]
                 weight_bits += w.size * (2 if np.any(w == 0) else 1)
@@ -137,13 +154,15 @@ def _kind_counts(inv: Inventory) -> dict[str, int]:
     return out
 
 
-def cost_report(netlist: SCNetlist, model, config) -> dict:
-    """Cost of the compiled design vs the fixed-point and accumulate-only baselines (equal latency
-    included), and the primitive counts next to the analytic reference datapath."""
+def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
+    """Cost of the compiled design running ``steps`` time steps vs the fixed-point and
+    accumulate-only baselines (equal latency included), and the primitive counts next to the
+    analytic reference datapath."""
     from . import (  # noqa: PLC0415
         binary_weight_design,
         compare,
         fixed_point_design,
+        head_shape,
         layer_shapes,
         load_target,
         parallelism_for_latency,
@@ -153,7 +172,7 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
 
     parts = netlist_inventory(netlist)
     rec = [p for p in netlist.layers if p.kind in ("lstm", "gru")]
-    timing = netlist_timing(netlist, clock_mhz=load_target(config.cost_target).clock_mhz)
+    timing = netlist_timing(netlist, steps=steps, clock_mhz=load_target(config.cost_target).clock_mhz)
     P = timing.step_period
     sc = Design(name=f"sc-compiled-L{max(p.length for p in rec)}", parts=tuple(parts.items()),
                 step_cycles=timing.step_cycles, result_cycles=RESULT_CYCLES,
@@ -163,14 +182,16 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
                 ops_unit="stream-bit XNOR",
                 params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P)
     shapes = layer_shapes(model)
+    head = head_shape(model)            # the baselines carry the same dense head as the SC design
     kind = weight_kind(model)
     bits = config.cost_bits
     # the folded baselines must finish a time step within the SC design's step period
-    p_eq = parallelism_for_latency(shapes, P)
-    baselines = [fixed_point_design(shapes, bits=bits), fixed_point_design(shapes, bits=bits, parallelism=p_eq),
-                 binary_weight_design(shapes, weights=kind, act_bits=bits),
-                 binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq)]
-    result = compare(sc, baselines, config.cost_target)
+    p_eq = parallelism_for_latency(shapes, P, head=head)
+    baselines = [fixed_point_design(shapes, bits=bits, head=head),
+                 fixed_point_design(shapes, bits=bits, parallelism=p_eq, head=head),
+                 binary_weight_design(shapes, weights=kind, act_bits=bits, head=head),
+                 binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq, head=head)]
+    result = compare(sc, baselines, config.cost_target, steps=steps)
     result["equal_latency_parallelism"] = p_eq
     result["timing"] = timing.to_json()
     # the analytic reference (docs/background.md §5) for LSTM layers, counted per primitive kind
@@ -196,7 +217,11 @@ def cost_report(netlist: SCNetlist, model, config) -> dict:
             "table gates (exact inputs): XNOR+popcount and an activation table per gate row in the binary "
             "domain replace the reference's stream XNOR/APC/WFSM per row",
             "the reference shares the h SNG with the next layer's input; the compiled netlist gives every "
-            "layer its own input SNGs and every SNG/WFSM its own LFSR (sngs_per_rng = 1)",
+            "layer its own input SNGs",
+            ("every SNG/WFSM comparator has its own LFSR (sources: private, as the reference)"
+             if netlist.sources.get("mode") == "private" else
+             f"comparators read {netlist.sources.get('count')} shared source registers (sources: shared) "
+             "instead of one LFSR each"),
             "c_t is stored as K = cell_range streams (K SNGs, K XNORs) instead of one",
             "bias streams: ceil(max|b|/u) constant SNGs per gate row (the reference: one)",
             "the cell's APC (f*c + i*g) carries its own d = 2k - M offset adder (H ripple adders the reference "

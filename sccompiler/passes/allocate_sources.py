@@ -1,32 +1,23 @@
-"""Pass ``allocate_sources``: every SNG and WFSM comparator gets its own LFSR phase."""
+"""Pass ``allocate_sources``: the random-source registers of the design and the bits each
+comparator reads (docs/semantics.md §2.4).
+
+``sources: private`` gives every SNG element and WFSM weight comparator its own LFSR (phase-spaced
+seeds of one m-sequence).  ``sources: shared`` (:mod:`sccompiler.sim.sharing`) colours the
+comparators' conflict graph and gives each colour a window of disjoint bits of few shared
+registers; comparators whose streams only meet zero weights are pruned in both modes.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..sim.seeds import SourceAllocator
+from ..sharing import allocate
 from .registry import CompileState, register_pass
 
 
 @register_pass("allocate_sources", requires=("insert_sngs",),
-               description="give every SNG and WFSM its own LFSR source (phase-spaced seeds), check capacity")
+               description="source registers (private or shared by conflict-graph colouring), the bits each "
+                           "comparator reads, pruning of comparators that meet only zero weights")
 def allocate_sources(state: CompileState) -> None:
     cfg = state.config
-    banks = [nd for nd in state.netlist if nd.op in ("sng", "wfsm")]
-    need = sum(nd.size for nd in banks)
-    max_len = max([p.length for p in state.netlist.layers] + [1])
-    alloc = SourceAllocator(kind=cfg.source, width=cfg.lfsr_width, length=max_len, master_seed=cfg.seed,
-                            max_sources=max(need, 1))
-    seeds = alloc.bank_seeds(0, need) if need else np.zeros(0, dtype=np.uint64)
-    nodes, k = [], 0
-    for nd in state.netlist:
-        if nd.op in ("sng", "wfsm"):
-            key = "seeds" if nd.op == "sng" else "wseeds"
-            nd = nd.replace(arrays={**nd.arrays, key: seeds[k:k + nd.size].reshape(nd.shape)},
-                            params={**nd.params, "source_index": k})
-            k += nd.size
-        nodes.append(nd)
-    state.netlist = state.netlist.with_nodes(nodes).replace(sources={
-        "kind": cfg.source, "width": cfg.lfsr_width, "stride": cfg.lfsr_width, "master_seed": cfg.seed,
-        "count": need, "spacing": alloc.spacing, "windows_disjoint": bool(alloc.windows_disjoint),
-        "window_cycles": max_len})
+    state.netlist, summary = allocate(state.netlist, mode=cfg.sources, width=cfg.lfsr_width, seed=cfg.seed,
+                                      kind=cfg.source, fanout=cfg.source_fanout)
+    state.info["sources"] = summary

@@ -34,10 +34,10 @@ from ..errors import SCValueError, SimulationError
 from ..ir.sc import SIGMOID, SCNetlist, SCNode
 from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
-from ..sim.kernels import fsm_streams_out, lfsr_fill, updown_streams
+from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
 from ..sim.rules import fsm_reset_state, sign_decode, stats_row
-from ..sim.sources import byte_tables, leap_matrix
+from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
 #: numba threads during a simulation (see Runtime.run)
@@ -61,11 +61,8 @@ class Runtime:
 
     def __init__(self, netlist: SCNetlist) -> None:
         self.netlist = netlist.check()
-        src = netlist.sources
-        if not src:
+        if not netlist.sources.get("registers") and any(n.op in COMPARATOR_OPS for n in netlist):
             raise SimulationError("the netlist has no allocated sources (run the allocate_sources pass)")
-        self.width = int(src["width"])
-        self.tables = byte_tables(leap_matrix(self.width, int(src.get("stride") or self.width)))
         self.layers = [p for p in netlist.layers]
         self.by_layer = {p.name: netlist.layer_nodes(p.name) for p in self.layers}
         self.output = netlist.metadata["output"]
@@ -114,13 +111,8 @@ class Runtime:
         nodes = self.by_layer[layer]
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
-        # one bank of all the layer's LFSRs (every SNG and WFSM weight source), filled by one
-        # kernel call per time step; node -> its column range
-        banked = [n for n in nodes if n.op in ("sng", "wfsm")]
-        seeds = [n.arrays["seeds" if n.op == "sng" else "wseeds"].ravel().astype(np.uint64) for n in banked]
-        bank_state = np.concatenate(seeds) if seeds else np.zeros(0, dtype=np.uint64)
-        offsets = np.cumsum([0] + [s.size for s in seeds])
-        columns = {n.name: (int(offsets[k]), int(offsets[k + 1])) for k, n in enumerate(banked)}
+        # the layer's source registers, stepped once per time step for all its comparators
+        randoms = LayerRandoms(self.netlist, layer)
         fsm_state = {n.name: np.full(B * n.size, fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         out_node = nodes[-1]
@@ -129,8 +121,7 @@ class Runtime:
         saturations = 0
         for t in range(T):
             vals: dict[str, np.ndarray] = {prev: seq[:, t]}
-            rand = self._rand(bank_state, L) if bank_state.size else None
-            lfsr = {name: rand[:, a:b] for name, (a, b) in columns.items()}
+            lfsr = randoms.step(L)
             for n in nodes:
                 v = self._eval(n, vals, regs, lfsr, fsm_state, L, B, t)
                 if n.op == "decode" and n.params.get("saturate") is not None:
@@ -153,29 +144,8 @@ class Runtime:
     def _eval(self, n: SCNode, vals, regs, lfsr, fsm_state, L: int, B: int, t: int):
         op = n.op
         p = n.params
-        if op == "input":
-            v = vals[p["source"]]
-            return _check_input(n, v)
-        if op == "register":
-            return regs[n.name]
-        if op == "lookup":
-            ids = np.asarray(vals[n.inputs[0]]).astype(np.int64)
-            return n.arrays["table"][ids]
-        if op == "affine":
-            s, m = n.arrays["scale"], n.arrays["shift"]
-            r = stats_row(t, s.shape[0])
-            return s[r] * vals[n.inputs[0]] + m[r]
-        if op == "activation":
-            return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
-        if op == "xnor_popcount":
-            return _xnor_popcount(n, vals[n.inputs[0]])
-        if op == "gate_table":
-            return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
-        if op == "dense_out":
-            k = vals[n.inputs[0]].astype(np.float64)
-            if p["mode"] == "counted":
-                k = k / L
-            return n.arrays["gain"] * k + n.arrays["bias"]
+        if op in VALUE_OPS:
+            return eval_value_op(n, vals, regs, L, t)
         if op == "sng":
             return self._sng(n, vals, lfsr, L, B, t)
         if op == "slice":
@@ -222,26 +192,7 @@ class Runtime:
             value = np.zeros(steps.shape[1], dtype=np.int64)
             updown_streams(steps, _INT_LO, _INT_HI, value)
             return value.reshape((B,) + n.shape)
-        if op == "decode":
-            c = vals[n.inputs[0]].astype(np.float64)
-            mode = p["mode"]
-            if mode == "sign":
-                return sign_decode(c, L)
-            if mode == "bipolar":
-                return 2.0 * c / L - 1.0
-            v = c / L
-            k = float(p["saturate"])
-            sat = int(np.count_nonzero(np.abs(v) > k))
-            return np.clip(v, -k, k), sat
         raise SimulationError(f"node {n.name!r}: no runtime for op {op!r}")
-
-    def _rand(self, states: np.ndarray, L: int) -> np.ndarray:
-        """(L, S) full-width states s_t of a bank of leap-forward LFSRs (advances them by L)."""
-        # filled through a transposed view: each LFSR's L states are contiguous (the kernel walks
-        # one source over time), and every SNG bank reads its rows without a copy
-        out = np.empty((states.size, L), dtype=np.uint64)
-        lfsr_fill(self.tables, states, out.T, np.uint64((1 << self.width) - 1))
-        return out.T
 
     def _sng(self, n: SCNode, vals, lfsr, L: int, B: int, t: int = 0) -> np.ndarray:
         p = n.params
@@ -251,8 +202,11 @@ class Runtime:
         except SCValueError as exc:
             raise SCValueError(n.name, f"value outside the {n.encoding} range of its SNGs ({exc}); "
                                        "the compiled input range is too small for these inputs") from None
-        r = lfsr[n.name] & np.uint64((1 << p["bits"]) - 1)           # R_t = s_t & (2^n - 1), (L, S)
+        r = lfsr[n.name]                                              # R_t of each comparator, (L, S)
         bits = sng(r.T.reshape(n.shape + (L,))[None], x[..., None].astype(np.uint64))
+        pruned = np.asarray(n.arrays["src"]) < 0 if "src" in n.arrays else None   # no comparator: 0
+        if pruned is not None and pruned.any():
+            bits[:, pruned] = False
         return bits
 
     def _wfsm(self, n: SCNode, d: np.ndarray, lfsr, fsm_state, L: int, B: int, t: int = 0) -> np.ndarray:
@@ -262,7 +216,7 @@ class Runtime:
         if d.ndim == 3 and d.dtype == np.bool_:                       # binary input: +-1 steps
             d = 2 * d.astype(np.int32) - 1
         steps = d.reshape(B, rows, L)
-        rw = lfsr[n.name] & np.uint64((1 << int(p["weight_bits"])) - 1)   # (L, rows)
+        rw = lfsr[n.name]                                             # (L, rows)
         if p.get("state_policy") == "reset":
             fsm_state[n.name][:] = fsm_reset_state(N)
         state = fsm_state[n.name].reshape(B, rows)
@@ -285,6 +239,54 @@ class Runtime:
             y[:, sel, :] = out.T.reshape(B, sel.size, L)
         fsm_state[n.name] = state.reshape(-1)
         return y.reshape((B,) + n.shape + (L,))
+
+
+#: the binary-domain ops (values and counter words per time step): one implementation, shared by
+#: this runtime and the packed one (:mod:`.packed`)
+VALUE_OPS = ("input", "register", "lookup", "affine", "activation", "xnor_popcount", "gate_table",
+             "dense_out", "decode")
+
+
+def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
+    """The value of a binary-domain node (:data:`VALUE_OPS`) at step ``t`` from the values of its
+    inputs (``vals``) and the registers (``regs``); a saturating decode returns (value, count)."""
+    op = n.op
+    p = n.params
+    if op == "input":
+        v = vals[p["source"]]
+        return _check_input(n, v)
+    if op == "register":
+        return regs[n.name]
+    if op == "lookup":
+        ids = np.asarray(vals[n.inputs[0]]).astype(np.int64)
+        return n.arrays["table"][ids]
+    if op == "affine":
+        s, m = n.arrays["scale"], n.arrays["shift"]
+        r = stats_row(t, s.shape[0])
+        return s[r] * vals[n.inputs[0]] + m[r]
+    if op == "activation":
+        return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
+    if op == "xnor_popcount":
+        return _xnor_popcount(n, vals[n.inputs[0]])
+    if op == "gate_table":
+        return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
+    if op == "dense_out":
+        k = vals[n.inputs[0]].astype(np.float64)
+        if p["mode"] == "counted":
+            k = k / L
+        return n.arrays["gain"] * k + n.arrays["bias"]
+    if op == "decode":
+        c = vals[n.inputs[0]].astype(np.float64)
+        mode = p["mode"]
+        if mode == "sign":
+            return sign_decode(c, L)
+        if mode == "bipolar":
+            return 2.0 * c / L - 1.0
+        v = c / L
+        k = float(p["saturate"])
+        sat = int(np.count_nonzero(np.abs(v) > k))
+        return np.clip(v, -k, k), sat
+    raise SimulationError(f"node {n.name!r}: {op!r} is not a value op")
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -53,6 +53,36 @@ def lfsr_fill(tables, states, out, bits_mask):
         states[k] = s
 
 
+@njit(cache=True)
+def gather_taps(states, src, taps, nbits, offsets, out):
+    """Comparator random numbers from shared source registers (docs/semantics.md §2.4):
+    ``out[t, c] = sum_{k < nbits[c]} bit(states[t, src[c]], taps[c, k]) << k``; a comparator
+    whose taps are the contiguous bits ``offsets[c] ..`` reads a shifted mask instead (the same
+    value); a pruned one (``src[c] < 0``) reads 0."""
+    length = states.shape[0]
+    count = src.shape[0]
+    for c in range(count):
+        s = src[c]
+        if s < 0:
+            for t in range(length):
+                out[t, c] = _ZERO
+            continue
+        bits = nbits[c]
+        off = offsets[c]
+        if off >= 0:
+            sh = np.uint64(off)
+            mask = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+            for t in range(length):
+                out[t, c] = (states[t, s] >> sh) & mask
+            continue
+        for t in range(length):
+            v = states[t, s]
+            r = _ZERO
+            for k in range(bits):
+                r |= ((v >> np.uint64(taps[c, k])) & np.uint64(1)) << np.uint64(k)
+            out[t, c] = r
+
+
 # ----------------------------------------------------------------------------- per-stream FSM
 @njit(parallel=True, cache=True)
 def fsm_streams(steps, rand_w, wq, half, nstates, state, counts, occ):
@@ -437,4 +467,4 @@ def bit_unslice(planes, out):
 
 
 __all__ = ["LANE_WORDS", "bit_slice", "bit_unslice", "fsm_sliced_lfsr", "fsm_streams",
-           "fsm_streams_out", "lane_words", "lfsr_fill", "lfsr_state_sequence", "updown_streams"]
+           "fsm_streams_out", "gather_taps", "lane_words", "lfsr_fill", "lfsr_state_sequence", "updown_streams"]

@@ -115,3 +115,17 @@ def stats_row(step: int, rows: int) -> int:
 def stats_rows(steps: int, rows: int) -> np.ndarray:
     """:func:`stats_row` of the steps 0..steps-1 at once, (steps,) int64."""
     return np.minimum(np.arange(int(steps)), int(rows) - 1)
+
+
+# ----------------------------------------------------------------------------- source wiring
+def comparator_bits(node) -> int:
+    """Bits b of the random number a comparator node's elements read: an SNG bank's ``bits``, a
+    WFSM's ``weight_bits`` (its weight comparator ``R' < Wq[s]``)."""
+    return int(node.params["bits"] if node.op == "sng" else node.params["weight_bits"])
+
+
+def comparator_random(state: int, taps) -> int:
+    """The random number a comparator reads from its source register's state s_t:
+    ``R_t = sum_k bit(s_t, taps[k]) << k`` (docs/semantics.md §2.4; taps = 0..b-1 is the low
+    b bits, ``s_t & (2^b - 1)``)."""
+    return sum(((int(state) >> int(t)) & 1) << k for k, t in enumerate(taps))

@@ -86,7 +86,7 @@ def test_bn_c_table_bank_structure_and_cost(bn_c_sign):
     # the ROM of T x G x N x b bits is in the inventory and the cost report
     from sccompiler.cost.netlist_cost import node_inventory
 
-    inv = node_inventory(fsm, 32, 256)
+    inv = node_inventory(fsm, 256)
     roms = [(p, n) for p, n in inv if p.kind == "weight_memory"]
     assert len(roms) == 1 and dict(roms[0][0].params)["bits"] == 3 * 8 * 16 * 8
     assert dict(roms[0][0].params)["storage"] == "rom"
@@ -153,7 +153,7 @@ def test_per_step_bn_x_bn_h_with_integral_gates(independent, real_inputs):
     assert d.netlist.node("lstm0.b_s").arrays["const"].shape[0] == 3
     from sccompiler.cost.netlist_cost import node_inventory
 
-    roms = {name: sum(dict(pr.params)["bits"] for pr, _ in node_inventory(d.netlist.node(name), 32, 256)
+    roms = {name: sum(dict(pr.params)["bits"] for pr, _ in node_inventory(d.netlist.node(name), 256)
                       if pr.kind == "weight_memory") for name in ("lstm0.b_s", "lstm0.gates_s", "lstm0.x_s")}
     nb = d.netlist.node("lstm0.b_s").shape[0]
     bits = d.netlist.node("lstm0.b_s").params["bits"]
@@ -195,18 +195,22 @@ def test_per_step_independent_bn_with_integral_gru(reset_first):
 
 # ------------------------------------------------------------------------ GRU linear_before_reset=0
 def test_gru_reset_first_converges():
-    """r*h by XNOR of r's and h's streams, then XNOR+APC with W_hn: 2 layers, 1/sqrt(L)."""
+    """r*h by XNOR of r's and h's streams, then XNOR+APC with W_hn: 2 layers, 1/sqrt(L).  The
+    output error's fall from L = 64 to 1024 is averaged over three compile seeds (one seed's
+    ratio scatters by +-15%)."""
     x = np.random.default_rng(13).uniform(-1, 1, (6, 5, 4))
-    d = compile_model(_gru_reset_first(), {"length": 256, **FAST}, calibration=x)
-    assert d.netlist.node("gru0.rh").op == "xnor"
-    assert d.netlist.node("gru0.ph").shape == (12,)             # h rows only for r, z
-    assert d.netlist.node("gru0.ph_n").inputs == ("gru0.rh",)
-    traces = {L: d.trace(x, length=L) for L in LENGTHS}
-    for lay in ("gru0", "gru1"):
-        _ratio_ok([np.abs(tr[lay]["sc"][f"{lay}.h"] - tr[lay]["teacher_forced"]["h"]).mean()
-                   for tr in traces.values()])
-    out_err = [np.abs(tr["output"] - tr["gru1"]["reference"]["h"]).mean() for tr in traces.values()]
-    assert out_err[0] > out_err[2] * 2.5
+    out_err = np.zeros(len(LENGTHS))
+    for seed in (1, 2, 3):
+        d = compile_model(_gru_reset_first(), {"length": 256, "seed": seed, **FAST}, calibration=x)
+        assert d.netlist.node("gru0.rh").op == "xnor"
+        assert d.netlist.node("gru0.ph").shape == (12,)             # h rows only for r, z
+        assert d.netlist.node("gru0.ph_n").inputs == ("gru0.rh",)
+        traces = {L: d.trace(x, length=L) for L in LENGTHS}
+        for lay in ("gru0", "gru1"):
+            _ratio_ok([np.abs(tr[lay]["sc"][f"{lay}.h"] - tr[lay]["teacher_forced"]["h"]).mean()
+                       for tr in traces.values()])
+        out_err += [np.abs(tr["output"] - tr["gru1"]["reference"]["h"]).mean() for tr in traces.values()]
+    assert out_err[0] > out_err[2] * 2.5, out_err
 
 
 def test_gru_reset_first_binary_inputs(binary_inputs):
@@ -318,7 +322,7 @@ def test_wfsm_table_bank_reads_table_of_step():
     node = SCNode("f", "wfsm", ("d",), (R,), "l", "bipolar", params={"states": N, "weight_bits": b},
                   arrays={"wq": wq, "group": np.zeros(R, dtype=np.int64)})
     d = np.random.default_rng(0).integers(-2, 3, size=(B, R, L)).astype(np.int32)
-    lfsr = {"f": np.random.default_rng(1).integers(1, 1 << 16, size=(L, R)).astype(np.uint64)}
+    lfsr = {"f": np.random.default_rng(1).integers(0, 1 << b, size=(L, R)).astype(np.uint64)}   # b-bit R_t
     state = {"f": np.full(B * R, N // 2, dtype=np.int64)}
     outs = [Runtime._wfsm(None, node, d, lfsr, state, L, B, t) for t in (0, 1, 5)]
     assert not outs[0].any() and outs[1].all() and outs[2].all()

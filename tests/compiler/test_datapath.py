@@ -127,10 +127,9 @@ def test_seed_adapter_matches_allocator():
 
 
 def test_sources_are_distinct(lstm_stream):
-    seeds = np.concatenate([n.arrays.get("seeds", n.arrays.get("wseeds")).ravel()
-                            for n in lstm_stream.netlist if n.op in ("sng", "wfsm")])
-    assert np.unique(seeds).size == seeds.size == lstm_stream.netlist.sources["count"]
-    assert lstm_stream.netlist.sources["windows_disjoint"]
+    regs = lstm_stream.netlist.sources["registers"]
+    seeds = [(r["width"], r["seed"]) for r in regs]
+    assert len(set(seeds)) == len(seeds) == lstm_stream.netlist.sources["count"]
 
 
 def test_bad_inputs(lstm_sign, lstm_stream, binary_inputs, real_inputs):

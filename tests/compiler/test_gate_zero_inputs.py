@@ -132,7 +132,7 @@ def test_gated_bank_is_costed():
 
     def counts(node):
         out: dict[str, int] = {}
-        for prim, n in node_inventory(node, 32, 64).entries:
+        for prim, n in node_inventory(node, 64).entries:
             out[prim.kind] = out.get(prim.kind, 0) + n
         return out
 

@@ -107,14 +107,15 @@ def test_cli_errors_leave_nothing(files, tmp_path):
 def test_netlist_inventory_matches_analytic_reference():
     """The paper-like configuration (integral gates, hidden=stream, cell_range=1, one bias stream
     per row) has exactly the analytic XNOR-LSTM reference's primitive counts, except the cell
-    APC's offset adder (H extra ripple adders, listed in the explanations)."""
+    APC's offset adder (H extra ripple adders, listed in the explanations), with private sources
+    (the reference's one LFSR per SNG); shared sources need far fewer."""
     from sccompiler.ir.model import Tensor
 
     m = lstm_model(I=3, H=8)
     lay = m.layers[0]
     m = m.replace_layer(lay.name, lay.replace(b_ih=Tensor(np.full(32, 0.1))))
     x = np.random.default_rng(0).uniform(-1, 1, (4, 5, 3))
-    d = compile_model(m, {"length": 256, "defaults": {"cell_range": 1},
+    d = compile_model(m, {"length": 256, "sources": "private", "defaults": {"cell_range": 1},
                           "disable": ["correlation_report", "accuracy_report"]}, calibration=x)
     assert d.netlist.layers[0].options.bias_streams == 1
     rc = d.info["cost"]["reference_comparison"]
@@ -122,3 +123,7 @@ def test_netlist_inventory_matches_analytic_reference():
     assert mine.pop("ripple_adder") == ref.pop("ripple_adder") + 8
     assert mine == ref
     assert any("offset adder" in e for e in rc["explanations"])
+    shared = compile_model(m, {"length": 256, "defaults": {"cell_range": 1},
+                               "disable": ["correlation_report", "accuracy_report"]}, calibration=x)
+    rc = shared.info["cost"]["reference_comparison"]
+    assert rc["netlist"]["lfsr"] == shared.netlist.sources["count"] < rc["reference"]["lfsr"] / 10

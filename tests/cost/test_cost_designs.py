@@ -270,3 +270,19 @@ def test_docs_table_matches_the_model():
             v = r[metric]
             text = f"{v:.3g}x" if v < 10 else f"{v:.1f}x"
             assert text in doc, (name, metric, text)
+
+
+def test_baselines_carry_the_dense_head():
+    """A model with a dense head: the baselines get the same head as one more pipeline stage
+    (out x in products), the folded one within the same step budget."""
+    from sccompiler.cost import fixed_point_design, parallelism_for_latency
+
+    plain = fixed_point_design([(4, 8)], bits=8)
+    headed = fixed_point_design([(4, 8)], bits=8, head=(8, 3))
+    assert len(headed.step_cycles) == len(plain.step_cycles) + 1
+    assert headed.ops_per_step == plain.ops_per_step + 24
+    assert dict(headed.params)["head"] == (8, 3)
+    p = parallelism_for_latency([(4, 8)], 40, head=(8, 300))
+    assert p >= -(-2400 // 38)
+    folded = fixed_point_design([(4, 8)], bits=8, parallelism=p, head=(8, 300))
+    assert max(folded.step_cycles) <= 40

@@ -3,7 +3,7 @@ bench/bench_verilog.py): LSTM and GRU, 1-2 layers, hidden 2-16, T 2-5, L 16-256,
 ternary weights, table gates + sign(h) or integral WFSM gates + stream h (GRU with
 linear_before_reset 1 and 0), real or exact inputs, with or without a dense head; LSTMs with or
 without recurrent batch norm of per-step statistics (bn_x, bn_h, bn_c on the first layer) and
-with shared or per-gate operand SNG banks.
+with shared or per-gate operand SNG banks; private or shared random-source registers.
 
 Each design is drawn from its own seed; the flavour (gate datapath) cycles through FLAVORS so a
 handful of seeds covers every datapath, and the sizes are random within a simulation budget
@@ -72,6 +72,7 @@ class SweepSpec:
     bn: bool = False      # per-step recurrent batch norm on the first layer (LSTM)
     per_gate: bool = False  # one x/h SNG bank per gate (LSTM, integral gates)
     length2: int = 0      # L of the later timed layers (second layer, streamed head); 0: length
+    sources: str = "private"  # source registers: one per comparator, or shared (conflict-graph colouring)
 
     @property
     def name(self) -> str:
@@ -79,7 +80,7 @@ class SweepSpec:
         return (f"s{self.seed}_{self.cell}{lbr}_{self.gate_input.split('_')[0]}_{self.inputs}_{self.layers}x"
                 f"{self.hidden}_I{self.input_size}_T{self.steps}_L{self.length}_{'ter' if self.ternary else 'bin'}"
                 f"{f'_head{self.head}' if self.head else ''}{'_bn' if self.bn else ''}{'_pg' if self.per_gate else ''}"
-                f"{f'_L2_{self.length2}' if self.length2 else ''}")
+                f"{f'_L2_{self.length2}' if self.length2 else ''}{'_sh' if self.sources == 'shared' else ''}")
 
 
 def draw(seed: int) -> SweepSpec:
@@ -124,9 +125,12 @@ def draw(seed: int) -> SweepSpec:
     timed = layers > 1 or (head and gate_input != "table")
     length2 = int(rng.integers(16, min(256, 2 * budget_length()) + 1)) if timed and seed % 2 == 1 else 0
     length2 = 0 if length2 == length else length2
+    ternary = bool(rng.integers(0, 2))
+    fsm_state = ("carry", "reset")[int(rng.integers(0, 2))]
+    # drawn last: the earlier draws (and so the designs) stay those of earlier sweeps
+    sources = ("private", "shared")[int(rng.integers(0, 2))]
     return SweepSpec(seed, cell, gate_input, inputs, lbr, layers, input_size, hidden, steps, length,
-                     bool(rng.integers(0, 2)), head, ("carry", "reset")[int(rng.integers(0, 2))], bn, per_gate,
-                     length2)
+                     ternary, head, fsm_state, bn, per_gate, length2, sources)
 
 
 def model_of(spec: SweepSpec) -> Model:
@@ -186,7 +190,7 @@ def compile_spec(spec: SweepSpec):
     defaults = {"fsm_state": spec.fsm_state, "gate_input": spec.gate_input,
                 "hidden": "sign" if spec.gate_input == "table" else "stream",
                 **({"gate_sngs": "per_gate"} if spec.per_gate else {})}
-    cfg = {"length": spec.length, "defaults": defaults, **FAST}
+    cfg = {"length": spec.length, "sources": spec.sources, "defaults": defaults, **FAST}
     if spec.length2:
         later = [f"{spec.cell}{k}" for k in range(1, spec.layers)] + (["head"] if spec.head else [])
         cfg["layers"] = {name: {"length": spec.length2} for name in later}

@@ -62,8 +62,8 @@ class DesignEmitter:
         src = self.netlist.sources
         if src.get("kind", "lfsr") != "lfsr":
             raise UnsupportedOpError("sources", None, f"Verilog emission needs LFSR sources, got {src.get('kind')!r}")
-        self.width = int(src["width"])
-        self.stride = int(src.get("stride") or self.width)
+        if not src.get("registers") and any(n.op in ("sng", "wfsm") for n in self.netlist):
+            raise UnsupportedOpError("sources", None, "the design has no allocated source registers")
         self.module = VerilogModule(top)
         # sections in the order of the module text: control first (written last, by .top)
         self.control = self.module.section("control")
@@ -77,6 +77,9 @@ class DesignEmitter:
         self.step_rst_used: set[str] = set()
         self.deferred: list = []          # blocks that need a later node's widths (state ROMs)
         self.tsels: set[str] = set()      # per-step table index signals emitted so far
+        self.source_wires: set[int] = set()   # source registers instantiated so far
+        self.unread: list[tuple[str, str]] = []   # (expression, why) no comparator reads
+        self.register_bits_used = used_register_bits(self.netlist)
         self.check_layers()
 
     # ------------------------------------------------------------------ support check
@@ -122,17 +125,41 @@ class DesignEmitter:
         """L of the current layer."""
         return self.lengths[self.ctl]
 
-    def lfsr(self, inst: str, seed: int, n: int) -> str:
-        """An LFSR instance of the design's width and stride (clock-enabled in a layer with idle
-        cycles) reset by the current layer; returns its N-bit output wire."""
-        check_seed(int(seed), self.width)
-        mod = lfsr_module_name(self.width, self.stride, enable=self.idles)
+    def comparator_random(self, n, idx: int) -> str | None:
+        """The b-bit random number comparator ``idx`` of node ``n`` reads (docs/semantics.md §2.4):
+        its taps of one source register's state, the register instantiated on first use (reset and
+        clock-enabled by the current layer); None for a pruned comparator."""
+        reg = int(np.asarray(n.arrays["src"]).reshape(-1)[idx])
+        if reg < 0:
+            return None
+        taps = [int(t) for t in np.asarray(n.arrays["taps"]).reshape(n.size, -1)[idx]]
+        state = self.source_register(reg)
+        if taps == list(range(taps[0], taps[0] + len(taps))):
+            return f"{state}[{taps[-1]}:{taps[0]}]"
+        return "{" + ", ".join(f"{state}[{t}]" for t in reversed(taps)) + "}"
+
+    def source_register(self, k: int) -> str:
+        """The state wire of source register ``k`` (a leap-forward LFSR of its width, instantiated
+        once); bits no comparator reads are waived for Verilator."""
+        wire = f"src{k}_s"
+        if k in self.source_wires:
+            return wire
+        reg = self.netlist.sources["registers"][k]
+        width, seed = int(reg["width"]), int(reg["seed"])
+        check_seed(seed, width)
+        if reg["layer"] != self.ctl:
+            raise UnsupportedOpError("sources", None,
+                                     f"source register {k} of layer {reg['layer']!r} read by {self.ctl!r}")
+        mod = lfsr_module_name(width, width, enable=self.idles)
         self.modules.add(mod)
-        r = f"{inst}_r"
-        self.decls.wire(r, n)
+        used = self.register_bits_used.get(k, set())
+        self.decls.wire(wire, width, unused=None if len(used) == width else
+                        f"bits {width - len(used)} of {width} of this register feed no comparator")
         ports = [("clk", "clk"), ("rst", f"{self.ctl}_srst")] + ([("en", f"{self.ctl}_en")] if self.idles else [])
-        self.body.instance(mod, inst, [("SEED", f"{self.width}'h{int(seed):x}"), ("N", n)], ports + [("r", r)])
-        return r
+        self.body.instance(mod, f"src{k}_u_lfsr", [("SEED", f"{width}'h{seed:x}"), ("N", width)],
+                           ports + [("r", wire)])
+        self.source_wires.add(k)
+        return wire
 
     def held(self, d: str, width: int) -> str:
         """An integral step ``d`` (signed, ``width`` bits) that is 0 in the current layer's idle
@@ -160,7 +187,8 @@ class DesignEmitter:
         is kept."""
         name = expr.split("[")[0]
         for d in self.decls.items:
-            if isinstance(d, Decl) and d.kind == "wire" and d.init is None and d.names[-1] == name and d.unused is None:
+            if isinstance(d, Decl) and d.kind in ("wire", "reg") and d.init is None and d.names[-1] == name \
+                    and d.unused is None:
                 d.unused = why
 
     def tsel(self, t_st: int) -> tuple[str | None, int]:
@@ -207,6 +235,8 @@ class DesignEmitter:
             handler(self, n)
         for block in self.deferred:
             block()
+        for expr, why in self.unread:                # thresholds of pruned comparators, declared by now
+            self.waive_unused(expr, why)
         for reg in self.registers:
             if reg.get("flag"):
                 self.reset_flag(reg)
@@ -224,3 +254,16 @@ class DesignEmitter:
         self.body.always("posedge clk", [
             f"if ({c}_srst) {q}_at_reset <= 1'b1;",
             f"else if ({c}_first || {c}_flush) {q}_at_reset <= ({q}_at_reset && !{c}_boundary && !{c}_flush);"])
+
+
+def used_register_bits(netlist) -> dict[int, set[int]]:
+    """Source register -> the state bits some comparator reads."""
+    used: dict[int, set[int]] = {}
+    for n in netlist:
+        if "src" in n.arrays:
+            src = np.asarray(n.arrays["src"]).reshape(-1)
+            taps = np.asarray(n.arrays["taps"]).reshape(src.size, -1)
+            for k, t in zip(src, taps):
+                if k >= 0:
+                    used.setdefault(int(k), set()).update(int(v) for v in t)
+    return used

@@ -1,5 +1,6 @@
 """Op handler of the weighted FSMs (``wfsm``, integral input): one ``sc_wfsm`` per row with its
-group's weight table and its own weight LFSR, or, with a per-step bank of tables (batch norm
+group's weight table and its weight comparator's
+source bits, or, with a per-step bank of tables (batch norm
 statistics folded into the targets), ``sc_fsm_int`` + a ROM over ``{tsel, state}``."""
 
 from __future__ import annotations
@@ -27,19 +28,18 @@ def op_wfsm(em: DesignEmitter, n) -> None:
         raise unsupported(n, "binary-input WFSM")
     states, bits = int(p["states"]), int(p["weight_bits"])
     group = np.asarray(n.arrays["group"]).reshape(-1)
-    seeds = np.asarray(n.arrays["wseeds"]).reshape(-1)
     base = ident(n.name)
     em.modules.add("sc_wfsm")
     out = []
     sw = fsm_state_width(states)
     if wq.ndim == 3:
-        wfsm_banked(em, n, wq, d, frst, group, seeds)
+        wfsm_banked(em, n, wq, d, frst, group)
         return
     for r in range(n.size):
         table = [int(v) for v in wq[int(group[r])]]
         packed = sum(v << (i * (bits + 1)) for i, v in enumerate(table))
         inst = f"{base}_r{r}"
-        rw = em.lfsr(f"{inst}_u_lfsr", int(seeds[r]), bits)
+        rw = em.comparator_random(n, r) or f"{bits}'d0"
         em.decls.wire(f"{inst}_y")
         # the state is internal to sc_wfsm (its port serves the library's co-simulation)
         em.decls.wire(f"{inst}_state", sw, unused="")
@@ -52,8 +52,7 @@ def op_wfsm(em: DesignEmitter, n) -> None:
     em.sig[n.name] = Signal("bits", out, 1, {"shape": tuple(n.shape)})
 
 
-def wfsm_banked(em: DesignEmitter, n, wq: np.ndarray, d: Signal, frst: str, group: np.ndarray,
-                seeds: np.ndarray) -> None:
+def wfsm_banked(em: DesignEmitter, n, wq: np.ndarray, d: Signal, frst: str, group: np.ndarray) -> None:
     """WFSMs with a per-step bank of weight tables (wq (T, G, N): step t reads table
     stats_row(t, T), batch norm statistics folded into the targets): the saturating counter
     (sc_fsm_int) and a ROM over {tsel, state} per row, y = (R' < Wq_t[s]) as in sc_wfsm."""
@@ -67,7 +66,7 @@ def wfsm_banked(em: DesignEmitter, n, wq: np.ndarray, d: Signal, frst: str, grou
     for r in range(n.size):
         g = int(group[r])
         inst = f"{base}_r{r}"
-        rw = em.lfsr(f"{inst}_u_lfsr", int(seeds[r]), bits)
+        rw = em.comparator_random(n, r) or f"{bits}'d0"
         em.decls.wire(f"{inst}_state", sw)
         em.decls.wire(f"{inst}_y")
         em.body.instance("sc_fsm_int", f"{inst}_u_fsm",

@@ -113,7 +113,6 @@ def op_sng(em: DesignEmitter, n) -> None:
         if reg is None or producer == n.layer:
             raise unsupported(n, f"an SNG of {n.inputs[0]!r}")
         src = em.sig[reg["node"].name]
-    seeds = np.asarray(n.arrays["seeds"]).reshape(-1)
     base = ident(n.name)
     rep = int(n.params.get("repeat", 1))
     gain = np.asarray(n.arrays["gain"]) if "gain" in n.arrays else None
@@ -150,7 +149,7 @@ def op_sng(em: DesignEmitter, n) -> None:
         em.deferred.append(lambda n=n, reg=reg, src=src: state_roms(em, n, reg, src, base, bits, rows_per))
     else:
         raise unsupported(n, f"an SNG fed by a {src.kind} signal")
-    sng_bank(em, n, bits, thr, seeds)
+    sng_bank(em, n, bits, thr)
 
 
 def real_port_thresholds(em: DesignEmitter, n, bits: int, gain, rows_per: int) -> list[str]:
@@ -195,9 +194,10 @@ def exact_operand_thresholds(em: DesignEmitter, n, src: Signal, bits: int, rows_
     return thr
 
 
-def sng_bank(em: DesignEmitter, n, bits: int, thr: list[str], seeds: np.ndarray) -> None:
-    """One LFSR + comparator per element of the bank (row-major over n.shape), element i
-    compared with threshold expression ``thr[i]``."""
+def sng_bank(em: DesignEmitter, n, bits: int, thr: list[str]) -> None:
+    """One comparator per element of the bank (row-major over n.shape), element i compared with
+    threshold expression ``thr[i]`` against the bits of its source register
+    (:meth:`DesignEmitter.comparator_random`); a pruned element is a constant 0 stream."""
     em.modules.add("sc_sng")
     base = ident(n.name)
     rows_per = n.shape[-1]
@@ -205,8 +205,13 @@ def sng_bank(em: DesignEmitter, n, bits: int, thr: list[str], seeds: np.ndarray)
     for idx in range(n.size):
         k, r = divmod(idx, rows_per)
         inst = f"{base}_k{k}_r{r}" if len(n.shape) == 2 else f"{base}_r{r}"
-        rr = em.lfsr(f"{inst}_u_lfsr", int(seeds[idx]), bits)
+        rr = em.comparator_random(n, idx)
         y = f"{inst}_y"
+        if rr is None:
+            em.decls.wire(y, init="1'b0", unused="pruned: its stream meets only zero weights", waive_statement=True)
+            em.unread.append((thr[idx], f"the threshold of {inst}, a pruned comparator"))
+            out.append(y)
+            continue
         em.decls.wire(y)
         em.body.instance("sc_sng", f"{inst}_u_sng", [("N", bits)], [("r", rr), ("x", thr[idx]), ("y", y)])
         out.append(y)
@@ -227,7 +232,7 @@ def const_sng(em: DesignEmitter, n, bits: int) -> None:
             thr.append(f"{bits + 1}'d{col[0]}")
         else:
             thr.append(em.rom(f"{base}_rom{i}", tsel, tw, [col[stats_row(t, t_st)] for t in range(1 << tw)], bits + 1))
-    sng_bank(em, n, bits, thr, np.asarray(n.arrays["seeds"]).reshape(-1))
+    sng_bank(em, n, bits, thr)
 
 
 HANDLERS = {"input": op_input, "lookup": op_lookup, "sng": op_sng}

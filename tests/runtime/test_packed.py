@@ -1,0 +1,201 @@
+"""The packed runtime against the reference runtime (the oracle), bit for bit: the output, every
+node's per-step trace value, every bit stream handed to ``collect`` and the saturation counts, on
+the random designs of the Verilog sweep (every gate datapath, batch norm, per-gate and per-row
+banks, shared sources, two stream lengths) and on the examples' committed models; plus chunking,
+threads, the random-number gather, memory refusals and the metrics' intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from compiler.models import FAST, lstm_model  # noqa: I001  (tests/ is on sys.path)
+from verilog.sweep import compile_spec, draw
+
+from sccompiler.design import compile_model
+from sccompiler.errors import ResourceLimitError, SCValueError
+from sccompiler.frontends import load_model
+from sccompiler.metrics import evaluate_metric, t_interval, wilson_interval
+from sccompiler.runtime.engine import Runtime
+from sccompiler.runtime.packed import PackedRuntime, comparator_numbers
+from sccompiler.runtime.randoms import LayerRandoms
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _collector(store: dict):
+    def collect(layer, node, bits, t):
+        store.setdefault(node.name, {})[t] = np.array(bits, dtype=bool)
+    return collect
+
+
+def assert_bit_exact(netlist, x, length=None, **kw):
+    """Output, traces (every node), collected bit streams and saturations identical."""
+    ref_bits, got_bits = {}, {}
+    o1, r1 = Runtime(netlist).run(x, length=length, trace=True, collect=_collector(ref_bits))
+    o2, r2 = PackedRuntime(netlist).run(x, length=length, trace=True, collect=_collector(got_bits), **kw)
+    np.testing.assert_array_equal(o1, o2)
+    assert r1.keys() == r2.keys()
+    for layer in r1:
+        assert r1[layer].saturations == r2[layer].saturations, layer
+        assert r1[layer].trace.keys() == r2[layer].trace.keys(), layer
+        for name, v in r1[layer].trace.items():
+            assert v.shape == r2[layer].trace[name].shape, name
+            np.testing.assert_array_equal(v, r2[layer].trace[name], err_msg=name)
+    assert ref_bits.keys() == got_bits.keys()
+    for name, steps in ref_bits.items():
+        for t, v in steps.items():
+            np.testing.assert_array_equal(v, got_bits[name][t], err_msg=f"{name} step {t}")
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_sweep_designs_bit_exact(seed):
+    design, x = compile_spec(draw(seed))
+    assert_bit_exact(design.netlist, x)
+
+
+@pytest.mark.parametrize("seed", [1, 3, 6, 13])
+def test_sweep_designs_bit_exact_other_length_and_batch(seed):
+    spec = draw(seed)
+    design, x = compile_spec(spec)
+    # within the compiled input range: the testbench inputs, negated and reversed
+    more = np.concatenate([x, -x, x[::-1], 0.5 * x if spec.inputs == "real" else x])
+    assert_bit_exact(design.netlist, more, length=70)
+
+
+def _example_inputs(task: str, model, B: int, T: int, rng) -> np.ndarray:
+    I = model.input.size
+    if task == "shakespeare_char":
+        return np.eye(I)[rng.integers(0, I, (B, T))]
+    if task == "quickstart":
+        return rng.choice([-1.0, 1.0], (B, T, I))
+    return rng.uniform(-0.9, 0.9, (B, T, I)).round(2)
+
+
+@pytest.mark.parametrize("task", ["quickstart", "seq_mnist", "shakespeare_char"])
+def test_examples_bit_exact(task):
+    model = load_model(EXAMPLES / task / "model" / "ternary")
+    rng = np.random.default_rng(5)
+    calib = _example_inputs(task, model, 8, 12, rng)
+    design = compile_model(model, {"length": 64, "defaults": {"gate_fsm_states": "auto"}, **FAST}, calibration=calib)
+    assert_bit_exact(design.netlist, _example_inputs(task, model, 3, 4, rng))
+
+
+@pytest.fixture(scope="module")
+def small():
+    x = np.random.default_rng(3).uniform(-1, 1, (9, 4, 3))
+    cfg = {"length": 100, "defaults": {"gate_input": "integral_wfsm", "hidden": "stream"}, **FAST}
+    return compile_model(lstm_model(I=3, H=6, dense=2), cfg, calibration=x), x
+
+
+def test_chunks_and_threads_change_nothing(small):
+    design, x = small
+    want, _ = Runtime(design.netlist).run(x)
+    rt = PackedRuntime(design.netlist)
+    for kw in ({"chunk": 2}, {"chunk": 4, "workers": 2}, {"workers": 2}):
+        got, _ = rt.run(x, **kw)
+        np.testing.assert_array_equal(want, got, err_msg=str(kw))
+    assert np.array_equal(design.simulate(x, engine="reference"), design.simulate(x, workers=2))
+
+
+def test_comparator_numbers_are_the_layer_randoms(small):
+    design, _ = small
+    for plan in design.netlist.layers:
+        if not plan.length:
+            continue
+        a, b = LayerRandoms(design.netlist, plan.name), LayerRandoms(design.netlist, plan.name)
+        for L in (37, 64, 130):
+            want = a.step(L)
+            got = comparator_numbers(b, L)
+            assert want.keys() == got.keys()
+            for name in want:
+                np.testing.assert_array_equal(want[name], got[name].T, err_msg=name)
+
+
+def test_inputs_beyond_memory_are_refused_with_the_need(small):
+    design, x = small
+    with pytest.raises(ResourceLimitError, match=r"would need .* of memory"):
+        design.simulate(x, length=10**9)
+    with pytest.raises(ResourceLimitError, match="would need"):
+        PackedRuntime(design.netlist).run(x, memory_limit=1000)
+    with pytest.raises(SCValueError):
+        PackedRuntime(design.netlist).run(x, chunk=0)
+
+
+def test_progress_adds_up_to_one_per_layer(small):
+    design, x = small
+    seen = []
+    PackedRuntime(design.netlist).run(x, chunk=4, progress=seen.append)
+    assert sum(seen) == pytest.approx(len(design.netlist.layers))
+
+
+def test_evaluate_intervals(small):
+    design, x = small
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(9, 4, 2))
+    res = design.evaluate(x, target, "mse", lengths=[32, 100])
+    assert set(res) == {32, 100}
+    for r in res.values():
+        assert r["ci"][0] <= r["value"] <= r["ci"][1] and r["sequences"] == 9
+    out = design.simulate(x, length=100)
+    assert res[100]["value"] == pytest.approx(float(np.mean((out - target) ** 2)))
+    acc = design.evaluate(x, rng.integers(0, 2, 9), "accuracy")[0]
+    assert 0 <= acc["ci"][0] <= acc["value"] <= acc["ci"][1] <= 1
+    with pytest.raises(SCValueError, match="metric"):
+        design.evaluate(x, rng.integers(0, 2, 9), "f1")
+    with pytest.raises(SCValueError, match="targets"):
+        design.evaluate(x, rng.integers(0, 2, 5), "accuracy")
+
+
+def test_metric_intervals_known_values():
+    lo, hi = wilson_interval(8, 10)                       # textbook: 0.490 .. 0.943
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+    lo, hi = t_interval(np.array([1.0, 2.0, 3.0, 4.0]))  # mean 2.5, sd 1.291, t(3) = 3.182
+    assert lo == pytest.approx(2.5 - 3.1824 * 1.29099 / 2, abs=1e-3)
+    assert hi == pytest.approx(2.5 + 3.1824 * 1.29099 / 2, abs=1e-3)
+    logits = np.zeros((4, 3, 2))
+    r = evaluate_metric("bpc", logits, np.zeros((4, 3), dtype=int))
+    assert r.value == pytest.approx(1.0) and r.low == pytest.approx(1.0)
+
+
+def test_cli_simulate_engines_and_workers(small, tmp_path):
+    from click.testing import CliRunner
+
+    from sccompiler.cli import cli
+
+    design, x = small
+    design.save(tmp_path / "d")
+    np.save(tmp_path / "x.npy", x)
+    outs = {}
+    for engine, workers in (("packed", "2"), ("reference", "1")):
+        res = CliRunner().invoke(cli, ["simulate", str(tmp_path / "d"), "--inputs", str(tmp_path / "x.npy"),
+                                       "--engine", engine, "--workers", workers, "--save",
+                                       str(tmp_path / f"{engine}.npy")])
+        assert res.exit_code == 0, res.output
+        outs[engine] = np.load(tmp_path / f"{engine}.npy")
+    np.testing.assert_array_equal(outs["packed"], outs["reference"])
+    res = CliRunner().invoke(cli, ["simulate", str(tmp_path / "d"), "--inputs", str(tmp_path / "x.npy"),
+                                   "--length", str(10**9)])
+    assert res.exit_code != 0 and "would need" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("kind", ["binary_embedding", "real_embedding", "linear_first"])
+def test_token_and_dense_input_layers_bit_exact(kind):
+    from sccompiler.ir.model import Embedding, InputSpec, Linear, Model, Tensor
+
+    rng = np.random.default_rng(6)
+    base = lstm_model(I=5 if kind != "linear_first" else 3, H=4)
+    if kind == "linear_first":
+        lin = Linear("pre", in_size=3, out_size=3, weight=Tensor(np.where(rng.random((3, 3)) < .5, -.5, .5)),
+                     bias=Tensor(np.full(3, 0.1)))
+        x = rng.uniform(-1, 1, (3, 4, 3))
+        model = Model((lin, *base.layers), InputSpec("features", 3), "lin")
+    else:
+        w = np.where(rng.random((7, 5)) < .5, -1., 1.) if kind == "binary_embedding" else rng.normal(0, 1, (7, 5))
+        model = Model((Embedding("emb", num_embeddings=7, embedding_dim=5, weight=Tensor(w)), *base.layers),
+                      InputSpec("tokens", 7), "tok")
+        x = rng.integers(0, 7, size=(3, 4))
+    cfg = {"length": 64, **({"defaults": {"hidden": "sign"}} if kind == "binary_embedding" else {}), **FAST}
+    design = compile_model(model, cfg, calibration=x)
+    assert_bit_exact(design.netlist, x)
