@@ -47,6 +47,7 @@ from .report_md import report_markdown
 from .runtime import Runtime
 from .runtime.golden import design_points, golden_forward, step_gru, step_lstm
 from .runtime.packed import PackedRuntime
+from .runtime.resources import plan_memory
 from .sim.rules import is_int
 
 DESIGN_FORMAT = "sccompiler-design"
@@ -130,12 +131,14 @@ class CompiledDesign:
         """
         if length is not None and (not is_int(length) or length < 1):
             raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
-        if length is not None and length > MAX_LENGTH:
-            raise LimitError("length", int(length), MAX_LENGTH, "cycles")
         w = threads if workers is None else workers
         if w is not None and (not is_int(w) or w < 1):
             raise SCValueError("workers", f"must be an integer >= 1, got {w!r}")
         xc = self._check_x(x)
+        if length is not None and length > MAX_LENGTH:
+            # beyond the cycle limit: the memory it would need when that is the binding limit, else the cap
+            plan_memory(self.netlist, np.shape(xc), {name: int(length) for name in self.lengths})
+            raise LimitError("length", int(length), MAX_LENGTH, "cycles")
         with self._loaded_guard():
             out, _ = self._run(xc, length=length, engine=engine, workers=w, progress=progress, chunk=chunk)
         return out
