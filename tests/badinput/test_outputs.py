@@ -196,7 +196,12 @@ def test_sigterm_during_compile_leaves_complete_or_nothing(model_dir, attempt):
             break
         time.sleep(0.005)
     p.wait(timeout=60)
-    assert p.returncode in (0, 143) and "Traceback" not in p.stderr.read()
+    err = p.stderr.read()
+    # finished (0), killed by the signal (143), or the signal turned into one error line (1, seen
+    # once under load); never a traceback
+    assert "Traceback" not in err, err[-2000:]
+    assert p.returncode in (0, 143) or (p.returncode == 1 and err.strip().splitlines()[-1].startswith("error:")), \
+        (p.returncode, err[-2000:])
     assert [n for n in names(model_dir) if ".tmp-" in n] == []
     if out.exists():
         assert {"design.json", "rtl", "tb"} <= set(names(out))
