@@ -2,7 +2,7 @@
 comparator reads (docs/semantics.md §2.4).
 
 ``sources: private`` gives every SNG element and WFSM weight comparator its own LFSR (phase-spaced
-seeds of one m-sequence).  ``sources: shared`` (:mod:`sccompiler.sim.sharing`) colours the
+seeds of one m-sequence).  ``sources: shared`` (:mod:`sccompiler.sharing`) colours the
 comparators' conflict graph and gives each colour a window of disjoint bits of few shared
 registers; comparators whose streams only meet zero weights are pruned in both modes.
 """

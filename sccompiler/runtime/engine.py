@@ -1,7 +1,8 @@
 """Cycle-accurate execution of a layer-level SC netlist, through the SC core's primitives.
 
-Every primitive runs through :mod:`sccompiler.sim`: LFSR banks through ``kernels.lfsr_fill``
-(the leap-forward tables of ``sources.leap_matrix``), SNG comparators through
+Every primitive runs through :mod:`sccompiler.sim`: the source registers and the bits each
+comparator reads through :class:`~.randoms.LayerRandoms` (``kernels.lfsr_fill`` over the
+leap-forward tables of ``sources.leap_matrix``, then ``kernels.gather_taps``), SNG comparators through
 ``primitives.sng`` with thresholds from ``encoding.threshold``, XNOR/MUX through
 ``primitives.xnor_``/``primitives.mux``, parallel counters through ``primitives.bipolar_apc``,
 WFSMs through ``kernels.fsm_streams_out``, up/down counters through ``kernels.updown_streams``,
@@ -18,7 +19,7 @@ them as banks (adapters listed in docs/compiler.md):
 Time: a layer runs its L cycles per time step; layers are simulated one after the other over
 the whole sequence (layer l at step t only needs layer l-1 at step t, so this equals the
 pipelined hardware).  Registers (h, c) are written at the end of each step; WFSM states carry
-over between steps (``state_policy='carry'``) or restart from N/2 (``'reset'``); LFSR banks run
+over between steps (``state_policy='carry'``) or restart from N/2 (``'reset'``); source registers run
 on continuously.
 """
 

@@ -132,7 +132,7 @@ def layer_streams(netlist: SCNetlist, layer: str) -> LayerStreams:
     # liveness, backwards: a stream element is live if a non-stream node (counter, decode, ...)
     # reads it, or a live element depends on it with a nonzero weight
     live_elems = {n.name: [False] * n.size for n in nodes}
-    for m in netlist.layer_nodes(layer):
+    for m in netlist:                      # consumers in any layer (a later layer reading a stream)
         if m.name in live_elems:
             continue
         for i in m.inputs:
