@@ -36,7 +36,6 @@ from .engine import VALUE_OPS, LayerRun, eval_value_op, sng_values
 from .packed_kernels import (
     add_bit_cycles,
     apc_wfsm,
-    comparator_randoms,
     rows_last,
     sng_direct,
     sng_tables,
@@ -91,22 +90,15 @@ def _xnor_apc_static(n: SCNode) -> _XnorApc:
 
 
 def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
-    """{comparator node: (size, L) R_t} of the next L cycles: ``randoms.step(L)`` transposed,
-    computed from ``randoms.states(L)`` by :func:`~.packed_kernels.comparator_randoms` (the same
-    gather rule, comparator-major; tests/runtime pin it to ``step``)."""
-    if not all(hasattr(randoms, a) for a in ("src", "taps", "nbits", "offsets", "columns")):
-        return {name: r.T for name, r in randoms.step(L).items()}     # another wiring: the interface
-    if randoms.src.size == 0:
-        return {}
+    """{comparator node: (size, L) R_t} of the next L cycles (:meth:`LayerRandoms.numbers`, the one
+    gather rule), its register stepping on one numba thread: a small parallel region costs a time
+    slice on a busy machine."""
     threads = numba.get_num_threads()
-    numba.set_num_threads(1)          # a small parallel region costs a time slice on a busy machine
+    numba.set_num_threads(1)
     try:
-        states = np.ascontiguousarray(randoms.states(L).T)            # (registers, L)
+        return randoms.numbers(L)
     finally:
         numba.set_num_threads(threads)
-    rand = np.empty((randoms.src.size, L), dtype=np.uint64)
-    comparator_randoms(states, randoms.src, randoms.taps, randoms.nbits, randoms.offsets, rand)
-    return {name: rand[a:b] for name, (a, b) in randoms.columns.items()}
 
 
 def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -46,37 +46,6 @@ def trailing_zeros(typingctx, x):
     return sig, codegen
 
 
-# ----------------------------------------------------------------------------- random numbers
-@njit(nogil=True, cache=True)
-def comparator_randoms(states, src, taps, nbits, offsets, out):
-    """The gather rule of :func:`sccompiler.sim.kernels.gather_taps`, comparator-major:
-    ``out[c, t] = sum_k bit(states[src[c], t], taps[c, k]) << k`` (``states`` (S, L):
-    register states, row per register), contiguous taps as a shift and mask, 0 for pruned."""
-    C = src.shape[0]
-    L = states.shape[1]
-    for c in prange(C):
-        s = src[c]
-        if s < 0:
-            for t in range(L):
-                out[c, t] = _ZERO
-            continue
-        row = states[s]
-        bits = nbits[c]
-        off = offsets[c]
-        if off >= 0:
-            sh = np.uint64(off)
-            mask = (_ONE << np.uint64(bits)) - _ONE
-            for t in range(L):
-                out[c, t] = (row[t] >> sh) & mask
-            continue
-        for t in range(L):
-            v = row[t]
-            r = _ZERO
-            for k in range(bits):
-                r |= ((v >> np.uint64(taps[c, k])) & _ONE) << np.uint64(k)
-            out[c, t] = r
-
-
 # ----------------------------------------------------------------------------- SNGs
 @njit(nogil=True, cache=True)
 def sng_tables(rand, levels, words, out):
@@ -461,5 +430,5 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                     dsum[b0 + e, r] = total[e, r]
 
 
-__all__ = ["add_bit_cycles", "apc_wfsm", "comparator_randoms", "popcount", "rows_last",
+__all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "rows_last",
            "sng_direct", "sng_tables", "to_element_packed", "trailing_zeros", "wfsm_masks", "xnor_apc_cycles"]

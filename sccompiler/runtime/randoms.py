@@ -55,8 +55,9 @@ def contiguous_offsets(taps: np.ndarray) -> np.ndarray:
 class LayerRandoms:
     """The source registers of one layer and the comparators that read them.
 
-    ``step(L)`` returns {node name: (L, node.size) uint64 random numbers} for the next L cycles
-    and advances the registers by L (they run on continuously across time steps)."""
+    ``numbers(L)`` returns {node name: (node.size, L) uint64 random numbers} for the next L
+    cycles (``step(L)``: the same as (L, node.size) views) and advances the registers by L (they
+    run on continuously across time steps)."""
 
     def __init__(self, netlist: SCNetlist, layer: str) -> None:
         registers = list(netlist.sources.get("registers") or [])
@@ -107,14 +108,20 @@ class LayerRandoms:
             out[cols] = part
         return out.T
 
-    def step(self, L: int) -> dict[str, np.ndarray]:
-        """{comparator node: (L, size) random numbers R_t} of the next L cycles."""
+    def numbers(self, L: int) -> dict[str, np.ndarray]:
+        """{comparator node: (size, L) random numbers R_t} of the next L cycles (comparator-major;
+        advances the registers by L)."""
         if self.src.size == 0:
             return {}
-        states = np.ascontiguousarray(self.states(L))
-        rand = np.empty((L, self.src.size), dtype=np.uint64)
+        states = np.ascontiguousarray(self.states(L).T)                 # (registers, L), no copy
+        rand = np.empty((self.src.size, L), dtype=np.uint64)
         gather_taps(states, self.src, self.taps, self.nbits, self.offsets, rand)
-        return {name: rand[:, a:b] for name, (a, b) in self.columns.items()}
+        return {name: rand[a:b] for name, (a, b) in self.columns.items()}
+
+    def step(self, L: int) -> dict[str, np.ndarray]:
+        """{comparator node: (L, size) random numbers R_t} of the next L cycles (views of
+        :meth:`numbers`)."""
+        return {name: r.T for name, r in self.numbers(L).items()}
 
     def live(self, name: str) -> np.ndarray:
         """(size,) bool: which comparators of node ``name`` exist (not pruned)."""

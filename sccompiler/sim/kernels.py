@@ -55,32 +55,34 @@ def lfsr_fill(tables, states, out, bits_mask):
 
 @njit(cache=True)
 def gather_taps(states, src, taps, nbits, offsets, out):
-    """Comparator random numbers from shared source registers (docs/semantics.md §2.4):
-    ``out[t, c] = sum_{k < nbits[c]} bit(states[t, src[c]], taps[c, k]) << k``; a comparator
-    whose taps are the contiguous bits ``offsets[c] ..`` reads a shifted mask instead (the same
-    value); a pruned one (``src[c] < 0``) reads 0."""
-    length = states.shape[0]
+    """Comparator random numbers from shared source registers (docs/semantics.md §2.4),
+    comparator-major: ``out[c, t] = sum_{k < nbits[c]} bit(states[src[c], t], taps[c, k]) << k``
+    (``states`` (S, L): one row of states per register); a comparator whose taps are the
+    contiguous bits ``offsets[c] ..`` reads a shifted mask instead (the same value); a pruned one
+    (``src[c] < 0``) reads 0."""
     count = src.shape[0]
+    length = states.shape[1]
     for c in range(count):
         s = src[c]
         if s < 0:
             for t in range(length):
-                out[t, c] = _ZERO
+                out[c, t] = _ZERO
             continue
+        row = states[s]
         bits = nbits[c]
         off = offsets[c]
         if off >= 0:
             sh = np.uint64(off)
             mask = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
             for t in range(length):
-                out[t, c] = (states[t, s] >> sh) & mask
+                out[c, t] = (row[t] >> sh) & mask
             continue
         for t in range(length):
-            v = states[t, s]
+            v = row[t]
             r = _ZERO
             for k in range(bits):
                 r |= ((v >> np.uint64(taps[c, k])) & np.uint64(1)) << np.uint64(k)
-            out[t, c] = r
+            out[c, t] = r
 
 
 # ----------------------------------------------------------------------------- per-stream FSM

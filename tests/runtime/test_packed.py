@@ -99,18 +99,44 @@ def test_chunks_and_threads_change_nothing(small):
     assert np.array_equal(design.simulate(x, engine="reference"), design.simulate(x, workers=2))
 
 
-def test_comparator_numbers_are_the_layer_randoms(small):
+def test_comparator_numbers_follow_the_wiring_rule(small):
+    """Exact oracle: every comparator's R_t is sim.rules.comparator_random of its register's state
+    (the registers stepped by the scalar LFSR contract), for contiguous and permuted taps, in two
+    consecutive runs (the registers carry over)."""
+    from sccompiler.sim.rules import comparator_random
+    from sccompiler.sim.sources import lfsr_states
+
     design, _ = small
-    for plan in design.netlist.layers:
+    netlist = design.netlist
+    regs = netlist.sources["registers"]
+    for plan in netlist.layers:
         if not plan.length:
             continue
-        a, b = LayerRandoms(design.netlist, plan.name), LayerRandoms(design.netlist, plan.name)
-        for L in (37, 64, 130):
-            want = a.step(L)
-            got = comparator_numbers(b, L)
-            assert want.keys() == got.keys()
-            for name in want:
-                np.testing.assert_array_equal(want[name], got[name].T, err_msg=name)
+        # one comparator of each node reads its taps reversed (a non-contiguous wiring)
+        nodes = []
+        for n in netlist:
+            if n.layer == plan.name and "taps" in n.arrays:
+                taps = np.asarray(n.arrays["taps"]).copy().reshape(n.size, -1)
+                taps[0] = taps[0][::-1]
+                n = n.replace(arrays={**n.arrays, "taps": taps.reshape(n.arrays["taps"].shape)})
+            nodes.append(n)
+        nl = netlist.with_nodes(nodes)
+        randoms = LayerRandoms(nl, plan.name)
+        L1, L2 = 37, 64
+        got = [comparator_numbers(randoms, L1), comparator_numbers(randoms, L2)]
+        for n in nl.layer_nodes(plan.name):
+            if "taps" not in n.arrays:
+                continue
+            src = np.asarray(n.arrays["src"]).reshape(-1)
+            taps = np.asarray(n.arrays["taps"]).reshape(n.size, -1)
+            for i in range(n.size):
+                if src[i] < 0:
+                    assert not got[0][n.name][i].any()
+                    continue
+                reg = regs[int(src[i])]
+                states = lfsr_states(reg["width"], reg["seed"], L1 + L2)
+                want = [comparator_random(s_, taps[i]) for s_ in states]
+                assert [int(v) for v in np.concatenate([got[0][n.name][i], got[1][n.name][i]])] == want, n.name
 
 
 def test_inputs_beyond_memory_are_refused_with_the_need(small):
