@@ -161,11 +161,11 @@ class Runtime:
             r = vals[n.inputs[0]]
             return (vals[n.inputs[1]] * (2 * r.astype(np.int32) - 1)).astype(np.int32)
         if op == "xnor":
-            a, b = _align(vals[n.inputs[0]], vals[n.inputs[1]])
+            a, b = align_banks(vals[n.inputs[0]], vals[n.inputs[1]])
             return xnor_(a, b)
         if op == "mux":
-            s_, a = _align(vals[n.inputs[0]], vals[n.inputs[1]])
-            s_, b = _align(s_, vals[n.inputs[2]])
+            s_, a = align_banks(vals[n.inputs[0]], vals[n.inputs[1]])
+            s_, b = align_banks(s_, vals[n.inputs[2]])
             return mux(s_, a, b)
         if op == "xnor_apc":
             bits = vals[n.inputs[0]]                                  # (B, M, L) or per-row (B, R, M, L)
@@ -315,8 +315,9 @@ def sng_values(n: SCNode, src: np.ndarray | None, t: int, B: int) -> np.ndarray:
     return v
 
 
-def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Broadcast a (B, H, L) bank against a (B, K, H, L) one (fan-out of a stream to K gates)."""
+def align_banks(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Broadcast a (B, H, ...) bank against a (B, K, H, ...) one (fan-out of a stream to K gates;
+    the packed runtime's banks too, whatever the last axis holds)."""
     if a.ndim < b.ndim:
         a = a.reshape(a.shape[:1] + (1,) * (b.ndim - a.ndim) + a.shape[1:])
     elif b.ndim < a.ndim:

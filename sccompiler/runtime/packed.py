@@ -32,7 +32,7 @@ from ..errors import SCValueError, SimulationError
 from ..ir.sc import SCNetlist, SCNode
 from ..sim.encoding import threshold
 from ..sim.rules import fsm_reset_state, stats_row
-from .engine import VALUE_OPS, LayerRun, eval_value_op, sng_values
+from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, sng_values
 from .packed_kernels import (
     add_bit_cycles,
     apc_wfsm,
@@ -99,15 +99,6 @@ def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
         return randoms.numbers(L)
     finally:
         numba.set_num_threads(threads)
-
-
-def _align(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's fan-out broadcast of a (B, H, W) bank against a (B, K, H, W) one."""
-    if a.ndim < b.ndim:
-        a = a.reshape(a.shape[:1] + (1,) * (b.ndim - a.ndim) + a.shape[1:])
-    elif b.ndim < a.ndim:
-        b = b.reshape(b.shape[:1] + (1,) * (a.ndim - b.ndim) + b.shape[1:])
-    return a, b
 
 
 def _counts(bits: np.ndarray) -> np.ndarray:
@@ -533,11 +524,11 @@ class PackedRuntime:
             a, b = n.params["rows"]
             return vals[n.inputs[0]][:, a:b]
         if op == "xnor":
-            a, b = _align(vals[n.inputs[0]], vals[n.inputs[1]])
+            a, b = align_banks(vals[n.inputs[0]], vals[n.inputs[1]])
             return ~(a ^ b) & step.mask
         if op == "mux":
-            s_, a = _align(vals[n.inputs[0]], vals[n.inputs[1]])
-            s_, b = _align(s_, vals[n.inputs[2]])
+            s_, a = align_banks(vals[n.inputs[0]], vals[n.inputs[1]])
+            s_, b = align_banks(s_, vals[n.inputs[2]])
             return ((a ^ b) & s_) ^ b
         if op == "wfsm":
             return step.wfsm(n, fsm_state[n.name])
