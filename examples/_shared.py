@@ -26,8 +26,9 @@ from sccompiler.frontends import load_model, save_model
 from sccompiler.ir.model import Model
 from sccompiler.reference import forward
 
-#: the three variants the results table compares, in column order
-VARIANTS = ("float", "binary", "ternary")
+#: the variants the results table compares, in column order (``binary-h``: binary weights and
+#: binary hidden states sign(h), the XNOR-LSTM of Ardakani et al., NeurIPS 2019)
+VARIANTS = ("float", "binary", "ternary", "binary-h")
 #: stream lengths the SC columns are simulated at
 SC_LENGTHS = (64, 128, 256, 512, 1024)
 
@@ -138,18 +139,21 @@ def export_ir(model, name: str) -> Model:
     return ir.with_layers(layers).validate()
 
 
-def build_model(spec: ModelSpec, variant: str, seed: int):
+def build_model(spec: ModelSpec, variant: str, seed: int, batch_norm: bool = False):
     """A fresh :class:`~sccompiler.train.QuantSequenceModel` for ``variant`` (float / binary /
     ternary recurrent weights; the head is quantized with the same scheme so that the whole
     network is an XNOR network; quantized matrices carry a learned scalar gain, :func:`_add_gains`)."""
-    from sccompiler.train import QuantConfig, QuantSequenceModel  # noqa: PLC0415
+    from sccompiler.train import BatchNormConfig, BinaryActivation, QuantConfig, QuantSequenceModel  # noqa: PLC0415
 
     if variant not in VARIANTS:
         raise SCValueError("variant", f"must be one of {', '.join(VARIANTS)}, got {variant!r}")
-    quant = QuantConfig(scheme=variant)
+    binary_h = variant == "binary-h"
+    quant = QuantConfig(scheme="binary" if binary_h else variant)
     model = QuantSequenceModel(spec.cell, spec.input_size, spec.hidden_size, spec.output_size,
                                num_layers=spec.num_layers, quant=quant,
-                               head_quant=None if variant == "float" else quant, seed=seed)
+                               head_quant=None if variant == "float" else quant,
+                               hidden_quant=BinaryActivation() if binary_h else None,
+                               batch_norm=BatchNormConfig() if batch_norm else None, seed=seed)
     if variant != "float":
         _add_gains(model)
     return model
@@ -157,20 +161,20 @@ def build_model(spec: ModelSpec, variant: str, seed: int):
 
 def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int, batch_size: int,
                   lr: float, seed: int, out_dir: Path | None, metadata: dict, force: bool,
-                  log: Callable[[str], None] | None = print) -> tuple[Model, dict]:
+                  log: Callable[[str], None] | None = print, batch_norm: bool = False) -> tuple[Model, dict]:
     """Train one variant with :func:`sccompiler.train.fit`, export it (when ``out_dir`` is given)
     to ``out_dir/<variant>`` with ``metadata`` plus the training record; return the IR model and
     the record."""
     from sccompiler.train import TrainConfig, fit  # noqa: PLC0415
 
-    model = build_model(spec, variant, seed)
+    model = build_model(spec, variant, seed, batch_norm)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                          clip_steps="quantized", log_every=1)
     prefix = f"[{variant}] "
     result = fit(model, inputs, targets, config, log=(lambda s: log(prefix + s)) if log else None)
     record = {"variant": variant, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
               "train_sequences": int(inputs.shape[0]), "train_steps": int(inputs.shape[1]),
-              "final_loss": result.losses[-1], "seconds": round(result.seconds, 1),
+              "final_loss": result.losses[-1], "seconds": round(result.seconds, 1), "batch_norm": batch_norm,
               "architecture": dataclasses.asdict(spec)}
     ir = export_ir(model, f"{metadata.get('task', 'example')}-{variant}")
     meta = dict(ir.metadata)
@@ -287,6 +291,8 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ap.add_argument("--force", action="store_true", help="overwrite existing models")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch-norm", action="store_true",
+                    help="recurrent batch norm with per-step statistics (ICLR 2019) instead of per-matrix gains")
     for key, value in full.items():
         ap.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None, help=f"full-mode default {value}")
     if extra_args is not None:
@@ -304,7 +310,7 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
         for variant in args.variants:
             _, record = train_variant(spec, variant, inputs, targets, epochs=hp["epochs"],
                                       batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
-                                      metadata=meta, force=args.force)
+                                      metadata=meta, force=args.force, batch_norm=args.batch_norm)
             print(f"[{variant}] trained in {record['seconds']} s, final train loss {record['final_loss']:.4f}")
     return 0
 
@@ -438,6 +444,7 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     ap.add_argument("--lengths", nargs="*", type=int, default=list(SC_LENGTHS),
                     help="SC stream lengths (none: skip the SC simulation)")
     ap.add_argument("--sc-samples", type=int, default=None, help="test sequences simulated in SC")
+    ap.add_argument("--sc-variant", choices=VARIANTS, default="ternary", help="the variant compiled and simulated")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1, help="threads of the SC simulation (packed runtime)")
@@ -449,7 +456,7 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     sc_samples = args.sc_samples if args.sc_samples is not None else (2 if args.reduced else full_sc_samples)
     print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
     result = evaluate_task(args.model_dir, data, variants=args.variants, sc_lengths=args.lengths,
-                           sc_samples=sc_samples, workers=args.workers)
+                           sc_samples=sc_samples, workers=args.workers, sc_variant=args.sc_variant)
     result["task"] = task
     result["mode"] = "reduced" if args.reduced else "full"
     dump_json(args.json, result)

@@ -30,13 +30,16 @@ from .io import parse_json, read_text
 from .sim.rules import int_problem
 
 GATE_INPUTS = ("auto", "table", "integral_wfsm")
-HIDDEN = ("stream", "sign")
+HIDDEN = ("auto", "stream", "sign")
 FSM_STATE = ("carry", "reset")
 BIAS_ENCODINGS = ("streams", "offset")
 FSM_INPUT_MODELS = ("auto", "binomial")
 INPUT_ENCODINGS = ("auto", "real", "exact")
 BN_STEPS = ("tables", "last", "mean")
 GATE_SNGS = ("shared", "per_gate")
+#: where an LSTM's binary h_t is decided: from the cell state's count (exact given c: no tanh(c)
+#: WFSM, no o stream, no h counter) or from the counted stream of o * tanh(c)
+SIGN_FROM = ("cell", "output")
 SOURCES = ("lfsr",)
 #: random-source registers: one per comparator, or shared by comparators whose streams never meet
 SOURCE_MODES = ("private", "shared")
@@ -52,8 +55,16 @@ class LayerConfig:
       binary/ternary weights and exact operands), ``integral_wfsm`` (all operands as bipolar
       streams, XNOR + parallel counter into an integral stream driving a WFSM synthesized for the
       folded target: the paper's option), ``auto`` (table when exact, else integral_wfsm).
-    hidden: ``stream`` (h_t = counter value, requantized to sng_bits and re-encoded by SNGs) or
-      ``sign`` (binary h_t = sign of the counter value: exact XNOR inputs for the next step).
+    hidden: ``stream`` (h_t = counter value, requantized to sng_bits and re-encoded by SNGs),
+      ``sign`` (binary h_t = sign of the counter value: exact XNOR inputs for the next step) or
+      ``auto`` (default: ``sign`` for a layer whose model has binary hidden states,
+      ``hidden_activation: sign``, else ``stream``; ``stream`` on such a layer is refused: it would
+      compute another network).
+    sign_from (LSTM, ``hidden: sign``): ``cell`` (default) decides h_t = sign(o tanh(BNc(c_t))) =
+      sign(BNc(c_t)) from the count of c_t's integral stream against a per-step threshold
+      (``sim.rules.cell_sign_thresholds``), since o > 0: no tanh(c) WFSM, o stream or h counter,
+      and no sign error where |o tanh(c)| is small; ``output`` counts the o XNOR tanh(c) stream
+      (the paper's datapath).
     cell_range: K; c_t is stored saturated to [-K, K] and re-encoded as K streams of c/K, so that
       f*c + i*g is an integral stream of K+1 bits.
     length: this layer's stream length L (cycles per time step); None = the global length.
@@ -86,7 +97,7 @@ class LayerConfig:
     """
 
     gate_input: str = "auto"
-    hidden: str = "stream"
+    hidden: str = "auto"
     cell_range: int = 2
     gate_fsm_states: int | str = 32
     cell_fsm_states: int | str = 16
@@ -99,8 +110,10 @@ class LayerConfig:
     fsm_input_model: str = "auto"
     bn_steps: str = "tables"
     gate_sngs: str = "shared"
+    sign_from: str = "cell"
 
     def __post_init__(self) -> None:
+        _choice("sign_from", self.sign_from, SIGN_FROM)
         _choice("gate_sngs", self.gate_sngs, GATE_SNGS)
         _choice("bn_steps", self.bn_steps, BN_STEPS)
         _choice("fsm_input_model", self.fsm_input_model, FSM_INPUT_MODELS)

@@ -167,6 +167,8 @@ def _lstm(layer: LSTM, x: np.ndarray, state: list[np.ndarray], trace: bool):
         c = f * c + i * g
         cn = c if bn_c is None else bn_c[0][t] * c + bn_c[1][t]
         h = o * np.tanh(cn)
+        if layer.hidden_activation == "sign":
+            h = sign(h)
         out[:, t] = h
         if rec is not None:
             for k, v in zip(keys, (i, f, g, o, c, h, pre)):
@@ -211,6 +213,8 @@ def _gru(layer: GRU, x: np.ndarray, state: list[np.ndarray], trace: bool):
         else:
             n = np.tanh(xp[:, n_rows] + r * hp[:, n_rows])
         h = (1.0 - z) * n + z * h
+        if layer.hidden_activation == "sign":
+            h = sign(h)
         out[:, t] = h
         if rec is not None:
             for k, v in zip(keys, (r, z, n, h, xp, hp)):

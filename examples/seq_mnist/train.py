@@ -1,6 +1,9 @@
-"""Train the row-by-row sequential image classifiers (float, binary and ternary 1-layer LSTM,
-one image row per time step, prediction at the last step) with :mod:`sccompiler.train`; export
-them in the native format under ``model/<variant>``.
+"""Train the row-by-row sequential image classifiers (float, binary, ternary and binary-h 1-layer
+LSTM, one image row per time step, prediction at the last step) with :mod:`sccompiler.train`;
+export them in the native format under ``model/<variant>`` (``binary-h``: binary weights and
+binary hidden states, the XNOR-LSTM; its first layer's gates see real pixels, so they are
+integral WFSM gates, not tables: a variant trained on binarized pixels sign(x) reached 0.74
+quantized accuracy against 0.76, and 0.64 against 0.73 in SC at L = 256).
 
 Full mode (regenerates the committed models, a few minutes per variant on one core)::
 

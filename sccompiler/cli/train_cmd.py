@@ -26,18 +26,56 @@ def _load_data(path: str):
         if "inputs" not in data or "targets" not in data:
             raise ModelFormatError(f"--data {path}: needs arrays 'inputs' and 'targets' (got {sorted(data.files)})")
         x, y = data["inputs"], data["targets"]
-    for name, a, dims in (("inputs", x, (2, 3)), ("targets", y, (2, 3))):
+    for name, a, dims in (("inputs", x, (2, 3)), ("targets", y, (1, 2, 3))):
         if a.dtype.kind not in "fiu":   # complex, bool, strings: refused, never cast
             raise ModelFormatError(f"--data {path}: '{name}' has dtype {a.dtype}, expected floats or integer ids")
         if a.ndim not in dims or a.size == 0:
             raise ModelFormatError(f"--data {path}: '{name}' has shape {a.shape}, expected (batch, time[, features])")
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             raise ModelFormatError(f"--data {path}: '{name}' has NaN/inf values")
-        if a.dtype.kind in "iu" and (a.ndim != 2 or a.min() < 0):
-            raise ModelFormatError(f"--data {path}: integer '{name}' must be (batch, time) ids >= 0")
-    if x.shape[:2] != y.shape[:2]:
-        raise ModelFormatError(f"--data {path}: inputs {x.shape} and targets {y.shape} differ in (batch, time)")
+        if a.dtype.kind in "iu" and (a.ndim not in ((2,) if name == "inputs" else (1, 2)) or a.min() < 0):
+            raise ModelFormatError(f"--data {path}: integer '{name}' must be (batch, time) ids >= 0"
+                                   + ("" if name == "inputs" else " or (batch,) class ids per sequence"))
+    if y.dtype.kind in "iu" and y.ndim == 1:
+        pass                                             # one class id per sequence
+    elif y.dtype.kind == "f" and y.ndim == 2 and (x.ndim == 2 or y.shape[1] != x.shape[1]):
+        pass                                             # one (out,) vector per sequence
+    elif x.shape[:2] != y.shape[:2]:
+        raise ModelFormatError(f"--data {path}: inputs {x.shape} and targets {y.shape} differ in (batch, time); "
+                               "per-sequence targets are (batch,) class ids or (batch, out) floats")
+    if y.shape[0] != x.shape[0]:
+        raise ModelFormatError(f"--data {path}: {x.shape[0]} input sequences but {y.shape[0]} targets")
     return x, y
+
+
+def targets_at(x, y) -> str:
+    """``last_step`` when ``y`` holds one target per sequence, else ``every_step``."""
+    if y.ndim == 1 or (y.dtype.kind == "f" and y.ndim == 2 and (x.ndim == 2 or y.shape[1] != x.shape[1])):
+        return "last_step"
+    return "every_step"
+
+
+def validation_metric(model, x, y, where: str) -> dict:
+    """The trained (eval-mode, quantized) model's task metric on held-out sequences, with its
+    confidence interval (:mod:`sccompiler.metrics`)."""
+    import torch  # noqa: PLC0415
+
+    from ..metrics import evaluate_metric  # noqa: PLC0415
+
+    model.eval()
+    with torch.no_grad():
+        out = model(x).double().numpy()
+    yn = y.numpy()
+    if where == "last_step":
+        metric = "accuracy" if yn.dtype.kind in "iu" else "mse"
+        if metric == "mse":
+            out = out[:, -1:]
+            yn = yn[:, None, :]
+    elif yn.dtype.kind in "iu":
+        metric = "bpc" if x.dtype == torch.long else "step_accuracy"
+    else:
+        metric = "mse"
+    return evaluate_metric(metric, out, yn).to_json()
 
 
 def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size: int, vocab: int | None,
@@ -57,7 +95,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
               help="synthetic task (instead of --data)")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help=".npz with 'inputs' (batch, time, features) floats or (batch, time) token ids, and "
-                   "'targets' (batch, time, out) floats (regression) or (batch, time) class ids")
+                   "'targets' (batch, time, out) floats (regression) or (batch, time) class ids per step, or one "
+                   "target per sequence -- (batch,) class ids or (batch, out) floats -- trained on the last step")
 @click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
               help="synthetic task: number of sequences")
 @click.option("--steps", type=click.IntRange(min=2), default=16, show_default=True,
@@ -69,6 +108,18 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
               help="embedding size for token inputs")
 @click.option("--scheme", type=click.Choice(_SCHEMES), default="binary", show_default=True)
 @click.option("--stochastic", is_flag=True, help="stochastic weight quantization during training")
+@click.option("--hidden-quant", type=click.Choice(["none", "binary", "ternary"]), default="none", show_default=True,
+              help="quantize the hidden state h_t: binary = sign(h) with a clipped straight-through gradient "
+                   "(the XNOR-LSTM; compiles with table gates and hidden sign), ternary = GXNOR "
+                   "sign(h)*[|h| >= threshold] (ONNX export only: the compiler has no ternary h)")
+@click.option("--hidden-clip", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="binary h: the straight-through gradient passes where |h| <= clip")
+@click.option("--hidden-threshold", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
+              help="ternary h: states with |h| below this become 0")
+@click.option("--quantize-head/--float-head", default=True, show_default=True,
+              help="quantize the output layer with the same scheme (a float head is refused by scc compile)")
+@click.option("--val-fraction", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="--data: fraction of the sequences held out to report the trained model's metric")
 @click.option("--ste", type=click.Choice(["clipped", "identity"]), default="clipped", show_default=True)
 @click.option("--batch-norm/--no-batch-norm", default=True, show_default=True,
               help="recurrent batch norm with per-step statistics (gamma init 0.1)")
@@ -88,8 +139,9 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--force", is_flag=True, help="overwrite outputs that exist")
 @click.option("--quiet", is_flag=True, help="no per-epoch log")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, ste,
-              batch_norm, prune, epochs, batch_size, lr, seed, hardware_aware, hardware_epochs, output, onnx_path,
+def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, hidden_quant,
+              hidden_clip, hidden_threshold, quantize_head, val_fraction, ste, batch_norm, prune, epochs,
+              batch_size, lr, seed, hardware_aware, hardware_epochs, output, onnx_path,
               force, quiet, as_json) -> None:
     """Train a quantized LSTM/GRU and export it (native with -o, ONNX with --onnx)."""
     from ..io import check_writable  # noqa: PLC0415
@@ -98,6 +150,9 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         raise ConfigError("give exactly one of --task and --data")
     if output is None and onnx_path is None:
         raise ConfigError("give -o/--output and/or --onnx")
+    if hidden_quant == "ternary" and output is not None:
+        raise ConfigError("--hidden-quant ternary cannot be saved in the native format (the IR's hidden states are "
+                          "real or binary); use --onnx only, or --hidden-quant binary")
     if prune != "none" and output is not None:
         raise ConfigError("--prune cannot be saved in the native format (the IR has no state threshold); "
                           "use --onnx only")
@@ -131,6 +186,7 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     if task is not None:
         check_train_size(cell, int(x.shape[-1]) if x.is_floating_point() else embedding_dim, hidden, layers,
                          int(y.shape[-1]) if y.is_floating_point() else int(y.max()) + 1, None, embedding_dim)
+    where = targets_at(x.numpy(), y.numpy())
     if y.is_floating_point():
         out_size = int(y.shape[-1])
     else:
@@ -138,12 +194,27 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     in_size = embedding_dim if vocab is not None else int(x.shape[-1])
     quant = tr.QuantConfig(scheme, stochastic=stochastic, ste=ste)
     pruning = None if prune == "none" else tr.layers.PruningConfig(targets=tuple(prune))
+    hq = {"none": None, "binary": lambda: tr.BinaryActivation(hidden_clip),
+          "ternary": lambda: tr.TernaryActivation(hidden_threshold)}[hidden_quant]
     model = tr.QuantSequenceModel(cell, in_size, hidden, out_size, num_layers=layers, vocab_size=vocab,
                                   quant=quant, batch_norm=tr.BatchNormConfig() if batch_norm else None,
-                                  pruning=pruning, seed=seed)
+                                  hidden_quant=hq() if hq else None, pruning=pruning, seed=seed,
+                                  head_quant=quant if quantize_head and quant.quantized else None)
     log = None if (quiet or as_json) else click.echo
-    result = tr.fit(model, x, y, tr.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
-                    log=log)
+    x_val = y_val = None
+    if task is None and val_fraction > 0:
+        n_val = int(round(val_fraction * x.shape[0]))
+        if n_val >= 1 and x.shape[0] - n_val >= 1:
+            order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+            x_val, y_val = x[order[:n_val]], y[order[:n_val]]
+            x, y = x[order[n_val:]], y[order[n_val:]]
+    result = tr.fit(model, x, y, tr.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                                targets_at=where), log=log)
+    validation = None if x_val is None else validation_metric(model, x_val, y_val, where)
+    if validation is not None and log is not None:
+        lo, hi = validation["ci"]
+        log(f"validation ({validation['sequences']} held-out sequences): {validation['metric']} "
+            f"{validation['value']:.4f} (95% CI {lo:.4f} .. {hi:.4f})")
     hardware = None
     if hardware_aware is not None:
         # curves first: a bad design directory fails before any fine-tuning
@@ -157,7 +228,8 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     if onnx_path is not None:
         written["onnx"] = str(tr.export_onnx(model, onnx_path, steps=int(x.shape[1]), force=force))
     if as_json:
-        echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme,
+        echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme, "validation": validation,
+                   "hidden_quant": hidden_quant, "targets_at": where, "head_quantized": model.head_quant is not None,
                    "stochastic": stochastic, "seed": seed, "hardware_aware": hardware})
         return
     for kind, path in written.items():

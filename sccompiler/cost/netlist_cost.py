@@ -108,6 +108,14 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
     elif op == "decode":
         if p["mode"] == "sign":
             inv = Inventory.of("register", size, width=1, domain="stream")
+        elif p["mode"] == "cell_sign":
+            # a compare of c's count with a (per-step) threshold: a subtractor of the counter's
+            # width (its sign bit is h), the thresholds a ROM over the step index when per step
+            thr = node.arrays["thr"]
+            width = _bits(int(np.abs(thr).max()) * 2 + 2)
+            inv = Inventory.of("register", size, width=1, domain="stream").add("ripple_adder", size, width=width)
+            if thr.shape[0] > 1:
+                inv = inv.add("weight_memory", bits=int(thr.size) * (width + 1))
         else:
             n = int(p.get("bits", 8))                           # hold register of the re-encoded value
             inv = Inventory.of("register", size, width=n, domain="stream")

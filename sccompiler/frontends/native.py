@@ -44,6 +44,11 @@ def check_layer_name(name: object, where: str = "layer") -> str:
     return name
 
 
+#: attributes added after format version 1 shipped: written only when not at their default, so
+#: models that do not use them keep their files, and files without them load
+OPTIONAL_ATTRS = {"hidden_activation": "identity"}
+
+
 def _array_key(index: int, field: str, part: str | None = None) -> str:
     # keys depend on the layer index, not its name, so any layer name is safe inside the zip
     return f"layer{index}.{field}" + (f".{part}" if part else "")
@@ -51,7 +56,7 @@ def _array_key(index: int, field: str, part: str | None = None) -> str:
 
 def _layer_manifest(index: int, layer: Layer, arrays: dict[str, np.ndarray]) -> dict:
     entry: dict[str, Any] = {"name": layer.name, "kind": layer.kind}
-    entry.update(layer.attrs())
+    entry.update({k: v for k, v in layer.attrs().items() if OPTIONAL_ATTRS.get(k, object()) != v})
     tensors = {}
     for field, tensor in layer.tensors():
         key = _array_key(index, field)
@@ -222,7 +227,8 @@ class _Reader:
             self.get(entry, key, where, (float, int) if expected is float else expected)
             kwargs[key] = value
         for key in fields:
-            if key != "name" and key not in cls.tensor_fields and key not in cls.bn_fields and key not in entry:
+            if key != "name" and key not in cls.tensor_fields and key not in cls.bn_fields and key not in entry \
+                    and key not in OPTIONAL_ATTRS:
                 raise self.fail(where, f"missing key {key!r}")
         tensors = self.get(entry, "tensors", where, dict)
         for field, t in tensors.items():

@@ -29,6 +29,9 @@ from ..sim.rules import stats_row
 LSTM_GATE_ORDER = ("i", "f", "g", "o")
 GRU_GATE_ORDER = ("r", "z", "n")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "softmax", "identity", "sign")
+#: what a recurrent layer applies to h_t before it is fed back and passed on: ``identity`` (the
+#: usual real-valued h) or ``sign`` (binary h_t = sign(h_t), sign(0) = +1: the XNOR-LSTM)
+HIDDEN_ACTIVATIONS = ("identity", "sign")
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,12 @@ class Layer:
                 f"layer {self.name!r}: batch norm {fname} has {b.features} features, expected {features}")
 
 
+def _check_hidden_activation(layer: "LSTM | GRU") -> None:
+    if layer.hidden_activation not in HIDDEN_ACTIVATIONS:
+        raise InvalidWeightsError(f"layer {layer.name!r}: hidden_activation must be one of "
+                                  f"{', '.join(HIDDEN_ACTIVATIONS)}, got {layer.hidden_activation!r}")
+
+
 @dataclass(frozen=True, eq=False)
 class LSTM(Layer):
     """One LSTM layer (gate order i, f, g, o).
@@ -208,6 +217,8 @@ class LSTM(Layer):
     c_t = f*c_{t-1} + i*g,  h_t = o*tanh(c_t) with
     [i f g o] = act(BNx(W_ih x_t) + BNh(W_hh h_{t-1}) + b_ih + b_hh) and, when ``bn_c`` is set,
     h_t = o*tanh(BNc(c_t)) (recurrent batch norm, Cooijmans et al. / Ardakani et al. ICLR 2019).
+    ``hidden_activation="sign"``: h_t = sign(o*tanh(...)) is what the next step and the next
+    layer see (binary hidden states).
     """
 
     kind: ClassVar[str] = "lstm"
@@ -223,6 +234,7 @@ class LSTM(Layer):
     bn_x: BatchNormParams | None = None
     bn_h: BatchNormParams | None = None
     bn_c: BatchNormParams | None = None
+    hidden_activation: str = "identity"
 
     @property
     def in_features(self) -> int:
@@ -234,6 +246,7 @@ class LSTM(Layer):
 
     def _check_shapes(self) -> None:
         h, i = self.hidden_size, self.input_size
+        _check_hidden_activation(self)
         if self.w_ih is None or self.w_hh is None:
             raise InvalidWeightsError(f"layer {self.name!r}: LSTM needs w_ih and w_hh")
         self._expect("w_ih", (4 * h, i))
@@ -247,7 +260,8 @@ class LSTM(Layer):
 
 @dataclass(frozen=True, eq=False)
 class GRU(Layer):
-    """One GRU layer (gate order r, z, n); h_t = (1-z)*n + z*h_{t-1}."""
+    """One GRU layer (gate order r, z, n); h_t = (1-z)*n + z*h_{t-1} (``hidden_activation="sign"``:
+    h_t = sign of that, as for :class:`LSTM`)."""
 
     kind: ClassVar[str] = "gru"
     tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh")
@@ -262,6 +276,7 @@ class GRU(Layer):
     b_hh: Tensor | None = None
     bn_x: BatchNormParams | None = None
     bn_h: BatchNormParams | None = None
+    hidden_activation: str = "identity"
 
     @property
     def in_features(self) -> int:
@@ -273,6 +288,7 @@ class GRU(Layer):
 
     def _check_shapes(self) -> None:
         h, i = self.hidden_size, self.input_size
+        _check_hidden_activation(self)
         if self.w_ih is None or self.w_hh is None:
             raise InvalidWeightsError(f"layer {self.name!r}: GRU needs w_ih and w_hh")
         self._expect("w_ih", (3 * h, i))

@@ -159,6 +159,7 @@ class LayerOptions:
     fsm_input_model: str | None = None
     bn_steps: str | None = None
     gate_sngs: str | None = None
+    sign_from: str | None = None
     unit: float | None = None
     bias_streams: int | None = None
     bias_offset_max: int | None = None

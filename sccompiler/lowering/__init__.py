@@ -40,6 +40,7 @@ def layer_options(plan: RecurrentPlan, derived: GateDerived, folded: FoldedRecur
         gate_fsm_states=plan.gate_fsm_states, cell_fsm_states=plan.cell_fsm_states,
         fsm_weight_bits=plan.fsm_weight_bits, fsm_state=plan.fsm_state, bias_encoding=plan.bias_encoding,
         fsm_input_model=plan.fsm_input_model, bn_steps=plan.bn_steps, gate_sngs=plan.gate_sngs,
+        sign_from=plan.sign_from if plan.hidden == "sign" else None,
         unit=derived.unit, bias_streams=derived.bias_streams, bias_offset_max=derived.bias_offset_max,
         x_streams=derived.x_streams, bn_gate_tables=derived.bn_gate_tables, bn_c_tables=bn_c_tables)
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..ir.model import LSTM
 from ..ir.sc import SCNode
-from ..sim.rules import stats_rows
+from ..sim.rules import cell_sign_thresholds, stats_rows
 from .common import GATE_NAMES, GateDerived, Lowered, gate_act_codes, node
 from .plans import FoldedRecurrent, RecurrentPlan
 from .wfsm_banks import cell_wfsm, gate_wfsm
@@ -162,9 +162,10 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
 def lower_lstm_cell(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent) -> list[SCNode]:
     """c_t = f c_{t-1} + i g: c_{t-1} re-encoded as K streams of c/K, the sum an integral stream
     of K + 1 bits, counted into c_t (saturated to [-K, K]) and fed to the tanh(c) WFSM;
-    h_bits = o XNOR tanh(c)."""
+    h_bits = o XNOR tanh(c).  With ``sign_from: cell`` the cell ends in h itself: sign(BNc(c_t))
+    from c's count (:func:`~sccompiler.sim.rules.cell_sign_thresholds`)."""
     n, H, K, L = lay.name, lay.hidden_size, plan.cell_range, plan.length
-    return [
+    nodes = [
         node(f"{n}.c_s", "encode", (f"{n}.c_prev",), (K, H), n, "bipolar", (-1, 1), {"scale": float(K), "repeat": K}),
         node(f"{n}.fc", "xnor", (f"{n}.f_s", f"{n}.c_s"), (K, H), n, "bipolar"),
         node(f"{n}.ig", "xnor", (f"{n}.i_s", f"{n}.g_s"), (H,), n, "bipolar"),
@@ -172,6 +173,13 @@ def lower_lstm_cell(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent) -> list[
         node(f"{n}.c_cnt", "updown_counter", (f"{n}.c_sum",), (H,), n, "integral", (-(K + 1) * L, (K + 1) * L)),
         node(f"{n}.c", "decode", (f"{n}.c_cnt",), (H,), n, "binary", (-K, K),
              {"mode": "integral", "saturate": float(K), "bits": plan.sng_bits}),
+    ]
+    if plan.hidden == "sign" and plan.sign_from == "cell":
+        # h = sign(o tanh(BNc(c))) = sign(BNc(c)) (o > 0): a threshold on c's count, per step
+        ge, thr = cell_sign_thresholds(f.scale_c, f.shift_c, K, L, H)
+        return nodes + [node(f"{n}.h", "decode", (f"{n}.c_cnt",), (H,), n, "binary", (-1, 1),
+                             {"mode": "cell_sign", "bits": plan.sng_bits}, {"ge": ge, "thr": thr})]
+    return nodes + [
         cell_wfsm(f"{n}.tanh_c", f"{n}.c_sum", plan, f, H),
         node(f"{n}.h_bits", "xnor", (f"{n}.o_s", f"{n}.tanh_c"), (H,), n, "bipolar"),
     ]

@@ -57,6 +57,7 @@ class RecurrentPlan:
     fsm_input_model: str
     bn_steps: str
     gate_sngs: str
+    sign_from: str = "cell"
 
 
 @dataclass(frozen=True)
@@ -134,32 +135,46 @@ def _input_feed(model: Model, cfg: CompileConfig, calib: dict) -> Feed:
     return Feed(False, 1.0, float(rng))
 
 
+def resolve_hidden(lay: LSTM | GRU, hidden: str) -> str:
+    """The hidden encoding of a layer: ``auto`` follows the model (sign for binary hidden states);
+    real-valued h on a layer the model defines with sign(h) would compute another network."""
+    if hidden == "auto":
+        return "sign" if lay.hidden_activation == "sign" else "stream"
+    if hidden == "stream" and lay.hidden_activation == "sign":
+        raise ConfigError(f"layers.{lay.name}.hidden: 'stream' gives real-valued h_t, but the model's layer "
+                          f"{lay.name!r} has binary hidden states (hidden_activation sign); use hidden 'sign' "
+                          "or 'auto'")
+    return hidden
+
+
 def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> RecurrentPlan:
     lc = cfg.layer(lay.name)
     length = cfg.layer_length(lay.name)
+    hidden = resolve_hidden(lay, lc.hidden)
     mode = lc.gate_input
     # linear_before_reset=0: r*h enters W_hn, a real-valued operand vector that only the stream
     # datapath (XNOR of r's stream with h's) can form
     reset_first = isinstance(lay, GRU) and not lay.linear_before_reset
     if mode == "auto":
-        mode = "table" if feed.exact and lc.hidden == "sign" and not reset_first else "integral_wfsm"
+        mode = "table" if feed.exact and hidden == "sign" and not reset_first else "integral_wfsm"
     if mode == "table" and reset_first:
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' cannot lower GRU linear_before_reset=0 "
                           "(W_hn (r*h) has real-valued operands r*h); use gate_input='integral_wfsm'")
-    if mode == "table" and not (feed.exact and lc.hidden == "sign"):
+    if mode == "table" and not (feed.exact and hidden == "sign"):
         why = "its input x is multi-level" if not feed.exact else "hidden='stream' makes h multi-level"
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
                           f"{why}; use gate_input='integral_wfsm' or hidden='sign' with binary inputs")
     if lc.gate_sngs == "per_gate" and isinstance(lay, GRU) and mode == "integral_wfsm":
         raise ConfigError(f"layers.{lay.name}.gate_sngs: 'per_gate' is implemented for LSTM layers only; "
                           "use gate_sngs='shared' for GRU layers")
-    out = Feed(True, 1.0, 1.0) if lc.hidden == "sign" else Feed(False, 1.0, 1.0)
+    out = Feed(True, 1.0, 1.0) if hidden == "sign" else Feed(False, 1.0, 1.0)
     return RecurrentPlan(
         name=lay.name, kind=lay.kind, input=feed, output=out, length=length, sng_bits=lc.bits_for(length),
-        gate_input=mode, hidden=lc.hidden, cell_range=lc.cell_range, gate_fsm_states=lc.gate_fsm_states,
+        gate_input=mode, hidden=hidden, cell_range=lc.cell_range, gate_fsm_states=lc.gate_fsm_states,
         cell_fsm_states=lc.cell_fsm_states, fsm_tolerance=lc.fsm_tolerance, fsm_weight_bits=lc.fsm_weight_bits,
         fsm_state=lc.fsm_state, bias_encoding=lc.bias_encoding, fsm_input_model=lc.fsm_input_model,
-        bn_steps=lc.bn_steps, gate_sngs=lc.gate_sngs)
+        bn_steps=lc.bn_steps, gate_sngs=lc.gate_sngs,
+        sign_from=lc.sign_from if (hidden == "sign" and lay.kind == "lstm") else "output")
 
 
 def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int) -> DensePlan:

@@ -101,6 +101,8 @@ def lower_recurrent(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent, so
             node(f"{n}.hp_s", "encode", (f"{n}.h_prev",), (H,), n, "bipolar", (-1, 1), {"scale": 1.0, "repeat": 1}),
             node(f"{n}.h_bits", "mux", (f"{n}.z_s", f"{n}.hp_s", f"{n}.n_s"), (H,), n, "bipolar"),
         ]
+    if nodes[-1].name == f"{n}.h":               # h decided from the cell state (sign_from: cell)
+        return Lowered(tuple(nodes), gates.derived)
     nodes += [
         node(f"{n}.h_cnt", "counter", (f"{n}.h_bits",), (H,), n, "binary", (0, L)),
         node(f"{n}.h", "decode", (f"{n}.h_cnt",), (H,), n, "binary", (-1, 1),

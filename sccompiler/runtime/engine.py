@@ -37,7 +37,7 @@ from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
 from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
-from ..sim.rules import fsm_reset_state, sign_decode, stats_row
+from ..sim.rules import cell_sign, fsm_reset_state, sign_decode, stats_row
 from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
@@ -281,6 +281,9 @@ def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
         mode = p["mode"]
         if mode == "sign":
             return sign_decode(c, L)
+        if mode == "cell_sign":
+            r = stats_row(t, n.arrays["thr"].shape[0])
+            return cell_sign(c, n.arrays["ge"][r], n.arrays["thr"][r])
         if mode == "bipolar":
             return 2.0 * c / L - 1.0
         v = c / L

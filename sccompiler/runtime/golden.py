@@ -78,12 +78,14 @@ def step_gru(layer: GRU, x: np.ndarray, h: np.ndarray, t: int, *, hidden: str) -
     return {"r": r, "z": z, "n": n, "h_pre": h_pre, "h": h_new}
 
 
-def design_points(options: LayerOptions | None) -> tuple[str, float, str]:
+def design_points(options: LayerOptions | None, model_hidden: str = "identity") -> tuple[str, float, str]:
     """(bn_steps, cell_range, hidden) of a layer's options: the design's quantization points
-    (no options: the quantized model's own, i.e. per-step tables, no saturation, real h)."""
+    (no options: the quantized model's own, i.e. per-step tables, no saturation, and the model's
+    hidden states: real h, or sign(h) where ``model_hidden`` is ``sign``)."""
     o = options or LayerOptions()
+    own = "sign" if model_hidden == "sign" else "stream"
     return (o.bn_steps or "tables", float(o.cell_range) if o.cell_range is not None else np.inf,
-            o.hidden or "stream")
+            o.hidden or own)
 
 
 def golden_forward(model: Model, options: Mapping[str, LayerOptions], x: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -95,7 +97,8 @@ def golden_forward(model: Model, options: Mapping[str, LayerOptions], x: np.ndar
         h_seq = h_seq.astype(np.float64)
     trace: dict = {}
     for lay in model.layers:
-        bn_steps, cell_range, hidden = design_points(options.get(lay.name))
+        own_hidden = getattr(lay, "hidden_activation", "identity")
+        bn_steps, cell_range, hidden = design_points(options.get(lay.name), own_hidden)
         lay = design_layer(lay, bn_steps)
         if isinstance(lay, (LSTM, GRU)):
             B, T = h_seq.shape[:2]

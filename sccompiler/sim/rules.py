@@ -106,6 +106,44 @@ def sign_decode(count, length: int) -> np.ndarray:
     return np.where(2 * np.asarray(count) >= int(length), 1.0, -1.0)
 
 
+def cell_sign_thresholds(scale: np.ndarray | None, shift: np.ndarray | None, cell_range: int, length: int,
+                         size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The binary hidden state of an LSTM read off its cell state (``sign_from: cell``):
+    h = sign(o tanh(s c + m)) = sign(s c + m) because o > 0, with c = clip(C / L, -K, K), C this
+    step's signed count of c's integral stream (s, m: bn_c's per-step affine, 1 and 0 without).
+
+    Returns ``(ge, thr)``, int64 (T, size): h = +1 iff ``C >= thr`` (ge = 1) or ``C <= thr``
+    (ge = 0), else -1 (ties to +1, as sign(0) = +1).  s > 0: c >= theta = -m/s, i.e.
+    C >= ceil(theta L) for -K < theta <= K; s < 0: C <= floor(theta L) for -K <= theta < K;
+    outside those ranges (and for s = 0) h is constant: thr = -(K+1) L (always) or (K+1) L + 1
+    (never) with ge = 1, the count range of c's counter widened by one."""
+    K, L = int(cell_range), int(length)
+    s = np.ones((1, size)) if scale is None else np.asarray(scale, dtype=np.float64).reshape(-1, size)
+    m = np.zeros((1, size)) if shift is None else np.asarray(shift, dtype=np.float64).reshape(-1, size)
+    s, m = np.broadcast_arrays(s, m)
+    always, never = -(K + 1) * L, (K + 1) * L + 1
+    ge = np.ones(s.shape, dtype=np.int64)
+    thr = np.full(s.shape, never, dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(s != 0, -m / np.where(s != 0, s, 1.0), 0.0)
+    pos, neg = s > 0, s < 0
+    thr[(s == 0) & (m >= 0)] = always
+    thr[pos & (theta <= -K)] = always
+    mid = pos & (theta > -K) & (theta <= K)
+    thr[mid] = np.ceil(theta[mid] * L).astype(np.int64)
+    thr[neg & (theta >= K)] = always
+    mid = neg & (theta >= -K) & (theta < K)
+    thr[mid] = np.floor(theta[mid] * L).astype(np.int64)
+    ge[mid] = 0
+    return ge, thr
+
+
+def cell_sign(count, ge: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """h = +1 / -1 from this step's cell count and one row of :func:`cell_sign_thresholds`."""
+    c = np.asarray(count)
+    return np.where(np.where(ge != 0, c >= thr, c <= thr), 1.0, -1.0)
+
+
 def stats_row(step: int, rows: int) -> int:
     """The row of a per-step table (batch-norm statistics, bias constants, WFSM table banks) that
     time step ``step`` reads: min(step, rows - 1) -- steps beyond the last row reuse the last."""

@@ -7,6 +7,8 @@ Implements the training recipes the compiler's input models come from (docs/back
   Adam steps clipped to ±W0 (:class:`PaperAdam`), recurrent batch norm with per-time-step
   statistics and γ initialized to 0.1;
 * Ott et al. 2016 — ternary with ``W0 = sqrt(6/(fan_in+fan_out))``, pow2-ternary, exponential;
+* Ardakani et al., NeurIPS 2019 (XNOR-LSTM) — binary hidden states ``sign(h)`` with a clipped
+  straight-through gradient (:class:`BinaryActivation`), exported as ``hidden_activation: sign``;
 * Deng et al. (GXNOR) — ternary activations with a windowed gradient;
 * Ardakani et al., DATE 2019 — learned thresholding of the hidden/cell state (state pruning);
 * hardware-aware fine-tuning with pluggable activation curves (:class:`TabulatedActivation`), built
@@ -29,9 +31,11 @@ except ImportError:  # pragma: no cover - exercised in a subprocess test
     raise MissingDependencyError("torch", "torch", "training") from None
 
 from .activations import (  # noqa: E402
+    BinaryActivation,
     StatePruning,
     TabulatedActivation,
     TernaryActivation,
+    binary_activation,
     ternary_activation,
 )
 from .export import export_native, export_onnx, to_ir  # noqa: E402
@@ -70,7 +74,8 @@ from .quantizers import (  # noqa: E402
 from .trainer import TrainConfig, Trainer, TrainResult, fit, synthetic_task  # noqa: E402
 
 __all__ = [
-    "BatchNormConfig", "GateActivations", "PaperAdam", "PruningConfig", "QuantConfig", "QuantGRU", "QuantGRULayer",
+    "BatchNormConfig", "BinaryActivation", "binary_activation",
+    "GateActivations", "PaperAdam", "PruningConfig", "QuantConfig", "QuantGRU", "QuantGRULayer",
     "QuantLSTM", "QuantLSTMLayer", "QuantSequenceModel", "RecurrentBatchNorm", "StatePruning",
     "TRAIN_SCHEMES", "TabulatedActivation", "TernaryActivation", "TrainConfig", "TrainResult",
     "Trainer", "clip_weights", "export_native", "export_onnx", "fit", "make_optimizer",

@@ -3,6 +3,8 @@
 * :class:`TernaryActivation` — GXNOR's ternary activation ``φ(x) = sign(x)·[|x| >= r]`` with the
   windowed gradient ``1/(2a)·[r-a < |x| < r+a]`` (Deng et al.; r = 1, a = 0.5 gives gradient 1 for
   0.5 < |x| < 1.5).
+* :class:`BinaryActivation` — the XNOR-LSTM's binary hidden state ``sign(x)`` (sign(0) = +1, the
+  IR's convention) with BinaryNet's clipped straight-through gradient ``1[|x| <= clip]``.
 * :class:`StatePruning` — learned thresholding of the hidden/cell state after Ardakani et al.
   (DATE 2019): states with ``|s| < θ`` become exactly 0, so hardware can skip the matching columns
   of ``W_hh``; it records the fraction of zero states it produced.
@@ -65,6 +67,47 @@ class TernaryActivation(nn.Module):
 
     def describe(self) -> dict:
         return {"kind": "gxnor-ternary", "threshold": self.threshold, "half_width": self.half_width}
+
+
+class _BinaryActivationFn(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, clip):  # noqa: D102
+        ctx.save_for_backward(x)
+        ctx.clip = clip
+        return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+
+    @staticmethod
+    def backward(ctx, grad_out):  # noqa: D102
+        (x,) = ctx.saved_tensors
+        return grad_out * (x.abs() <= ctx.clip).to(grad_out.dtype), None
+
+
+def binary_activation(x: torch.Tensor, clip: float = 1.0) -> torch.Tensor:
+    """``sign(x)`` in {-1, +1} (sign(0) = +1) with the clipped straight-through gradient
+    ``grad * 1[|x| <= clip]`` (BinaryNet, Courbariaux et al. 2016)."""
+    return _BinaryActivationFn.apply(x, _positive("clip", clip))
+
+
+class BinaryActivation(nn.Module):
+    """Module form of :func:`binary_activation`: the binary hidden state of the XNOR-LSTM.
+
+    Applied to an LSTM's ``h = o·tanh(c)`` (always in (-1, 1)) the clip at 1 never cuts: the
+    gradient is the identity's, the STE's bias is the whole gap between ``h`` and ``sign(h)``.
+    A GRU's ``h = (1-z) n + z h_{t-1}`` also stays in [-1, 1].  The gradient does not vanish
+    when states saturate (|h| -> 1), unlike tanh's, so training does not stall at saturated
+    units; what it cannot see is a sign flip's full effect, which is why the learning rate is
+    lower than for real-valued h (docs/training.md, "binary hidden states").  ``clip < 1`` cuts
+    the gradient of confident units and trains them less (tested; default 1)."""
+
+    def __init__(self, clip: float = 1.0) -> None:
+        super().__init__()
+        self.clip = _positive("clip", clip)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return binary_activation(x, self.clip)
+
+    def describe(self) -> dict:
+        return {"kind": "binary-sign", "clip": self.clip}
 
 
 class _PruneFn(torch.autograd.Function):

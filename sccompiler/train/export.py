@@ -31,6 +31,7 @@ from ..errors import ConfigError, UnsupportedOpError
 from ..io import atomic_file
 from ..ir.model import FLOAT, GRU, LSTM, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor
 from ..quantize import schemes
+from .activations import BinaryActivation
 from .layers import (
     GateActivations,
     QuantRecurrentLayer,
@@ -114,10 +115,11 @@ def to_ir(model: nn.Module, *, name: str = "model", strict: bool = True) -> Mode
                                    weight=Tensor(w)))
     for k, layer in enumerate(layers):
         lname = f"{layer.kind}{k}"
-        if strict and layer.hidden_quant is not None:
+        binary_h = isinstance(layer.hidden_quant, BinaryActivation)
+        if strict and layer.hidden_quant is not None and not binary_h:
             raise UnsupportedOpError("ternary-activation", lname,
-                                     "the IR has no hidden-state quantizer; pass strict=False to export the "
-                                     "plain recurrence and record it in metadata")
+                                     "the IR has no ternary hidden-state quantizer (binary sign(h) it has); pass "
+                                     "strict=False to export the plain recurrence and record it in metadata")
         if strict and layer.prunings():
             raise UnsupportedOpError("state-pruning", lname,
                                      "the IR has no state threshold; pass strict=False to export the plain "
@@ -129,7 +131,8 @@ def to_ir(model: nn.Module, *, name: str = "model", strict: bool = True) -> Mode
                               layer.sample_seed)
         common = dict(name=lname, input_size=layer.input_size, hidden_size=layer.hidden_size,
                       w_ih=w_ih, w_hh=w_hh, b_ih=_vector(layer.bias_ih), b_hh=_vector(layer.bias_hh),
-                      bn_x=_bn(layer.bn_x), bn_h=_bn(layer.bn_h))
+                      bn_x=_bn(layer.bn_x), bn_h=_bn(layer.bn_h),
+                      hidden_activation="sign" if binary_h else "identity")
         if layer.kind == "lstm":
             ir_layers.append(LSTM(**common, bn_c=_bn(layer.bn_c)))
         else:

@@ -29,7 +29,10 @@ class TrainConfig:
     weights to their clip range after each step.  ``log_every``: epochs between log lines.
     ``recalibrate_bn``: after training, recompute the batch-norm statistics with the eval weights
     on the training inputs (:func:`~sccompiler.train.recalibrate_batchnorm`, in chunks of
-    ``max(batch_size, 1024)`` sequences)."""
+    ``max(batch_size, 1024)`` sequences).  ``targets_at``: ``"every_step"`` (targets ``(B, T[, out])``,
+    the loss over every step; -100 marks ignored class targets) or ``"last_step"`` (one target per
+    sequence, ``(B,)`` class ids or ``(B, out)`` values, against the last step's output: a
+    sequence classifier / regressor)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -40,8 +43,11 @@ class TrainConfig:
     clip_weights: bool = True
     log_every: int = 1
     recalibrate_bn: bool = True
+    targets_at: str = "every_step"
 
     def __post_init__(self) -> None:
+        if self.targets_at not in ("every_step", "last_step"):
+            raise ConfigError(f"targets_at must be 'every_step' or 'last_step', got {self.targets_at!r}")
         for name in ("epochs", "batch_size", "log_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -66,7 +72,9 @@ class TrainResult:
         return {"losses": self.losses, "state_sparsity": self.state_sparsity, "seconds": self.seconds}
 
 
-def _task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _task_loss(kind: str, output: torch.Tensor, target: torch.Tensor, targets_at: str = "every_step") -> torch.Tensor:
+    if targets_at == "last_step":
+        output = output[:, -1]
     if kind == "cross_entropy":
         return nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
     return nn.functional.mse_loss(output, target)
@@ -111,7 +119,8 @@ class Trainer:
                     for s in range(0, n, cfg.batch_size):
                         idx = order[s:s + cfg.batch_size]
                         opt.zero_grad(set_to_none=True)
-                        loss = _task_loss(self.loss_kind, model(self.inputs[idx]), self.targets[idx])
+                        loss = _task_loss(self.loss_kind, model(self.inputs[idx]), self.targets[idx],
+                                          cfg.targets_at)
                         full = loss
                         for p in prunings:
                             extra = p.sparsity_loss()

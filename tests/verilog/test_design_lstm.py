@@ -45,8 +45,14 @@ CASES = {
     # real inputs, bn_x/bn_h scale ratio constant across rows (the per-step input gain is applied by
     # the host to the port's thresholds), one x/h SNG bank per gate (grouped XNOR + APC banks)
     "bn_integral_real_per_gate_I2_H2_L16_T4": (2, 2, 16, 9, 4, 1, "reset", 1, "bn_real_per_gate"),
-    # table gates + sign(h) with a per-step bn_c: tanh(c)'s WFSM bank switches tables per step
+    # table gates + sign(h) from o tanh(c) (sign_from: output) with a per-step bn_c: tanh(c)'s
+    # WFSM bank switches tables per step
     "bn_c_table_I3_H3_L16_T3": (3, 3, 16, 10, 3, 0, "carry", 1, "bn_c"),
+    # the same with sign(h) from the cell count (sign_from: cell, the default; the cases above
+    # without bn_c use it with a constant threshold): per-step thresholds from ROMs over the step
+    "bn_c_cell_sign_I3_H3_L16_T3": (3, 3, 16, 11, 3, 0, "carry", 1, "bn_c_cell"),
+    # sign(h) from the cell count, no batch norm (threshold 0), two layers and an exact head
+    "cell_sign_2layers_I3_H4_L16_T3_head": (3, 4, 16, 12, 3, 1, "carry", 2, "cell"),
 }
 SIM_PROGRAMS = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator",)}
 
@@ -74,7 +80,7 @@ def _bn_model(model, H: int, seed: int, bn: str):
     step); ``bn_c`` only bn_c (3 rows)."""
     rng = np.random.default_rng(seed)
     lay = model.layers[0]
-    if bn == "bn_c":
+    if bn in ("bn_c", "bn_c_cell"):
         return model.replace_layer(lay.name, lay.replace(bn_c=_bn(rng, (3, H))))
     bh = _bn(rng, (3, 4 * H))
     if bn == "bn_exact":
@@ -86,11 +92,17 @@ def _bn_model(model, H: int, seed: int, bn: str):
 
 def _compile(I, H, L, seed, T, dense, fsm_state, layers, bn_rows):
     model = lstm_model(I=I, H=H, layers=layers, seed=seed, dense=dense)
+    if bn_rows == "cell":
+        return compile_model(model, {"length": L, "defaults": {"hidden": "sign", "sign_from": "cell",
+                                                               "fsm_state": fsm_state}, **FAST},
+                             calibration=_inputs(I, T, seed))
     if isinstance(bn_rows, str):
         model = _bn_model(model, H, seed, bn_rows)
         real = bn_rows == "bn_real_per_gate"
-        defaults = {"fsm_state": fsm_state, "gate_input": "table" if bn_rows == "bn_c" else "integral_wfsm",
-                    **({"hidden": "sign"} if bn_rows == "bn_c" else {}),
+        table = bn_rows in ("bn_c", "bn_c_cell")
+        defaults = {"fsm_state": fsm_state, "gate_input": "table" if table else "integral_wfsm",
+                    **({"hidden": "sign", "sign_from": "cell" if bn_rows == "bn_c_cell" else "output"}
+                       if table else {}),
                     **({"gate_sngs": "per_gate"} if real else {})}
         return compile_model(model, {"length": L, "defaults": defaults, **FAST},
                              calibration=_case_inputs(I, T, seed, bn_rows))
@@ -105,7 +117,7 @@ def _compile(I, H, L, seed, T, dense, fsm_state, layers, bn_rows):
         lay = model.layers[0]
         model = model.replace_layer(lay.name, lay.replace(bn_x=_bn(rng, (bn_rows - 1, 4 * H)),
                                                           bn_h=_bn(rng, (bn_rows, 4 * H))))
-    cfg = {"length": L, "defaults": {"hidden": "sign", "fsm_state": fsm_state}, **FAST}
+    cfg = {"length": L, "defaults": {"hidden": "sign", "sign_from": "output", "fsm_state": fsm_state}, **FAST}
     return compile_model(model, cfg, calibration=_inputs(I, T, seed))
 
 
@@ -131,7 +143,7 @@ def _rtl(outdir: Path) -> list[Path]:
 #: Verilator builds are the slow part (~9 s each on the shared machine): four of the cases
 VERILATOR_CASES = ("I2_H2_L16_T2_head", "I2_H8_L64_T4_head", "2layers_I3_H3_L20_T4_head",
                    "integral_2layers_head_I2_H3_L16_T3", "bn_integral_exact_I3_H3_L16_T4",
-                   "bn_integral_real_per_gate_I2_H2_L16_T4")
+                   "bn_integral_real_per_gate_I2_H2_L16_T4", "bn_c_cell_sign_I3_H3_L16_T3")
 
 
 @pytest.mark.hw

@@ -191,21 +191,24 @@ class DesignEmitter:
                     and d.unused is None:
                 d.unused = why
 
-    def tsel(self, t_st: int) -> tuple[str | None, int]:
+    def tsel(self, t_st: int, finished: bool = False) -> tuple[str | None, int]:
         """(signal, width) of the statistics row ``stats_row(step, t_st)`` (sim.rules) of the current layer:
-        the index of the per-step table of the step being run; (None, 0) when ``t_st`` is 1."""
+        the index of the per-step table of the step being run -- or, with ``finished``, of the step
+        whose result is final in the boundary / flush cycle (``out_step``: a value decided from a
+        step's final count); (None, 0) when ``t_st`` is 1."""
         if t_st <= 1:
             return None, 0
         last = t_st - 1
         tw = unsigned_width(last)
         c = self.ctl
-        name = f"{c}_tsel{t_st}"
+        step = f"{c}_out_step" if finished else f"{c}_step"
+        name = f"{c}_{'o' if finished else ''}tsel{t_st}"
         if name not in self.tsels:
             self.tsels.add(name)
             self.decls.wire(name, tw)
-            self.body.comment(f"per-step table index of {c}: min(step, {last}) (steps past the last statistics row "
-                              "use the last)")
-            self.body.assign(name, f"({c}_step >= {STEP_BITS}'d{last}) ? {tw}'d{last} : {c}_step[{tw - 1}:0]")
+            self.body.comment(f"per-step table index of {c}: min({step}, {last}) (steps past the last statistics "
+                              "row use the last)")
+            self.body.assign(name, f"({step} >= {STEP_BITS}'d{last}) ? {tw}'d{last} : {step}[{tw - 1}:0]")
         return name, tw
 
     def sng_thresholds(self, n, values: np.ndarray | None, t: int = 0, count: int = 1) -> np.ndarray:

@@ -7,7 +7,7 @@ boundary cycle."""
 from __future__ import annotations
 
 from ....sim.primitives import counter_width
-from ....sim.rules import signed_width
+from ....sim.rules import signed_width, stats_row
 from ..emitter import DesignEmitter, Signal, unsupported
 from ..verilog_text import concat, ident
 
@@ -20,7 +20,7 @@ def op_register(em: DesignEmitter, n) -> None:
         raise unsupported(n, f"state from a {nxt.op} node")
     mode = nxt.params["mode"]
     cnt = em.netlist.node(nxt.inputs[0])
-    if mode == "sign" and cnt.op == "counter":
+    if (mode, cnt.op) in (("sign", "counter"), ("cell_sign", "updown_counter")):
         kind = "tern"
     elif (mode, cnt.op) in (("integral", "updown_counter"), ("bipolar", "counter")):
         kind = "cval"
@@ -105,6 +105,10 @@ def op_decode(em: DesignEmitter, n) -> None:
         rows = [f"{base}_pos[{r}]" for r in range(n.size)]
         em.sig[n.name] = Signal("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
         em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.ctl})
+    elif mode == "cell_sign" and c.kind == "count" and c.extra["signed"]:
+        rows = cell_sign_bits(em, n, c)
+        em.sig[n.name] = Signal("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
+        em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.ctl})
     elif (mode == "integral" and c.kind == "count" and c.extra["signed"]) or \
             (mode == "bipolar" and c.kind == "count" and not c.extra["signed"]):
         em.sig[n.name] = Signal("cval_step", list(c.rows), c.width)
@@ -113,6 +117,35 @@ def op_decode(em: DesignEmitter, n) -> None:
     for reg in em.registers:
         if reg["next"].name == n.name:
             bind_register(em, reg, n, c)
+
+
+def _signed_literal(v: int, width: int) -> str:
+    return f"{width}'sd{v}" if v >= 0 else f"-{width}'sd{-v}"
+
+
+def cell_sign_bits(em: DesignEmitter, n, c: Signal) -> list[str]:
+    """sim.rules.cell_sign in hardware: pos = (C >= thr) or (C <= thr) per unit, the threshold and
+    the direction wired, or read from ROMs over the step index when they vary per step."""
+    ge, thr = n.arrays["ge"], n.arrays["thr"]
+    t_st = thr.shape[0]
+    width = max(c.width, signed_width(int(thr.min()), int(thr.max())))
+    tsel, tw = em.tsel(t_st, finished=True)      # the count is final in the next step's first cycle
+    base = ident(n.name)
+    em.decls.wire(f"{base}_pos", n.size)
+    rows = []
+    for r in range(n.size):
+        col_t, col_g = [int(v) for v in thr[:, r]], [int(v) for v in ge[:, r]]
+        if tsel is None or (len(set(col_t)) == 1 and len(set(col_g)) == 1):
+            t_expr, g_expr = _signed_literal(col_t[0], width), f"1'b{col_g[0]}"
+        else:
+            steps = range(1 << tw)
+            t_expr = "$signed(" + em.rom(f"{base}_thr{r}", tsel, tw,
+                                         [col_t[stats_row(t, t_st)] for t in steps], width) + ")"
+            g_expr = em.rom(f"{base}_ge{r}", tsel, tw, [col_g[stats_row(t, t_st)] for t in steps], 1)
+        row = f"$signed({c.rows[r]})"
+        em.body.assign(f"{base}_pos[{r}]", f"{g_expr} ? ({row} >= {t_expr}) : ({row} <= {t_expr})")
+        rows.append(f"{base}_pos[{r}]")
+    return rows
 
 
 def bind_register(em: DesignEmitter, reg: dict, dec, cnt: Signal) -> None:
