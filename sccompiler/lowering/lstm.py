@@ -57,9 +57,9 @@ def general_units(lay, f: FoldedRecurrent, R: float) -> GeneralUnits:
     return GeneralUnits(T, sh, u, ah, x_node, streams)
 
 
-def _gate_slices(n: str, H: int) -> list[SCNode]:
+def _gate_slices(n: str, H: int, G: int) -> list[SCNode]:
     return [node(f"{n}.{g}_s", "slice", (f"{n}.gates_s",), (H,), n, "bipolar", (-1, 1), {"rows": [k * H, (k + 1) * H]})
-            for k, g in enumerate(GATE_NAMES["lstm"])]
+            for k, g in enumerate(GATE_NAMES["lstm"][:G])]
 
 
 def lower_lstm_integral(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, u: float, ax: float, ah: float,
@@ -67,7 +67,7 @@ def lower_lstm_integral(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, u: f
     """Integral gates with time-invariant bn_x/bn_h in one ratio: x and h streams in unit u, bias
     as constant streams (``bias_encoding: streams``) or a wired APC offset plus one stream for the
     fraction (``offset``)."""
-    n, H, I, G = lay.name, lay.hidden_size, lay.input_size, 4
+    n, H, I, G = lay.name, lay.hidden_size, lay.input_size, plan.gate_count
     shift = f.shift[0] / srow                      # bias in the same units
     if plan.bias_encoding == "offset":
         # integer part of b/u: a wired constant increment of the APC; the rest in [-1/2, 1/2] one
@@ -100,8 +100,9 @@ def lower_lstm_integral(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, u: f
     M = np.abs(f.w_ih).sum(1) + np.abs(f.w_hh).sum(1) + nb
     top = int((M + np.abs(offset)).max())
     nodes.append(node(f"{n}.pre", "apc", pre_inputs, (G * H,), n, "integral", (-top, top), {}, {"offset": offset}))
-    nodes.append(gate_wfsm(f"{n}.gates_s", f"{n}.pre", plan, gate_act_codes("lstm", H), srow * u, M + np.abs(offset)))
-    nodes += _gate_slices(n, H)
+    nodes.append(gate_wfsm(f"{n}.gates_s", f"{n}.pre", plan, gate_act_codes("lstm", H)[:G * H], srow * u,
+                           M + np.abs(offset)))
+    nodes += _gate_slices(n, H, G)
     return Lowered(tuple(nodes), GateDerived(unit=u, bias_streams=nb,
                                              bias_offset_max=int(np.abs(offset).max()) if offset.size else 0))
 
@@ -118,7 +119,7 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
       constant switches per step;
     * WFSM targets act(s^h_tr u z): a bank of per-step weight tables (wq (T, G, N)) as for bn_c.
     Steps beyond the last statistics row use the last row (``BatchNormParams.at``)."""
-    n, H, I = lay.name, lay.hidden_size, lay.input_size
+    n, H, I, G = lay.name, lay.hidden_size, lay.input_size, plan.gate_count
     if plan.bias_encoding != "streams":
         raise ConfigError(f"layers.{n}.bias_encoding: 'offset' needs time-invariant bn_x/bn_h in a constant ratio "
                           "across rows; use bias_encoding='streams'")
@@ -126,20 +127,20 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
     T, sh, u, ah, x_node = units.tables, units.scale_h, units.unit, units.a_h, units.x_node
     x_streams = units.x_streams
     shift = f.shift[stats_rows(T, f.shift.shape[0])]
-    rows = 4 * H
+    rows = G * H
     bias = shift / sh / u                                         # (T, rows)
     nb = int(math.ceil(float(np.max(np.abs(bias))) - 1e-12)) if np.any(bias != 0) else 0
-    ng = 4 if plan.gate_sngs == "per_gate" else 1                # one x/h SNG bank per gate (see lower_lstm_integral)
-    xgrp = hgrp = {"groups": 4} if ng > 1 else {}
+    ng = G if plan.gate_sngs == "per_gate" else 1                # one x/h SNG bank per gate (see lower_lstm_integral)
+    xgrp = hgrp = {"groups": G} if ng > 1 else {}
     if ng > 1 and x_node.shape == (I,):                           # shared x bank -> one per gate, same gain
-        x_node = x_node.replace(shape=(4, I), params={**x_node.params, "repeat": 4, "x_streams": "per_gate"},
-                                arrays={"gain": np.repeat(x_node.arrays["gain"], 4, axis=1)})
+        x_node = x_node.replace(shape=(G, I), params={**x_node.params, "repeat": G, "x_streams": "per_gate"},
+                                arrays={"gain": np.repeat(x_node.arrays["gain"], G, axis=1)})
         x_streams = "per_gate"
     elif ng > 1:
         xgrp = {}                                                 # per-row x streams are independent already
     nodes = [
         x_node,
-        node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (4, H) if ng > 1 else (H,), n, "bipolar", (-1, 1),
+        node(f"{n}.h_s", "encode", (f"{n}.h_prev",), (G, H) if ng > 1 else (H,), n, "bipolar", (-1, 1),
              {"scale": u / ah, "repeat": ng}),
         node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (rows,), n, "integral", (-I, I), xgrp, {"weights": f.w_ih}),
         node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (rows,), n, "integral", (-H, H), hgrp, {"weights": f.w_hh}),
@@ -152,9 +153,9 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
         pre_inputs.append(f"{n}.b_s")
     M = np.abs(f.w_ih).sum(1) + np.abs(f.w_hh).sum(1) + nb
     nodes.append(node(f"{n}.pre", "apc", pre_inputs, (rows,), n, "integral", (-int(M.max()), int(M.max()))))
-    nodes.append(gate_wfsm(f"{n}.gates_s", f"{n}.pre", plan, gate_act_codes("lstm", H),
+    nodes.append(gate_wfsm(f"{n}.gates_s", f"{n}.pre", plan, gate_act_codes("lstm", H)[:G * H],
                            sh * u if T > 1 else sh[0] * u, M))
-    nodes += _gate_slices(n, H)
+    nodes += _gate_slices(n, H, G)
     return Lowered(tuple(nodes), GateDerived(unit=u, bias_streams=nb, bias_offset_max=0, x_streams=x_streams,
                                              bn_gate_tables=T))
 

@@ -59,6 +59,14 @@ class RecurrentPlan:
     gate_sngs: str
     sign_from: str = "cell"
 
+    @property
+    def gate_count(self) -> int:
+        """Gate blocks lowered: an LSTM whose h is read off its cell (``sign_from: cell``) has no
+        use for o (o > 0 never changes sign(o tanh(c))), so its rows are never built."""
+        if self.kind == "gru":
+            return 3
+        return 3 if (self.hidden == "sign" and self.sign_from == "cell") else 4
+
 
 @dataclass(frozen=True)
 class DensePlan:
@@ -119,6 +127,12 @@ class FoldedRecurrent:
     @property
     def per_step(self) -> bool:
         return max(self.scale_x.shape[0], self.scale_h.shape[0]) > 1
+
+    def first_rows(self, rows: int) -> FoldedRecurrent:
+        """The gate rows ``[0, rows)`` only (an LSTM whose h is read off c needs no o rows)."""
+        cut = (lambda a: None if a is None else a[..., :rows])
+        return dataclasses.replace(self, w_ih=self.w_ih[:rows], w_hh=self.w_hh[:rows], scale_x=cut(self.scale_x),
+                       scale_h=cut(self.scale_h), shift=cut(self.shift))
 
 
 # ------------------------------------------------------------------------------------- planning

@@ -25,7 +25,7 @@ def _table_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) -> li
     """Exact pre-activations (XNOR + popcount of exact x and sign(h)) into one gate table, whose
     values become the gate streams."""
     n, H, I = lay.name, lay.hidden_size, lay.input_size
-    G = 4 if isinstance(lay, LSTM) else 3
+    G = plan.gate_count
     xs = plan.input.scale
     nodes = [
         node(f"{n}.kx", "xnor_popcount", (f"{n}.x",), (G * H,), n, "integral", (-I, I),
@@ -33,7 +33,8 @@ def _table_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) -> li
         node(f"{n}.kh", "xnor_popcount", (f"{n}.h_prev",), (G * H,), n, "integral", (-H, H),
              {"operand_scale": 1.0}, {"weights": f.w_hh}),
     ]
-    tables = {"ax": f.scale_x * f.alpha_ih * xs, "ah": f.scale_h * f.alpha_hh, "act": gate_act_codes(lay.kind, H)}
+    tables = {"ax": f.scale_x * f.alpha_ih * xs, "ah": f.scale_h * f.alpha_hh,
+              "act": gate_act_codes(lay.kind, H)[:G * H]}
     if isinstance(lay, LSTM):
         tables["shift"] = f.shift
     else:
@@ -41,7 +42,7 @@ def _table_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) -> li
     nodes.append(node(f"{n}.gates", "gate_table", (f"{n}.kx", f"{n}.kh"), (G * H,), n, "binary", (-1, 1),
                       {"cell": lay.kind, "hidden": H, "input_bits": int(math.ceil(math.log2(I + H + 1))) + 1,
                        "output_bits": plan.sng_bits}, tables))
-    for k, gname in enumerate(GATE_NAMES[lay.kind]):
+    for k, gname in enumerate(GATE_NAMES[lay.kind][:G]):
         if isinstance(lay, GRU) and gname == "r":
             continue  # r only enters n's table
         enc = "unipolar" if (isinstance(lay, GRU) and gname == "z") else "bipolar"
@@ -89,6 +90,8 @@ def lower_recurrent(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent, so
     if isinstance(lay, LSTM):
         K = plan.cell_range
         nodes.append(node(f"{n}.c_prev", "register", (), (H,), n, "binary", (-K, K), {"next": f"{n}.c", "reset": 0.0}))
+    if plan.gate_count < len(GATE_NAMES[lay.kind]):
+        f = f.first_rows(plan.gate_count * H)
     if plan.gate_input == "table":
         gates = Lowered(tuple(_table_gates(lay, plan, f)))
     else:

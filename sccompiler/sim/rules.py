@@ -124,7 +124,7 @@ def cell_sign_thresholds(scale: np.ndarray | None, shift: np.ndarray | None, cel
     always, never = -(K + 1) * L, (K + 1) * L + 1
     ge = np.ones(s.shape, dtype=np.int64)
     thr = np.full(s.shape, never, dtype=np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         theta = np.where(s != 0, -m / np.where(s != 0, s, 1.0), 0.0)
     pos, neg = s > 0, s < 0
     thr[(s == 0) & (m >= 0)] = always

@@ -33,8 +33,9 @@ def lstm_stream(real_inputs):
 
 @pytest.fixture(scope="module")
 def lstm_sign(binary_inputs):
-    return compile_model(lstm_model(I=4, layers=2), {"length": 256, "defaults": {"hidden": "sign"}, **FAST},
-                         calibration=binary_inputs)
+    """h = sign of o XNOR tanh(c)'s count (``sign_from: output``): the h counter is under test."""
+    return compile_model(lstm_model(I=4, layers=2), {"length": 256, "defaults": {"hidden": "sign", "sign_from": "output"},
+                                                     **FAST}, calibration=binary_inputs)
 
 
 def test_multilayer_lstm_converges(lstm_stream, real_inputs):
@@ -75,6 +76,33 @@ def test_sign_lstm_converges(lstm_sign, binary_inputs):
         # sign(h) agreement with the teacher-forced reference improves with L
         agree = [np.mean(tr[lay]["sc"][f"{lay}.h"] == tr[lay]["teacher_forced"]["h"]) for tr in traces.values()]
         assert agree[-1] > agree[0]
+
+
+def test_cell_sign_lstm_converges(binary_inputs):
+    """``sign_from: cell`` (the default of hidden=sign): no o rows, no tanh(c) bank, no h counter;
+    the i, f, g pre-activations stay exact and sign(h) agrees with the teacher-forced reference
+    more often as L grows."""
+    model = lstm_model(I=4, layers=2)
+    d = compile_model(model, {"length": 256, "defaults": {"hidden": "sign"}, **FAST}, calibration=binary_inputs)
+    names = {n.name for n in d.netlist.nodes}
+    for lay in model.layers:
+        H = lay.hidden_size
+        assert {f"{lay.name}.o_s", f"{lay.name}.tanh_c", f"{lay.name}.h_cnt"}.isdisjoint(names)
+        assert d.netlist.node(f"{lay.name}.gates").shape == (3 * H,)
+    traces = {L: d.trace(binary_inputs, length=L) for L in LENGTHS}
+    layer_in = binary_inputs
+    for lay in model.layers:
+        H = lay.hidden_size
+        sc = traces[64][lay.name]["sc"]
+        wi = np.rint(lay.w_ih.data / np.abs(lay.w_ih.data).max()).astype(int)
+        np.testing.assert_array_equal(sc[f"{lay.name}.kx"], np.rint(layer_in) @ wi[:3 * H].T)
+        tf = traces[64][lay.name]["teacher_forced"]
+        np.testing.assert_allclose(sc[f"{lay.name}.gates"], np.concatenate([tf[g] for g in "ifg"], axis=-1),
+                                   rtol=0, atol=1e-12)
+        layer_in = sc[f"{lay.name}.h"]
+        agree = [np.mean(tr[lay.name]["sc"][f"{lay.name}.h"] == tr[lay.name]["teacher_forced"]["h"])
+                 for tr in traces.values()]
+        assert agree[-1] > agree[0] and agree[-1] > 0.9, agree
 
 
 def test_multilayer_gru_converges(binary_inputs):
@@ -177,7 +205,8 @@ def test_ternary_weights_gate_xnors(binary_inputs):
     lay = m.layers[0]
     wi = np.rint(lay.w_ih.data / np.abs(lay.w_ih.data).max()).astype(int)
     assert (wi == 0).any()
-    np.testing.assert_array_equal(tr["lstm0"]["sc"]["lstm0.kx"], np.rint(binary_inputs) @ wi.T)
+    rows = 3 * lay.hidden_size                               # h read off c: no o rows
+    np.testing.assert_array_equal(tr["lstm0"]["sc"]["lstm0.kx"], np.rint(binary_inputs) @ wi[:rows].T)
     inv = compile_model(m, {"length": 128, "defaults": {"hidden": "sign"}, "disable": ["correlation_report"]},
                         calibration=binary_inputs).info["cost"]["reference_comparison"]["netlist"]
     assert inv["and"] > 0                                    # zero weights switch the XNOR off
@@ -256,8 +285,12 @@ def test_batchnorm_folded_into_tables_per_step(binary_inputs):
     d = compile_model(m, {"length": 64, "defaults": {"hidden": "sign"}, **FAST}, calibration=binary_inputs)
     tr = d.trace(binary_inputs)
     tf = tr["lstm0"]["teacher_forced"]
-    np.testing.assert_allclose(tr["lstm0"]["sc"]["lstm0.gates"], np.concatenate([tf[g] for g in "ifgo"], -1),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(tr["lstm0"]["sc"]["lstm0.gates"], np.concatenate([tf[g] for g in "ifg"], -1),
+                               rtol=0, atol=1e-12)                       # sign_from cell: no o rows
+    out = compile_model(m, {"length": 64, "defaults": {"hidden": "sign", "sign_from": "output"}, **FAST},
+                        calibration=binary_inputs).trace(binary_inputs)
+    np.testing.assert_allclose(out["lstm0"]["sc"]["lstm0.gates"],
+                               np.concatenate([out["lstm0"]["teacher_forced"][g] for g in "ifgo"], -1), rtol=0, atol=1e-12)
 
 
 def test_batchnorm_folded_into_fsm_targets(real_inputs):
@@ -299,7 +332,7 @@ def test_one_hot_inputs_are_exact():
     tr = d.trace(x)
     lay = d.model.layers[0]
     wi = np.rint(lay.w_ih.data / np.abs(lay.w_ih.data).max()).astype(int)
-    np.testing.assert_array_equal(tr["lstm0"]["sc"]["lstm0.kx"], x.astype(int) @ wi.T)
+    np.testing.assert_array_equal(tr["lstm0"]["sc"]["lstm0.kx"], x.astype(int) @ wi[:3 * lay.hidden_size].T)
 
 
 def test_ternary_integral_groups_by_operand_count(real_inputs):

@@ -125,17 +125,17 @@ def test_compiler_follows_the_model_hidden_states(trained):
 
 
 def test_sc_hidden_signs_match_the_golden_step(trained):
-    """Teacher forced (the golden step on the SC's own previous state), the SC's h_t = sign of a
-    counter over L cycles of a stream of value v = o tanh(c): wrong with probability about
-    Phi(-|v| sqrt(L) / sqrt(1 - v^2)) per unit, < 1e-6 for |v| >= 0.2 at L = 1024 -- but c
-    itself comes from streams (its own error ~ 1/sqrt(L)), so units with |v| >= 0.2 may still flip
-    where c's error moves v across 0; measured 0 flips in 747 such units at this seed (and 1.5%
-    flips for 0.1 <= |v| < 0.2, 17% over all units: most |v| are small, bn_c's gamma starts at
-    0.1 -- the sign comes from a weak stream; docs/training.md)."""
+    """``sign_from: output``, teacher forced (the golden step on the SC's own previous state): the
+    SC's h_t = sign of a counter over L cycles of a stream of value v = o tanh(c): wrong with
+    probability about Phi(-|v| sqrt(L) / sqrt(1 - v^2)) per unit, < 1e-6 for |v| >= 0.2 at
+    L = 1024 -- but c itself comes from streams (its own error ~ 1/sqrt(L)), so units with
+    |v| >= 0.2 may still flip where c's error moves v across 0; measured 0 flips in 747 such units
+    at this seed (and 1.5% flips for 0.1 <= |v| < 0.2, 17% over all units: most |v| are small,
+    bn_c's gamma starts at 0.1 -- the sign comes from a weak stream; docs/training.md)."""
     from sccompiler.design import compile_model  # noqa: PLC0415
 
     ir, x, _ = trained
-    d = compile_model(ir, {"length": 1024}, calibration=x[:32])
+    d = compile_model(ir, {"length": 1024, "defaults": {"sign_from": "output"}}, calibration=x[:32])
     tr_ = d.trace(x[:64])["lstm0"]
     h_sc = tr_["sc"]["lstm0.h"]
     v = tr_["teacher_forced"]["h_pre"]
@@ -143,6 +143,26 @@ def test_sc_hidden_signs_match_the_golden_step(trained):
     assert confident.sum() > 500
     agree = (np.sign(h_sc) == np.where(v >= 0, 1.0, -1.0))[confident].mean()
     assert agree >= 0.99, agree
+
+
+def test_sc_cell_signs_are_the_sign_of_the_normalized_cell(trained):
+    """``sign_from: cell`` (the default): h_t = sign(BNc(c_t)) exactly, c_t the SC's own decoded
+    cell (clip(C/L, -K, K)), BNc from the model's per-step statistics -- an oracle independent
+    of the integer thresholds the runtime and the RTL use."""
+    from sccompiler.design import compile_model  # noqa: PLC0415
+
+    ir, x, _ = trained
+    d = compile_model(ir, {"length": 256}, calibration=x[:32])
+    assert d.plans["lstm0"].sign_from == "cell"
+    sc = d.trace(x[:64])["lstm0"]["sc"]
+    c, h = sc["lstm0.c"], sc["lstm0.h"]
+    bn = ir.layer("lstm0").bn_c
+    want = np.empty_like(h)
+    for t in range(c.shape[1]):
+        scale, shift = bn.at(t)
+        want[:, t] = np.where(scale * c[:, t] + shift >= 0, 1.0, -1.0)
+    np.testing.assert_array_equal(h, want)
+    assert 0.05 < (h > 0).mean() < 0.95                       # both signs occur: the check can fail
 
 
 def test_scc_train_binary_h_sequence_targets_validation_and_compile(tr, tmp_path):
