@@ -130,7 +130,8 @@ class FoldedRecurrent:
 
     def first_rows(self, rows: int) -> FoldedRecurrent:
         """The gate rows ``[0, rows)`` only (an LSTM whose h is read off c needs no o rows)."""
-        cut = (lambda a: None if a is None else a[..., :rows])
+        def cut(a):
+            return None if a is None else a[..., :rows]
         return dataclasses.replace(self, w_ih=self.w_ih[:rows], w_hh=self.w_hh[:rows], scale_x=cut(self.scale_x),
                        scale_h=cut(self.scale_h), shift=cut(self.shift))
 

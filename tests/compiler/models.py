@@ -40,3 +40,5 @@ def gru_model(I=4, H=6, layers=2, seed=0):
 
 
 FAST = {"disable": ["correlation_report", "cost", "accuracy_report"]}
+#: binary h counted off o XNOR tanh(c) (the paper's datapath), where the h counter is under test
+SIGN_OUT = {"hidden": "sign", "sign_from": "output"}

@@ -15,7 +15,7 @@ from sccompiler.ir.sc import LayerOptions
 from sccompiler.reference import forward
 from sccompiler.runtime.golden import golden_forward
 
-from .models import FAST, gru_model, lstm_model
+from .models import FAST, SIGN_OUT, gru_model, lstm_model
 from .test_datapath import LENGTHS, _ratio_ok
 
 
@@ -69,7 +69,7 @@ def test_golden_equals_reference_with_bn_c_and_reset_first(real_inputs):
 # ----------------------------------------------------------------------------------------- bn_c
 @pytest.fixture(scope="module")
 def bn_c_sign(binary_inputs):
-    return compile_model(_lstm_bn_c(I=4, steps=3), {"length": 256, "defaults": {"hidden": "sign", "sign_from": "output"},
+    return compile_model(_lstm_bn_c(I=4, steps=3), {"length": 256, "defaults": SIGN_OUT,
                                                     "disable": ["correlation_report", "accuracy_report"]},
                          calibration=binary_inputs)
 
@@ -226,7 +226,7 @@ def test_gru_reset_first_binary_inputs(binary_inputs):
         return np.abs(2 * tr["sc"]["gru0.h_cnt"] / L - 1 - tr["teacher_forced"]["h_pre"]).mean()
 
     g = _gru_reset_first()
-    d = compile_model(g, {"length": 64, "defaults": {"hidden": "sign", "sign_from": "output"}, **FAST}, calibration=binary_inputs)
+    d = compile_model(g, {"length": 64, "defaults": SIGN_OUT, **FAST}, calibration=binary_inputs)
     assert d.netlist.plan("gru0").options.gate_input == "integral_wfsm"
     lbr = g.with_layers([la.replace(linear_before_reset=True) for la in g.layers])
     errs = [h_pre_error(g, L) for L in (64, 1024)]
@@ -280,7 +280,7 @@ def test_trained_model_compiles_and_converges():
     ir, xs = _trained_lstm("delay", 48, 8, hidden=6, outputs=2, seed=0)
     lay = ir.layers[0]
     assert lay.bn_c is not None and lay.bn_c.per_step and lay.bn_x.per_step
-    d = compile_model(ir, {"length": 256, "defaults": {"hidden": "sign", "sign_from": "output"},
+    d = compile_model(ir, {"length": 256, "defaults": SIGN_OUT,
                            "disable": ["correlation_report", "accuracy_report"]}, calibration=xs)
     assert d.netlist.plan("lstm0").options.gate_input == "table"
     assert d.netlist.node("lstm0.tanh_c").arrays["wq"].shape[0] == lay.bn_c.mean.shape[0]

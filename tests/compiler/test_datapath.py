@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sccompiler.design import compile_model
 from sccompiler.errors import SCValueError
 
-from .models import FAST, gru_model, lstm_model
+from .models import FAST, SIGN_OUT, gru_model, lstm_model
 
 LENGTHS = (64, 256, 1024)
 
@@ -34,7 +34,7 @@ def lstm_stream(real_inputs):
 @pytest.fixture(scope="module")
 def lstm_sign(binary_inputs):
     """h = sign of o XNOR tanh(c)'s count (``sign_from: output``): the h counter is under test."""
-    return compile_model(lstm_model(I=4, layers=2), {"length": 256, "defaults": {"hidden": "sign", "sign_from": "output"},
+    return compile_model(lstm_model(I=4, layers=2), {"length": 256, "defaults": SIGN_OUT,
                                                      **FAST}, calibration=binary_inputs)
 
 
@@ -287,10 +287,11 @@ def test_batchnorm_folded_into_tables_per_step(binary_inputs):
     tf = tr["lstm0"]["teacher_forced"]
     np.testing.assert_allclose(tr["lstm0"]["sc"]["lstm0.gates"], np.concatenate([tf[g] for g in "ifg"], -1),
                                rtol=0, atol=1e-12)                       # sign_from cell: no o rows
-    out = compile_model(m, {"length": 64, "defaults": {"hidden": "sign", "sign_from": "output"}, **FAST},
+    out = compile_model(m, {"length": 64, "defaults": SIGN_OUT, **FAST},
                         calibration=binary_inputs).trace(binary_inputs)
     np.testing.assert_allclose(out["lstm0"]["sc"]["lstm0.gates"],
-                               np.concatenate([out["lstm0"]["teacher_forced"][g] for g in "ifgo"], -1), rtol=0, atol=1e-12)
+                               np.concatenate([out["lstm0"]["teacher_forced"][g] for g in "ifgo"], -1),
+                               rtol=0, atol=1e-12)
 
 
 def test_batchnorm_folded_into_fsm_targets(real_inputs):
