@@ -98,7 +98,8 @@ def describe(c: Candidate) -> str:
                                                                       "weight_bits", "coefficient_bits", "table_bits"))
 
 
-def _sim_summary(sim: np.ndarray, analytic: np.ndarray, target: np.ndarray, length: int, bipolar: bool) -> dict:
+def _sim_summary(sim: np.ndarray, analytic: np.ndarray, target: np.ndarray, length: int, bipolar: bool,
+                 x: np.ndarray) -> dict:
     """sim: (R, B) simulated output values; analytic, target: (B,)."""
     to_p = (lambda v: (v + 1.0) / 2.0) if bipolar else (lambda v: v)
     q = np.clip(to_p(analytic), 0.0, 1.0)
@@ -109,7 +110,8 @@ def _sim_summary(sim: np.ndarray, analytic: np.ndarray, target: np.ndarray, leng
     return {"rmse": float(np.sqrt(np.mean(err ** 2))), "max_error": float(np.abs(err).max()),
             "mean_max_error": float(np.abs(sim.mean(axis=0) - target).max()),
             "z_max": float(np.abs(z).max()), "z_rms": float(np.sqrt(np.mean(z ** 2))),
-            "binomial_sd": float(scale * np.sqrt(0.25 / length))}
+            "binomial_sd": float(scale * np.sqrt(0.25 / length)), "repeats": int(sim.shape[0]),
+            "x": [float(v) for v in x], "mean_output": [float(v) for v in sim.mean(axis=0)]}
 
 
 def _xs(domain, points: int) -> np.ndarray:
@@ -135,7 +137,7 @@ def _wfsm(tgt, E, inp, output, domain, max_states, length, points, repeats, seed
         s = [simulate_design(d, length=length, points=points, repeats=1, seed=seed + r) for r in range(repeats)]
         x = np.asarray(s[0].x)
         simd = _sim_summary(np.stack([np.asarray(v.mean_output) for v in s]), np.asarray(s[0].analytic_output),
-                            d.target_value(x), length, output == "bipolar")
+                            d.target_value(x), length, output == "bipolar", x)
         simd["note"] = "FSM outputs are autocorrelated: their spread exceeds the binomial one"
     return Candidate("wfsm", {"states": d.states, "weight_bits": d.weight_bits, "input": d.input.name},
                      d.analytic_max_error, d.analytic_rmse, d.analytic_max_error <= E, area(inv, cycles=length),
@@ -159,7 +161,7 @@ def _bernstein(tgt, E, inp, output, domain, max_degree, length, points, repeats,
                               input=inp, width=cw, seed=seed + r) for r in range(repeats)]
         val = np.stack(runs)
         val = 2.0 * val - 1.0 if output == "bipolar" else val
-        simd = _sim_summary(val, d.output_value(x), d.target_value(x), length, output == "bipolar")
+        simd = _sim_summary(val, d.output_value(x), d.target_value(x), length, output == "bipolar", x)
     return Candidate("bernstein", {"degree": d.degree, "coefficient_bits": d.coefficient_bits, "copy_width": cw,
                                    "quantized_coefficients": list(d.quantized_coefficients)},
                      d.analytic_max_error, d.analytic_rmse, d.analytic_max_error <= E, area(inv, cycles=length),
@@ -183,7 +185,7 @@ def _lut(tgt, E, inp, output, domain, max_bits, length, points, repeats, seed, s
                 for r in range(repeats)]
         val = np.stack(runs)
         val = 2.0 * val - 1.0 if output == "bipolar" else val
-        simd = _sim_summary(val, d.output_value(x), d.target_value(x), length, output == "bipolar")
+        simd = _sim_summary(val, d.output_value(x), d.target_value(x), length, output == "bipolar", x)
     return Candidate("lut", {"address_bits": d.address_bits, "table_bits": d.table_bits},
                      d.analytic_max_error, d.analytic_rmse, d.analytic_max_error <= E, area(inv, cycles=length),
                      simd, note, d)
