@@ -22,9 +22,10 @@ from .common import echo_json
               help="bipolar bit stream, unipolar bit stream, or an integral (APC) input (WFSM only)")
 @click.option("--output", type=click.Choice(["bipolar", "unipolar"]), default="bipolar", show_default=True)
 @click.option("--domain", type=float, nargs=2, default=None, metavar="LO HI", help="fit interval of x")
-@click.option("--kinds", default="wfsm,bernstein,lut", show_default=True,
+@click.option("--kinds", default="wfsm,wfsm2d,bernstein,lut", show_default=True,
               help="comma-separated candidate families")
-@click.option("--max-states", type=int, default=64, show_default=True, help="largest WFSM tried")
+@click.option("--max-states", type=int, default=64, show_default=True,
+              help="largest WFSM tried (two-dimensional WFSMs: at most 16 per counter)")
 @click.option("--max-degree", type=int, default=64, show_default=True, help="largest Bernstein degree tried")
 @click.option("--max-address-bits", type=int, default=12, show_default=True, help="largest LUT tried")
 @click.option("--points", type=int, default=33, show_default=True, help="bit-level input values")
@@ -102,7 +103,7 @@ def _write_chosen(rep, directory, seed: int, length: int) -> list[str]:
     else:
         from ..backends.verilog.realizations import write_realization_files  # noqa: PLC0415
 
-        name = "resc" if c.kind == "bernstein" else "lut"
+        name = {"bernstein": "resc", "wfsm2d": "wfsm2d", "lut": "lut"}[c.kind]
         paths = write_realization_files(c.kind, c.design, directory / f"{name}.v", testbench_inputs=xs,
                                         force=True, module_name=name, seed=seed, length=length)
     return [p.name for p in paths] + ["realization.png", "report.json"]

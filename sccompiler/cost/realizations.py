@@ -10,6 +10,8 @@ gate) is not included, nor is the register that holds x.
 * ReSC (degree n, w-bit coefficients): n input SNGs, each with its own ``width``-bit LFSR (the
   decorrelated copies), an n-input APC, the (n+1) x w coefficient table, one w-bit comparator and
   its max(16, w)-bit source (one coefficient is selected per cycle, so one comparator serves all).
+* two-dimensional WFSM (N states per counter, b-bit weights): two input SNGs with their own
+  LFSRs, two linear FSM state updates, the N^2 x b table, one b-bit comparator and its source.
 * LUT+SNG (k address bits, w-bit entries): the 2^k x w table (its address is the top k bits of x)
   and one SNG with its max(16, w)-bit source.
 """
@@ -40,6 +42,14 @@ def resc_inventory(degree: int, coefficient_bits: int, *, width: int = 16) -> In
             .add("table", 1, depth=degree + 1, width=coefficient_bits)
             .add("comparator", 1, width=coefficient_bits)
             .add("lfsr", 1, width=_source_width(coefficient_bits)))
+
+
+def wfsm2d_inventory(states: int, weight_bits: int, *, width: int = 16) -> Inventory:
+    return (Inventory.of("sng", 2, width=width, lfsr_width=width)
+            .add("linear_fsm", 2, states=states)
+            .add("table", 1, depth=states * states, width=weight_bits)
+            .add("comparator", 1, width=weight_bits)
+            .add("lfsr", 1, width=_source_width(weight_bits)))
 
 
 def lut_inventory(address_bits: int, table_bits: int) -> Inventory:

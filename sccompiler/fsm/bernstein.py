@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -137,7 +138,7 @@ def check_domain(domain, input: str) -> tuple[float, float]:  # noqa: A002
     return d
 
 
-def _solve(basis: np.ndarray, q: np.ndarray, rho: np.ndarray, objective: str) -> tuple[np.ndarray, str]:
+def solve_coefficients(basis: np.ndarray, q: np.ndarray, rho: np.ndarray, objective: str) -> tuple[np.ndarray, str]:
     import cvxpy as cp  # noqa: PLC0415
 
     from .synth import LP_SOLVERS, QP_SOLVERS, quiet_stdout  # noqa: PLC0415  (the pinned solver lists)
@@ -159,7 +160,8 @@ def _solve(basis: np.ndarray, q: np.ndarray, rho: np.ndarray, objective: str) ->
             failures.append(f"{name}: not installed")
             continue
         try:
-            with quiet_stdout():
+            with quiet_stdout(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "may be inaccurate": the status is checked
                 prob.solve(solver=name)
         except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
             failures.append(f"{name}: {exc}")
@@ -175,7 +177,7 @@ def _errors(basis, q, rho, c, scale) -> tuple[float, float]:
     return scale * math.sqrt(max(float(rho @ (r * r)), 0.0)), scale * float(np.max(np.abs(r)))
 
 
-def _refine(qc: np.ndarray, bits: int, basis: np.ndarray, q: np.ndarray, rho: np.ndarray, objective: str,
+def refine_integer(qc: np.ndarray, bits: int, basis: np.ndarray, q: np.ndarray, rho: np.ndarray, objective: str,
             max_sweeps: int = 64) -> np.ndarray:
     """One-unit coordinate descent over the integers 0..2^bits on the unquantized objective."""
     top = 1 << bits
@@ -309,8 +311,8 @@ def _cached(tgt: Target, *, degree: int, bits: int, input: str, output: str, dom
     rho = np.full(grid, 1.0)
     rho[0] = rho[-1] = 0.5
     rho /= rho.sum()
-    c, solver = _solve(basis, q, rho, objective)
-    qc = _refine(quantized_weights(c, bits), bits, basis, q, rho, objective)
+    c, solver = solve_coefficients(basis, q, rho, objective)
+    qc = refine_integer(quantized_weights(c, bits), bits, basis, q, rho, objective)
     rmse_q, max_q = _errors(basis, q, rho, qc / (1 << bits), scale)
     rmse_f, max_f = _errors(basis, q, rho, c, scale)
     design = BernsteinDesign(degree=degree, objective=objective, coefficients=tuple(float(v) for v in c),

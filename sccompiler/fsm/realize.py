@@ -3,7 +3,8 @@
 For a target, an input kind, a max error and a stream length, :func:`realize_activation` builds
 the smallest design of every realization family that meets the max error analytically -- a
 weighted FSM over N (:func:`~.synth.synthesize_fsm`), a Bernstein/ReSC unit over the degree n
-(:func:`~.bernstein.synthesize_bernstein`) and a LUT+SNG over the address bits
+(:func:`~.bernstein.synthesize_bernstein`), a two-dimensional WFSM over N
+(:func:`~.wfsm2d.synthesize_wfsm2d`) and a LUT+SNG over the address bits
 (:func:`~.lut.synthesize_lut`) -- costs each with :mod:`sccompiler.cost.realizations`, measures
 each at bit level (``points`` inputs x ``repeats`` seeds at the stream length) and picks the
 cheapest (ASIC gate equivalents) that meets the error.  A family that cannot meet it reports the
@@ -25,16 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from ..cost.realizations import area, lut_inventory, resc_inventory, wfsm_inventory
+from ..cost.realizations import area, lut_inventory, resc_inventory, wfsm2d_inventory, wfsm_inventory
 from ..errors import SCValueError, SynthesisError
-from ..sim.realizations import lut_trace, simulate_resc
+from ..sim.realizations import lut_trace, simulate_resc, wfsm2d_trace
 from ..sim.rules import check_int, resc_copy_width
 from .bernstein import synthesize_bernstein
 from .lut import synthesize_lut
 from .synth import synthesize_fsm
 from .targets import make_target
+from .wfsm2d import STATES as WFSM2D_STATES
+from .wfsm2d import synthesize_wfsm2d
 
-KINDS = ("wfsm", "bernstein", "lut")
+KINDS = ("wfsm", "wfsm2d", "bernstein", "lut")
 INPUT_KINDS = ("binary", "unipolar")  # plus "integral:M" (WFSM only)
 
 
@@ -191,7 +194,31 @@ def _lut(tgt, E, inp, output, domain, max_bits, length, points, repeats, seed, s
                      simd, note, d)
 
 
-_BUILDERS = {"wfsm": _wfsm, "bernstein": _bernstein, "lut": _lut}
+def _wfsm2d(tgt, E, inp, output, domain, max_states, length, points, repeats, seed, sim_on, width) -> Candidate:
+    top = max(s for s in WFSM2D_STATES if s <= max(2, max_states))
+    common = dict(output=output, domain=domain)
+    note = ""
+    try:
+        d = synthesize_wfsm2d(tgt, max_error=E, weight_bits=None, max_states=top, **common)
+    except SynthesisError:
+        d = synthesize_wfsm2d(tgt, states=top, weight_bits=12, max_states=top, **common)
+        note = f"largest design tried (N = {top} per counter)"
+    inv = wfsm2d_inventory(d.states, d.weight_bits, width=width)
+    simd = None
+    if sim_on:
+        x = _xs(d.domain, points)
+        runs = [wfsm2d_trace(x, d.quantized_table, states=d.states, weight_bits=d.weight_bits, length=length,
+                             width=width, seed=seed + r)["count"] / length for r in range(repeats)]
+        val = np.stack(runs)
+        val = 2.0 * val - 1.0 if output == "bipolar" else val
+        simd = _sim_summary(val, d.output_value(x), d.target_value(x), length, output == "bipolar", x)
+        simd["note"] = "FSM outputs are autocorrelated: their spread exceeds the binomial one"
+    return Candidate("wfsm2d", {"states": d.states, "weight_bits": d.weight_bits},
+                     d.analytic_max_error, d.analytic_rmse, d.analytic_max_error <= E, area(inv, cycles=length),
+                     simd, note, d)
+
+
+_BUILDERS = {"wfsm": _wfsm, "wfsm2d": _wfsm2d, "bernstein": _bernstein, "lut": _lut}
 
 
 def realize_activation(target, *, max_error: float, length: int = 1024, input: str = "binary",  # noqa: A002
@@ -213,14 +240,14 @@ def realize_activation(target, *, max_error: float, length: int = 1024, input: s
     if not integral and input not in INPUT_KINDS:
         raise SCValueError("input", f"expected one of {INPUT_KINDS} or integral:M, got {input!r}")
     tgt = make_target(target)
-    limits = {"wfsm": max_states, "bernstein": max_degree, "lut": max_address_bits}
+    limits = {"wfsm": max_states, "wfsm2d": min(max_states, 16), "bernstein": max_degree, "lut": max_address_bits}
     cands = []
     for kind in kinds:
         if kind != "wfsm" and integral:
             cands.append(Candidate(kind, {}, math.inf, math.inf, False, None, None,
                                    "takes a bit-stream input, not an integral (APC) one"))
             continue
-        if kind == "wfsm" and input == "unipolar":
+        if kind in ("wfsm", "wfsm2d") and input == "unipolar":
             cands.append(Candidate(kind, {}, math.inf, math.inf, False, None, None,
                                    "the saturating counter's input model is bipolar"))
             continue

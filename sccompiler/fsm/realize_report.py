@@ -9,7 +9,7 @@ import numpy as np
 
 from .realize import Realization, describe
 
-_COLORS = {"wfsm": "tab:blue", "bernstein": "tab:green", "lut": "tab:purple"}
+_COLORS = {"wfsm": "tab:blue", "wfsm2d": "tab:orange", "bernstein": "tab:green", "lut": "tab:purple"}
 
 
 def analytic_curve(cand, x: np.ndarray) -> np.ndarray:

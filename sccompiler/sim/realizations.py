@@ -5,6 +5,8 @@
   of an n-operand integral input, :func:`sccompiler.sim.fsm.stream_seeds`), the adder of the
   copies' bits ``k_t`` (:func:`~.rules.resc_select`) and the output bit ``R'_t < Bq[k_t]`` with
   the unit's own coefficient source R' (an LFSR of width max(16, w), its low w bits).
+* two-dimensional WFSM (N states per counter): two copies (the seeds of a 2-operand
+  simulate_fsm), each driving a linear FSM reset to N // 2, and ``R'_t < Wq[s1_t * N + s2_t]``.
 * LUT+SNG: a table entry ``Tq[a]`` read at the address of the binary input value
   (:func:`~.rules.lut_address`) and one SNG ``R'_t < Tq[a]``.  A stream input is first counted
   for L cycles (the up counter of §5), the table is read at the counted value, and the output
@@ -22,8 +24,8 @@ import numpy as np
 from ..errors import SCValueError
 from .encoding import check_range, threshold
 from .fsm import stream_seeds, weight_source_width
-from .primitives import sng
-from .rules import check_int, lut_address, resc_select
+from .primitives import bits_to_steps, fsm_states, sng
+from .rules import check_int, fsm_reset_state, lut_address, resc_select
 from .seeds import KEY_IDEAL, derive_rng
 from .sources import byte_tables, check_width, leap_matrix
 
@@ -155,3 +157,28 @@ def lut_trace(x, table, *, table_bits: int, address_bits: int, domain: tuple[flo
     y = rw.astype(np.int64) < tq[addr][:, None]
     out.update(address=addr, y=y, count=y.sum(axis=1))
     return out
+
+
+def wfsm2d_trace(x, table, *, states: int, weight_bits: int, length: int, source: str = "lfsr",
+                 width: int = 16, seed: int = 1) -> dict[str, np.ndarray]:
+    """Per-cycle behaviour of B two-dimensional WFSMs (bipolar inputs x): ``states`` (B, 2, L) --
+    the two counters' states at the start of each cycle --, ``y`` (B, L), ``count`` (B,)."""
+    n = check_int("states", states, 2, 1 << 12)
+    b = int(weight_bits)
+    _check(length, source, width, seed, b)
+    wq = np.asarray(table, dtype=np.int64)
+    if wq.shape != (n * n,) or np.any(wq < 0) or np.any(wq > (1 << b)):
+        raise SCValueError("table", f"needs N*N = {n * n} integers in [0, 2^{b}]")
+    xv = check_range(np.atleast_1d(np.asarray(x, dtype=np.float64)), -1.0, 1.0, "inputs")
+    thr = threshold(xv, width, "bipolar", "inputs")
+    if source == "lfsr":
+        iseeds, wseeds = stream_seeds(seed, xv.size, 2, width, b, True)
+        rand = _lfsr_rows(iseeds, width, length)
+        rw = _lfsr_rows(wseeds, weight_source_width(b), length) & np.uint64((1 << b) - 1)
+    else:
+        rng = derive_rng(seed, KEY_IDEAL)
+        rand = rng.integers(0, 1 << width, size=(xv.size, 2, length), dtype=np.uint64)
+        rw = rng.integers(0, 1 << b, size=(xv.size, length), dtype=np.uint64)
+    st = fsm_states(bits_to_steps(sng(rand, thr[:, None, None])), n, fsm_reset_state(n))
+    y = rw.astype(np.int64) < wq[st[:, 0] * n + st[:, 1]]
+    return {"states": st, "y": y, "count": y.sum(axis=1)}

@@ -22,7 +22,7 @@ def test_json_choice_is_the_cheapest_that_meets():
     assert res.exit_code == 0, res.output
     rep = json.loads(res.output)
     cands = {c["kind"]: c for c in rep["candidates"]}
-    assert set(cands) == {"wfsm", "bernstein", "lut"}
+    assert set(cands) == {"wfsm", "wfsm2d", "bernstein", "lut"}
     ok = [c for c in rep["candidates"] if c["meets"]]
     assert rep["chosen"] == min(ok, key=lambda c: c["cost"]["gate_equivalents"])["kind"] == "bernstein"
     assert cands["bernstein"]["params"]["degree"] == 2 and cands["bernstein"]["analytic_max_error"] < 1e-9

@@ -24,13 +24,16 @@ def _no_disk_cache(monkeypatch):
 def designs():
     from sccompiler.fsm.bernstein import synthesize_bernstein
     from sccompiler.fsm.lut import synthesize_lut
+    from sccompiler.fsm.wfsm2d import synthesize_wfsm2d
 
     return {"square": synthesize_bernstein("x**2", degree=2, coefficient_bits=1),
             "silu": synthesize_bernstein("x*sigmoid(4*x)", degree=5, coefficient_bits=9),
             "abs20": synthesize_bernstein("abs(x)", degree=20, coefficient_bits=10),   # 24-bit copies
             "unipolar": synthesize_bernstein("x**2", degree=3, coefficient_bits=6, input="unipolar",
                                              output="unipolar"),
-            "lut": synthesize_lut("2*exp(-9*x**2)-1", address_bits=6, table_bits=8)}
+            "lut": synthesize_lut("2*exp(-9*x**2)-1", address_bits=6, table_bits=8),
+            "w2d_square": synthesize_wfsm2d("x**2", states=2, weight_bits=1),
+            "w2d_abs": synthesize_wfsm2d("abs(x)", states=8, weight_bits=6)}
 
 
 def test_emission_uses_the_simulator_seeds(designs):
@@ -53,7 +56,9 @@ CASES = [("bernstein", "square", np.array([-1.0, -0.3, 0.5])),
          ("bernstein", "silu", np.linspace(-1, 1, 5)),
          ("bernstein", "abs20", np.array([-0.7, 0.0, 0.4])),
          ("bernstein", "unipolar", np.array([0.0, 0.35, 1.0])),
-         ("lut", "lut", np.array([-1.0, -0.2, 0.0, 0.9, 1.0]))]
+         ("lut", "lut", np.array([-1.0, -0.2, 0.0, 0.9, 1.0])),
+         ("wfsm2d", "w2d_square", np.array([-1.0, 0.25, 0.8])),
+         ("wfsm2d", "w2d_abs", np.array([-0.9, -0.1, 0.0, 0.6]))]
 
 
 @pytest.mark.hw
@@ -63,7 +68,7 @@ def test_testbench_passes(tmp_path, designs, kind, which, inputs, simulator):
     res = _run(tmp_path, kind, designs[which], inputs, simulator, length=300, seed=2)
     assert res.passed, res.stdout[-2000:]
     results = parse_results(res.stdout)
-    assert results["y"] == 0 and len(results) == len(inputs) + (2 if kind == "bernstein" else 1)
+    assert results["y"] == 0 and len(results) == len(inputs) + {"bernstein": 2, "lut": 1, "wfsm2d": 3}[kind]
 
 
 @pytest.mark.hw
