@@ -2,11 +2,13 @@
 
 Part 1: for x**2, abs(x), a scaled GELU (gelu(3x)/3), a scaled SiLU (silu(4x)/4), the Gaussian
 bump 2 exp(-9x^2) - 1 and a cubic, :func:`~sccompiler.fsm.realize.realize_activation` builds the
-smallest WFSM (N <= 64), two-dimensional WFSM (N <= 16 per counter), Bernstein/ReSC unit (degree <= --max-degree) and LUT+SNG (<= 12 address
-bits) meeting 0.01 analytically, costs each (asic-generic gate equivalents, from a binary x to the
-output stream) and simulates each at L = 1024 (33 points x 4 seeds).  ``bit max`` is the stream's
-error against the target; ``|z|`` the largest deviation of the 4-seed mean from the analytic output
-in binomial standard errors (a few: the hardware follows its model to within stream noise).
+smallest WFSM (N <= 64), two-dimensional WFSM (N <= 16 per counter), Bernstein/ReSC unit
+(degree <= --max-degree) and LUT+SNG (<= 12 address bits) meeting 0.01 analytically, costs each
+(asic-generic gate equivalents, from a binary x to the output stream) and simulates each at
+L = 1024 (33 points x 4 seeds).  ``bit max`` is the stream's error against the target; ``|z|``
+the largest deviation of the 4-seed mean from the analytic output in binomial standard errors
+(a few: the hardware follows its model to within stream noise; FSMs' autocorrelated outputs
+spread more).
 
 Part 2: synthesis time per realization for N / degree 4..64 and LUT address bits 4..12 (caches off).
 Run: ``python bench/bench_realizations.py [--quick] [--max-degree D]``.
