@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "quantize": "sccompiler.cli.quantize_cmd:quantize_cmd",
     "convert": "sccompiler.cli.convert_cmd:convert_cmd",
     "fsm": "sccompiler.cli.fsm_cmd:fsm_cmd",
+    "activation": "sccompiler.cli.activation_cmd:activation_cmd",
     "cost": "sccompiler.cli.cost_cmd:cost_cmd",
     "compile": "sccompiler.cli.compile_cmd:compile_cmd",
     "simulate": "sccompiler.cli.simulate_cmd:simulate_cmd",

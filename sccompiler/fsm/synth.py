@@ -263,7 +263,7 @@ def _solve_lp(phi: np.ndarray, p: np.ndarray, mask: np.ndarray, lam: float, mono
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence native solver banners (HiGHS prints one from C++ on fd 1) so ``--json`` stays clean."""
     try:
         sys.stdout.flush()
@@ -290,7 +290,7 @@ def _run(prob, w, solvers: Sequence[str]) -> tuple[np.ndarray, str]:
             failures.append(f"{name}: not installed")
             continue
         try:
-            with _quiet_stdout():
+            with quiet_stdout():
                 prob.solve(solver=name)
         except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
             failures.append(f"{name}: {exc}")

@@ -100,6 +100,30 @@ def quantized_weights(weights: np.ndarray, bits: int) -> np.ndarray:
     return np.floor(np.asarray(weights, dtype=np.float64) * (1 << int(bits)) + 0.5).astype(np.int64)
 
 
+# ----------------------------------------------------------------------------- combinational realizations
+def resc_select(copy_bits) -> np.ndarray:
+    """The coefficient a ReSC (Bernstein) unit selects in cycle t: k_t = the number of ones among
+    its n copies' bits that cycle (copies on axis -2, cycles last), in 0..n; the output bit is
+    ``R'_t < Bq[k_t]`` with the unit's own coefficient source R' (docs/semantics.md §5.4)."""
+    return np.asarray(copy_bits, dtype=np.int64).sum(axis=-2)
+
+
+def resc_copy_width(degree: int) -> int:
+    """Width of the LFSRs that make a ReSC unit's n copies: 16 bits up to n = 16, 24 above.  The
+    copies are phases of one m-sequence, so in each cycle they are n linear images of one W-bit
+    state; for large n a 16-bit state makes their adder's count measurably non-binomial (n = 89:
+    the mean output is off its analytic value by 2.6 binomial standard errors RMS, 1.2 at 24 bits)."""
+    return 16 if int(degree) <= 16 else 24
+
+
+def lut_address(x, bits: int, lo: float, hi: float) -> np.ndarray:
+    """The table entry a LUT+SNG unit reads for a binary input value x in [lo, hi]: the uniform
+    quantizer a = min(floor((x - lo) / (hi - lo) * 2^k), 2^k - 1) (x = hi reads the last entry)."""
+    k = 1 << int(bits)
+    a = np.floor((np.asarray(x, dtype=np.float64) - lo) / (hi - lo) * k).astype(np.int64)
+    return np.clip(a, 0, k - 1)
+
+
 # ----------------------------------------------------------------------------- decoding, statistics
 def sign_decode(count, length: int) -> np.ndarray:
     """h = sign of a counted bipolar stream: +1 when 2 C >= L (ties to +1, as sign(0) = +1), else -1."""

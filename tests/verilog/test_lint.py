@@ -29,6 +29,8 @@ PARAM_SETS = {
     "sc_fsm_int": [{"N": 2, "DW": 2}, {"N": 9, "DW": 5}, {"N": 256, "DW": 12, "RESET": 0}],
     "sc_wfsm": [{"N": 2, "B": 1}, {"N": 5, "B": 4}, {"N": 8, "B": 8, "INTEGRAL": 1, "DW": 3},
                 {"N": 16, "B": 16, "INTEGRAL": 1, "DW": 8}],
+    "sc_resc_select": [{"N": 1, "B": 1}, {"N": 2, "B": 8}, {"N": 7, "B": 4}, {"N": 64, "B": 16}],
+    "sc_lut_sng": [{"K": 1, "B": 1}, {"K": 4, "B": 8}, {"K": 10, "B": 12}],
     "sc_not_array": [{"K": 1}, {"K": 8}],
     "sc_mux_array": [{"K": 1}, {"K": 8}],
     **{f"sc_{op}_array": [{"K": 1}, {"K": 8}] for op in ("and", "or", "xor", "xnor")},

@@ -37,6 +37,8 @@ SEMANTICS_SECTIONS: dict[str, str] = {
     "counter": "§5 Sequential primitives (counters)",
     "fsm": "§5 Sequential primitives (linear / integer-step FSM)",
     "wfsm": "§5.1 Weighted FSM output",
+    "resc": "§5.4 ReSC (Bernstein) unit",
+    "lut": "§5.5 LUT+SNG",
 }
 
 
@@ -330,6 +332,55 @@ module sc_wfsm #(
 endmodule
 """
 
+_RESC_SELECT = header("sc_resc_select", "ReSC coefficient select, y = (R' < Bq[k]), k = ones among the copies.",
+                      "resc") + """\
+// COEFFS packs the quantized Bernstein coefficients Bq[k] in [0, 2^B] (B+1 bits each), k at bits
+// [k*(B+1) +: B+1]; k is the APC count of the N copies' bits this cycle (0..N); rw is the unit's
+// own B-bit random number R' (independent of the copies' sources).
+module sc_resc_select #(
+    parameter integer N = 2,
+    parameter integer B = 8,
+    parameter [(N+1)*(B+1)-1:0] COEFFS = {(N+1)*(B+1){1'b0}}
+) (
+    input  wire [$clog2(N+1)-1:0] k,
+    input  wire [B-1:0]           rw,
+    output wire                   y
+);
+    localparam integer KW = $clog2(N + 1);
+    reg [B:0] bq;
+    integer i;
+    always @* begin
+        bq = {(B+1){1'b0}};
+        for (i = 0; i <= N; i = i + 1)
+            if (k == i[KW-1:0]) bq = COEFFS[i*(B+1) +: (B+1)];
+    end
+    assign y = ({1'b0, rw} < bq);
+endmodule
+"""
+
+_LUT_SNG = header("sc_lut_sng", "LUT+SNG, y = (R' < Tq[addr]).", "lut") + """\
+// TABLE packs the quantized entries Tq[a] in [0, 2^B] (B+1 bits each), entry a at bits
+// [a*(B+1) +: B+1]; addr is the K-bit quantized input value (sim.rules.lut_address).
+module sc_lut_sng #(
+    parameter integer K = 4,
+    parameter integer B = 8,
+    parameter [(2**K)*(B+1)-1:0] TABLE = 0
+) (
+    input  wire [K-1:0] addr,
+    input  wire [B-1:0] rw,
+    output wire         y
+);
+    reg [B:0] tq;
+    integer i;
+    always @* begin
+        tq = {(B+1){1'b0}};
+        for (i = 0; i < 2**K; i = i + 1)
+            if (addr == i[K-1:0]) tq = TABLE[i*(B+1) +: (B+1)];
+    end
+    assign y = ({1'b0, rw} < tq);
+endmodule
+"""
+
 #: two-operand gate arrays: name -> (summary, expression of a, b)
 _GATES: dict[str, tuple[str, str]] = {
     "and": ("AND (unipolar multiply)", "a & b"),
@@ -391,6 +442,8 @@ FIXED_MODULES: dict[str, str] = {
     "sc_fsm_lin": _FSM_LIN,
     "sc_fsm_int": _FSM_INT,
     "sc_wfsm": _WFSM,
+    "sc_resc_select": _RESC_SELECT,
+    "sc_lut_sng": _LUT_SNG,
     "sc_not_array": _NOT,
     "sc_mux_array": _MUX,
     **{f"sc_{op}_array": _gate_array(op) for op in _GATES},

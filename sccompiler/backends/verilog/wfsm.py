@@ -122,11 +122,17 @@ def _spec(design: Any, reset_state: int | None) -> WfsmSpec:
     return WfsmSpec.from_design(design, reset_state)
 
 
-def _check_common(module_name: str, input_kind: str, width: int, length: int) -> None:
+def check_module_name(module_name: str) -> str:
+    """A top module's name: a Verilog identifier that is not a library module's name."""
     if not isinstance(module_name, str) or not _IDENT.match(module_name):
         raise SCValueError("module_name", f"must be a Verilog identifier, got {module_name!r}")
     if module_name in FIXED_MODULES or module_name.startswith("sc_lfsr_"):
         raise SCValueError("module_name", f"{module_name!r} is the name of a library module")
+    return module_name
+
+
+def _check_common(module_name: str, input_kind: str, width: int, length: int) -> None:
+    check_module_name(module_name)
     if input_kind not in INPUT_KINDS:
         extra = " (ideal sources are analysis-only and have no RTL)" if input_kind == "ideal" else ""
         raise SCValueError("input_kind", f"must be one of {INPUT_KINDS}, got {input_kind!r}{extra}")
