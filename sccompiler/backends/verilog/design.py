@@ -56,6 +56,7 @@ from ...cost.timing import netlist_timing, timed_layers
 from ...errors import OutputExistsError, SCValueError
 from .emitter import MAX_ROM_ADDRESS_BITS, STEP_BITS, DesignEmitter
 from .library import closure, write_library
+from .names import comment_text
 from .testbench import (
     MAX_REPORTED,
     TestbenchSpec,
@@ -65,7 +66,6 @@ from .testbench import (
 )
 from .top import top_text
 from .verify import synth_summary, synthesize_design, verify_design, verify_designs
-from .verilog_text import ident
 
 __all__ = ["MAX_REPORTED", "MAX_ROM_ADDRESS_BITS", "STEP_BITS", "check_supported", "default_inputs", "emit_design",
            "synth_summary", "synthesize_design", "verify_design", "verify_designs"]
@@ -180,23 +180,25 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
     in_words = [hex_word((v, em.x_width) for v in row) for row in input_codes(em, x)]
     exp_words = [hex_word((f[4][b, t], f[2]) for f in fields) for b in range(B) for t in range(T)]
     total = sum(f[2] for f in fields)
-    checks: dict[str | None, list[str]] = {None if layer == em.layer else layer: [] for layer in em.rec_layers}
+    last = em.vid(em.layer)
+    checks: dict[str | None, list[str]] = {None if layer == em.layer else em.vid(layer): [] for layer in em.rec_layers}
     sh = 0
     for node, r, width, signed, _ in fields:
         o = next(o for o in em.outputs if o["node"] == node)
-        group = None if o["ctl"] == em.layer else o["ctl"]
+        group = None if o["ctl"] == last else o["ctl"]
         out_step, exp_now = ("out_step", "exp_now") if group is None else (f"out_step_{group}", f"exp_now_{group}")
-        what = node + (" (h: 1 = +1, 0 = -1)" if o.get("sign") else "")
-        checks[group] += mismatch_check(f"o_{ident(node)}[{r * width + width - 1}:{r * width}]",
-                                        f"{exp_now}[{sh + width - 1}:{sh}]", design.netlist.node(node).layer,
+        what = node if comment_text(node) == node else em.nid(node)      # a printable name, as is
+        what += " (h: 1 = +1, 0 = -1)" if o.get("sign") else ""
+        checks[group] += mismatch_check(f"o_{em.nid(node)}[{r * width + width - 1}:{r * width}]",
+                                        f"{exp_now}[{sh + width - 1}:{sh}]", em.vid(design.netlist.node(node).layer),
                                         what, r, out_step, signed)
         sh += width
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.design",
         expected="the design's runtime (CompiledDesign.simulate)", sequences=B, steps=T,
         timeout=B * (T + len(em.rec_layers) + 1) * em.P + 10 * B + 10, x_bits=em.x_width * em.in_size,
-        exp_bits=total, inner=em.rec_layers[:-1], finish_note=True, checks=checks,
-        outputs=[(f"o_{ident(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs])
+        exp_bits=total, inner=[em.vid(layer) for layer in em.rec_layers[:-1]], finish_note=True, checks=checks,
+        outputs=[(f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs])
     tbn = spec.name
     # the one timing model (cost/timing.py) describes this RTL; refuse to write a manifest it does not
     timing = netlist_timing(design.netlist, steps=T)
@@ -207,6 +209,7 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
                 "cycles_per_step": em.P, "sequences": B, "steps": T, "timing": timing.to_json(),
                 "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
                 "host_affine": em.host or None, "input_port": port_doc(em),
+                "names": em.names.to_json(),       # original layer / node name -> Verilog identifier
                 "rtl": rtl_names}                 # dependencies first, the top last
     return {f"{tbn}.v": testbench_text(spec), f"{tbn}_in.hex": "\n".join(in_words) + "\n",
             f"{tbn}_exp.hex": "\n".join(exp_words) + "\n", "manifest.json": json.dumps(manifest, indent=1)}

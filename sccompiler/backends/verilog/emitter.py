@@ -19,6 +19,7 @@ from ...errors import UnsupportedOpError
 from ...sim.rules import unsigned_width
 from ...sim.sources import check_seed
 from .library import lfsr_module_name
+from .names import NameTable, comment_text
 from .verilog_text import Decl, VerilogModule
 
 #: step counter / n_steps port width
@@ -80,6 +81,8 @@ class DesignEmitter:
         self.source_wires: set[int] = set()   # source registers instantiated so far
         self.unread: list[tuple[str, str]] = []   # (expression, why) no comparator reads
         self.register_bits_used = used_register_bits(self.netlist)
+        #: every layer / node name reaching the RTL goes through this table (names.py)
+        self.names = NameTable.for_netlist(self.netlist)
         self.check_layers()
 
     # ------------------------------------------------------------------ support check
@@ -121,6 +124,19 @@ class DesignEmitter:
         return self.lengths[self.ctl] < self.P
 
     @property
+    def c(self) -> str:
+        """The Verilog identifier of the current layer (the prefix of its control signals)."""
+        return self.names.layer(self.ctl)
+
+    def vid(self, layer: str) -> str:
+        """The Verilog identifier of layer ``layer``."""
+        return self.names.layer(layer)
+
+    def nid(self, node: str) -> str:
+        """The Verilog identifier of netlist node ``node``."""
+        return self.names.node(node)
+
+    @property
     def Lc(self) -> int:
         """L of the current layer."""
         return self.lengths[self.ctl]
@@ -155,7 +171,7 @@ class DesignEmitter:
         used = self.register_bits_used.get(k, set())
         self.decls.wire(wire, width, unused=None if len(used) == width else
                         f"bits {width - len(used)} of {width} of this register feed no comparator")
-        ports = [("clk", "clk"), ("rst", f"{self.ctl}_srst")] + ([("en", f"{self.ctl}_en")] if self.idles else [])
+        ports = [("clk", "clk"), ("rst", f"{self.c}_srst")] + ([("en", f"{self.c}_en")] if self.idles else [])
         self.body.instance(mod, f"src{k}_u_lfsr", [("SEED", f"{width}'h{seed:x}"), ("N", width)],
                            ports + [("r", wire)])
         self.source_wires.add(k)
@@ -164,7 +180,7 @@ class DesignEmitter:
     def held(self, d: str, width: int) -> str:
         """An integral step ``d`` (signed, ``width`` bits) that is 0 in the current layer's idle
         cycles (FSMs and up/down counters then keep their value)."""
-        return f"({self.ctl}_en ? {d} : {width}'sd0)" if self.idles else d
+        return f"({self.c}_en ? {d} : {width}'sd0)" if self.idles else d
 
     def rom(self, inst: str, addr: str, aw: int, table: list[int], dw: int) -> str:
         """A constant table ``data = table[addr]`` (entries beyond the table read 0) as a
@@ -200,7 +216,7 @@ class DesignEmitter:
             return None, 0
         last = t_st - 1
         tw = unsigned_width(last)
-        c = self.ctl
+        c = self.c
         step = f"{c}_out_step" if finished else f"{c}_step"
         name = f"{c}_{'o' if finished else ''}tsel{t_st}"
         if name not in self.tsels:
@@ -234,7 +250,8 @@ class DesignEmitter:
             if handler is None:
                 raise unsupported(n)
             self.body.blank()
-            self.body.comment(f"IR node {n.name} ({n.op}, shape {list(n.shape)}, layer {n.layer})")
+            self.body.comment(f"IR node {comment_text(n.name)} ({n.op}, shape {list(n.shape)}, "
+                              f"layer {comment_text(n.layer)})")
             handler(self, n)
         for block in self.deferred:
             block()
@@ -251,9 +268,9 @@ class DesignEmitter:
         """A register whose reset value is not what count 0 decodes to: a flag that it still holds
         that value (until its first capture), selecting the reset value's threshold."""
         q, c = reg["q"], reg["ctl"]
-        self.decls.reg(f"{q}_at_reset", comment=f"{reg['node'].name} still holds its reset value")
+        self.decls.reg(f"{q}_at_reset", comment=f"{comment_text(reg['node'].name)} still holds its reset value")
         self.decls.wire(f"{q}_use_reset", init=f"{q}_at_reset && !({c}_boundary || {c}_flush)")
-        self.body.comment(f"IR node {reg['node'].name}: reset-value flag (the fresh value bypasses it)")
+        self.body.comment(f"IR node {comment_text(reg['node'].name)}: reset-value flag (the fresh value bypasses it)")
         self.body.always("posedge clk", [
             f"if ({c}_srst) {q}_at_reset <= 1'b1;",
             f"else if ({c}_first || {c}_flush) {q}_at_reset <= ({q}_at_reset && !{c}_boundary && !{c}_flush);"])

@@ -69,9 +69,9 @@ from .fixed_point_datapath import (
     WEIGHT_MODES,
     FixedPointEmitter,
     lut_module,
-    safe_ident,
     stages,
 )
+from .names import comment_text
 from .testbench import TestbenchSpec, hex_word, mismatch_check, testbench_text
 from .verify import verify_design
 
@@ -132,9 +132,6 @@ def emit_fixed_point_design(model_or_fixed, outdir: str | Path, *, bits: int | N
     if fpm.bits > MAX_EMIT_BITS:
         raise SCValueError("bits", f"Verilog emission supports up to {MAX_EMIT_BITS} bits (2^k-entry LUTs), "
                                    f"got {fpm.bits}")
-    names = [safe_ident(lay.name) for lay in fpm.layers] + ([safe_ident(fpm.head.name)] if fpm.head is not None else [])
-    if len(set(names)) != len(names):
-        raise SCValueError("model", f"layer names must stay distinct as Verilog identifiers, got {names}")
     x = default_inputs(fpm, sequences, steps, seed) if inputs is None else inputs
     x_int = fpm.quantize_input(x)
     T = x_int.shape[1]
@@ -211,7 +208,8 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
         out_step, exp_now = ("out_step", "exp_now") if group is None else (f"out_step_{p}", f"exp_now_{p}")
         checks[group] += mismatch_check(f"o_{p}_{q}[{u * fw + fw - 1}:{u * fw}]",
                                         f"{exp_now}[{offset + fw - 1}:{offset}]",
-                                        lname, f"{lname}.{q}", u, out_step, True)
+                                        shown := (lname if comment_text(lname) == lname else p), f"{shown}.{q}", u,
+                                        out_step, True)
         offset += fw
     outputs = [(f"o_{r}", lay.hidden_size * k) for _, lay, regs in em.state_outputs for r in regs]
     if em.head_output is not None:
@@ -252,6 +250,7 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
             "name": fpm.head.name, "in_size": fpm.head.in_size, "out_size": fpm.head.out_size, "f_w": fpm.head.f_w,
             "acc_frac": fpm.head.acc_frac, "bias_bits": fpm.head_bias_bits(), "output_bits": fpm.head_bits(),
             "timing": "combinational from the last layer's h register: no extra register or cycle"},
+        "names": em.names.to_json(),                # original layer name -> Verilog identifier
         "rtl": rtl_names,                           # dependencies first, the top last
         "registers": dict(em.regs),
     }

@@ -15,6 +15,7 @@ from ...errors import SCValueError
 from ...quantize.fixed_point import FixedPointLayer, FixedPointModel
 from ...sim.rules import signed_width, unsigned_width
 from .emitter import STEP_BITS
+from .names import NameTable, comment_text
 from .verilog_text import VerilogModule, concat
 
 #: cycles per time step by cell (registered stages, table in the module docstring)
@@ -25,11 +26,9 @@ WEIGHT_MODES = ("wired", "loadable")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def safe_ident(name: str) -> str:
-    """A layer name as a Verilog identifier (other characters become ``_``; ``l_`` in front when it
-    would not start like one)."""
-    out = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    return out if IDENTIFIER.match(out) else f"l_{out}"
+def layer_names(fpm: FixedPointModel) -> NameTable:
+    """The naming table (names.py) of a fixed-point model's layers and head."""
+    return NameTable([lay.name for lay in fpm.layers] + ([fpm.head.name] if fpm.head is not None else []))
 
 
 def stages(lay: FixedPointLayer) -> int:
@@ -92,6 +91,7 @@ class FixedPointEmitter:
     def __init__(self, fpm: FixedPointModel, top: str, weights: str) -> None:
         self.m = fpm
         self.k = fpm.bits
+        self.names = layer_names(fpm)
         self.top = top
         self.loadable = weights == "loadable"
         self.module = VerilogModule(top)
@@ -265,9 +265,9 @@ class FixedPointEmitter:
     def layer(self, li: int, lay: FixedPointLayer, xs: list[Value]) -> list[Value]:
         """Emit one layer; returns its h register slices."""
         k, H, fmt = self.k, lay.hidden_size, self.m.formats
-        p = safe_ident(lay.name)
+        p = self.names.layer(lay.name)
         last = self.S - 1
-        self.comment(f"===== layer {lay.name} ({lay.cell}"
+        self.comment(f"===== layer {comment_text(lay.name)} ({lay.cell}"
                      f"{'' if lay.cell == 'lstm' else ', linear_before_reset=' + str(lay.linear_before_reset)}): "
                      f"{lay.input_size} -> {H}, weights Q{lay.f_ih} (w_ih) / Q{lay.f_hh} (w_hh), "
                      f"accumulator Q{lay.acc_frac}")
@@ -283,19 +283,19 @@ class FixedPointEmitter:
         if lay.cell == "lstm":
             c_reg = self.reg(f"{p}_c", H * k)
             cs = [self.signed_val(self.field_slice(c_reg, u, k), k) for u in range(H)]
-            self.comment(f"{lay.name} phase 0: 4H gate rows (i f g o): products, adder tree, bias, "
+            self.comment(f"{p} phase 0: 4H gate rows (i f g o): products, adder tree, bias, "
                          f"requantize to Q{fmt.pre_frac}")
             pre = [self.requant(f"{p}_pre_{r}", self.gate_row(p, lay, r, xs, hs, int(lay.bias[r]), sx, sh),
                                 pre_shift, k)
                    for r in range(4 * H)]
             preq = self.pipe(f"{p}_pre_r", 0, pre)
-            self.comment(f"{lay.name} phase 1: activation LUTs")
+            self.comment(f"{p} phase 1: activation LUTs")
             acts = {}
             for gi, g in enumerate("ifgo"):
                 kind = "tanh" if g == "g" else "sigmoid"
                 vals = [self.lut(kind, f"{p}_lut_{g}_{u}", preq[gi * H + u].expr) for u in range(H)]
                 acts[g] = self.pipe(f"{p}_{g}_r", 1, vals)
-            self.comment(f"{lay.name} phase {last}: c = f*c + i*g (Q{fmt.cell_frac}), h = o*tanh(c) (Q{fmt.act_frac})")
+            self.comment(f"{p} phase {last}: c = f*c + i*g (Q{fmt.cell_frac}), h = o*tanh(c) (Q{fmt.act_frac})")
             c_new, h_new = [], []
             for u in range(H):
                 fc = self.mul(f"{p}_fc_{u}", acts["f"][u], cs[u])
@@ -308,7 +308,7 @@ class FixedPointEmitter:
                 h_new.append(hn)
             state_regs = [(h_reg, h_new), (c_reg, c_new)]
         else:
-            self.comment(f"{lay.name} phase 0: r z rows (products, adder tree, bias, requantize to Q{fmt.pre_frac}) "
+            self.comment(f"{p} phase 0: r z rows (products, adder tree, bias, requantize to Q{fmt.pre_frac}) "
                          "and the n rows' parts")
             pre = [self.requant(f"{p}_pre_{r}", self.gate_row(p, lay, r, xs, hs, int(lay.bias[r]), sx, sh),
                                 pre_shift, k)
@@ -321,7 +321,7 @@ class FixedPointEmitter:
                 hn_shift = fmt.act_frac + lay.f_hh - fmt.pre_frac
                 hnv = [self.requant(f"{p}_hnq_{u}", self.hn_row(p, lay, u, hs), hn_shift, k) for u in range(H)]
                 hnq = self.pipe(f"{p}_hn_r", 0, hnv)
-                self.comment(f"{lay.name} phase 1: r z LUTs; n_pre = requantize(xn + r*hn)")
+                self.comment(f"{p} phase 1: r z LUTs; n_pre = requantize(xn + r*hn)")
                 r = [self.lut("sigmoid", f"{p}_lut_r_{u}", preq[u].expr) for u in range(H)]
                 z = [self.lut("sigmoid", f"{p}_lut_z_{u}", preq[H + u].expr) for u in range(H)]
                 zq = self.pipe(f"{p}_z_r", 1, z)
@@ -337,14 +337,14 @@ class FixedPointEmitter:
                 xn = [self.gate_row(p, lay, 2 * H + u, xs, None, int(lay.bias[2 * H + u]), sx, 0) for u in range(H)]
                 xn = [self.widen(v, max(x.total for x in xn)) for v in xn]
                 xnq = self.pipe(f"{p}_xn_r", 0, xn)
-                self.comment(f"{lay.name} phase 1: r z LUTs; rh = requantize(r*h)")
+                self.comment(f"{p} phase 1: r z LUTs; rh = requantize(r*h)")
                 r = [self.lut("sigmoid", f"{p}_lut_r_{u}", preq[u].expr) for u in range(H)]
                 z = [self.lut("sigmoid", f"{p}_lut_z_{u}", preq[H + u].expr) for u in range(H)]
                 zq = self.pipe(f"{p}_z_r", 1, z)
                 rhv = [self.requant(f"{p}_rh_{u}", self.mul(f"{p}_rhm_{u}", r[u], hs[u]), fmt.act_frac, k)
                        for u in range(H)]
                 rhq = self.pipe(f"{p}_rh_r", 1, rhv)
-                self.comment(f"{lay.name} phase 2: n_pre = requantize(xn + W_hn rh)")
+                self.comment(f"{p} phase 2: n_pre = requantize(xn + W_hn rh)")
                 npre = []
                 for u in range(H):
                     rr = 2 * H + u
@@ -355,10 +355,10 @@ class FixedPointEmitter:
                     npre.append(self.requant(f"{p}_npre_{u}", self.tree(f"{p}_nacc_{u}", terms), pre_shift, k))
                 nq_phase = 3
             npq = self.pipe(f"{p}_npre_r", nq_phase - 1, npre)
-            self.comment(f"{lay.name} phase {nq_phase}: n = tanh LUT")
+            self.comment(f"{p} phase {nq_phase}: n = tanh LUT")
             nv = [self.lut("tanh", f"{p}_lut_n_{u}", npq[u].expr) for u in range(H)]
             nq = self.pipe(f"{p}_n_r", nq_phase, nv)
-            self.comment(f"{lay.name} phase {last}: h = n + z*(h - n)  (= (1-z) n + z h)")
+            self.comment(f"{p} phase {last}: h = n + z*(h - n)  (= (1-z) n + z h)")
             h_new = []
             for u in range(H):
                 d = self.add(f"{p}_hd_{u}", hs[u], nq[u], sub=True)
@@ -396,9 +396,10 @@ class FixedPointEmitter:
     def head(self, hs: list[Value]) -> None:
         """The Linear head, combinational from the last layer's h register: y = W h + b exact."""
         hd, k = self.m.head, self.k
-        p = safe_ident(hd.name)
+        p = self.names.layer(hd.name)
         yw, bb = self.m.head_bits(), self.m.head_bias_bits()
-        self.comment(f"===== head {hd.name} (linear {hd.in_size} -> {hd.out_size}, weights Q{hd.f_w}): combinational "
+        self.comment(f"===== head {comment_text(hd.name)} (linear {hd.in_size} -> {hd.out_size}, weights Q{hd.f_w}): "
+                     "combinational "
                      f"from the h register, exact accumulator Q{hd.acc_frac}, {yw} bits signed per output")
         ys = []
         for o in range(hd.out_size):

@@ -9,7 +9,7 @@ import numpy as np
 from ....sim.primitives import counter_width
 from ....sim.rules import signed_width
 from ..emitter import DesignEmitter, Signal, unsupported
-from ..verilog_text import concat, ident, sign_extend
+from ..verilog_text import concat, sign_extend
 
 
 def op_slice(em: DesignEmitter, n) -> None:
@@ -58,7 +58,7 @@ def op_xnor_apc(em: DesignEmitter, n) -> None:
             raise unsupported(n, f"gated by a {gate.kind} signal")
     m_max = int(np.max(np.count_nonzero(w, axis=1))) if w.size else 0
     dw = counter_width(max(m_max, 1)) + 1          # sc_apc_bipolar's d width for the widest row
-    base = ident(n.name)
+    base = em.nid(n.name)
     read = {operand(r, j) for r in range(w.shape[0]) for j in range(w.shape[1]) if w[r, j] != 0}
     for e in s.rows:
         if e not in read:
@@ -112,7 +112,7 @@ def op_xnor_int(em: DesignEmitter, n) -> None:
     r, v = em.sig[n.inputs[0]], em.sig[n.inputs[1]]
     if r.kind != "bits" or v.kind != "int" or len(r.rows) != len(v.rows) or v.extra["lo"] != -v.extra["hi"]:
         raise unsupported(n, "operand shapes")
-    base = ident(n.name)
+    base = em.nid(n.name)
     out = []
     for i in range(n.size):
         p = f"{base}_r{i}"
@@ -127,7 +127,7 @@ def op_mux(em: DesignEmitter, n) -> None:
     size = n.size
     if any(s.kind != "bits" or len(s.rows) != size for s in (sel, a, b)):
         raise unsupported(n, "operand shapes")
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.modules.add("sc_mux_array")
     em.decls.wire(f"{base}_y", size)
     em.body.instance("sc_mux_array", f"{base}_u", [("K", size)], [("sel", concat(sel.rows)), ("a", concat(a.rows)),
@@ -147,7 +147,7 @@ def op_xnor(em: DesignEmitter, n) -> None:
 
     if len(a.rows) not in (size, rows) or len(b.rows) not in (size, rows):
         raise unsupported(n, "operand shapes")
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.modules.add("sc_xnor_array")
     em.decls.wire(f"{base}_y", size)
     em.body.instance("sc_xnor_array", f"{base}_u", [("K", size)],
@@ -187,7 +187,7 @@ def op_apc(em: DesignEmitter, n) -> None:
     hi = m + sum(s.extra["hi"] for s in ints) + int(offset.max())
     dw0 = counter_width(m) + 1
     dw = max([dw0, signed_width(lo, hi)] + [s.width for s in ints])
-    base = ident(n.name)
+    base = em.nid(n.name)
     out = []
     for r in range(rows):
         p = f"{base}_r{r}"

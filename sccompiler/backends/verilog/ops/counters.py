@@ -9,7 +9,8 @@ from __future__ import annotations
 from ....sim.primitives import counter_width
 from ....sim.rules import signed_width, stats_row
 from ..emitter import DesignEmitter, Signal, unsupported
-from ..verilog_text import concat, ident
+from ..names import comment_text
+from ..verilog_text import concat
 
 
 def op_register(em: DesignEmitter, n) -> None:
@@ -27,7 +28,7 @@ def op_register(em: DesignEmitter, n) -> None:
     else:
         raise unsupported(n, f"state decoded by {mode!r} from a {cnt.op}")
     # the register's value is known only after its counter is emitted: named now, bound by op_decode
-    q = ident(n.name)
+    q = em.nid(n.name)
     em.registers.append({"node": n, "next": nxt, "counter": cnt, "q": q, "kind": kind})
     rows = [f"{q}_now{i}" for i in range(n.size)]
     if kind == "tern":
@@ -40,9 +41,9 @@ def op_register(em: DesignEmitter, n) -> None:
 def counter_steps(em: DesignEmitter, n, cw: int, signed: bool) -> list[str]:
     """Per row of a free-running counter: its base register and this step's value (count - base
     mod 2^cw); records the rows as checked outputs."""
-    base = ident(n.name)
+    base = em.nid(n.name)
     rows = []
-    c = em.ctl
+    c = em.c
     for r in range(n.size):
         p = f"{base}_r{r}"
         em.decls.reg(f"{p}_base", cw, signed=signed)
@@ -61,14 +62,14 @@ def op_counter(em: DesignEmitter, n) -> None:
         raise unsupported(n)
     L = em.Lc
     cw = counter_width(L)
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.modules.add("sc_counter_up")
     for r in range(n.size):
         p = f"{base}_r{r}"
-        y = f"{em.ctl}_en & {s.rows[r]}" if em.idles else s.rows[r]
+        y = f"{em.c}_en & {s.rows[r]}" if em.idles else s.rows[r]
         em.decls.wire(f"{p}_count", cw)
         em.body.instance("sc_counter_up", f"{p}_u", [("LENGTH", L)],
-                         [("clk", "clk"), ("rst", f"{em.ctl}_srst"), ("y", y), ("count", f"{p}_count")])
+                         [("clk", "clk"), ("rst", f"{em.c}_srst"), ("y", y), ("count", f"{p}_count")])
     rows = counter_steps(em, n, cw, False)
     em.sig[n.name] = Signal("count", rows, cw, {"signed": False, "lo": 0, "hi": L})
 
@@ -79,7 +80,7 @@ def op_updown_counter(em: DesignEmitter, n) -> None:
         raise unsupported(n)
     lo, hi = s.extra["lo"] * em.Lc, s.extra["hi"] * em.Lc
     cw = signed_width(lo, hi)
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.modules.add("sc_counter_updown")
     for r in range(n.size):
         p = f"{base}_r{r}"
@@ -87,7 +88,7 @@ def op_updown_counter(em: DesignEmitter, n) -> None:
         em.body.instance("sc_counter_updown", f"{p}_u",
                          [("CW", cw), ("DW", s.width), ("RESET", 0), ("SAT_LO", 0), ("LO", 0), ("SAT_HI", 0),
                           ("HI", 0)],
-                         [("clk", "clk"), ("rst", f"{em.ctl}_srst"), ("d", em.held(s.rows[r], s.width)),
+                         [("clk", "clk"), ("rst", f"{em.c}_srst"), ("d", em.held(s.rows[r], s.width)),
                           ("count", f"{p}_count")], ports_below=True)
     rows = counter_steps(em, n, cw, True)
     em.sig[n.name] = Signal("count", rows, cw, {"signed": True, "lo": lo, "hi": hi})
@@ -96,7 +97,7 @@ def op_updown_counter(em: DesignEmitter, n) -> None:
 def op_decode(em: DesignEmitter, n) -> None:
     c = em.sig[n.inputs[0]]
     mode = n.params["mode"]
-    base = ident(n.name)
+    base = em.nid(n.name)
     if mode == "sign" and c.kind == "count" and not c.extra["signed"]:
         # sim.rules.sign_decode in hardware: h = +1 if 2 C >= L else -1 (pos bit = 2 C >= L)
         em.decls.wire(f"{base}_pos", n.size)
@@ -104,11 +105,11 @@ def op_decode(em: DesignEmitter, n) -> None:
             em.body.assign(f"{base}_pos[{r}]", f"({{1'b0, {c.rows[r]}, 1'b0}} >= {c.width + 2}'d{em.Lc})")
         rows = [f"{base}_pos[{r}]" for r in range(n.size)]
         em.sig[n.name] = Signal("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
-        em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.ctl})
+        em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.c})
     elif mode == "cell_sign" and c.kind == "count" and c.extra["signed"]:
         rows = cell_sign_bits(em, n, c)
         em.sig[n.name] = Signal("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
-        em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.ctl})
+        em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.c})
     elif (mode == "integral" and c.kind == "count" and c.extra["signed"]) or \
             (mode == "bipolar" and c.kind == "count" and not c.extra["signed"]):
         em.sig[n.name] = Signal("cval_step", list(c.rows), c.width)
@@ -130,7 +131,7 @@ def cell_sign_bits(em: DesignEmitter, n, c: Signal) -> list[str]:
     t_st = thr.shape[0]
     width = max(c.width, signed_width(int(thr.min()), int(thr.max())))
     tsel, tw = em.tsel(t_st, finished=True)      # the count is final in the next step's first cycle
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.decls.wire(f"{base}_pos", n.size)
     rows = []
     for r in range(n.size):
@@ -153,12 +154,13 @@ def bind_register(em: DesignEmitter, reg: dict, dec, cnt: Signal) -> None:
     is bypassed (q_now) and captured."""
     q = reg["q"]
     size = reg["node"].size
-    c = em.ctl
+    c = em.c
     # the fresh value is used (and captured) in the boundary cycle and in the cycle after the
     # last step, so a next layer reads this layer's last h during its own last step
     fresh_now = f"({c}_boundary || {c}_flush)"
     capture = f"({c}_first || {c}_flush)"
-    em.body.comment(f"IR node {reg['node'].name} (register <- {dec.name}): state storage, bypassed in the "
+    em.body.comment(f"IR node {comment_text(reg['node'].name)} (register <- {comment_text(dec.name)}): state "
+                    "storage, bypassed in the "
                     "boundary cycle")
     if reg["kind"] == "tern":
         em.decls.reg(f"{q}_nz_q", size)

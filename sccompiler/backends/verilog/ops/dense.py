@@ -9,7 +9,7 @@ import numpy as np
 from ....sim.primitives import counter_width
 from ....sim.rules import signed_width
 from ..emitter import DesignEmitter, Signal, unsupported
-from ..verilog_text import concat, ident
+from ..verilog_text import concat
 
 
 def op_xnor_popcount(em: DesignEmitter, n) -> None:
@@ -24,7 +24,7 @@ def op_xnor_popcount(em: DesignEmitter, n) -> None:
     rows_n, j = w.shape
     kw = counter_width(j)
     sw = signed_width(-j, j)
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.decls.wire(f"{base}_onz", j)
     em.decls.wire(f"{base}_opos", j)
     em.body.assign(f"{base}_onz", concat(src.rows))
@@ -70,7 +70,7 @@ def op_dense_out(em: DesignEmitter, n) -> None:
         raise unsupported(n, f"mode {mode!r}")
     em.host["formula"] = "y = gain * k + bias"
     ks = em.sig[k.name]
-    em.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows), "ctl": em.ctl})
+    em.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows), "ctl": em.c})
     em.sig[n.name] = Signal("host", [], 0)
 
 

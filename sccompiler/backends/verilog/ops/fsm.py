@@ -9,7 +9,6 @@ import numpy as np
 
 from ....sim.rules import fsm_reset_state, fsm_state_width, stats_row
 from ..emitter import DesignEmitter, Signal, unsupported
-from ..verilog_text import ident
 
 
 def op_wfsm(em: DesignEmitter, n) -> None:
@@ -19,7 +18,7 @@ def op_wfsm(em: DesignEmitter, n) -> None:
         raise unsupported(n, f"state_policy {policy!r}")
     # 'reset': the runtime puts the state at its reset state before every step; here the update of
     # a step's last cycle is replaced by that reset (its output bit used the state before it)
-    frst = f"{em.ctl}_srst" if policy == "carry" else f"{em.ctl}_step_rst"
+    frst = f"{em.c}_srst" if policy == "carry" else f"{em.c}_step_rst"
     if policy == "reset":
         em.step_rst_used.add(em.ctl)
     wq = np.asarray(n.arrays["wq"])
@@ -28,7 +27,7 @@ def op_wfsm(em: DesignEmitter, n) -> None:
         raise unsupported(n, "binary-input WFSM")
     states, bits = int(p["states"]), int(p["weight_bits"])
     group = np.asarray(n.arrays["group"]).reshape(-1)
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.modules.add("sc_wfsm")
     out = []
     sw = fsm_state_width(states)
@@ -60,7 +59,7 @@ def wfsm_banked(em: DesignEmitter, n, wq: np.ndarray, d: Signal, frst: str, grou
     t_st = int(wq.shape[0])
     tsel, tw = em.tsel(t_st)
     sw = fsm_state_width(states)
-    base = ident(n.name)
+    base = em.nid(n.name)
     em.modules.add("sc_fsm_int")
     out = []
     for r in range(n.size):

@@ -8,7 +8,6 @@ import numpy as np
 
 from ....sim.rules import stats_row, unsigned_width
 from ..emitter import MAX_ROM_ADDRESS_BITS, DesignEmitter, Signal, unsupported
-from ..verilog_text import ident
 from .tables import gate_roms, state_roms
 
 
@@ -84,7 +83,7 @@ def embedded_input(em: DesignEmitter, n, emb: Signal) -> None:
         raise unsupported(n, f"an exact input whose embedding table is not in {{-{a:g}, 0, {a:g}}}")
     e = table.shape[1]
     words = [sum(((1 if v != 0 else 0) | (2 if v > 0 else 0)) << (2 * j) for j, v in enumerate(row)) for row in table]
-    rom = em.rom(f"{ident(n.name)}_rom", emb.extra["token"], emb.extra["tw"], words, 2 * e)
+    rom = em.rom(f"{em.nid(n.name)}_rom", emb.extra["token"], emb.extra["tw"], words, 2 * e)
     em.sig[n.name] = Signal("tern", [f"{rom}[{2 * j}]" for j in range(e)], 1,
                             {"pos": [f"{rom}[{2 * j + 1}]" for j in range(e)], "scale": a})
 
@@ -113,7 +112,7 @@ def op_sng(em: DesignEmitter, n) -> None:
         if reg is None or producer == n.layer:
             raise unsupported(n, f"an SNG of {n.inputs[0]!r}")
         src = em.sig[reg["node"].name]
-    base = ident(n.name)
+    base = em.nid(n.name)
     rep = int(n.params.get("repeat", 1))
     gain = np.asarray(n.arrays["gain"]) if "gain" in n.arrays else None
     if len(n.shape) == 2 and rep != n.shape[0] and gain is None:
@@ -177,7 +176,7 @@ def exact_operand_thresholds(em: DesignEmitter, n, src: Signal, bits: int, rows_
     cases = np.array([[0.0] * full, [-sc] * full, [0.0] * full, [sc] * full])   # {pos, nz}
     xs = np.stack([em.sng_thresholds(n, cases, t) for t in range(t_st)])        # (T, 4, size)
     tsel, tw = em.tsel(t_st)
-    base = ident(n.name)
+    base = em.nid(n.name)
     thr = []
     for i in range(n.size):
         r = i % rows_per
@@ -199,7 +198,7 @@ def sng_bank(em: DesignEmitter, n, bits: int, thr: list[str]) -> None:
     threshold expression ``thr[i]`` against the bits of its source register
     (:meth:`DesignEmitter.comparator_random`); a pruned element is a constant 0 stream."""
     em.modules.add("sc_sng")
-    base = ident(n.name)
+    base = em.nid(n.name)
     rows_per = n.shape[-1]
     out = []
     for idx in range(n.size):
@@ -224,7 +223,7 @@ def const_sng(em: DesignEmitter, n, bits: int) -> None:
     t_st = steps_of(n)
     xs = np.concatenate([em.sng_thresholds(n, None, t) for t in range(t_st)])    # (T, size)
     tsel, tw = em.tsel(t_st)
-    base = ident(n.name)
+    base = em.nid(n.name)
     thr = []
     for i in range(n.size):
         col = [int(v) for v in xs[:, i]]

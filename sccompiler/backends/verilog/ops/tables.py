@@ -9,6 +9,7 @@ import numpy as np
 
 from ....sim.rules import stats_row
 from ..emitter import MAX_ROM_ADDRESS_BITS, DesignEmitter, Signal, unsupported
+from ..names import comment_text
 
 #: the per-step arrays of a gate table (batch norm statistics folded in)
 STEP_ARRAYS = ("ax", "ah", "shift", "shift_x", "shift_h")
@@ -97,7 +98,7 @@ def state_roms(em: DesignEmitter, n, reg: dict, src: Signal, base: str, bits: in
     x_reset = int(em.sng_thresholds(n, np.zeros((1, 1)))[0, 0])
     q = reg["q"]
     em.body.blank()
-    em.body.comment(f"IR node {n.name} (sng): threshold ROMs of {reg['node'].name}")
+    em.body.comment(f"IR node {comment_text(n.name)} (sng): threshold ROMs of {comment_text(reg['node'].name)}")
     for r in range(rows_per):
         data = em.rom(f"{base}_rom{r}", f"{q}_now{r}", cw, xs[:, 0].tolist(), bits + 1)
         em.decls.wire(f"{base}_x{r}", bits + 1)
