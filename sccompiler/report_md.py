@@ -111,12 +111,34 @@ def _accuracy(rep: dict) -> list[str]:
     if not rep.get("accuracy"):
         return []
     a = rep["accuracy"]
-    lines = ["## Accuracy vs stream length", "",
+    lines = _task_metric(a.get("task"))
+    if "curve" not in a:
+        return lines
+    lines += ["## Accuracy vs stream length", "",
              f"Mean |output - reference| on {a['samples']} calibration sequence(s); the design reference "
              f"(sign(h), saturated c) differs from the quantized model by {a['design_vs_quantized']:.4g}.", "",
              "| L | vs quantized reference | vs design reference |", "|---:|---:|---:|"]
     lines += [f"| {p['length']} | {p['error_vs_quantized']:.4g} | {p['error_vs_design_reference']:.4g} |"
               for p in a["curve"]]
+    return lines + [""]
+
+
+def _task_metric(task: dict | None) -> list[str]:
+    if not task:
+        return []
+    lines = ["## Task metric", "",
+             f"{task['metric']} on {task['sequences']} calibration sequence(s) with their targets "
+             f"({task['confidence']:.0%} confidence interval).", "",
+             "| model | value | interval | mean abs SC - quantized |", "|---|---:|---:|---:|"]
+
+    def row(label, e, err="-"):
+        return f"| {label} | {e['value']:.4g} | [{e['ci'][0]:.4g}, {e['ci'][1]:.4g}] | {err} |"
+    if task.get("float"):
+        lines.append(row("float", task["float"]))
+    lines.append(row("quantized", task["quantized"]))
+    for r in task["sc"]:
+        lines.append(row("SC" + (f" L={r['length']}" if r["length"] else ""), r,
+                         f"{r['error_vs_quantized']['mean_abs']:.4g}"))
     return lines + [""]
 
 

@@ -8,6 +8,7 @@ import click
 
 from ..errors import ConfigError
 from .common import echo_json
+from .metrics_report import echo_metric_table, load_targets, metric_options
 
 
 def load_inputs(path: str, what: str = "--inputs"):
@@ -16,6 +17,17 @@ def load_inputs(path: str, what: str = "--inputs"):
     from ..io import load_npy  # noqa: PLC0415
 
     return load_npy(path, what, ConfigError)
+
+
+def add_task_metric(design, x, targets, metric: str | None) -> None:
+    """The task metric of the quantized model and the SC design (its own L) on the calibration
+    inputs, as the report's ``accuracy.task`` (report.md's accuracy section)."""
+    from ..evaluation import compare  # noqa: PLC0415
+
+    res = compare(design.model, x, simulate=lambda xc, L: design.simulate(xc, length=L), targets=targets,
+                  metric=metric)
+    res.pop("outputs")
+    design.info["accuracy"] = {**(design.info.get("accuracy") or {}), "task": res}
 
 
 def progress_printer():
@@ -54,6 +66,8 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="pick the least L whose mean |output - quantized reference| on --calibration is <= E")
 @click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False), default=None,
               help=".npy calibration inputs (B, T, F) or token ids (B, T)")
+@metric_options(".npy targets of --calibration (labels or values): the report's accuracy section gives the task "
+                "metric of the quantized model and the SC design")
 @click.option("--sources", "sources", type=click.Choice(["shared", "private"]), default=None,
               help="random-source registers: shared by comparators whose streams never meet (default), or one "
                    "LFSR per comparator")
@@ -67,7 +81,8 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="also write OUTDIR/rtl (synthesizable top + library) and OUTDIR/tb (testbench; `scc verify`)")
 # --- end verilog emission ---
 def compile_cmd(model: str, config_path: str | None, length: int | None, target_error: float | None,
-                calibration: str | None, sources: str | None, disable: tuple[str, ...], flow: str | None,
+                calibration: str | None, targets: str | None, metric: str | None,
+                sources: str | None, disable: tuple[str, ...], flow: str | None,
                 outdir: str, force: bool, as_json: bool, emit: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..config import load_config  # noqa: PLC0415
@@ -78,6 +93,9 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
         raise ConfigError("give either --length or --target-error, not both")
     if target_error is not None and calibration is None:
         raise ConfigError("--target-error needs --calibration inputs to measure the error on")
+    y = load_targets(targets, metric)
+    if y is not None and calibration is None:
+        raise ConfigError("--targets needs --calibration (the inputs the targets belong to)")
     check_writable(outdir, force)
     overrides = {"length": length, "target_error": target_error, "flow": flow, "sources": sources}
     cfg = load_config(config_path, **overrides)
@@ -88,6 +106,9 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
     emitted = None  # verilog emission
     with status:
         design = compile_model(model, cfg, calibration=calib, progress=update)
+        if y is not None:
+            update("task metric")
+            add_task_metric(design, calib, y, metric)
         # --- verilog emission: refuse an unsupported design before anything is written ---
         if emit == "verilog":
             from ..backends.verilog.design import check_supported  # noqa: PLC0415
@@ -129,6 +150,11 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
                    f"{src['comparators'] - src['pruned']} comparators, {src['pruned']} pruned")
     for w in rep.get("warnings", []):
         click.echo(f"warning: {w}", err=True)
+    task = (rep.get("accuracy") or {}).get("task")
+    if task:
+        from ..evaluation import metric_rows  # noqa: PLC0415
+
+        echo_metric_table(metric_rows(task), task["metric"], task["sequences"], task["confidence"])
     if rep.get("schedule"):
         s = rep["schedule"]
         per = ", ".join(f"{k} L={v}" for k, v in s.get("lengths", {}).items())

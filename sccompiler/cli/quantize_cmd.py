@@ -8,6 +8,7 @@ import click
 from ..errors import ConfigError
 from ..quantize.schemes import INT_MAX_BITS, INT_MIN_BITS, SCHEMES, scheme_names
 from .common import echo_json
+from .metrics_report import fmt_metric, load_targets, metric_options
 
 _SCHEME_HELP = (f"quantization scheme: {', '.join(scheme_names())} "
                 f"(K = {INT_MIN_BITS}..{INT_MAX_BITS} bits)")
@@ -35,11 +36,17 @@ def _format_levels(row: dict) -> str:
 @click.option("-o", "--output", "output", required=True, type=click.Path(),
               help="output model (native format)")
 @click.option("--force", is_flag=True, help="overwrite OUTPUT if it exists")
+@click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False), default=None,
+              help=".npy inputs (B, T, F) or token ids (B, T): report the output error the quantization causes")
+@metric_options(".npy targets of --calibration (labels or values): report the task metric before and after")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
                  include_embeddings: bool, requantize: bool, output: str, force: bool,
-                 as_json: bool) -> None:
-    """Quantize MODEL's weight matrices and write the result to OUTPUT."""
+                 calibration: str | None, targets: str | None, metric: str | None, as_json: bool) -> None:
+    """Quantize MODEL's weight matrices and write the result to OUTPUT.
+
+    With --calibration (and --targets) it also reports what the quantization does to the outputs
+    (and to the task metric), and warns when the model collapses."""
     from ..frontends import load_model  # noqa: PLC0415 - frontends load only when a verb runs
     from ..frontends.native import save_model  # noqa: PLC0415
     from ..io import check_writable  # noqa: PLC0415
@@ -49,14 +56,29 @@ def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
     if seed is not None and not stochastic:
         raise ConfigError("--seed only applies with --stochastic")
     check_writable(output, force)
+    y = load_targets(targets, metric)
+    if y is not None and calibration is None:
+        raise ConfigError("--targets needs --calibration (the inputs the targets belong to)")
+    from .compile_cmd import load_inputs  # noqa: PLC0415
+
+    x = load_inputs(calibration, "--calibration") if calibration else None
     which = ("weights", "embeddings") if include_embeddings else ("weights",)
-    quantized = quantize_model(load_model(model), scheme, stochastic=stochastic, seed=seed,
+    source = load_model(model)
+    quantized = quantize_model(source, scheme, stochastic=stochastic, seed=seed,
                                which=which, requantize=requantize)
+    effect = None
+    if x is not None:
+        from ..evaluation import quantization_effect  # noqa: PLC0415
+
+        effect = quantization_effect(source, quantized, x, targets=y, metric=metric)
     save_model(quantized, output, force=force)
     rows = quantization_summary(quantized)
     record = quantized.metadata["quantization"]
     if as_json:
-        echo_json({"model": str(model), "output": str(output), **record, "tensors": rows})
+        echo_json({"model": str(model), "output": str(output), **record, "tensors": rows,
+                   **({"effect": effect} if effect is not None else {})})
+        if effect is not None and effect["collapsed"]:
+            click.echo(f"warning: {collapse_message(scheme, effect)}", err=True)
         return
     how = "stochastic" if stochastic else "deterministic"
     seed_txt = f", seed {record['seed']}" if stochastic else ""
@@ -69,3 +91,25 @@ def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
         bits = "-" if row["scheme"] == "float" else row["bits"]
         click.echo(f"  {name:<{width}}  {shape:>9}  {row['scheme']:<12}  levels {_format_levels(row):<24}"
                    f"  scale {scale:<11}  bits {bits}")
+    if effect is not None:
+        echo_effect(scheme, effect)
+
+
+def collapse_message(scheme: str, effect: dict) -> str:
+    from .train_cmd import TRAIN_SCHEMES  # noqa: PLC0415
+
+    trained = scheme if scheme in TRAIN_SCHEMES else "ternary"
+    return (f"QUANTIZATION COLLAPSED: {scheme} post-training quantization ruins the model ({effect['reason']}); "
+            f"train it with quantization in the loop instead: scc train --data DATA.npz --scheme {trained} "
+            "(docs/training.md), or try a scheme with more levels")
+
+
+def echo_effect(scheme: str, effect: dict) -> None:
+    e = effect["error"]
+    click.echo(f"on {effect['sequences']} calibration sequence(s): |quantized - float| mean {e['mean_abs']:.4g}, "
+               f"max {e['max_abs']:.4g} ({e['relative']:.1%} of the mean |float output|)")
+    if effect["metric"]:
+        click.echo(f"{effect['metric']} (95% interval): float {fmt_metric(effect['float'])} -> "
+                   f"quantized {fmt_metric(effect['quantized'])}")
+    if effect["collapsed"]:
+        click.echo(f"warning: {collapse_message(scheme, effect)}", err=True)

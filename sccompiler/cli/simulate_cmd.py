@@ -1,6 +1,8 @@
 """``scc simulate``: cycle-accurate simulation of a compiled design (OUTDIR) or of a model compiled
-on the fly with the default config; prints the deviation from the quantized reference.
-Mirrors :meth:`sccompiler.design.CompiledDesign.simulate`."""
+on the fly with the default config; prints the deviation from the quantized reference and, with
+``--targets``, the task metric of the float model, the quantized model and the SC design side by
+side (per L when several ``--length``\\ s are given).  Mirrors
+:meth:`sccompiler.design.CompiledDesign.simulate` and :func:`sccompiler.evaluation.compare`."""
 
 from __future__ import annotations
 
@@ -11,62 +13,97 @@ import click
 
 from .common import echo_json
 from .compile_cmd import load_inputs
+from .metrics_report import echo_metric_table, load_targets, metric_options
 
 
 @click.command("simulate")
 @click.argument("source", type=click.Path(exists=True, dir_okay=True), metavar="MODEL|OUTDIR")
 @click.option("--inputs", "inputs", required=True, type=click.Path(exists=True, dir_okay=False),
               help=".npy inputs (B, T, F) or token ids (B, T)")
-@click.option("--length", "length", type=click.IntRange(1), default=None, help="override the stream length L")
+@click.option("--length", "lengths", type=click.IntRange(1), multiple=True,
+              help="override the stream length L (repeatable: one simulation per L)  [default: the design's L]")
+@metric_options(".npy targets of --inputs: labels (B,) or (B, T), or real values shaped like the outputs")
+@click.option("--float-model", "float_model", type=click.Path(exists=True, dir_okay=True), default=None,
+              help="the float model the design was quantized from (ONNX, torch or native): its metric and "
+                   "error are shown next to the quantized model's")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="compiler config when MODEL is a model file")
-@click.option("--save", "save", type=click.Path(dir_okay=False), default=None, help="write the outputs to a .npy file")
+@click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
+              help="write the outputs (of the first --length) to a .npy file")
 @click.option("--force", is_flag=True, help="overwrite --save's file")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output (includes the outputs)")
+@click.option("--json", "as_json", is_flag=True,
+              help="machine-readable output (includes the SC outputs and the reference outputs)")
 @click.option("--workers", "workers", type=click.IntRange(1), default=1, show_default=True,
               help="threads simulating the batch")
 @click.option("--engine", "engine", type=click.Choice(["packed", "reference"]), default="packed", show_default=True,
               help="packed runtime (fast) or the reference runtime (the oracle; bit-identical results)")
-def simulate_cmd(source: str, inputs: str, length: int | None, config_path: str | None, save: str | None,
-                 force: bool, as_json: bool, workers: int, engine: str) -> None:
+def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: str | None, metric: str | None,
+                 float_model: str | None, config_path: str | None, save: str | None, force: bool, as_json: bool,
+                 workers: int, engine: str) -> None:
     """Simulate MODEL|OUTDIR on --inputs, cycle-accurately."""
     import numpy as np  # noqa: PLC0415
 
     from ..config import load_config  # noqa: PLC0415
     from ..design import CompiledDesign, compile_model  # noqa: PLC0415
+    from ..evaluation import compare, metric_rows  # noqa: PLC0415
+    from ..frontends import load_model  # noqa: PLC0415
     from ..io import atomic_file, check_writable  # noqa: PLC0415
-    from ..reference import forward  # noqa: PLC0415
 
     if save:
         check_writable(save, force)
     x = load_inputs(inputs)
+    y = load_targets(targets, metric)
+    fmodel = load_model(float_model) if float_model else None
     p = Path(source)
     if p.is_dir() and (p / "design.json").exists():
         design = CompiledDesign.load(p)
     else:
-        design = compile_model(source, load_config(config_path, length=length))
+        design = compile_model(source, load_config(config_path, length=lengths[0] if lengths else None))
+    if y is not None:   # a bad --targets fails before the progress bar starts
+        from ..evaluation import resolve_metric  # noqa: PLC0415
+        from ..reference import check_input  # noqa: PLC0415
+
+        xc = check_input(design.model, x)
+        metric = resolve_metric(metric, y, (*xc.shape[:2], design.output_size), design.model.input.kind == "tokens")
     from rich.progress import Progress  # noqa: PLC0415
 
+    todo = list(lengths) or [None]
+    per_run = len(design.netlist.layers)
     start = time.perf_counter()
     with Progress(transient=True, disable=as_json) as prog:
-        task = prog.add_task("simulating layers", total=len(design.netlist.layers))
-        out = design.simulate(x, length=length, progress=lambda k: prog.advance(task, k), engine=engine,
-                              workers=workers)
+        task = prog.add_task("simulating", total=len(todo) * per_run)
+
+        def run(xc, L):
+            return design.simulate(xc, length=L, progress=lambda k: prog.advance(task, k), engine=engine,
+                                   workers=workers)
+        res = compare(design.model, x, simulate=run, lengths=todo, targets=y, metric=metric, float_model=fmodel)
     seconds = time.perf_counter() - start
-    ref = forward(design.model, x)
-    diff = np.abs(out - ref)
+    outs = res.pop("outputs")
+    out = outs["sc"][0]
     if save:
         with atomic_file(save, force=force, mode="wb") as fh:
             np.save(fh, out)
+    first = res["sc"][0]
     result = {"source": source, "shape": list(out.shape), "engine": engine, "workers": workers,
-              "lengths": design.lengths if length is None else
-              {k: length for k in design.lengths}, "seconds": seconds,
-              "error_vs_quantized_reference": {"mean_abs": float(diff.mean()), "max_abs": float(diff.max())}}
+              "lengths": design.lengths if lengths == () else {k: lengths[0] for k in design.lengths},
+              "seconds": seconds, "error_vs_quantized_reference": first["error_vs_quantized"], **res}
     if as_json:
-        echo_json(result | {"output": out})
+        echo_json(result | {"output": out, "reference_outputs": {"quantized": outs["quantized"],
+                                                                   "float": outs["float"]},
+                            **({"outputs_per_length": outs["sc"]} if len(todo) > 1 else {})})
         return
-    click.echo(f"simulated {x.shape[0]} sequence(s) x {x.shape[1]} step(s) in {seconds:.2f} s, L = "
-               f"{', '.join(f'{k}:{v}' for k, v in result['lengths'].items())}")
-    click.echo(f"output {tuple(out.shape)}; |SC - quantized reference|: mean {diff.mean():.4g}, max {diff.max():.4g}")
+    own = ", ".join(f"{k}:{v}" for k, v in design.lengths.items())
+    ls = own if not lengths else ", ".join(map(str, lengths))
+    click.echo(f"simulated {x.shape[0]} sequence(s) x {x.shape[1]} step(s) in {seconds:.2f} s, L = {ls}")
+    for r in res["sc"]:
+        at = f" at L={r['length']}" if len(todo) > 1 else ""
+        e = r["error_vs_quantized"]
+        click.echo(f"output {tuple(out.shape)}{at}; |SC - quantized reference|: mean {e['mean_abs']:.4g}, "
+                   f"max {e['max_abs']:.4g}")
+    if res.get("quantized_vs_float"):
+        e = res["quantized_vs_float"]
+        click.echo(f"|quantized - float|: mean {e['mean_abs']:.4g}, max {e['max_abs']:.4g}")
+    if res["metric"]:
+        echo_metric_table(metric_rows(res), res["metric"], res["sequences"], res["confidence"])
     if save:
         click.echo(f"outputs written to {save}")

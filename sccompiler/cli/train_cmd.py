@@ -9,7 +9,7 @@ import click
 from ..errors import ConfigError, ModelFormatError
 from .common import echo_json
 
-_SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp")
+TRAIN_SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp")
 
 
 #: the most trainable parameters ``scc train`` builds (checked before anything is allocated)
@@ -106,7 +106,7 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--layers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--embedding-dim", type=click.IntRange(min=1), default=8, show_default=True,
               help="embedding size for token inputs")
-@click.option("--scheme", type=click.Choice(_SCHEMES), default="binary", show_default=True)
+@click.option("--scheme", type=click.Choice(TRAIN_SCHEMES), default="binary", show_default=True)
 @click.option("--stochastic", is_flag=True, help="stochastic weight quantization during training")
 @click.option("--hidden-quant", type=click.Choice(["none", "binary", "ternary"]), default="none", show_default=True,
               help="quantize the hidden state h_t: binary = sign(h) with a clipped straight-through gradient "
