@@ -3,7 +3,7 @@
 the confidence interval of :mod:`sccompiler.metrics`; and what quantizing a float model costs
 (:func:`quantization_effect`, with the collapse rule that makes ``scc quantize`` warn).
 
-Used by ``scc simulate``, ``scc quantize`` and ``scc compile --targets`` (docs/cli.md, "Task
+Used by ``scc simulate``, ``scc quantize`` and ``scc compile --targets`` (docs/compiler.md, "Task
 metrics").
 """
 
