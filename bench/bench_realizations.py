@@ -10,7 +10,8 @@ the largest deviation of the 4-seed mean from the analytic output in binomial st
 (a few: the hardware follows its model to within stream noise; FSMs' autocorrelated outputs
 spread more).
 
-Part 2: synthesis time per realization for N / degree 4..64 and LUT address bits 4..12 (caches off).
+Part 2: synthesis time per realization for N / degree 4..64 (2-D WFSM: N <= 32 per counter) and
+LUT address bits 4..12 (caches off).
 Run: ``python bench/bench_realizations.py [--quick] [--max-degree D]``.
 """
 
@@ -26,6 +27,7 @@ from sccompiler.fsm import clear_cache, synthesize_fsm  # noqa: E402
 from sccompiler.fsm.bernstein import synthesize_bernstein  # noqa: E402
 from sccompiler.fsm.lut import synthesize_lut  # noqa: E402
 from sccompiler.fsm.realize import describe, realize_activation  # noqa: E402
+from sccompiler.fsm.wfsm2d import synthesize_wfsm2d  # noqa: E402
 
 TARGETS = {
     "x**2": "x**2",
@@ -38,7 +40,7 @@ TARGETS = {
 
 
 def part1(max_degree: int, repeats: int) -> None:
-    print("| target | chosen | WFSM | ReSC | LUT+SNG |  (max error 0.01, L = 1024; per candidate: design, "
+    print("| target | chosen | WFSM | 2-D WFSM | ReSC | LUT+SNG |  (max error 0.01, L = 1024; per candidate: design, "
           "analytic max / bit max (4-seed mean) / |z|max, GE)")
     print("|---|---|---|---|---|---|")
     for label, expr in TARGETS.items():
@@ -57,14 +59,15 @@ def part2(quick: bool) -> None:
     sizes = (4, 16, 64) if quick else (4, 8, 16, 32, 64)
     expr = "x*(1+erf(3*x/sqrt(2)))/2"
     print(f"\nsynthesis time for {expr} (s, caches off)")
-    print("| N or degree | WFSM l2 | WFSM minimax | ReSC minimax | ReSC l2 |")
-    print("|---|---|---|---|---|")
+    print("| N or degree | WFSM l2 | WFSM minimax | ReSC minimax | ReSC l2 | 2-D WFSM minimax |")
+    print("|---|---|---|---|---|---|")
     for n in sizes:
         row = []
         for fn in (lambda: synthesize_fsm(expr, states=n, weight_bits=10),
                    lambda: synthesize_fsm(expr, states=n, weight_bits=10, objective="minimax"),
                    lambda: synthesize_bernstein(expr, degree=n, coefficient_bits=10),
-                   lambda: synthesize_bernstein(expr, degree=n, coefficient_bits=10, objective="l2")):
+                   lambda: synthesize_bernstein(expr, degree=n, coefficient_bits=10, objective="l2"),
+                   lambda: synthesize_wfsm2d(expr, states=min(n, 32), weight_bits=10, max_states=32)):
             clear_cache()
             t0 = time.perf_counter()
             fn()
