@@ -302,10 +302,13 @@ def config_from_dict(data: Mapping | None, **overrides: Any) -> CompileConfig:
     return _build(CompileConfig, d, "config")
 
 
-def load_config(path: str | Path | None, **overrides: Any) -> CompileConfig:
-    """Read a YAML (.yaml/.yml) or JSON config file; ``None`` gives the defaults (+ overrides)."""
+def load_config(path: str | Path | None, settings: "list[str] | tuple[str, ...]" = (), **overrides: Any
+                ) -> CompileConfig:
+    """Read a YAML (.yaml/.yml) or JSON config file; ``None`` gives the defaults.  ``settings``:
+    ``KEY=VALUE`` assignments merged over the file (:func:`apply_settings`); ``overrides``:
+    keyword values (CLI flags; None = not given) over both."""
     if path is None:
-        return config_from_dict({}, **overrides)
+        return config_from_dict(apply_settings({}, settings), **overrides)
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: config file not found")
@@ -317,7 +320,7 @@ def load_config(path: str | Path | None, **overrides: Any) -> CompileConfig:
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError(f"{p}: the top level must be a mapping")
     try:
-        return config_from_dict(data or {}, **overrides)
+        return config_from_dict(apply_settings(data or {}, settings), **overrides)
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
 
@@ -331,3 +334,68 @@ def _parse_yaml(text: str, p: Path) -> Any:
         raise ConfigError(f"{p}: cannot parse config: nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - any parse error is a config error with its message
         raise ConfigError(f"{p}: cannot parse config: {str(exc).splitlines()[0]}") from None
+
+
+# ------------------------------------------------------------------------ KEY=VALUE overrides
+def config_keys() -> dict[str, tuple[str, ...]]:
+    """The keys ``--set`` accepts: whole-compile keys, layer keys (for every layer, or one layer
+    as ``LAYER.KEY``) and ``schedule.KEY``."""
+    top = tuple(f.name for f in dataclasses.fields(CompileConfig) if f.name not in ("defaults", "layers", "schedule"))
+    return {"compile": top, "layer": tuple(f.name for f in dataclasses.fields(LayerConfig)),
+            "schedule": tuple(f.name for f in dataclasses.fields(ScheduleConfig))}
+
+
+def _parse_value(text: str) -> Any:
+    """A YAML scalar or flow collection (``64``, ``0.5``, ``auto``, ``null``, ``[16, 32]``)."""
+    import yaml  # noqa: PLC0415
+
+    try:
+        return yaml.safe_load(text) if text.strip() else None
+    except Exception:  # noqa: BLE001 - unparsable: keep the text, the key's validation names the problem
+        return text
+
+
+def apply_settings(data: Mapping | None, settings: "list[str] | tuple[str, ...]") -> dict:
+    """``data`` (a config mapping, as read from YAML) with ``KEY=VALUE`` assignments merged in.
+
+    ``KEY`` is a whole-compile key (``length``, ``input_range``, ``seed``, ...), a layer key
+    (``gate_fsm_states``, ``bias_encoding``, ...: sets ``defaults``, so every layer), ``LAYER.KEY``
+    (that layer only), ``defaults.KEY`` or ``schedule.KEY``; ``VALUE`` is read as YAML (``64``,
+    ``0.5``, ``auto``, ``[16, 32]``).  An unknown key is one :class:`ConfigError` naming the valid
+    ones; values are validated when the config is built (:func:`config_from_dict`)."""
+    keys = config_keys()
+    out: dict = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in dict(data or {}).items()}
+    valid = (f"whole-compile keys {', '.join(keys['compile'])}; layer keys {', '.join(keys['layer'])} "
+             f"(for every layer, or LAYER.KEY for one); schedule.KEY for {', '.join(keys['schedule'])}")
+    for item in settings:
+        key, sep, raw = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE (e.g. --set gate_fsm_states=64)")
+        value = _parse_value(raw)
+        head, dot, tail = key.rpartition(".")
+        if key in keys["compile"]:
+            if key == "disable" and isinstance(value, str):
+                value = [value]
+            out[key] = value
+        elif not dot and key in keys["layer"]:
+            out["defaults"] = {**(out.get("defaults") or {}), key: value}
+        elif head == "schedule" and tail in keys["schedule"]:
+            out["schedule"] = {**(out.get("schedule") or {}), tail: value}
+        elif head == "defaults" and tail in keys["layer"]:
+            out["defaults"] = {**(out.get("defaults") or {}), tail: value}
+        elif dot and tail in keys["layer"] and head not in ("schedule", "defaults"):
+            layer = head[len("layers."):] if head.startswith("layers.") else head
+            layers = dict(out.get("layers") or {})
+            layers[layer] = {**(layers.get(layer) or {}), tail: value}
+            out["layers"] = layers
+        else:
+            raise ConfigError(f"--set {key}: unknown key; valid: {valid}")
+    return out
+
+
+def config_to_yaml(cfg: CompileConfig) -> str:
+    """The complete effective config as YAML that :func:`load_config` reads back to ``cfg``."""
+    import yaml  # noqa: PLC0415
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)

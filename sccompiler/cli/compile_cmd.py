@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .common import echo_json
+from .common import config_options, echo_json, effective_config, print_config_and_exit
 from .metrics_report import echo_metric_table, load_targets, metric_options
 
 
@@ -59,8 +59,7 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--list-passes", is_flag=True, expose_value=False, is_eager=True, callback=_list_passes,
               help="list the passes (which may be disabled) and the flows, then exit")
 @click.argument("model", type=click.Path(exists=True, dir_okay=True))
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML/JSON compiler config (docs/compiler.md)")
+@config_options
 @click.option("--length", "length", type=click.IntRange(1), default=None, help="stream length L per time step")
 @click.option("--target-error", "target_error", type=float, default=None,
               help="pick the least L whose mean |output - quantized reference| on --calibration is <= E")
@@ -73,19 +72,19 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
                    "LFSR per comparator")
 @click.option("--disable", "disable", multiple=True, help="disable an optional pass by name (repeatable)")
 @click.option("--flow", "flow", default=None, help="named pass flow (default, fast, lower)")
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="output directory")
+@click.option("-o", "--output", "outdir", default=None, type=click.Path(), help="output directory (required)")
 @click.option("--force", is_flag=True, help="overwrite OUTDIR if it exists")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 # --- verilog emission (sccompiler.backends.verilog.design) ---
 @click.option("--emit", "emit", type=click.Choice(["verilog"]), default=None,
               help="also write OUTDIR/rtl (synthesizable top + library) and OUTDIR/tb (testbench; `scc verify`)")
 # --- end verilog emission ---
-def compile_cmd(model: str, config_path: str | None, length: int | None, target_error: float | None,
+def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], input_range: float | None,
+                print_config: bool, length: int | None, target_error: float | None,
                 calibration: str | None, targets: str | None, metric: str | None,
                 sources: str | None, disable: tuple[str, ...], flow: str | None,
-                outdir: str, force: bool, as_json: bool, emit: str | None = None) -> None:
+                outdir: str | None, force: bool, as_json: bool, emit: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
-    from ..config import load_config  # noqa: PLC0415
     from ..design import compile_model  # noqa: PLC0415
     from ..io import check_writable  # noqa: PLC0415
 
@@ -93,14 +92,19 @@ def compile_cmd(model: str, config_path: str | None, length: int | None, target_
         raise ConfigError("give either --length or --target-error, not both")
     if target_error is not None and calibration is None:
         raise ConfigError("--target-error needs --calibration inputs to measure the error on")
+    overrides = {"length": length, "target_error": target_error, "flow": flow, "sources": sources,
+                 "input_range": input_range}
+    cfg = effective_config(config_path, settings, **overrides)
+    if disable:
+        cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
+    if print_config:
+        print_config_and_exit(cfg)
+    if outdir is None:
+        raise click.UsageError("missing option '-o' / '--output' (the output directory)")
     y = load_targets(targets, metric)
     if y is not None and calibration is None:
         raise ConfigError("--targets needs --calibration (the inputs the targets belong to)")
     check_writable(outdir, force)
-    overrides = {"length": length, "target_error": target_error, "flow": flow, "sources": sources}
-    cfg = load_config(config_path, **overrides)
-    if disable:
-        cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
     calib = load_inputs(calibration, "--calibration") if calibration else None
     status, update = progress_printer()
     emitted = None  # verilog emission

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .common import echo_json
+from .common import config_options, echo_json, effective_config, print_config_and_exit
 from .compile_cmd import load_inputs
 from .metrics_report import echo_metric_table, load_targets, metric_options
 
@@ -26,8 +26,7 @@ from .metrics_report import echo_metric_table, load_targets, metric_options
 @click.option("--float-model", "float_model", type=click.Path(exists=True, dir_okay=True), default=None,
               help="the float model the design was quantized from (ONNX, torch or native): its metric and "
                    "error are shown next to the quantized model's")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="compiler config when MODEL is a model file")
+@config_options
 @click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
               help="write the outputs (of the first --length) to a .npy file")
 @click.option("--force", is_flag=True, help="overwrite --save's file")
@@ -38,27 +37,33 @@ from .metrics_report import echo_metric_table, load_targets, metric_options
 @click.option("--engine", "engine", type=click.Choice(["packed", "reference"]), default="packed", show_default=True,
               help="packed runtime (fast) or the reference runtime (the oracle; bit-identical results)")
 def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: str | None, metric: str | None,
-                 float_model: str | None, config_path: str | None, save: str | None, force: bool, as_json: bool,
+                 float_model: str | None, config_path: str | None, settings: tuple[str, ...],
+                 input_range: float | None, print_config: bool, save: str | None, force: bool, as_json: bool,
                  workers: int, engine: str) -> None:
     """Simulate MODEL|OUTDIR on --inputs, cycle-accurately."""
     import numpy as np  # noqa: PLC0415
 
-    from ..config import load_config  # noqa: PLC0415
     from ..design import CompiledDesign, compile_model  # noqa: PLC0415
+    from ..errors import ConfigError  # noqa: PLC0415
     from ..evaluation import compare, metric_rows  # noqa: PLC0415
     from ..frontends import load_model  # noqa: PLC0415
     from ..io import atomic_file, check_writable  # noqa: PLC0415
 
+    p = Path(source)
+    compiled = p.is_dir() and (p / "design.json").exists()
+    if compiled and (config_path or settings or input_range is not None):
+        raise ConfigError(f"{source} is a compiled design: --config, --set and --input-range apply when "
+                          "compiling (give the model, or recompile with scc compile)")
+    cfg = None if compiled else effective_config(config_path, settings, input_range=input_range,
+                                                 length=lengths[0] if lengths else None)
+    if print_config:
+        print_config_and_exit(cfg if cfg is not None else CompiledDesign.load(p).config)
     if save:
         check_writable(save, force)
     x = load_inputs(inputs)
     y = load_targets(targets, metric)
     fmodel = load_model(float_model) if float_model else None
-    p = Path(source)
-    if p.is_dir() and (p / "design.json").exists():
-        design = CompiledDesign.load(p)
-    else:
-        design = compile_model(source, load_config(config_path, length=lengths[0] if lengths else None))
+    design = CompiledDesign.load(p) if compiled else compile_model(source, cfg)
     if y is not None:   # a bad --targets fails before the progress bar starts
         from ..evaluation import resolve_metric  # noqa: PLC0415
         from ..reference import check_input  # noqa: PLC0415
