@@ -58,7 +58,7 @@ def check_writable(path: str | os.PathLike, force: bool) -> Path:
     false, :class:`OutputPathError` if a parent is not a directory."""
     p = Path(path)
     if _exists(p) and not force:
-        raise OutputExistsError(f"{p} already exists; use --force (force=True) to overwrite it")
+        raise OutputExistsError(f"{p} already exists; use --force to overwrite it")
     for parent in Path(os.path.abspath(p)).parents:
         if _exists(parent):
             if not parent.is_dir():

@@ -527,8 +527,8 @@ def _search_states(tgt: Target, *, max_error: float, weight_bits: int | None, ma
         if n >= max_states:
             raise SynthesisError(
                 f"no FSM with up to {max_states} states and {bits}-bit weights reaches max error {max_error:g} "
-                f"for {tgt.description!r} (best at N={n}: {d.analytic_max_error:.3g}); relax --max-error, "
-                f"raise max_states or use objective='minimax'")
+                f"for {tgt.description!r} (best at N={n}: {d.analytic_max_error:.3g}); relax --max-error "
+                f"(the search stops at {max_states} states) or use --objective minimax")
         n = min(2 * n, max_states)
     hi = best.states
     while hi - lo > 1:

@@ -122,7 +122,7 @@ def lower_lstm_integral_bn(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, R
     n, H, I, G = lay.name, lay.hidden_size, lay.input_size, plan.gate_count
     if plan.bias_encoding != "streams":
         raise ConfigError(f"layers.{n}.bias_encoding: 'offset' needs time-invariant bn_x/bn_h in a constant ratio "
-                          "across rows; use bias_encoding='streams'")
+                          "across rows; use --set bias_encoding=streams")
     units = general_units(lay, f, R)
     T, sh, u, ah, x_node = units.tables, units.scale_h, units.unit, units.a_h, units.x_node
     x_streams = units.x_streams

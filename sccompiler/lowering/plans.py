@@ -174,14 +174,15 @@ def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> Recurren
         mode = "table" if feed.exact and hidden == "sign" and not reset_first else "integral_wfsm"
     if mode == "table" and reset_first:
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' cannot lower GRU linear_before_reset=0 "
-                          "(W_hn (r*h) has real-valued operands r*h); use gate_input='integral_wfsm'")
+                          f"(W_hn (r*h) has real-valued operands r*h); use --set {lay.name}.gate_input=integral_wfsm")
     if mode == "table" and not (feed.exact and hidden == "sign"):
-        why = "its input x is multi-level" if not feed.exact else "hidden='stream' makes h multi-level"
+        why = "its input x is multi-level" if not feed.exact else "hidden: stream makes h multi-level"
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
-                          f"{why}; use gate_input='integral_wfsm' or hidden='sign' with binary inputs")
+                          f"{why}; use --set {lay.name}.gate_input=integral_wfsm, or --set {lay.name}.hidden=sign "
+                          "with binary inputs")
     if lc.gate_sngs == "per_gate" and isinstance(lay, GRU) and mode == "integral_wfsm":
         raise ConfigError(f"layers.{lay.name}.gate_sngs: 'per_gate' is implemented for LSTM layers only; "
-                          "use gate_sngs='shared' for GRU layers")
+                          f"use --set {lay.name}.gate_sngs=shared for GRU layers")
     out = Feed(True, 1.0, 1.0) if hidden == "sign" else Feed(False, 1.0, 1.0)
     return RecurrentPlan(
         name=lay.name, kind=lay.kind, input=feed, output=out, length=length, sng_bits=lc.bits_for(length),

@@ -66,13 +66,13 @@ def _integral_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) ->
                                               x_streams=units.x_streams, bn_gate_tables=units.tables))
     if not (np.all(np.isfinite(sx)) and np.all(np.isfinite(sh)) and np.all(sh != 0)):
         raise UnsupportedOpError("batch norm", n, "a zero or non-finite bn_h scale leaves no common unit "
-                                 "for the integral gate operands; use gate_input='table'")
+                                 "for the integral gate operands; use --set gate_input=table")
     ratio = sx[0] / sh[0]                          # time-invariant, one ratio for all rows here
     ax = float(f.alpha_ih * ratio[0])              # x part unit relative to the h part's BN scale
     ah = float(f.alpha_hh)
     if not (np.isfinite(ax) and ax != 0 and np.all(sh[0] != 0)):
         raise UnsupportedOpError("batch norm", n, "a zero or non-finite batch-norm scale leaves no common unit "
-                                 "for the integral gate operands; use gate_input='table'")
+                                 "for the integral gate operands; use --set gate_input=table")
     u = max(abs(ax) * R, ah)                       # |x a_x/u| <= 1 and |h a_h/u| <= 1
     srow = sh[0]                                   # per-row BN scale of the whole pre-activation
     if isinstance(lay, GRU):

@@ -105,11 +105,11 @@ def synthesize_node(node: SCNode, state: CompileState) -> tuple[SCNode, list[dic
         if auto:
             warning = (f"{node.name}: analytic RMSE {worst:.3g} > fsm_tolerance {tol:g} at {N} states, the most "
                        f"that average within L = {plan.length} cycles (increment spread {spread:.3g}/cycle); "
-                       "a longer stream allows more states")
+                       "a longer stream (--length) allows more states")
         else:
             warning = (f"{node.name}: analytic RMSE {worst:.3g} of its {N}-state WFSMs exceeds fsm_tolerance {tol:g} "
                        f"(an accuracy floor no stream length removes); "
-                       f"{'gate' if node.params['role'] == 'gate' else 'cell'}_fsm_states: auto sizes them")
+                       f"--set {'gate' if node.params['role'] == 'gate' else 'cell'}_fsm_states=auto sizes them")
         state.info.setdefault("warnings", []).append(warning)
     synthesized = node.replace(arrays={**node.arrays, "wq": tables if bank else tables[0]},
                                params={**node.params, "states": N, "synthesized": True,

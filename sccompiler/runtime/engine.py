@@ -336,12 +336,13 @@ def _check_input(n: SCNode, v: np.ndarray) -> np.ndarray:
         if not np.all(ok):
             raise SCValueError("x", f"layer {n.layer!r} was compiled for exact inputs in {{-{a:g}, 0, {a:g}}} "
                                     f"(XNOR + popcount), got e.g. {v[~ok].flat[0]!r}; recompile with "
-                                    "input_encoding='real'")
+                                    "--set input_encoding=real")
     else:
         r = float(n.range[1])
         if np.any(np.abs(v) > r * (1 + 1e-12)):
             raise SCValueError("x", f"layer {n.layer!r} was compiled for inputs in [-{r:g}, {r:g}] (SNG range), "
-                                    f"got {float(np.max(np.abs(v))):g}; recompile with a larger input_range")
+                                    f"got {float(np.max(np.abs(v))):g}; recompile with a larger input range "
+                                    "(--input-range R, or --set input_range=R)")
     return v
 
 

@@ -101,8 +101,9 @@ class DesignEmitter:
                     raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
                                              f"head) yet; this design has {kinds}")
                 if p.options.hidden == "sign" and p.options.gate_input != "table":
-                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden='sign' with "
-                                             f"gate_input='table' yet, got {p.options.gate_input!r}")
+                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden: sign with "
+                                             f"gate_input: table yet, got {p.options.gate_input!r} "
+                                             f"(--set {p.name}.gate_input=table)")
             elif p.kind != "dense" or k != len(layers) - 1:
                 raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact or "
                                          f"streamed) after the recurrent layers yet (got {p.kind})")

@@ -46,7 +46,7 @@ def gate_roms(em: DesignEmitter, n, g: dict, base: str, bits: int, rows_per: int
     if aw > MAX_ROM_ADDRESS_BITS:
         raise unsupported(n, f"its gate-table ROM needs {aw} address bits (> {MAX_ROM_ADDRESS_BITS}: "
                              "{kx_r, kh_r, kx_n, kh_n} of a GRU's n gate); use fewer inputs/hidden units or "
-                             "gate_input='integral_wfsm'")
+                             "--set gate_input=integral_wfsm")
     grid = np.arange(1 << (pairs * (kxw + khw)))
     fields = []                                              # the address fields, low bits last
     shift = pairs * (kxw + khw)
