@@ -3,7 +3,8 @@ and a binary/ternary-weight accumulate-only baseline, with baseline/SC ratios (m
 :func:`sccompiler.cost.cost_model`).
 
 MODEL may also be a compiled OUTDIR (``scc compile``): its netlist inventory is costed instead of
-the analytic reference datapath (--length/--weights/--steps then do not apply).
+the analytic reference datapath; --steps and --bits apply, --length, --weights and --format were
+fixed when it was compiled and are refused rather than ignored.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def cost_cmd(model: str, target: str, length: int, bits: int, steps: int, weight
         from ..cost.netlist_cost import cost_report  # noqa: PLC0415
         from ..design import CompiledDesign  # noqa: PLC0415
 
+        ctx = click.get_current_context()
+        given = [f"--{name}" for name in ("length", "weights", "fmt")
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise ConfigError(f"{', '.join(given).replace('--fmt', '--format')} cannot change a compiled design "
+                              f"({model}): its stream lengths and weights were fixed by scc compile; recompile "
+                              "(scc compile MODEL --length L -o DIR) or cost the model file itself")
         design = CompiledDesign.load(p)
         result = cost_report(design.netlist, design.model, design.config.replace(cost_target=target, cost_bits=bits),
                              steps=steps)

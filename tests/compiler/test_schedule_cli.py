@@ -82,6 +82,13 @@ def test_cli_compile_simulate_cost(files):
     res = r.invoke(cli, ["cost", str(out), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["sc"].startswith("sc-compiled")
+    # --steps applies to a compiled design; --length cannot change it: refused, never ignored
+    one, many = (json.loads(r.invoke(cli, ["cost", str(out), "--json", *a]).output) for a in ([], ["--steps", "24"]))
+    assert (one["steps"], many["steps"]) == (1, 24)
+    energy = [d["designs"][one["sc"]]["cost"]["energy_per_inference_j"] for d in (one, many)]
+    assert energy[1] > 5 * energy[0]
+    res = r.invoke(cli, ["cost", str(out), "--length", "1024"])
+    assert res.exit_code != 0 and res.output.startswith("error: --length cannot change a compiled design")
     # no overwrite without --force; with it, fine
     res = r.invoke(cli, ["compile", str(files / "model"), "-o", str(out)])
     assert res.exit_code != 0 and "already exists" in res.output
