@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "train": "sccompiler.cli.train_cmd:train_cmd",
     "verify": "sccompiler.cli.verify_cmd:verify_cmd",
     "baseline": "sccompiler.cli.baseline_cmd:baseline_cmd",
+    "explore": "sccompiler.cli.explore_cmd:explore_cmd",
 }
 
 

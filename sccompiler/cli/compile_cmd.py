@@ -79,11 +79,14 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--emit", "emit", type=click.Choice(["verilog"]), default=None,
               help="also write OUTDIR/rtl (synthesizable top + library) and OUTDIR/tb (testbench; `scc verify`)")
 # --- end verilog emission ---
+@click.option("--from-trial", "from_trial", default=None, metavar="DIR/ID",
+              help="rebuild trial ID of the exploration in DIR (`scc explore`): its config and calibration inputs")
 def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], input_range: float | None,
                 print_config: bool, length: int | None, target_error: float | None,
                 calibration: str | None, targets: str | None, metric: str | None,
                 sources: str | None, disable: tuple[str, ...], flow: str | None,
-                outdir: str | None, force: bool, as_json: bool, emit: str | None = None) -> None:
+                outdir: str | None, force: bool, as_json: bool, emit: str | None = None,
+                from_trial: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..design import compile_model  # noqa: PLC0415
     from ..io import check_writable  # noqa: PLC0415
@@ -94,7 +97,16 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
         raise ConfigError("--target-error needs --calibration inputs to measure the error on")
     overrides = {"length": length, "target_error": target_error, "flow": flow, "sources": sources,
                  "input_range": input_range}
-    cfg = effective_config(config_path, settings, **overrides)
+    if from_trial is not None:   # the trial's own config and calibration; nothing else may change them
+        if config_path or settings or calibration or any(v is not None for v in overrides.values()):
+            raise ConfigError("--from-trial rebuilds the trial's own config: give no --config, --set, --input-range, "
+                              "--calibration, --length, --target-error, --flow or --sources with it")
+        from ..explore.api import rebuild_trial  # noqa: PLC0415 - the explore extra
+
+        cfg, trial_calib, _ = rebuild_trial(model, from_trial)
+    else:
+        cfg = effective_config(config_path, settings, **overrides)
+        trial_calib = None
     if disable:
         cfg = cfg.replace(disable=tuple(dict.fromkeys(cfg.disable + disable)))
     if print_config:
@@ -105,7 +117,7 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
     if y is not None and calibration is None:
         raise ConfigError("--targets needs --calibration (the inputs the targets belong to)")
     check_writable(outdir, force)
-    calib = load_inputs(calibration, "--calibration") if calibration else None
+    calib = load_inputs(calibration, "--calibration") if calibration else trial_calib
     status, update = progress_printer()
     emitted = None  # verilog emission
     with status:
