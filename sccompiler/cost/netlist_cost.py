@@ -120,7 +120,9 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
             n = int(p.get("bits", 8))                           # hold register of the re-encoded value
             inv = Inventory.of("register", size, width=n, domain="stream")
             if p["mode"] == "integral":
-                inv = inv.add("requantize", size, input_width=_bits(2 * length) + 2, output_width=n, domain="stream")
+                # a count narrower than the SNG width is shifted into it: only its own bits clamp
+                wi = _bits(2 * length) + 2
+                inv = inv.add("requantize", size, input_width=wi, output_width=min(n, wi), domain="stream")
     elif op == "dense_out":
         inv = Inventory.of("ripple_adder", size, width=16)
     elif op == "lookup":

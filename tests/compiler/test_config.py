@@ -63,3 +63,20 @@ def test_inconsistent_with_model(real_inputs):
                       calibration=real_inputs)
     with pytest.raises(ConfigError, match="calibration"):
         compile_model(lstm_model(), CompileConfig(target_error=0.1))
+
+
+def test_sng_wider_than_the_cell_count_is_costed():
+    """sng_bits above the c counter's width (here 10 > 8 at L = 32): the count is shifted into the
+    SNG width, so the cost report (netlist and analytic reference) has a narrower requantizer
+    instead of refusing the design (a bug found by `scc explore`)."""
+    d = compile_model(lstm_model(), {"defaults": {"sng_bits": 10}, "length": 32,
+                                     "disable": ["correlation_report", "accuracy_report"]})
+    narrow = compile_model(lstm_model(), {"length": 32, "disable": ["correlation_report", "accuracy_report"]})
+
+    def sc_cost(design):
+        cost = design.report()["cost"]
+        return cost["designs"][cost["sc"]]["cost"]
+
+    wide, base = sc_cost(d), sc_cost(narrow)
+    # wider SNG comparators and hold registers cost more flip-flops and area than the default 5 bits
+    assert wide["flip_flops"] > base["flip_flops"] and wide["area"] > base["area"] > 0
