@@ -409,8 +409,11 @@ class _Importer:
         shape = [int(v) for v in g.const(node.input[1], node)]
         width = self.feature_width()
         core = [lab for lab in labels if lab not in (DIRECTION, UNIT)]
-        # (..., features) -> (-1, features): merge the leading axes (row-major keeps each vector)
-        if (len(shape) == 2 and labels[-1] == FEATURE and shape[0] == -1 and shape[1] == width
+        # (..., features) -> (-1, features) or (B*T, -1) with the static sizes of an export: merge
+        # the leading axes (row-major keeps each vector)
+        lead = [self.static_size(lab) for lab in core[:-1]]
+        merged = None not in lead and len(shape) == 2 and shape[0] == int(np.prod(lead)) and shape[1] in (-1, width)
+        if (len(shape) == 2 and labels[-1] == FEATURE and (shape[0] == -1 and shape[1] == width or merged)
                 and len(core) >= 2 and not any(isinstance(lab, tuple) for lab in core)):
             return node.output[0], (tuple(core[:-1]), FEATURE)
         # (merged, features) -> (a, b, ..., features): the exact inverse, checked on static sizes
