@@ -20,7 +20,7 @@ from sccompiler.reference import forward
 I, H, OUT, T, B = 3, 5, 2, 6, 4
 
 
-def _module(torch, kind: str, batch_first: bool, head: str, layers: int):
+def classifier(torch, kind: str, batch_first: bool, head: str, layers: int):
     class Classifier(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -40,7 +40,7 @@ def _module(torch, kind: str, batch_first: bool, head: str, layers: int):
     return Classifier().eval()
 
 
-def _export(torch, module, x, path, *, dynamic: bool = False):
+def export_onnx(torch, module, x, path, *, dynamic: bool = False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (x,), str(path), dynamo=False, opset_version=17, input_names=["x"],
@@ -53,12 +53,12 @@ def _export(torch, module, x, path, *, dynamic: bool = False):
 @pytest.mark.parametrize("head", ["last", "hn", "slice"])
 @pytest.mark.parametrize("layers", [1, 2])
 def test_torch_last_step_heads_import_and_match_torch(torch, tmp_path, kind, batch_first, head, layers):
-    module = _module(torch, kind, batch_first, head, layers)
+    module = classifier(torch, kind, batch_first, head, layers)
     x = torch.randn(B, T, I, generator=torch.Generator().manual_seed(3))      # (batch, time, features)
     x_in = x if batch_first else x.transpose(0, 1)
     with torch.no_grad():
         want = module(x_in).numpy()
-    model = load_onnx(_export(torch, module, x_in, tmp_path / "m.onnx", dynamic=head == "last"))
+    model = load_onnx(export_onnx(torch, module, x_in, tmp_path / "m.onnx", dynamic=head == "last"))
     assert [lay.kind for lay in model.layers] == [kind.lower()] * layers + ["last_step", "linear"]
     got = forward(model, x.numpy().astype(np.float64))
     assert got.shape == (B, 1, OUT)
@@ -158,7 +158,7 @@ def test_h_n_of_a_lower_layer_is_refused(torch, tmp_path):
         def forward(self, x):
             return self.fc(self.rnn(x)[1][0])          # h_n of layer 0, not the last layer
 
-    path = _export(torch, Lower().eval(), torch.randn(T, B, I), tmp_path / "m.onnx")
+    path = export_onnx(torch, Lower().eval(), torch.randn(T, B, I), tmp_path / "m.onnx")
     with pytest.raises(UnsupportedOpError, match="selects h_n of layer 0 of 2; only the last layer's final state"):
         load_onnx(path)
 
@@ -173,7 +173,7 @@ def test_c_n_head_is_refused(torch, tmp_path):
         def forward(self, x):
             return self.fc(self.rnn(x)[1][1][-1])
 
-    path = _export(torch, CellHead().eval(), torch.randn(T, B, I), tmp_path / "m.onnx")
+    path = export_onnx(torch, CellHead().eval(), torch.randn(T, B, I), tmp_path / "m.onnx")
     with pytest.raises(UnsupportedOpError, match="final cell state Y_c"):
         load_onnx(path)
 
