@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compiler.models import FAST, SIGN_OUT, lstm_model
 from test_frontends_last_step import classifier, export_onnx
 
+from compiler.models import FAST, SIGN_OUT, lstm_model
 from sccompiler.cost import Activity, Design, Inventory
 from sccompiler.cost.inventory import dynamic_energy_per_cycle_j
 from sccompiler.cost.netlist_cost import cost_report
