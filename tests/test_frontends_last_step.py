@@ -199,3 +199,33 @@ def test_native_round_trip_keeps_last_step(tmp_path):
     assert [lay.kind for lay in back.layers] == ["lstm", "last_step", "linear"]
     x = np.random.default_rng(3).normal(size=(2, 4, I))
     np.testing.assert_array_equal(forward(back, x), forward(model, x))
+
+
+# --------------------------------------------------------------------------- torch module import
+@pytest.mark.parametrize("head", ["last", "hn"])
+def test_torch_module_with_a_last_step_head_is_refused_not_guessed(torch, head):
+    """Module import takes layers in registration order: it cannot see ``y[:, -1]`` and refuses
+    (the module's own forward disagrees in shape), pointing to ONNX export -- which imports it."""
+    from sccompiler.frontends import load_model  # noqa: PLC0415
+
+    module = classifier(torch, "LSTM", True, head, 1)
+    with pytest.raises(UnsupportedOpError, match=r"returns shape \(2, 2\).*registration order give \(2, 4, 2\)"
+                                                 r".*torch.onnx.export"):
+        load_model(module)
+    assert [lay.kind for lay in load_model(module.state_dict()).layers] == ["lstm", "linear"]   # no forward to see
+
+
+def test_torch_module_with_a_functional_op_is_refused(torch):
+    from sccompiler.frontends import load_model  # noqa: PLC0415
+
+    class Squashed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.GRU(I, H, batch_first=True)
+            self.fc = torch.nn.Linear(H, OUT)
+
+        def forward(self, x):
+            return self.fc(torch.tanh(3 * self.rnn(x)[0]))
+
+    with pytest.raises(UnsupportedOpError, match="its forward differs from its layers in registration order by"):
+        load_model(Squashed().eval())

@@ -8,7 +8,14 @@ the feature axis), ``nn.Sigmoid``/``nn.Tanh``/``nn.ReLU``/``nn.Softmax`` (over t
 entered recursively; **a custom module's children are taken in registration order** (the order of
 the ``self.x = ...`` assignments in ``__init__``), which must be the order ``forward`` applies them
 — PyTorch offers no way to check this without tracing.  A custom module holding parameters of its
-own, or any other leaf module, raises :class:`~sccompiler.errors.UnsupportedOpError`.
+own, or any other leaf module, raises :class:`~sccompiler.errors.UnsupportedOpError`.  Because
+that order is a guess, the imported layers are then checked against the module itself: the module's
+``forward`` runs on a probe input (eval mode, no gradients; the state of the module is restored)
+and an output of another shape (e.g. a sequence classifier ``fc(y[:, -1])`` / ``fc(h_n[-1])``)
+or other values (functional ops in ``forward``, another order) raises ``UnsupportedOpError``
+naming the difference and pointing to ONNX export, which imports those heads
+(:mod:`.onnx_select`).  A ``forward`` that cannot run on the probe (e.g. it needs other
+arguments) is not checked.
 
 ``state_dict`` import infers layer kinds from key patterns (``weight_ih_l0`` ... -> LSTM or GRU by
 the gate count, ``weight``+``bias`` -> Linear, ``running_mean``/``running_var`` -> batch norm, a
@@ -142,6 +149,58 @@ def _module_layers(module: Any, name: str) -> Iterator[Layer]:
             yield from _module_layers(child, f"{name}.{child_name}" if name else child_name)
 
 
+#: probe input of the forward check: sequences, time steps; tolerance (the module computes in float32)
+PROBE_BATCH, PROBE_STEPS, PROBE_ATOL = 2, 4, 1e-4
+
+
+def check_module_forward(module: Any, model: Model) -> None:
+    """Refuse a module whose ``forward`` is not its layers in registration order (module docstring)."""
+    torch = _import_torch()
+    from ..reference import forward  # noqa: PLC0415 - reference imports the IR only
+
+    rnns = [m for m in module.modules() if isinstance(m, (torch.nn.LSTM, torch.nn.GRU))]
+    batch_first = bool(rnns[0].batch_first) if rnns else True
+    gen = np.random.default_rng(0)
+    if model.input.kind == "tokens":
+        x = gen.integers(0, model.input.size, (PROBE_BATCH, PROBE_STEPS))
+        probe = torch.as_tensor(x if batch_first else x.T)
+    else:
+        x = gen.normal(size=(PROBE_BATCH, PROBE_STEPS, model.input.size))
+        param = next(module.parameters(), None)
+        dtype = param.dtype if param is not None else torch.float32
+        probe = torch.as_tensor(x if batch_first else x.transpose(1, 0, 2), dtype=dtype)
+    training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(probe)
+    except Exception:  # noqa: BLE001 - a forward that needs other inputs cannot be checked this way
+        return
+    finally:
+        module.train(training)
+    if isinstance(out, (tuple, list)) and out:        # e.g. a bare nn.LSTM: (y, state)
+        out = out[0]
+    if not hasattr(out, "detach"):
+        return
+    got = out.detach().to("cpu").double().numpy()
+    want = forward(model, x)
+    if got.ndim == 3 and not batch_first:
+        got = got.transpose(1, 0, 2)
+    hint = ("; sequence classifiers (fc(y[:, -1]), fc(h_n[-1])) and functional ops import through ONNX: "
+            "export the module with torch.onnx.export(..., dynamo=False) and import the .onnx file")
+    name = type(module).__name__
+    if got.shape != want.shape:
+        raise UnsupportedOpError(name, None, f"its forward returns shape {tuple(got.shape)} on a probe input but its "
+                                             f"layers in registration order give {tuple(want.shape)}: forward does "
+                                             f"more than apply its layers in order (e.g. selects the last time "
+                                             f"step){hint}")
+    err = float(np.max(np.abs(got - want))) if got.size else 0.0
+    if not err <= PROBE_ATOL:
+        raise UnsupportedOpError(name, None, f"its forward differs from its layers in registration order by "
+                                             f"{err:.3g} on a probe input (functional ops or another order in "
+                                             f"forward){hint}")
+
+
 def _from_module(module: Any) -> list[Layer]:
     root_name = type(module).__name__.lower()
     if not any(True for _ in module.named_children()):
@@ -256,5 +315,7 @@ def load_torch(source: Any, *, name: str | None = None, input_kind: str | None =
         spec = InputSpec("features", int(width or 0))
     if input_kind is not None or input_size is not None:
         spec = InputSpec(input_kind or spec.kind, int(input_size) if input_size is not None else spec.size)
-    model = Model(tuple(layers), spec, name=name or default_name, metadata={"source": "torch"})
-    return model.validate()
+    model = Model(tuple(layers), spec, name=name or default_name, metadata={"source": "torch"}).validate()
+    if not isinstance(source, (str, os.PathLike, dict)):
+        check_module_forward(source, model)
+    return model
