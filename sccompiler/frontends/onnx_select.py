@@ -46,7 +46,7 @@ def _axis_name(imp, label: Any) -> str:
         return "time"
     if isinstance(label, str) and label.startswith("x"):
         role = imp.walk.binding.get(label)
-        return {"B": "batch"}.get(role, f"input axis {label[1:]}")
+        return {"B": "batch"}.get(role, f"(input {label[1:]})")
     return {feature: "feature", direction: "direction", unit: "size-1", STACK: "layer (h_n)"}.get(
         label, "merged (reshaped)")
 
