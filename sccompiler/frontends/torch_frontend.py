@@ -204,7 +204,11 @@ def _module_names(model: Model, module: Any) -> Model:
 
 
 def _as_ir_layout(a: np.ndarray, layout: str | None) -> np.ndarray:
-    """An array in the ONNX graph's layout ('TBF', 'BT', ...) as the IR's batch-major one."""
+    """An array in the ONNX graph's layout ('TBF', 'BT', 'BF', ...) as the IR's batch-major one
+    (an output without a time axis, a last-step head's, is the IR's length-1 time axis)."""
+    if layout and "B" in layout and "T" not in layout and a.ndim == len(layout):
+        b = layout.index("B")
+        return np.expand_dims(np.moveaxis(a, b, 0), 1)
     if not layout or "B" not in layout or "T" not in layout:
         return a
     order = [layout.index("B"), layout.index("T")] + [k for k in range(len(layout)) if layout[k] not in "BT"]
