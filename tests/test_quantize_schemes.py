@@ -374,7 +374,7 @@ def test_quantization_summary_rows():
 def test_quantize_model_refuses_to_requantize_silently():
     model = _model(np.random.default_rng(5))
     once = quantize_model(model, "ternary")
-    with pytest.raises(ConfigError, match="already quantized: lstm.w_ih"):
+    with pytest.raises(ConfigError, match=r"nothing to quantize: .*lstm.w_ih \(ternary\)"):
         quantize_model(once, "binary")
     twice = quantize_model(once, "binary", requantize=True)
     assert twice.layer("lstm").w_ih.quant.scheme == "binary"
@@ -382,6 +382,21 @@ def test_quantize_model_refuses_to_requantize_silently():
     assert quantize_model(once, "int:4", which=("embeddings",)).layer("emb").weight.quant.bits == 4
 
 
+def test_quantize_model_quantizes_only_what_is_still_float_and_selected_layers():
+    model = _model(np.random.default_rng(6))
+    core = quantize_model(model, "binary", layers=["lstm", "gru"])        # the ICLR authors' layout
+    assert core.layer("fc").weight.quant.scheme == "float"
+    assert core.metadata["quantization"]["layers"] == ["gru", "lstm"]
+    # a float head next to a binary core: only the head is quantized, the core kept bit for bit
+    full = quantize_model(core, "int:8")
+    assert full.layer("fc").weight.quant.scheme == "int" and full.layer("fc").weight.quant.bits == 8
+    for name in ("lstm", "gru"):
+        for field in ("w_ih", "w_hh"):
+            np.testing.assert_array_equal(getattr(full.layer(name), field).data, getattr(core.layer(name), field).data)
+            assert getattr(full.layer(name), field).quant == getattr(core.layer(name), field).quant
+    assert full.metadata["quantization"]["kept"] == ["lstm.w_ih", "lstm.w_hh", "gru.w_ih", "gru.w_hh"]
+    with pytest.raises(ConfigError, match="unknown layer.*'nope'.*emb, lstm, gru, fc"):
+        quantize_model(model, "binary", layers=["nope"])
 def test_non_numeric_weights_are_rejected():
     with pytest.raises(InvalidWeightsError):
         binary(["a", "b"], w0=1.0)

@@ -398,7 +398,8 @@ def _tensor_plan(layer, scheme: str = "binary") -> list[tuple[str, str, int | No
 
 
 def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed: int | None = None,
-                   which: Iterable[str] = ("weights",), requantize: bool = False) -> Model:
+                   which: Iterable[str] = ("weights",), requantize: bool = False,
+                   layers: Iterable[str] | None = None) -> Model:
     """Quantize a model's tensors; return a new :class:`Model` (the input is not modified).
 
     ``scheme``: one of :data:`SCHEMES` (``int:K`` for K-bit).  ``which``: tensor categories among
@@ -409,8 +410,11 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
     authors scale each gate matrix: :func:`recurrent_fan_out`), ``w_hh`` fan_in is ``hidden``.
     A stochastic run without ``seed`` draws one and records it in every ``QuantSpec.seed`` and in
     ``metadata["quantization"]``, so the result is reproducible.  A selected tensor that is already
-    quantized (e.g. detected on import) raises :class:`ConfigError` unless ``requantize=True``:
-    quantizing again changes its values (the scale), which must not happen silently.
+    quantized (e.g. detected on import) is kept as it is -- only what is still float is quantized,
+    e.g. the float head next to a binary recurrent core -- unless ``requantize=True`` (quantizing
+    again changes its values, which must not happen silently); when nothing selected is still
+    float, :class:`ConfigError`.  ``layers``: the names of the layers to quantize (default: all).
+    The kept and the quantized tensors are listed in ``metadata["quantization"]``.
     """
     spec_scheme, param = parse_scheme(scheme)
     which = tuple(which)
@@ -426,14 +430,21 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
                              or seed < 0):
         raise SCValueError("seed", f"must be a non-negative int, got {seed!r}")
     model.validate()
-    if not requantize:
-        done = [f"{layer.name}.{fname} ({getattr(layer, fname).quant.scheme})"
-                for layer in model.layers for fname, category, _, _ in _tensor_plan(layer)
-                if category in which and getattr(layer, fname) is not None
-                and getattr(layer, fname).quant.is_quantized]
-        if done:
-            raise ConfigError(f"already quantized: {', '.join(done)}; pass requantize=True "
-                              "(--requantize) to quantize again")
+    names = [layer.name for layer in model.layers]
+    chosen = set(names) if layers is None else set(layers)
+    unknown = sorted(chosen - set(names))
+    if unknown or not chosen:
+        raise ConfigError(f"layers: unknown layer(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+                          f"the model's layers are {', '.join(names)}")
+    selected = [(layer, fname) for layer in model.layers if layer.name in chosen
+                for fname, category, _, _ in _tensor_plan(layer)
+                if category in which and getattr(layer, fname) is not None]
+    kept = [] if requantize else [f"{layer.name}.{fname}" for layer, fname in selected
+                                  if getattr(layer, fname).quant.is_quantized]
+    if selected and len(kept) == len(selected):
+        done = [f"{layer.name}.{fname} ({getattr(layer, fname).quant.scheme})" for layer, fname in selected]
+        raise ConfigError(f"nothing to quantize: every selected tensor is already quantized ({', '.join(done)}); "
+                          "pass requantize=True (--requantize) to quantize again")
     if stochastic and seed is None:
         seed = secrets.randbits(63)
     layers = []
@@ -441,7 +452,8 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
         changes = {}
         for fname, category, fan_in, fan_out in _tensor_plan(layer, spec_scheme.name):
             tensor = getattr(layer, fname)
-            if tensor is None or category not in which:
+            if tensor is None or category not in which or layer.name not in chosen \
+                    or f"{layer.name}.{fname}" in kept:
                 continue
             rng = None
             if stochastic:
@@ -453,7 +465,8 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
             changes[fname] = Tensor(q, qspec)
         layers.append(layer.replace(**changes) if changes else layer)
     record = {"scheme": scheme.strip(), "stochastic": bool(stochastic),
-              "seed": int(seed) if stochastic else None, "which": list(which)}
+              "seed": int(seed) if stochastic else None, "which": list(which),
+              "layers": sorted(chosen) if layers is not None else None, "kept": kept}
     return dataclasses.replace(model, layers=tuple(layers),
                                metadata={**model.metadata, "quantization": record})
 
