@@ -362,7 +362,7 @@ def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndar
                              "latency_s": sc["latency_s"], "flip_flops": sc["flip_flops"],
                              "sources": int(design.netlist.sources["count"]),
                              "cycles_per_step": int(rep["timing"]["step_period"]),
-                             "energy_ratio_equal_latency": {k: v["energy_per_inference"] for k, v in equal.items()},
+                             "energy_ratio_equal_latency": {k: v["energy_per_inference_j"] for k, v in equal.items()},
                              "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
                              "target": rep["target"], "source": "compiled netlist"}
     return rows

@@ -26,8 +26,15 @@ SET_HELP = ("override one config key, KEY=VALUE (repeatable): a whole-compile ke
             "layer, or schedule.KEY; values are YAML (64, 0.5, auto, [16, 32]); see docs/example-config.yaml")
 
 
+#: ``ctx.meta`` key: the verb printed its JSON result (an error after it stays an ``error:`` line)
+JSON_PRINTED = "scc.json_printed"
+
+
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(to_jsonable(obj), indent=2))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[JSON_PRINTED] = True
 
 
 def config_options(f: Callable) -> Callable:

@@ -48,7 +48,7 @@ def run_verify(outdir: str, simulator: str, sequences: int | None, steps: int | 
     """verify_design with a phase spinner and the timeout in CLI words; (passed, SimResult, simulator)."""
     from ..backends.verilog.design import verify_design  # noqa: PLC0415
     from ..backends.verilog.tools import resolve_simulator  # noqa: PLC0415
-    from ..errors import ToolTimeoutError  # noqa: PLC0415
+    from ..errors import ConfigError, SCValueError, ToolTimeoutError  # noqa: PLC0415
 
     sim = resolve_simulator(simulator)
     with phases(show, f"{what} ({sim})") as phase:
@@ -57,6 +57,10 @@ def run_verify(outdir: str, simulator: str, sequences: int | None, steps: int | 
                                         on_phase=phase)
         except ToolTimeoutError as exc:
             raise timeout_error(exc, sim, timeout) from None
+        except SCValueError as exc:
+            if exc.param not in ("sequences", "steps"):
+                raise
+            raise ConfigError(f"--{exc}") from None
     return passed, res, sim
 
 
