@@ -49,7 +49,8 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="list the passes (which may be disabled) and the flows, then exit")
 @click.argument("model", type=click.Path(exists=True, dir_okay=True))
 @config_options
-@click.option("--length", "length", type=click.IntRange(1), default=None, help="stream length L per time step")
+@click.option("--length", "length", type=click.IntRange(1), default=None,
+              help="stream length L per time step (same as --set length=L)  [default: the config's length, 256]")
 @click.option("--target-error", "target_error", type=float, default=None,
               help="pick the least L whose mean |output - quantized reference| on --calibration is <= E")
 @click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False), default=None,

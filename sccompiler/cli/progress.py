@@ -81,9 +81,10 @@ class _KernelNotice:
     none).  Silent unless stderr is a terminal, and under ``--quiet`` / ``--json`` of the running
     verb (read from its click context)."""
 
-    def __init__(self) -> None:
+    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
         self.shown = False
         self.lock = threading.Lock()
+        self.echo = echo if echo is not None else (lambda text: click.echo(text, err=True))
 
     def on_start(self, event) -> None:
         with self.lock:
@@ -94,7 +95,7 @@ class _KernelNotice:
             if not progress_enabled(bool(params.get("quiet")), bool(params.get("as_json"))):
                 return
             self.shown = True
-        click.echo(KERNEL_NOTICE, err=True)
+        self.echo(KERNEL_NOTICE)
 
     def on_end(self, event) -> None:
         pass
