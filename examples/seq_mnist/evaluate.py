@@ -39,7 +39,7 @@ def load_data(reduced: bool, args) -> TaskData:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    # reduced: SC on all 64 images (a Wilson 95 % interval about +-0.09 wide at accuracy ~0.85; 2
+    # reduced: SC on all 64 images (a Wilson 95 % interval of about +-0.1 at accuracy ~0.8; 2
     # images, the other examples' reduced default, would give an interval of ~[0.2, 1])
     return evaluation_main(TASK, __doc__, MODEL_DIR, load_data, argv, full_sc_samples=2000,
                            reduced_sc_samples=REDUCED_IMAGES)
