@@ -94,7 +94,8 @@ def verify_design(outdir: str | Path, simulator: str | None = None, *, sequences
     defines = {}
     if man.get("size_macros"):
         macros = man["size_macros"]
-        if not all(isinstance(macros.get(k), str) and _IDENT.fullmatch(macros[k]) for k in ("sequences", "steps")):
+        if not isinstance(macros, dict) or not all(isinstance(macros.get(k), str) and _IDENT.fullmatch(macros[k])
+                                                   for k in ("sequences", "steps")):
             raise ModelFormatError(f"{out}/tb/manifest.json: 'size_macros' must name two Verilog macros")
         defines = {macros["sequences"]: str(B), macros["steps"]: str(T)}
     res = simulate(sources, man["testbench"], simulator=simulator, run_dir=out / "tb", defines=defines,
