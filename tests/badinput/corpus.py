@@ -153,6 +153,14 @@ def poison_cache(w: Path) -> None:
     (w / "cache" / "fsm").mkdir(parents=True)
 
 
+def edit_verify_manifest(**changes):
+    """Change keys of the emitted tb/manifest.json (the rest stays valid)."""
+    def fn(d: Path):
+        path = d / "tb" / "manifest.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return fn
+
+
 def verify_manifest(doc):
     def fn(d: Path):
         (d / "tb" / "manifest.json").write_text(json.dumps(doc) if not isinstance(doc, bytes) else "")
@@ -211,6 +219,12 @@ CASES: list[tuple] = [
     ("verify-manifest-rtl-traversal", "inject", True,
      lambda w: ["verify", str(design_copy(w, verify_manifest(
          {"top": "sc_design", "testbench": "sc_design_tb", "rtl": ["../../../etc/passwd"]})))], False, "plain .v"),
+    ("verify-manifest-size-macros-list", "trace", True,
+     lambda w: ["verify", str(design_copy(w, edit_verify_manifest(size_macros=[1]))), "--simulator", "icarus"],
+     False, "size_macros"),
+    ("verify-manifest-size-macros-injection", "inject", True,
+     lambda w: ["verify", str(design_copy(w, edit_verify_manifest(size_macros={"sequences": "A=1 -Dx", "steps": "B"}))),
+                "--simulator", "icarus"], False, "size_macros"),
     ("verify-manifest-top-injection", "inject", True,
      lambda w: ["verify", str(design_copy(w, verify_manifest(
          {"top": "x; $system", "testbench": "sc_design_tb", "rtl": ["a.v"]})))], False, "Verilog identifier"),

@@ -65,6 +65,7 @@ from .testbench import (
     TestbenchSpec,
     hex_word,
     mismatch_check,
+    size_macros,
     testbench_text,
 )
 from .top import top_text
@@ -205,7 +206,7 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.design",
         expected="the design's runtime (CompiledDesign.simulate)", sequences=B, steps=T,
-        timeout=B * (T + len(em.rec_layers) + 1) * em.P + 10 * B + 10, x_bits=em.x_width * em.in_size,
+        timeout=f"B * (T + {len(em.rec_layers) + 1}) * {em.P} + 10 * B + 10", x_bits=em.x_width * em.in_size,
         exp_bits=total, inner=[em.vid(layer) for layer in em.inner_layers], finish_note=True, checks=checks,
         final_valids=1 if em.per_sequence else None,
         outputs=[(f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs])
@@ -216,7 +217,8 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
         raise SCValueError("design", f"the emitted control (P = {em.P}, layers {em.lengths}) disagrees with the "
                                      f"timing model ({timing.cycles_per_step})")
     manifest = {"top": em.top, "testbench": tbn, "layer": em.layer, "length": em.P, "lengths": em.lengths,
-                "cycles_per_step": em.P, "sequences": B, "steps": T, "timing": timing.to_json(),
+                "cycles_per_step": em.P, "sequences": B, "steps": T,
+                "size_macros": size_macros(tbn), "timing": timing.to_json(),
                 "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
                 "host_affine": em.host or None, "input_port": port_doc(em),
                 # a head on the last step: valid once per sequence (out_step = T - 1)

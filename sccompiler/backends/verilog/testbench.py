@@ -8,6 +8,12 @@ when its layer's ``valid`` is high, prints ``MISMATCH ...`` for the first :data:
 mismatches and ``PASS <top>: ...`` / ``FAIL mismatches=<n>`` / ``FAIL timeout (no done)``.
 ``<tb>`` has a single ``clk`` input (Verilator drives it); ``<tb>_run`` adds a clock for
 event-driven simulators.
+
+How much is checked can be cut down at build time without rewriting any file: the macros
+``<tb>_SEQUENCES`` and ``<tb>_STEPS`` (:func:`size_macros`; ``-D`` of either simulator) set the
+checked sequences B <= B_MEM and steps T <= T_MEM of the stored vectors (the first B sequences,
+the first T steps of each: a design is causal and every sequence starts from reset, so the
+expected values of a prefix are the stored ones).
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ class TestbenchSpec:
     expected: str                       # where the expected values come from
     sequences: int
     steps: int
-    timeout: int
+    #: cycle limit, a Verilog expression over the checked ``B`` and ``T``
+    timeout: str
     x_bits: int
     exp_bits: int
     inner: list[str]
@@ -76,6 +83,11 @@ class TestbenchSpec:
         return f"{self.top}_tb"
 
 
+def size_macros(testbench: str) -> dict[str, str]:
+    """The macros that set a testbench's checked sequences and steps: {"sequences": NAME, "steps": NAME}."""
+    return {"sequences": f"{testbench}_SEQUENCES", "steps": f"{testbench}_STEPS"}
+
+
 def testbench_text(spec: TestbenchSpec) -> str:
     """``<top>_tb.v``: the testbench module and its ``<top>_tb_run`` clock wrapper."""
     tbn, S = spec.name, STEP_BITS
@@ -88,11 +100,16 @@ def testbench_text(spec: TestbenchSpec) -> str:
         s.comment("FINISH = 0: set finished instead of calling $finish (several testbenches in one simulation)")
     s.line(f"{INDENT}reg finished;",
            f"{INDENT}initial finished = 1'b0;",
-           f"{INDENT}localparam integer B = {spec.sequences};",
-           f"{INDENT}localparam integer T = {spec.steps};",
-           f"{INDENT}localparam integer TIMEOUT = {spec.timeout};",
-           f"{INDENT}reg [{spec.x_bits - 1}:0] x_mem [0:B*T-1];",
-           f"{INDENT}reg [{spec.exp_bits - 1}:0] exp_mem [0:B*T-1];",
+           f"{INDENT}localparam integer B_MEM = {spec.sequences};",
+           f"{INDENT}localparam integer T_MEM = {spec.steps};")
+    macros = size_macros(tbn)
+    s.comment(f"checked sequences B <= B_MEM and steps T <= T_MEM: -D{macros['sequences']}=B -D{macros['steps']}=T")
+    for name, macro, full in (("B", macros["sequences"], "B_MEM"), ("T", macros["steps"], "T_MEM")):
+        s.line(f"`ifdef {macro}", f"{INDENT}localparam integer {name} = `{macro};", "`else",
+               f"{INDENT}localparam integer {name} = {full};", "`endif")
+    s.line(f"{INDENT}localparam integer TIMEOUT = {spec.timeout};",
+           f"{INDENT}reg [{spec.x_bits - 1}:0] x_mem [0:B_MEM*T_MEM-1];",
+           f"{INDENT}reg [{spec.exp_bits - 1}:0] exp_mem [0:B_MEM*T_MEM-1];",
            f"{INDENT}initial $readmemh(\"{tbn}_in.hex\", x_mem);",
            f"{INDENT}initial $readmemh(\"{tbn}_exp.hex\", exp_mem);",
            f"{INDENT}integer cyc, seq, errors, seen;",
@@ -100,22 +117,22 @@ def testbench_text(spec: TestbenchSpec) -> str:
            f"{INDENT}initial begin cyc = 0; seq = 0; errors = 0; seen = 0; rst = 1'b1; start = 1'b0; end")
     s.wire(("busy", "done", "valid"))
     s.wire(("x_step", "out_step"), S)
-    s.wire("x_in", spec.x_bits, init="x_mem[seq * T + (x_step < T ? x_step : 0)]")
-    s.wire("n_steps", S, init=f"{S}'d{spec.steps}")
+    s.wire("x_in", spec.x_bits, init="x_mem[seq * T_MEM + (x_step < T ? x_step : 0)]")
+    s.wire("n_steps", S, init="T")
     s.line(*spec.setup)
     conns = list(spec.extra_ports)
     for layer in spec.inner:
         s.wire(f"valid_{layer}")
         s.wire(f"out_step_{layer}", S)
         s.wire(f"exp_now_{layer}", spec.exp_bits,
-               init=f"exp_mem[seq * T + (out_step_{layer} < T ? out_step_{layer} : 0)]")
+               init=f"exp_mem[seq * T_MEM + (out_step_{layer} < T ? out_step_{layer} : 0)]")
         conns += [(f"valid_{layer}", f"valid_{layer}"), (f"out_step_{layer}", f"out_step_{layer}")]
     for name, width in spec.outputs:
         s.wire(name, width)
         conns.append((name, name))
     s.instance(spec.top, "dut", [], [(p, p) for p in ("clk", "rst", "start", "n_steps", "x_in", "busy", "done",
                                                        "x_step", "valid", "out_step")] + conns)
-    s.wire("exp_now", spec.exp_bits, init="exp_mem[seq * T + (out_step < T ? out_step : 0)]")
+    s.wire("exp_now", spec.exp_bits, init="exp_mem[seq * T_MEM + (out_step < T ? out_step : 0)]")
     s.always("posedge clk", [
         "cyc <= cyc + 1;",
         "if (cyc == 0) rst <= 1'b0;",
