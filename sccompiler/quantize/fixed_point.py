@@ -276,6 +276,10 @@ class FixedPointModel:
             head_layer = rec_layers.pop()
         if isinstance(rec_layers[-1], LastStep) and len(rec_layers) > 1:
             last_step = rec_layers.pop().name
+        after = [lay for i, lay in enumerate(rec_layers) if any(isinstance(p, LastStep) for p in rec_layers[:i])]
+        if after:
+            raise UnsupportedOpError(after[0].kind, after[0].name, "the fixed-point baseline runs one Linear head "
+                                                                   "at most after a LastStep")
         for lay in rec_layers:
             if not isinstance(lay, (LSTM, GRU)):
                 raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers, "
