@@ -133,7 +133,8 @@ def test_cost_runs_the_head_once_after_the_last_step(parallelism):
         for name in once.sequence_parts:
             inv = dict(once.parts)[name]
             full = inv.estimate(tgt, cycles=cycles, activity=once.activity())
-            want = full.energy_per_inference_j - dynamic_energy_per_cycle_j(inv, tgt, once.activity()) * (cycles - active)
+            idle = dynamic_energy_per_cycle_j(inv, tgt, once.activity()) * (cycles - active)
+            want = full.energy_per_inference_j - idle
             assert parts[name].energy_per_inference_j == pytest.approx(want, rel=1e-12)
         total = once.estimate(tgt, steps=T).energy_per_inference_j
         assert total == pytest.approx(sum(p.energy_per_inference_j for p in parts.values()), rel=1e-9)

@@ -427,9 +427,10 @@ class FixedPointEmitter:
         hd, k = self.m.head, self.k
         p = self.names.layer(hd.name)
         yw, bb = self.m.head_bits(), self.m.head_bias_bits()
+        src = "last step" if self.per_sequence else "h"
         self.comment(f"===== head {comment_text(hd.name)} (linear {hd.in_size} -> {hd.out_size}, weights Q{hd.f_w}): "
-                     "combinational "
-                     f"from the {'last step' if self.per_sequence else 'h'} register, exact accumulator Q{hd.acc_frac}, {yw} bits signed per output")
+                     f"combinational from the {src} register, exact accumulator Q{hd.acc_frac}, "
+                     f"{yw} bits signed per output")
         ys = []
         for o in range(hd.out_size):
             terms = []
