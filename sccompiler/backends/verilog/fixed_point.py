@@ -23,6 +23,10 @@
   An optional trailing Linear head is combinational from the last layer's h state register
   (products, adder tree, bias: the exact accumulator, no requantization) and drives
   ``o_<head>_y``; it adds no register and no cycle, and is valid with the last layer's h.
+  After a LastStep the last layer's h is captured in ``<last_step>_h`` when it writes step
+  T - 1, the head reads that register, every layer gets its own ``valid_<layer>`` and ``valid``
+  (``seq_valid``) is high once per sequence with ``out_step`` = T - 1 (``o_<last_step>_h``,
+  ``o_<head>_y``).
 
   All layers share one phase counter of S = max stages cycles; a layer writes its state in the
   last phase, and layer l + 1 runs one time step behind layer l (it reads layer l's h in phase
