@@ -15,7 +15,7 @@ from sccompiler.cost.baselines import HEAD_PARTS, binary_weight_design
 from sccompiler.cost.inventory import dynamic_energy_per_cycle_j
 from sccompiler.cost.primitives import tree_levels
 from sccompiler.cost.targets import load_target
-from sccompiler.errors import UnsupportedOpError
+from sccompiler.errors import SCValueError, UnsupportedOpError
 from sccompiler.explore.fixed_point import run_baselines
 from sccompiler.explore.trial import TrialContext
 from sccompiler.ir.model import LastStep, Linear, Tensor
@@ -149,6 +149,10 @@ def test_cost_runs_the_head_once_after_the_last_step(parallelism):
     assert dynamic_energy_per_cycle_j(dict(once.parts)["head input"], tgt, Activity()) > 0
     bw = binary_weight_design(shapes, act_bits=8, parallelism=parallelism, head=head, head_per_sequence=True)
     assert bw.result_cycles == hc and bw.sequence_parts == once.sequence_parts
+    with pytest.raises(SCValueError, match="needs a head"):
+        fixed_point_design(shapes, bits=8, head_per_sequence=True)
+    with pytest.raises(SCValueError, match="true or false"):
+        fixed_point_design(shapes, bits=8, head=head, head_per_sequence="yes")
 
 
 def test_model_helpers_and_compiled_cost_report():

@@ -199,6 +199,10 @@ def _design(name: str, kind: str, layers, k: int, parallelism, storage, cell: st
         cycles.append(c)
         ops += macs
     seq: dict = {}
+    if not isinstance(head_per_sequence, bool):
+        raise SCValueError("head_per_sequence", f"must be true or false, got {head_per_sequence!r}")
+    if head_per_sequence and head is None:
+        raise SCValueError("head_per_sequence", "needs a head (in, out) to run once per sequence")
     if head is not None:
         hparts, hc, hmacs = _head(head, kind, k, parallelism, storage)
         if head_per_sequence:
@@ -208,7 +212,7 @@ def _design(name: str, kind: str, layers, k: int, parallelism, storage, cell: st
             hparts = [("head input", Inventory.of("register", head[0], width=k)), *hparts]
             seq = {"result_cycles": hc, "sequence_parts": tuple(n for n, _ in hparts),
                    "sequence_cycles": max(cycles) if parallelism is None else hc}
-            ops_head = hmacs       # per sequence, reported with the per-step ops below
+            ops_head = hmacs       # per sequence: in the description, not in ops_per_step
         else:
             cycles.append(hc)
             ops += hmacs
