@@ -158,3 +158,20 @@ def test_cli_baseline_on_a_last_step_model(tmp_path):
     d = rep["designs"][rep["sc"]]
     assert "once per sequence" in rep["note"] and "head once per sequence" in d["description"]
     assert d["cost"]["latency_cycles"] > 0
+
+
+@pytest.mark.parametrize("kind, head", [("GRU", "last"), ("LSTM", "hn")])
+def test_cli_baseline_on_an_onnx_classifier(torch, tmp_path, kind, head):
+    """torch's fc(y[:, -1]) / fc(h_n[-1]) exported to ONNX, then `scc baseline --verify`."""
+    from test_frontends_last_step import classifier as torch_classifier
+    from test_frontends_last_step import export_onnx
+
+    require_tool("iverilog")
+    path = export_onnx(torch, torch_classifier(torch, kind, True, head, 1), torch.randn(2, 4, 3), tmp_path / "m.onnx")
+    res = CliRunner().invoke(baseline_cmd, [str(path), "-o", str(tmp_path / "o"), "--bits", "6", "--verify",
+                                            "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["verify"]["passed"] and doc["verify"]["mismatches"] == []
+    man = json.loads((tmp_path / "o" / "tb" / "manifest.json").read_text())
+    assert man["last_step"] is not None and man["head"] is not None
