@@ -164,13 +164,16 @@ class PrivateRandoms:
         return {name: out[a:b].T for name, (a, b) in self.columns.items()}
 
 
-def steady_output(pmf: np.ndarray, min_step: int, states: int, weights: np.ndarray) -> np.ndarray:
-    """P(y = 1) of integer-step FSMs ``s <- clamp(s + d, 0, N-1)`` in their steady state, one per
-    lane: ``pmf`` (K, S) the increment distribution over min_step .. min_step + S - 1, ``weights``
-    (K, N) the per-state output probabilities (semantics §5.2; batched linear solve, a 1e-9
-    lazy-walk admixture keeps chains with a constant zero input irreducible)."""
+#: FSMs with more states than this get their steady state by power iteration (FFT convolution)
+EXACT_SOLVE_STATES = 32
+#: power iteration: stop when no lane's distribution moves by more than this in one block
+POWER_TOL = 1e-6
+POWER_MAX_ITER = 300
+
+
+def _transition_solve(pmf: np.ndarray, min_step: int, N: int) -> np.ndarray:
+    """Stationary distributions (K, N) by a batched linear solve (small N)."""
     K, S = pmf.shape
-    N = int(states)
     cdf = np.cumsum(pmf, axis=1)
     s = np.arange(N)[:, None]
     sp = np.arange(N)[None, :]
@@ -189,10 +192,47 @@ def steady_output(pmf: np.ndarray, min_step: int, states: int, weights: np.ndarr
     A[:, -1, :] = 1.0
     b = np.zeros((K, N))
     b[:, -1] = 1.0
-    pi = np.linalg.solve(A, b[..., None])[..., 0]
+    return np.linalg.solve(A, b[..., None])[..., 0]
+
+
+def _power_iteration(pmf: np.ndarray, min_step: int, N: int, start: np.ndarray | None) -> np.ndarray:
+    """Stationary distributions (K, N) by power iteration, one step = the convolution of pi with
+    the increment pmf (FFT) with the mass beyond either end folded onto it."""
+    K, S = pmf.shape
+    width = N + S - 1
+    nfft = 1 << int(np.ceil(np.log2(width)))
+    P = np.fft.rfft(pmf, nfft)
+    lo = -min_step                                                     # index of u = 0
+    hi = N - 1 - min_step                                              # index of u = N - 1
+    pi = np.full((K, N), 1.0 / N) if start is None else start.copy()
+    active = np.arange(K)
+    for it in range(POWER_MAX_ITER):
+        c = np.fft.irfft(np.fft.rfft(pi[active], nfft) * P[active], nfft)[:, :width]
+        new = np.empty((active.size, N))
+        new[:, 1:N - 1] = c[:, lo + 1:hi]
+        new[:, 0] = c[:, :lo + 1].sum(axis=1)
+        new[:, N - 1] = c[:, hi:].sum(axis=1)
+        new = np.clip(new, 0.0, None)
+        new /= new.sum(axis=1, keepdims=True)
+        moved = np.abs(new - pi[active]).max(axis=1)
+        pi[active] = new
+        if it % 8 == 7:
+            active = active[moved > POWER_TOL]
+            if active.size == 0:
+                break
+    return pi
+
+
+def steady_distribution(pmf: np.ndarray, min_step: int, states: int, start: np.ndarray | None = None) -> np.ndarray:
+    """Stationary distributions (K, N) of integer-step FSMs ``s <- clamp(s + d, 0, N-1)``, one per
+    lane, ``pmf`` (K, S) the increment distribution over min_step .. min_step + S - 1 (semantics
+    §5.2): a batched linear solve up to :data:`EXACT_SOLVE_STATES` states (a 1e-9 lazy-walk
+    admixture keeps chains with a constant zero input irreducible), power iteration beyond (from
+    ``start``, e.g. the lane's previous steady state; tolerance :data:`POWER_TOL`)."""
+    N = int(states)
+    pi = _transition_solve(pmf, min_step, N) if N <= EXACT_SOLVE_STATES else _power_iteration(pmf, min_step, N, start)
     pi = np.clip(pi, 0.0, None)
-    pi /= pi.sum(axis=1, keepdims=True)
-    return np.einsum("kn,kn->k", pi, weights)
+    return pi / pi.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -239,6 +279,7 @@ class MixedRuntime:
         by = {n.name: n for n in nodes}
         hp = _hidden_product(nodes)
         self._kinds = {n.name: node_kind(n, by, hp) for n in nodes}
+        self._pi: dict[str, np.ndarray] = {}                           # warm starts of the power iteration
         self._cell_range = plan.options.cell_range if plan.options is not None else None
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
@@ -483,4 +524,7 @@ class MixedRuntime:
         pmf = pmf / float(s.shape[1])
         bits = int(n.params["weight_bits"])
         w = wq_all[np.tile(group.reshape(-1), B)].astype(np.float64) / float(1 << bits)
-        return steady_output(pmf, -(N - 1), N, w).reshape(B, n.size)
+        start = self._pi.get(n.name)
+        pi = steady_distribution(pmf, -(N - 1), N, start if start is not None and start.shape == (pmf.shape[0], N) else None)
+        self._pi[n.name] = pi
+        return np.einsum("kn,kn->k", pi, w).reshape(B, n.size)
