@@ -254,7 +254,8 @@ class MixedRuntime:
         known = set(element_classes(netlist))
         unknown = sorted(set(exact) - known)
         if unknown:
-            raise SCValueError("exact", f"unknown element class {unknown[0]!r}; the design has: {', '.join(sorted(known))}")
+            raise SCValueError("exact", f"unknown element class {unknown[0]!r}; the design has: "
+                                        f"{', '.join(sorted(known))}")
         self.exact = frozenset(exact)
         self.seed = int(seed)
         self.layers = list(netlist.layers)
@@ -283,7 +284,8 @@ class MixedRuntime:
         self._cell_range = plan.options.cell_range if plan.options is not None else None
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
-        randoms = PrivateRandoms(self.netlist, layer) if self._on(layer, "shared_sources") else LayerRandoms(self.netlist, layer)
+        private = self._on(layer, "shared_sources")
+        randoms = PrivateRandoms(self.netlist, layer) if private else LayerRandoms(self.netlist, layer)
         fsm_state = {n.name: np.full(B * n.size, fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         rng = np.random.default_rng([self.seed, sum(map(ord, layer))])
@@ -362,7 +364,8 @@ class MixedRuntime:
         except SCValueError as exc:
             raise SCValueError(n.name, f"value outside the {n.encoding} range of its SNGs ({exc})") from None
         ideal = self._on(layer, "sng_quantization")
-        pr = (np.asarray(v, dtype=np.float64) + 1.0) / 2.0 if n.encoding == "bipolar" else np.asarray(v, dtype=np.float64)
+        pr = np.asarray(v, dtype=np.float64)
+        pr = (pr + 1.0) / 2.0 if n.encoding == "bipolar" else pr
         pruned = np.asarray(n.arrays["src"]) < 0 if "src" in n.arrays else None
         if self._on(layer, self._kinds[n.name]):
             out = (pr if ideal else x / float(1 << p["bits"]))[..., None].astype(np.float64)
@@ -525,6 +528,7 @@ class MixedRuntime:
         bits = int(n.params["weight_bits"])
         w = wq_all[np.tile(group.reshape(-1), B)].astype(np.float64) / float(1 << bits)
         start = self._pi.get(n.name)
-        pi = steady_distribution(pmf, -(N - 1), N, start if start is not None and start.shape == (pmf.shape[0], N) else None)
+        warm = start is not None and start.shape == (pmf.shape[0], N)
+        pi = steady_distribution(pmf, -(N - 1), N, start if warm else None)
         self._pi[n.name] = pi
         return np.einsum("kn,kn->k", pi, w).reshape(B, n.size)
