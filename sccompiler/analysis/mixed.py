@@ -204,7 +204,15 @@ def _power_iteration(pmf: np.ndarray, min_step: int, N: int, start: np.ndarray |
     P = np.fft.rfft(pmf, nfft)
     lo = -min_step                                                     # index of u = 0
     hi = N - 1 - min_step                                              # index of u = N - 1
-    pi = np.full((K, N), 1.0 / N) if start is None else start.copy()
+    if start is None:                     # the diffusion limit: pi_s ~ exp(2 mu s / sigma^2)
+        d = np.arange(S) + min_step
+        mu = pmf @ d
+        var = np.maximum(pmf @ (d * d) - mu * mu, 1e-6)
+        e = np.clip(2.0 * mu / var, -50.0 / N, 50.0 / N)[:, None] * np.arange(N)[None, :]
+        pi = np.exp(e - e.max(axis=1, keepdims=True))
+        pi /= pi.sum(axis=1, keepdims=True)
+    else:
+        pi = start.copy()
     active = np.arange(K)
     for it in range(POWER_MAX_ITER):
         c = np.fft.irfft(np.fft.rfft(pi[active], nfft) * P[active], nfft)[:, :width]
@@ -359,6 +367,8 @@ class MixedRuntime:
     def _sng(self, n: SCNode, layer, vals, lfsr, L, B, t):
         p = n.params
         v = sng_values(n, None if "const" in n.arrays else vals[n.inputs[0]], t, B)
+        if self.exact:        # a shifted (bias-corrected) stream upstream may decode just outside the range
+            v = np.clip(v, -1.0 if n.encoding == "bipolar" else 0.0, 1.0)
         try:
             x = threshold(v, p["bits"], n.encoding, n.name)
         except SCValueError as exc:

@@ -87,7 +87,7 @@ def test_steady_distribution_matches_the_chain_solve(states):
     got = steady_distribution(pmf, -(states - 1), states)
     for k in range(5):
         want = integer_fsm_steady_state(pmf[k], states, -(states - 1))
-        np.testing.assert_allclose(got[k], want, atol=2e-4 if states > 32 else 1e-8)
+        np.testing.assert_allclose(got[k], want, atol=5e-4 if states > 32 else 1e-8)
 
 
 def test_budget_parts_and_total(small):
