@@ -188,6 +188,7 @@ class _Importer:
         for slot, name in zip(states, ins[5:7]):
             if not g.is_zero_state(name, node, slot):
                 raise self.fail(node, f"{slot} is not all zero; nonzero initial states are not supported")
+        self._check_state_shapes(node, states, ins[5:7], int(a.get("hidden_size", 0) or 0), layout)
         if op == "LSTM" and ins[7] and np.any(g.const(ins[7], node)):
             raise self.fail(node, "peephole weights (input P) are not supported")
         self.other_inputs_const(node, 0)
@@ -236,6 +237,24 @@ class _Importer:
             return y, None
         out = (labels[0], DIRECTION, labels[1], FEATURE) if layout == 0 else (labels[0], labels[1], DIRECTION, FEATURE)
         return y, out
+
+    def _check_state_shapes(self, node: Any, slots: tuple, names: list[str], hidden: int, layout: int) -> None:
+        """A constant initial state must have the shape the spec gives it, (1, batch, hidden_size)
+        (layout 0) or (batch, 1, hidden_size) (layout 1): torch's dynamo exporter writes an LSTM with
+        ``proj_size`` as an LSTM of hidden_size=proj_size whose initial_c keeps the cell size, and the
+        projection weights are lost -- such a graph is refused, never read as a plain LSTM."""
+        for slot, name in zip(slots, names):
+            if not name or not hidden:
+                continue
+            entries = self.shapes.tensor_shape(name, node)
+            direction_ax = 0 if layout == 0 else 1
+            if entries is None or len(entries) != 3 or None in (entries[direction_ax], entries[2]):
+                raise self.fail(node, f"{slot}: its shape cannot be shown to be (1, batch, hidden_size={hidden})")
+            shape = tuple(e[0] if e is not None and not e[1] else "?" for e in entries)
+            if entries[direction_ax] != (1, ()) or entries[2] != (hidden, ()):
+                raise self.fail(node, f"{slot} has shape {shape}, which does not fit hidden_size={hidden} (one "
+                                      f"direction); the graph is inconsistent -- an LSTM with proj_size exported "
+                                      f"by torch's dynamo exporter looks like this, and proj_size is not supported")
 
     def _check_sequence_lens(self, node: Any, name: str, labels: tuple | None, layout: int) -> None:
         """``sequence_lens`` is accepted only when it provably equals the full length for every

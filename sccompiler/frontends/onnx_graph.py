@@ -177,11 +177,13 @@ class OnnxGraph:
         if k == "const":
             return not np.any(self.const(name, user))
         if k == "data":
-            src = name if name in self.inputs else "the model input"
+            sources = self.input_sources(name)
+            src = sources[0] if len(sources) == 1 else "the model input"
             raise UnsupportedOpError(
                 user.op_type, self.name(user),
-                f"{slot} comes from {src!r}; initial states given as inputs are not supported "
-                f"(export the model without passing an initial state)")
+                f"{slot} comes from {src!r}; initial states given as inputs are not supported: a runtime "
+                f"value cannot be shown to be zero (create the zero state inside forward, e.g. torch.zeros, "
+                f"or omit it)")
         node, _ = self.producer[name]
         if node.op_type == "ConstantOfShape":
             value = self.attrs(node).get("value")
@@ -191,6 +193,20 @@ class OnnxGraph:
         if node.op_type == "Concat":
             return all(self.is_zero_state(i, user, slot) for i in node.input if i)
         return False
+
+    def input_sources(self, name: str) -> list[str]:
+        """The graph inputs that the data-kind tensor ``name`` is computed from (sorted)."""
+        seen, stack, found = set(), [name], set()
+        while stack:
+            t = stack.pop()
+            if t in seen or not t:
+                continue
+            seen.add(t)
+            if t in self.inputs:
+                found.add(t)
+            elif t in self.producer and self.kind(t) == "data":
+                stack.extend(self.producer[t][0].input)
+        return sorted(found)
 
     def data_consumers(self, name: str) -> list[tuple[Any, int]]:
         return [(n, k) for n, k in self.consumers.get(name, []) if n.op_type not in SHAPE_OPS]

@@ -85,11 +85,16 @@ class ShapeEvaluator:
         ins = list(node.input)
         if op == "Shape":
             info = self.axes.get(ins[0])
-            if info is None:
+            if info is not None:
+                full = [label_entry(lab, info.width) for lab in info.labels]
+            elif g.kind(ins[0]) != "data":  # the shape of a constant or of shape plumbing (zeros_like)
+                full = self.tensor_shape(ins[0], node, depth + 1)
+            else:
                 return None
-            rank = len(info.labels)
-            start, end = a.get("start", 0), a.get("end", rank)
-            entries = [label_entry(lab, info.width) for lab in info.labels[_clamp(start, rank):_clamp(end, rank)]]
+            if full is None:
+                return None
+            rank = len(full)
+            entries = full[_clamp(a.get("start", 0), rank):_clamp(a.get("end", rank), rank)]
             return None if any(e is None for e in entries) else entries
         if op in ("Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten"):
             return self.value(ins[0], node, depth + 1)
@@ -156,6 +161,53 @@ class ShapeEvaluator:
             return None
         n = len(data)
         return data[_clamp(starts[0], n):_clamp(ends[0], n)]
+
+    def tensor_shape(self, name: str, user: Any, depth: int = 0) -> list[Entry | None] | None:
+        """The shape of a constant or shape-derived tensor (the zero initial-state plumbing:
+        ``ConstantOfShape``, ``Expand``, ``Slice``, ``Transpose``, ``Identity``, ``Cast``) as entries,
+        an entry None where unknown; None when even the rank is unknown."""
+        g = self.g
+        if depth > 64 or not name:
+            return None
+        kind = g.kind(name)
+        if kind == "const":
+            return [(int(d), ()) for d in np.shape(g.const(name, user))]
+        if kind != "shape" or name not in g.producer:
+            return None
+        node, _ = g.producer[name]
+        op, ins = node.op_type, list(node.input)
+        if op == "ConstantOfShape":
+            return self.value(ins[0], node, depth + 1)
+        if op in ("Identity", "Cast"):
+            return self.tensor_shape(ins[0], node, depth + 1)
+        if op == "Transpose":
+            shape = self.tensor_shape(ins[0], node, depth + 1)
+            perm = g.attrs(node).get("perm", list(range(len(shape or ())))[::-1])
+            return None if shape is None or sorted(perm) != list(range(len(shape))) else [shape[p] for p in perm]
+        if op == "Expand":
+            src, target = self.tensor_shape(ins[0], node, depth + 1), self.value(ins[1], node, depth + 1)
+            if src is None or target is None:
+                return None
+            rank = max(len(src), len(target))
+            src, target = [(1, ())] * (rank - len(src)) + src, [(1, ())] * (rank - len(target)) + target
+            return [b if a == (1, ()) else a if b == (1, ()) or a == b else None for a, b in zip(src, target)]
+        if op == "Slice" and g.opset.get("ai.onnx", 13) >= 10:
+            shape = self.tensor_shape(ins[0], node, depth + 1)
+            padded = ins + [""] * (5 - len(ins))
+            starts, ends = self._ints(padded[1], node), self._ints(padded[2], node)
+            axes = self._ints(padded[3], node) if padded[3] else list(range(len(starts or ())))
+            steps = self._ints(padded[4], node) if padded[4] else [1] * len(starts or ())
+            if shape is None or None in (starts, ends, axes, steps) or not len(starts) == len(ends) == len(axes):
+                return None
+            out = list(shape)
+            for start, end, ax, step in zip(starts, ends, axes, steps):
+                if not -len(shape) <= ax < len(shape):
+                    return None
+                entry = out[ax]
+                out[ax] = (len(range(entry[0])[slice(start, end, step)]), ()) \
+                    if entry is not None and not entry[1] and step != 0 else None
+            return out
+        return None
 
     # ------------------------------------------------------------------ decisions
     def matches(self, entry: Entry, label: Any, width: int | None) -> bool:
