@@ -257,7 +257,8 @@ def read_range_inside(base: str | os.PathLike, relative: str, offset: int, lengt
         raise error(f"{what}: location {rel!r} resolves to {target}, outside {root}")
     p = regular_file(target, what, error)
     size = os.stat(p).st_size
-    if not isinstance(offset, int) or offset < 0 or (length is not None and (not isinstance(length, int) or length < 0)):
+    bad_length = length is not None and (not isinstance(length, int) or length < 0)
+    if not isinstance(offset, int) or offset < 0 or bad_length:
         raise error(f"{what}: offset {offset!r} / length {length!r} must be non-negative integers")
     want = size - offset if length is None else length
     if offset > size or offset + want > size:
