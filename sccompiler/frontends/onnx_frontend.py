@@ -9,15 +9,21 @@ exporter emits (``Shape``/``Gather``/``Concat``/``ConstantOfShape``/``Expand``/`
 
 Accepted on the data path:
 
-* compute: ``LSTM``, ``GRU`` (forward direction, default activations, zero initial states, no
-  ``sequence_lens``, no peepholes, ``layout`` 0 or 1), ``Gemm`` (``transA=0``), ``MatMul`` by a
+* compute: ``LSTM``, ``GRU`` (forward direction, default activations, zero initial states of the
+  spec's shape, ``sequence_lens`` only when provably the full length, zero peepholes, ``layout`` 0
+  or 1), ``Gemm`` (``transA=0``), ``MatMul`` by a
   constant (+ an ``Add`` of a constant bias), ``Gather`` on a constant table (embedding, first
   layer only), ``BatchNormalization`` (inference mode, over a feature axis), ``Sigmoid``/``Tanh``/
   ``Relu``/``Softmax`` (over the feature axis), QONNX ``BipolarQuant`` with scale 1 (the sign
   activation; other activation quantizers are unsupported);
 * layout: ``Identity``, ``Transpose``, ``Squeeze``/``Unsqueeze`` of size-1 axes the importer
   created (LSTM/GRU's ``num_directions`` axis), ``Reshape`` that flattens the leading axes to
-  ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes).
+  ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes),
+  ``Reshape`` that provably only drops the size-1 direction axis (the dynamo exporter's pattern,
+  with a constant or a ``Shape``-computed target: :mod:`.onnx_shapes`).
+
+Weights in external data files are read by :mod:`.onnx_external` (checked paths and sizes).
+What imports and what is refused, and why: docs/frontends.md.
 
 Anything else on the data path, a second graph input that reaches it, or a branching data path
 raises :class:`~sccompiler.errors.UnsupportedOpError` naming the op and node.  Extra graph outputs
