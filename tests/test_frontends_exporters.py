@@ -17,7 +17,10 @@ from sccompiler.frontends import load_model
 #: the reference forward must reproduce torch's output to this (float64 vs float32)
 TOL = 1e-5
 T, B, F, H, VOCAB = 7, 2, 3, 5, 9
-EXPORTERS = {"legacy17": (False, 17), "dynamo18": (True, 18), "dynamo23": (True, 23)}
+#: name -> (dynamo, opset, optimize); "raw": dynamo without its graph optimizer (weights assembled by
+#: Slice/Mul/Concat, zero states by Expand -- folded exactly by frontends/onnx_constants.py)
+EXPORTERS = {"legacy17": (False, 17, True), "dynamo18": (True, 18, True), "dynamo23": (True, 23, True),
+             "dynamo18-raw": (True, 18, False)}
 
 
 def ref_forward(model, x):
@@ -62,15 +65,17 @@ def _inputs(torch, embedding: bool, batch_first: bool, steps: int = T):
 def _export(torch, module, args, path, exporter: str, dynamic: bool = False, names=("x",)):
     if EXPORTERS[exporter][0]:
         pytest.importorskip("onnxscript")
-    dynamo, opset = EXPORTERS[exporter]
+    dynamo, opset, optimize = EXPORTERS[exporter]
     kw: dict = {"opset_version": opset, "input_names": list(names), "output_names": ["y"]}
+    if dynamo:
+        kw["optimize"] = optimize
     if dynamic and dynamo:
         kw["dynamic_shapes"] = ({0: torch.export.Dim("d0"), 1: torch.export.Dim("d1")},)
     elif dynamic:
         kw["dynamic_axes"] = {"x": {0: "d0", 1: "d1"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), dynamo=dynamo, **({"verbose": False} if dynamo else {}), **kw)
+        torch.onnx.export(module, args, str(path), dynamo=dynamo, **kw)
     return path
 
 
@@ -103,7 +108,8 @@ CASES = list(itertools.product(EXPORTERS, ("LSTM", "GRU"), (1, 2, 3), (True, Fal
 DEFAULT = [("legacy17", "LSTM", 2, False, False), ("legacy17", "GRU", 1, True, True),
            ("dynamo18", "LSTM", 1, True, False), ("dynamo18", "GRU", 2, False, False),
            ("dynamo18", "LSTM", 3, True, True), ("dynamo23", "GRU", 3, True, False),
-           ("dynamo23", "LSTM", 2, False, True)]
+           ("dynamo23", "LSTM", 2, False, True), ("dynamo18-raw", "GRU", 2, True, True),
+           ("dynamo18-raw", "LSTM", 1, False, False)]
 
 
 @pytest.mark.parametrize("exporter, kind, num_layers, batch_first, embedding", DEFAULT)
@@ -128,7 +134,7 @@ def test_dynamo_writes_external_data_and_it_is_read(torch, tmp_path):
         load_model(tmp_path / "m.onnx")
 
 
-@pytest.mark.parametrize("exporter", ["legacy17", "dynamo18"])
+@pytest.mark.parametrize("exporter", ["legacy17", "dynamo18", "dynamo18-raw"])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_zero_initial_state_inside_forward_is_accepted(torch, tmp_path, exporter, kind):
     check_export(torch, tmp_path, exporter, kind, 2, True, False, state="zeros")

@@ -278,3 +278,40 @@ def test_read_range_inside(tmp_path):
         read_range_inside(tmp_path, "d.bin", 10, 7, "data")
     with pytest.raises(InputFileError, match="exceeds the limit"):
         read_range_inside(tmp_path, "d.bin", 0, 8, "data", max_bytes=4)
+
+
+# ------------------------------------------------------------------ constant folding (exporter weight plumbing)
+
+
+def _fold_vs_ort(nodes, inits, out="z"):
+    from sccompiler.frontends.onnx_graph import OnnxGraph  # noqa: PLC0415
+
+    graph = helper.make_graph(nodes, "c", [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {})[0]
+    got = OnnxGraph(model, "c").const(out, nodes[-1])
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+W = np.arange(24, dtype=np.float32).reshape(6, 4) - 7.5
+
+
+@pytest.mark.parametrize("nodes, extra", [
+    ([helper.make_node("Slice", ["w", "s", "e"], ["z"])], {"s": [1], "e": [-1]}),
+    ([helper.make_node("Slice", ["w", "s", "e", "a", "st"], ["z"])], {"s": [-1], "e": [-100], "a": [0], "st": [-2]}),
+    ([helper.make_node("Slice", ["w", "s", "e", "a"], ["z"])], {"s": [2], "e": [99], "a": [1]}),
+    ([helper.make_node("Split", ["w", "sp"], ["z", "z2"], axis=0)], {"sp": [2, 4]}),
+    ([helper.make_node("Split", ["w"], ["z0", "z"], axis=1, num_outputs=2)], {}),
+    ([helper.make_node("Mul", ["w", "w"], ["z"])], {}),
+    ([helper.make_node("Sub", ["w", "w"], ["m"]), helper.make_node("Add", ["m", "w"], ["z"])], {}),
+    ([helper.make_node("Gather", ["w", "i"], ["z"], axis=1)], {"i": [3, 0]}),
+    ([helper.make_node("Shape", ["w"], ["sh"]), helper.make_node("ConstantOfShape", ["sh"], ["z"],
+                                                                  value=numpy_helper.from_array(np.array([0.5], np.float32)))], {}),
+    ([helper.make_node("Expand", ["w", "shape"], ["z"])], {"shape": [2, 1, 4]}),
+    ([helper.make_node("Tile", ["w", "rep"], ["z"])], {"rep": [1, 2]}),
+])
+def test_constant_folding_matches_onnxruntime(nodes, extra):
+    _fold_vs_ort(nodes, {"w": W, **{k: np.asarray(v, np.int64) for k, v in extra.items()}})

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError, ModelFormatError, UnsupportedOpError
 from ..ir.model import QuantSpec
+from .onnx_constants import evaluate_exporter_op, evaluate_split
 from .onnx_quant import QUANT_OPS, qonnx_quant
 
 #: ops whose output equals (a re-arrangement of) their first input's values
@@ -107,8 +108,8 @@ class OnnxGraph:
             k = "data"
         elif name in self.producer:
             node, _ = self.producer[name]
-            if node.op_type in SHAPE_OPS:
-                k = "shape"
+            if node.op_type in SHAPE_OPS:  # the shape of a constant is a constant
+                k = "const" if node.input and self.kind(node.input[0]) == "const" else "shape"
             else:
                 kinds = {self.kind(i) for i in node.input if i}
                 k = "data" if "data" in kinds else "shape" if "shape" in kinds else "const"
@@ -124,10 +125,15 @@ class OnnxGraph:
         if name in self.init:
             return self.init[name]
         if self.kind(name) != "const":
+            what = "the model input" if self.kind(name) == "data" else "the shape of the model input"
             raise UnsupportedOpError(
                 user.op_type, self.name(user),
-                f"input {name!r} must be a constant (weights/initializer) but depends on the model input")
-        node, _ = self.producer[name]
+                f"input {name!r} must be a constant (weights/initializer) but depends on {what}")
+        node, index = self.producer[name]
+        if node.op_type == "Split" and node.domain in ("", "ai.onnx"):
+            for out, part in zip(node.output, evaluate_split(self, node)):
+                self._const[out] = part
+            return self._const[name]
         value = self._evaluate(node)
         self._const[name] = value
         return value
@@ -167,6 +173,9 @@ class OnnxGraph:
             return np.expand_dims(x, tuple(axes))
         if op == "Concat":
             return np.concatenate([v for v in ins if v is not None], axis=a["axis"])
+        value = evaluate_exporter_op(self, node, ins, a)
+        if value is not None:
+            return value
         raise UnsupportedOpError(op, self.name(node), "cannot be evaluated on constant weights")
 
     def is_zero_state(self, name: str, user: Any, slot: str) -> bool:
