@@ -308,8 +308,9 @@ W = np.arange(24, dtype=np.float32).reshape(6, 4) - 7.5
     ([helper.make_node("Mul", ["w", "w"], ["z"])], {}),
     ([helper.make_node("Sub", ["w", "w"], ["m"]), helper.make_node("Add", ["m", "w"], ["z"])], {}),
     ([helper.make_node("Gather", ["w", "i"], ["z"], axis=1)], {"i": [3, 0]}),
-    ([helper.make_node("Shape", ["w"], ["sh"]), helper.make_node("ConstantOfShape", ["sh"], ["z"],
-                                                                  value=numpy_helper.from_array(np.array([0.5], np.float32)))], {}),
+    ([helper.make_node("Shape", ["w"], ["sh"]),
+      helper.make_node("ConstantOfShape", ["sh"], ["z"], value=numpy_helper.from_array(np.array([0.5], np.float32)))],
+     {}),
     ([helper.make_node("Expand", ["w", "shape"], ["z"])], {"shape": [2, 1, 4]}),
     ([helper.make_node("Tile", ["w", "rep"], ["z"])], {"rep": [1, 2]}),
 ])
