@@ -35,6 +35,8 @@ def evaluate_exporter_op(g: Any, node: Any, ins: list, a: dict) -> np.ndarray | 
         return _ELEMENTWISE[op](lhs, rhs)
     if op == "Div" and len(ins) == 2 and np.asarray(x).dtype.kind == "f":
         return np.divide(np.asarray(ins[0]), np.asarray(ins[1]))
+    if op == "CastLike":
+        return np.asarray(x).astype(np.asarray(ins[1]).dtype)
     if op == "Neg":
         return np.negative(x)
     if op == "Expand":

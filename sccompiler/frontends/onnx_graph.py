@@ -19,7 +19,7 @@ from .onnx_quant import QUANT_OPS, qonnx_quant
 #: ops whose output equals (a re-arrangement of) their first input's values
 VALUE_PRESERVING_OPS = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Flatten")
 #: ops through which an all-zero tensor stays all zero (initial-state plumbing)
-ZERO_PRESERVING_OPS = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Slice",
+ZERO_PRESERVING_OPS = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "CastLike", "Slice",
                        "Expand", "Tile", "Flatten")
 #: ops whose output depends only on their input's shape
 SHAPE_OPS = ("Shape", "Size")

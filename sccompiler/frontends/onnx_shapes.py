@@ -96,7 +96,7 @@ class ShapeEvaluator:
             rank = len(full)
             entries = full[_clamp(a.get("start", 0), rank):_clamp(a.get("end", rank), rank)]
             return None if any(e is None for e in entries) else entries
-        if op in ("Identity", "Cast", "Squeeze", "Unsqueeze", "Flatten"):
+        if op in ("Identity", "Cast", "CastLike", "Squeeze", "Unsqueeze", "Flatten"):
             return self.value(ins[0], node, depth + 1)
         if op == "Reshape":  # only to a rank-1 shape or a scalar: the entries are unchanged
             target = self.value(ins[1], node, depth + 1) if len(ins) > 1 else None
@@ -178,7 +178,7 @@ class ShapeEvaluator:
         op, ins = node.op_type, list(node.input)
         if op == "ConstantOfShape":
             return self.value(ins[0], node, depth + 1)
-        if op in ("Identity", "Cast"):
+        if op in ("Identity", "Cast", "CastLike"):
             return self.tensor_shape(ins[0], node, depth + 1)
         if op == "Transpose":
             shape = self.tensor_shape(ins[0], node, depth + 1)
