@@ -148,17 +148,21 @@ def test_dynamic_axes_import_or_refuse_exactly(torch, tmp_path, exporter, kind):
     refused, and then only where onnxruntime shows the exported graph itself is bound to one length."""
     import onnxruntime as ort  # noqa: PLC0415
 
-    for num_layers, batch_first in ((1, True), (2, False), (3, False)):
-        path = tmp_path / f"m{num_layers}{batch_first}"
+    outcomes = []
+    for num_layers, batch_first, embedding in ((1, True, False), (3, False, False), (1, False, True)):
+        path = tmp_path / f"m{num_layers}{batch_first}{embedding}"
         path.mkdir()
         try:
-            check_export(torch, path, exporter, kind, num_layers, batch_first, False, dynamic=True)
+            check_export(torch, path, exporter, kind, num_layers, batch_first, embedding, dynamic=True)
+            outcomes.append("imported")
         except UnsupportedOpError as exc:
+            outcomes.append("refused")
             assert "only fits one length" in str(exc)
             sess = ort.InferenceSession(str(path / "m.onnx"), providers=["CPUExecutionProvider"])
-            longer = _inputs(torch, False, batch_first, T + 3).numpy()
+            longer = _inputs(torch, embedding, batch_first, T + 3).numpy()
             with pytest.raises(Exception, match="Reshape"):
                 sess.run(None, {"x": longer})
+    assert outcomes[:2] == ["imported", "imported"]  # feature inputs: the dynamic reshape is exact
 
 
 # ------------------------------------------------------------------------ refusals of real exports
