@@ -191,6 +191,27 @@ class ShapeEvaluator:
             rank = max(len(src), len(target))
             src, target = [(1, ())] * (rank - len(src)) + src, [(1, ())] * (rank - len(target)) + target
             return [b if a == (1, ()) else a if b == (1, ()) or a == b else None for a, b in zip(src, target)]
+        if op in ("Squeeze", "Unsqueeze"):
+            shape = self.tensor_shape(ins[0], node, depth + 1)
+            axes = self._ints(ins[1], node) if len(ins) > 1 and ins[1] else g.attrs(node).get("axes")
+            if shape is None or axes is None:
+                return None
+            if op == "Squeeze":
+                drop = {ax % len(shape) for ax in axes} if shape else set()
+                if any(shape[ax] != (1, ()) for ax in drop):
+                    return None
+                return [e for k, e in enumerate(shape) if k not in drop]
+            out = list(shape)
+            for ax in sorted(ax % (len(shape) + len(axes)) for ax in axes):
+                out.insert(ax, (1, ()))
+            return out
+        if op == "Reshape":
+            shape, target = self.tensor_shape(ins[0], node, depth + 1), self.value(ins[1], node, depth + 1)
+            if shape is None or target is None:
+                return None
+            zero_copies = not g.attrs(node).get("allowzero", 0)
+            return [None if e == (-1, ()) else (shape[k] if k < len(shape) else None)
+                    if e == (0, ()) and zero_copies else e for k, e in enumerate(target)]
         if op == "Slice" and g.opset.get("ai.onnx", 13) >= 10:
             shape = self.tensor_shape(ins[0], node, depth + 1)
             padded = ins + [""] * (5 - len(ins))
