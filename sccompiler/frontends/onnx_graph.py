@@ -69,6 +69,8 @@ class OnnxGraph:
                 if out:
                     self.kind(out)
         self._const: dict[str, np.ndarray] = {}
+        #: symbolic shape entries of a 'shape'-kind tensor (set by the importer: onnx_shapes)
+        self.shape_hook: Any = None
         self.quant_of: dict[str, QuantSpec] = {}
         self._names: dict[int, str] = {}
         for k, node in enumerate(self.nodes):
@@ -124,17 +126,38 @@ class OnnxGraph:
             return self._const[name]
         if name in self.init:
             return self.init[name]
-        if self.kind(name) != "const":
-            what = "the model input" if self.kind(name) == "data" else "the shape of the model input"
+        kind = self.kind(name)
+        if kind == "shape":
+            shaped = self._shape_constant(name)
+            if shaped is not None:
+                return shaped
+        elif kind != "const":
             raise UnsupportedOpError(
                 user.op_type, self.name(user),
-                f"input {name!r} must be a constant (weights/initializer) but depends on {what}")
+                f"input {name!r} must be a constant (weights/initializer) but depends on the model input")
         node, index = self.producer[name]
         if node.op_type == "Split" and node.domain in ("", "ai.onnx"):
             for out, part in zip(node.output, evaluate_split(self, node)):
                 self._const[out] = part
             return self._const[name]
         value = self._evaluate(node)
+        self._const[name] = value
+        return value
+
+    def _shape_constant(self, name: str) -> np.ndarray | None:
+        """A 'shape'-kind tensor that is nevertheless a constant: the output of a ``Shape`` whose
+        entries :attr:`shape_hook` proves to be constants (e.g. the hidden size of a zero state
+        whose batch size is dynamic) -- its value; refused when it depends on a dynamic size.
+        For other 'shape'-kind tensors None: the producer is evaluated on its (so proven) inputs."""
+        node, _ = self.producer[name]
+        if node.op_type not in SHAPE_OPS:
+            return None
+        entries = self.shape_hook(name, node) if self.shape_hook is not None else None
+        if entries is None or any(labels for _, labels in entries) or node.op_type != "Shape":
+            raise UnsupportedOpError(node.op_type, self.name(node),
+                                     f"{name!r} is used as a constant (weights) but depends on the shape of "
+                                     f"the model input")
+        value = np.asarray([c for c, _ in entries], dtype=np.int64)
         self._const[name] = value
         return value
 
