@@ -316,3 +316,22 @@ W = np.arange(24, dtype=np.float32).reshape(6, 4) - 7.5
 ])
 def test_constant_folding_matches_onnxruntime(nodes, extra):
     _fold_vs_ort(nodes, {"w": W, **{k: np.asarray(v, np.int64) for k, v in extra.items()}})
+
+
+@pytest.mark.parametrize("dims, ok", [((T, B, I), True), (("t", B, I), False)])
+def test_weights_sliced_at_a_shape_offset_fold_only_when_constant(dims, ok):
+    """R = Slice(R_big, Shape(x)[0], H + T) along its last axis (an offset read from the data's time
+    size): a constant on static shapes (checked against onnxruntime), refused when T is dynamic."""
+    rng = np.random.default_rng(3)
+    big = numpy_helper.from_array(rng.normal(size=(1, 4 * H, H + T)).astype(np.float32), "Rbig")
+    pre = [helper.make_node("Shape", ["x"], ["sx"], start=0, end=1),
+           helper.make_node("Slice", ["Rbig", "sx", "end", "ax2"], ["R2"])]
+    model = _graph(_squeeze_out(), [big, _ints("end", [H + T]), _ints("ax2", [2]), _ints("ax1", [1])],
+                   dims=dims, pre=pre)
+    model.graph.node[len(pre)].input[2] = "R2"
+    if ok:
+        x = _x()
+        np.testing.assert_allclose(_forward(load_onnx(model), x), _ort(model, x), atol=1e-5)
+    else:
+        with pytest.raises(UnsupportedOpError, match="depends on the shape of the model input"):
+            load_onnx(model)

@@ -110,7 +110,7 @@ class _Importer:
         self.names: set[str] = set()
         self.axes: dict[str, AxisInfo] = {}  # data-path tensor -> its axis labels (for shape plumbing)
         self.shapes = ShapeEvaluator(g, self.axes, self.static_size)
-        g.shape_hook = self.shapes.value
+        g.shape_hook = self.shapes.concrete
         self.handlers: dict[str, Callable[[Any, tuple], tuple[str, tuple]]] = {
             "LSTM": self._rnn, "GRU": self._rnn, "Gemm": self._gemm, "MatMul": self._matmul,
             "Add": self._add, "Gather": self._gather, "BatchNormalization": self._batchnorm,

@@ -69,7 +69,7 @@ class OnnxGraph:
                 if out:
                     self.kind(out)
         self._const: dict[str, np.ndarray] = {}
-        #: symbolic shape entries of a 'shape'-kind tensor (set by the importer: onnx_shapes)
+        #: the proven integer values of a 'shape'-kind tensor, or None (set by the importer: onnx_shapes)
         self.shape_hook: Any = None
         self.quant_of: dict[str, QuantSpec] = {}
         self._names: dict[int, str] = {}
@@ -146,18 +146,19 @@ class OnnxGraph:
 
     def _shape_constant(self, name: str) -> np.ndarray | None:
         """A 'shape'-kind tensor that is nevertheless a constant: the output of a ``Shape`` whose
-        entries :attr:`shape_hook` proves to be constants (e.g. the hidden size of a zero state
-        whose batch size is dynamic) -- its value; refused when it depends on a dynamic size.
+        values :attr:`shape_hook` proves (e.g. the hidden size of a zero state
+        whose batch size is dynamic, or a static input size) -- its value; refused when it depends on
+        a dynamic size.
         For other 'shape'-kind tensors None: the producer is evaluated on its (so proven) inputs."""
         node, _ = self.producer[name]
         if node.op_type not in SHAPE_OPS:
             return None
-        entries = self.shape_hook(name, node) if self.shape_hook is not None else None
-        if entries is None or any(labels for _, labels in entries) or node.op_type != "Shape":
+        values = self.shape_hook(name, node) if self.shape_hook is not None else None
+        if values is None or node.op_type != "Shape":
             raise UnsupportedOpError(node.op_type, self.name(node),
                                      f"{name!r} is used as a constant (weights) but depends on the shape of "
                                      f"the model input")
-        value = np.asarray([c for c, _ in entries], dtype=np.int64)
+        value = np.asarray(values, dtype=np.int64)
         self._const[name] = value
         return value
 

@@ -134,6 +134,20 @@ class ShapeEvaluator:
             return [(c1 + c2, ()) for (c1, _), (c2, _) in zip(lhs, rhs)]
         return None
 
+    def concrete(self, name: str, user: Any) -> list[int] | None:
+        """The integer values of ``name`` when every entry is a constant or a product of axes of
+        static size, else None."""
+        entries = self.value(name, user)
+        if entries is None:
+            return None
+        out = []
+        for coef, labels in entries:
+            sizes = [self.static_size(lab) for lab in labels]
+            if None in sizes:
+                return None
+            out.append(int(coef * np.prod(sizes, dtype=np.int64)))
+        return out
+
     def _ints(self, name: str, user: Any) -> list[int] | None:
         if not name or self.g.kind(name) != "const":
             return None
