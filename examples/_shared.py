@@ -362,7 +362,7 @@ def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndar
                              "latency_s": sc["latency_s"], "flip_flops": sc["flip_flops"],
                              "sources": int(design.netlist.sources["count"]),
                              "cycles_per_step": int(rep["timing"]["step_period"]),
-                             "energy_ratio_equal_latency": {k: v["energy_per_inference"] for k, v in equal.items()},
+                             "energy_ratio_equal_latency": {k: v["energy_per_inference_j"] for k, v in equal.items()},
                              "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
                              "target": rep["target"], "source": "compiled netlist"}
     return rows
@@ -433,10 +433,11 @@ def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = 
 def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[bool, argparse.Namespace], TaskData],
                     argv: list[str] | None = None,
                     extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
-                    full_sc_samples: int = 16) -> dict:
+                    full_sc_samples: int = 16, reduced_sc_samples: int = 2) -> dict:
     """The command line every example ``evaluate.py`` shares: ``--reduced`` (few sequences, the CI
-    mode), ``--model-dir``, ``--sc-samples`` (default 2 reduced, ``full_sc_samples`` full: the
-    bit-level simulation costs ~L cycles per step), ``--lengths``, ``--workers``, ``--json PATH``."""
+    mode), ``--model-dir``, ``--sc-samples`` (default ``reduced_sc_samples`` reduced,
+    ``full_sc_samples`` full: the bit-level simulation costs ~L cycles per step; every SC line
+    prints its sequence count and confidence interval), ``--lengths``, ``--workers``, ``--json PATH``."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--reduced", action="store_true", help="few test sequences (CI mode)")
     ap.add_argument("--model-dir", type=Path, default=model_dir)
@@ -453,7 +454,8 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     args = ap.parse_args(argv)
     set_threads(args.threads)
     data = load_data(args.reduced, args)
-    sc_samples = args.sc_samples if args.sc_samples is not None else (2 if args.reduced else full_sc_samples)
+    sc_samples = (args.sc_samples if args.sc_samples is not None
+                  else reduced_sc_samples if args.reduced else full_sc_samples)
     print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
     result = evaluate_task(args.model_dir, data, variants=args.variants, sc_lengths=args.lengths,
                            sc_samples=sc_samples, workers=args.workers, sc_variant=args.sc_variant)

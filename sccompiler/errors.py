@@ -79,6 +79,17 @@ class SimulationError(SCCError):
     """A simulation could not run (inconsistent netlist, mismatch in co-simulation, ...)."""
 
 
+class ToolTimeoutError(SimulationError):
+    """An external tool (a simulator build or run, Yosys) ran past its time limit and was killed
+    with its child processes.  ``tool``: the program; ``phase``: ``build``, ``run`` or
+    ``synth``; ``seconds``: the limit."""
+
+    def __init__(self, tool: str, phase: str, seconds: float, detail: str = "") -> None:
+        self.tool, self.phase, self.seconds = tool, phase, seconds
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"{tool} ({phase}) ran past its time limit of {seconds:g} s and was stopped{extra}")
+
+
 class OutputPathError(SCCError):
     """An output path cannot be created or written (under a file, read-only, in /proc, ...)."""
 

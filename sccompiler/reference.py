@@ -24,6 +24,7 @@ For ``linear_before_reset=False`` the trace's ``pre_h`` n-block holds the value 
 ``BatchNormParams.at(t)``), then the biases are added.
 
 Linear, Activation and BatchNorm act per time step; ``sign(0) = +1``; softmax is over the last axis.
+LastStep keeps the last time step, ``(batch, time, F) -> (batch, 1, F)``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from .ir.model import (
     BatchNorm,
     BatchNormParams,
     Embedding,
+    LastStep,
     Layer,
     Linear,
     Model,
@@ -235,6 +237,8 @@ def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
         out = _bn_apply(layer.params, x)
     elif isinstance(layer, Activation):
         out = ACTIVATION_FUNCTIONS[layer.function](x)
+    elif isinstance(layer, LastStep):
+        out = x[:, -1:]
     else:
         raise UnsupportedOpError(layer.kind, layer.name, "no reference implementation")
     return out, ({"out": out} if trace else None)
@@ -242,7 +246,8 @@ def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
 
 def forward(model: Model, x, *, initial_state: Mapping[str, Any] | None = None,
             return_trace: bool = False):
-    """Run ``model`` on ``x``; return the last layer's output ``(batch, time, features)``.
+    """Run ``model`` on ``x``; return the last layer's output ``(batch, time, features)`` (``time``
+    = 1 after a :class:`~sccompiler.ir.model.LastStep` layer).
 
     ``x``: ``(batch, time, features)`` reals for a feature model, ``(batch, time)`` integer token
     ids in ``[0, vocabulary)`` for a token model.  ``initial_state``: ``{layer_name: h0}`` for a GRU,

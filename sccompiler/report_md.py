@@ -190,7 +190,7 @@ def _verdict(rep: dict) -> list[str]:
         return []
     r = cost["ratios"][name]
     words = []
-    for key, what in (("area", "area"), ("energy_per_inference", "energy per inference")):
+    for key, what in (("area", "area"), ("energy_per_inference_j", "energy per inference")):
         v = r[key]
         words.append(f"{what}: {'SC' if v > 1 else 'fixed point'} wins by {max(v, 1 / v):.1f}x")
     lines = [f"**Verdict at equal latency** (`{name}`: the {name.split('-')[0][5:]}-bit fixed-point design folded "

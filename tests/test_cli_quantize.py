@@ -95,6 +95,24 @@ def test_quantize_twice_needs_requantize(model_dir, tmp_path):
     assert native.load_native(tmp_path / "q2").layer("fc").weight.quant.scheme == "binary"
 
 
+def test_quantize_layers_then_the_float_rest(model_dir, tmp_path):
+    """--layers quantizes only the named layers; a second run quantizes only what is still float
+    (the float head next to a binary core) and keeps the rest bit for bit."""
+    src = native.load_native(model_dir)
+    rec = [lay.name for lay in src.layers if lay.kind in ("lstm", "gru")]
+    res = _run("quantize", model_dir, "--scheme", "binary", "--layers", ",".join(rec), "-o", tmp_path / "core")
+    assert res.exit_code == 0, res.output
+    core = native.load_native(tmp_path / "core")
+    assert core.layer("fc").weight.quant.scheme == "float" and core.layer(rec[0]).w_ih.quant.scheme == "binary"
+    res = _run("quantize", tmp_path / "core", "--scheme", "int:8", "-o", tmp_path / "all")
+    assert res.exit_code == 0 and "kept as quantized before" in res.output, res.output
+    full = native.load_native(tmp_path / "all")
+    assert full.layer("fc").weight.quant.scheme == "int"
+    np.testing.assert_array_equal(full.layer(rec[0]).w_ih.data, core.layer(rec[0]).w_ih.data)
+    res = _run("quantize", model_dir, "--scheme", "binary", "--layers", "nope", "-o", tmp_path / "x")
+    assert res.exit_code != 0 and "unknown layer" in res.output and not (tmp_path / "x").exists()
+
+
 def test_quantize_missing_model_one_line(tmp_path):
     res = _run("quantize", tmp_path / "nope.onnx", "--scheme", "binary", "-o", tmp_path / "q")
     assert res.exit_code != 0 and res.output.startswith("error:") and len(res.output.splitlines()) == 1

@@ -255,10 +255,14 @@ def test_nonzero_constant_initial_state_is_refused_zero_accepted():
         load_onnx(_build([node, SQUEEZE], {**zeros, "c0": np.full((1, 1, H), 0.5)}))
 
 
-def test_only_final_state_used_is_refused():
+def test_only_final_state_used_is_the_last_step_and_c_n_is_refused():
     node = _lstm(outputs=("", "Y_h"))
     out = helper.make_node("Squeeze", ["Y_h", "axes0"], ["y"], name="sq")
-    with pytest.raises(UnsupportedOpError, match="only the final state"):
+    model = load_onnx(_build([node, out], {"axes0": np.array([0], dtype=np.int64)}))
+    assert [lay.kind for lay in model.layers] == ["lstm", "last_step"]
+    node = _lstm(outputs=("", "", "Y_c"))
+    out = helper.make_node("Squeeze", ["Y_c", "axes0"], ["y"], name="sq")
+    with pytest.raises(UnsupportedOpError, match="final cell state Y_c"):
         load_onnx(_build([node, out], {"axes0": np.array([0], dtype=np.int64)}))
 
 
@@ -372,10 +376,12 @@ def test_other_activation_quantizers_are_refused(node, match):
         load_onnx(_with_data_quant(node))
 
 
-def test_selecting_the_last_time_step_is_refused():
+def test_selecting_the_last_time_step_imports_other_steps_are_refused():
     nodes = [_lstm(), SQUEEZE, helper.make_node("Gather", ["y", "last"], ["z"], name="pick", axis=0)]
-    with pytest.raises(UnsupportedOpError, match=r"'Gather' \(node 'pick'\): selecting part of the data"):
-        load_onnx(_build(nodes, {"last": np.array(-1, dtype=np.int64)}, outputs=[_out("z")]))
+    model = load_onnx(_build(nodes, {"last": np.array(-1, dtype=np.int64)}, outputs=[_out("z")]))
+    assert [lay.kind for lay in model.layers] == ["lstm", "last_step"]
+    with pytest.raises(UnsupportedOpError, match=r"'Gather' \(node 'pick'\): selects time step 0"):
+        load_onnx(_build(nodes, {"last": np.array(0, dtype=np.int64)}, outputs=[_out("z")]))
 
 
 def test_extra_outputs_off_the_data_path_are_listed():

@@ -156,7 +156,7 @@ def test_ternary_weights_detected_on_every_path(torch, tmp_path):
     (lambda nn: nn.LSTM(3, 4, bidirectional=True), "bidirectional"),
     (lambda nn: nn.GRU(3, 4, bidirectional=True), "bidirectional"),
     (lambda nn: nn.LSTM(3, 4, proj_size=2), "proj_size"),
-    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Conv1d(4, 4, 3)), r"'Conv1d' \(node '1'\)"),
+    (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Conv1d(5, 5, 1)), r"'Conv' \(node '/1/Conv'\)"),
     (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=1)), "only the last"),
 ])
 def test_unsupported_modules(torch, make, match):
@@ -183,8 +183,19 @@ def test_custom_module_with_own_parameters(torch):
             self.gain = torch.nn.Parameter(torch.ones(3))
             self.fc = torch.nn.Linear(3, 3)
 
-    with pytest.raises(UnsupportedOpError, match=r"'Scaled'.*own parameters \(gain\)"):
+        def forward(self, x):
+            return self.fc(x) * self.gain
+
+    class NoForward(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 3)
+
+    # the product with its own parameter is a Mul no IR layer expresses: refused, not dropped
+    with pytest.raises(UnsupportedOpError, match="'Mul'"):
         load_model(Scaled())
+    with pytest.raises(ModelFormatError, match="forward accepts"):
+        load_model(NoForward())
 
 
 def test_pickled_module_and_truncated_files(torch, tmp_path):

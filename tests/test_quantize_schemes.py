@@ -99,7 +99,8 @@ def test_iclr_ternary_thresholds():
     w0 = 0.75  # thresholds at ±0.25 are exact in binary floating point
     w = np.array([-1.0, -w0, -0.2500001, -0.25, 0.0, 0.25, 0.2500001, w0, 1.0])
     q, spec = ternary(w, w0=w0)
-    np.testing.assert_array_equal(q, [-w0, -w0, -w0, 0, 0, 0, w0, w0, w0])
+    # the authors' [W > -W0/3] + [W > W0/3] - 1: -W0/3 itself maps to -W0, +W0/3 to 0
+    np.testing.assert_array_equal(q, [-w0, -w0, -w0, -w0, 0, 0, w0, w0, w0])
     assert spec.levels == (-w0, 0.0, w0) and spec.bits == 2 and spec.scheme == "ternary"
     assert not np.any(np.signbit(q[q == 0]))  # no -0.0
 
@@ -323,7 +324,10 @@ def test_quantize_model_ott_ternary_and_embeddings():
     model = _model(np.random.default_rng(1))
     q = quantize_model(model, "ott-ternary", which=("weights", "embeddings"))
     assert q.layer("emb").weight.quant.scale == ott_scale(6, 3)
-    assert q.layer("gru").w_hh.quant.scale == ott_scale(4, 12)
+    # Ott et al. scale each gate matrix by its own fan: (inputs, H) and (H, H), not the stack
+    assert q.layer("gru").w_hh.quant.scale == ott_scale(4, 4)
+    assert q.layer("gru").w_ih.quant.scale == ott_scale(2, 4)
+    assert q.layer("lstm").w_ih.quant.scale == ott_scale(3, 2)
     assert q.metadata["quantization"]["scheme"] == "ott-ternary"
 
 
@@ -370,7 +374,7 @@ def test_quantization_summary_rows():
 def test_quantize_model_refuses_to_requantize_silently():
     model = _model(np.random.default_rng(5))
     once = quantize_model(model, "ternary")
-    with pytest.raises(ConfigError, match="already quantized: lstm.w_ih"):
+    with pytest.raises(ConfigError, match=r"nothing to quantize: .*lstm.w_ih \(ternary\)"):
         quantize_model(once, "binary")
     twice = quantize_model(once, "binary", requantize=True)
     assert twice.layer("lstm").w_ih.quant.scheme == "binary"
@@ -378,6 +382,101 @@ def test_quantize_model_refuses_to_requantize_silently():
     assert quantize_model(once, "int:4", which=("embeddings",)).layer("emb").weight.quant.bits == 4
 
 
+def test_quantize_model_quantizes_only_what_is_still_float_and_selected_layers():
+    model = _model(np.random.default_rng(6))
+    core = quantize_model(model, "binary", layers=["lstm", "gru"])        # the ICLR authors' layout
+    assert core.layer("fc").weight.quant.scheme == "float"
+    assert core.metadata["quantization"]["layers"] == ["gru", "lstm"]
+    # a float head next to a binary core: only the head is quantized, the core kept bit for bit
+    full = quantize_model(core, "int:8")
+    assert full.layer("fc").weight.quant.scheme == "int" and full.layer("fc").weight.quant.bits == 8
+    for name in ("lstm", "gru"):
+        for field in ("w_ih", "w_hh"):
+            np.testing.assert_array_equal(getattr(full.layer(name), field).data, getattr(core.layer(name), field).data)
+            assert getattr(full.layer(name), field).quant == getattr(core.layer(name), field).quant
+    assert full.metadata["quantization"]["kept"] == ["lstm.w_ih", "lstm.w_hh", "gru.w_ih", "gru.w_hh"]
+    with pytest.raises(ConfigError, match="unknown layer.*'nope'.*emb, lstm, gru, fc"):
+        quantize_model(model, "binary", layers=["nope"])
 def test_non_numeric_weights_are_rejected():
     with pytest.raises(InvalidWeightsError):
         binary(["a", "b"], w0=1.0)
+
+
+# ------------------------------------------------------------------ ports of the authors' code
+def iclr_port(w: np.ndarray, n_inputs: int, n_units: int, ternary_mode: bool, gates: int = 4) -> np.ndarray:
+    """arashardakani/Learning-Recurrent-Binary-Ternary-Weights sMNIST/layer.py, deterministic
+    binarize_weights_x / _a, transcribed to numpy float32 (Theano floatX)."""
+    high = np.float32(np.sqrt(6.0 / (n_inputs + gates * n_units)))
+    w0 = np.float32(high / 2)
+    w = w.astype(np.float32)
+    if not ternary_mode:
+        return np.where(w >= 0, w0, -w0)
+    val = (w > -w0 / 3) * 1 + (w > w0 / 3) * 1 - 1
+    return val * w0
+
+
+def ott_port(w: np.ndarray, num_inputs: int, num_units: int, hid: bool) -> np.ndarray:
+    """ottj/QuantizedRNN rounding_rnn.py (W0 per gate matrix) + regularization.ternarize_weights
+    (deterministic), in numpy float32."""
+    high, high_hid = np.float32(np.sqrt(6.0 / (num_inputs + num_units))), np.float32(np.sqrt(6.0 / (2 * num_units)))
+    w0 = high_hid if hid else high
+    w = w.astype(np.float32)
+    val = (w > -w0 / 2.0) * 1 + (w > w0 / 2.0) * 1 - 1
+    return val * w0
+
+
+def _with_thresholds(rng, shape, w0: float, divisor: int) -> np.ndarray:
+    """Random weights with some entries exactly on (and one float32 ulp around) the thresholds."""
+    w = rng.uniform(-1.5 * w0, 1.5 * w0, shape)
+    t = np.float32(np.float32(w0) / np.float32(divisor))
+    flat = w.reshape(-1)
+    specials = [t, -t, np.nextafter(t, np.float32(1)), np.nextafter(-t, np.float32(-1)),
+                np.nextafter(t, np.float32(0)), np.nextafter(-t, np.float32(0)), 0.0]
+    flat[:len(specials)] = np.array(specials, dtype=np.float64)
+    return w
+
+
+@pytest.mark.parametrize("scheme", ["binary", "ternary"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_iclr_quantizers_match_a_port_of_the_authors_code(scheme, seed):
+    rng = np.random.default_rng(seed)
+    I, H = 5, 7
+    w0 = iclr_scale(I, 4 * H)
+    lstm = LSTM("lstm", input_size=I, hidden_size=H, w_ih=Tensor(_with_thresholds(rng, (4 * H, I), w0, 3)),
+                w_hh=Tensor(_with_thresholds(rng, (4 * H, H), iclr_scale(H, 4 * H), 3)))
+    q = quantize_model(Model((lstm,), InputSpec("features", I), name="m").validate(), scheme).layer("lstm")
+    for field, fan_in in (("w_ih", I), ("w_hh", H)):
+        ours = getattr(q, field)
+        theirs = iclr_port(getattr(lstm, field).data, fan_in, H, scheme == "ternary")
+        # the same level for every weight (threshold values included), the level values to float32
+        np.testing.assert_array_equal(np.sign(ours.data), np.sign(theirs))
+        np.testing.assert_allclose(ours.data, theirs, rtol=1e-7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ott_ternary_matches_a_port_of_their_code_per_gate(seed):
+    rng = np.random.default_rng(seed)
+    I, H = 6, 5
+    w_ih = _with_thresholds(rng, (3 * H, I), ott_scale(I, H), 2)
+    w_hh = _with_thresholds(rng, (3 * H, H), ott_scale(H, H), 2)
+    gru = GRU("gru", input_size=I, hidden_size=H, w_ih=Tensor(w_ih), w_hh=Tensor(w_hh))
+    q = quantize_model(Model((gru,), InputSpec("features", I), name="m").validate(), "ott-ternary").layer("gru")
+    for g in range(3):     # every gate matrix (I, H) / (H, H) on its own, as in their Lasagne layer
+        rows = slice(g * H, (g + 1) * H)
+        for ours, real, hid in ((q.w_ih, w_ih, False), (q.w_hh, w_hh, True)):
+            theirs = ott_port(real[rows].T, I, H, hid).T
+            np.testing.assert_array_equal(np.sign(ours.data[rows]), np.sign(theirs))
+            np.testing.assert_allclose(ours.data[rows], theirs, rtol=1e-7)
+    # with the stack's fan (the former rule) a visible share of the entries gets another level
+    stacked = ott_ternary(w_ih, I, 3 * H)[0]
+    assert np.mean(np.sign(stacked) != np.sign(q.w_ih.data)) > 0.05
+
+
+@given(hnp.arrays(np.float32, st.integers(1, 60), elements=st.floats(-1, 1, width=32, allow_subnormal=False)),
+       st.integers(1, 64), st.integers(1, 64))
+def test_ternary_codes_equal_the_ports_on_float32_weights(w, fan_in, hidden):
+    w = w.astype(np.float64)
+    ours = ternary(w, fan_in, 4 * hidden)[0]
+    np.testing.assert_array_equal(np.sign(ours), np.sign(iclr_port(w, fan_in, hidden, True)))
+    ours = ott_ternary(w, fan_in, hidden)[0]
+    np.testing.assert_array_equal(np.sign(ours), np.sign(ott_port(w, fan_in, hidden, False)))

@@ -1,5 +1,10 @@
 """The ``scc`` command line.  Each verb lives in its own module and is imported lazily, so
-``scc --help`` stays fast and a verb's heavy dependencies load only when it runs."""
+``scc --help`` stays fast and a verb's heavy dependencies load only when it runs.
+
+Errors: an :class:`SCCError` (and the safety net's OS errors) is one ``error: ...`` line on
+stderr and a non-zero exit; with ``--json`` it is a JSON object on stdout instead,
+``{"error": {"type": ..., "message": ..., "exit_code": ...}}`` (unless the verb already printed
+its JSON result, which then carries the outcome, e.g. ``"passed": false``)."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import sys
 import click
 
 from ..errors import SCCError
+from .common import JSON_PRINTED, echo_json
 
 #: verb -> "module:attribute" of its click command (modules under sccompiler.cli)
 COMMANDS: dict[str, str] = {
@@ -26,6 +32,15 @@ COMMANDS: dict[str, str] = {
     "baseline": "sccompiler.cli.baseline_cmd:baseline_cmd",
     "explore": "sccompiler.cli.explore_cmd:explore_cmd",
 }
+#: verbs that may compile numba kernels: they print a one-line notice before the first compilation
+KERNEL_VERBS = frozenset({"quantize", "fsm", "activation", "cost", "compile", "simulate", "train", "explore"})
+#: ``ctx.meta`` key (shared by a verb's context and the group's): the verb was given --json
+AS_JSON = "scc.as_json"
+
+
+def _note_json(ctx: click.Context, _param, value):
+    ctx.meta[AS_JSON] = bool(value)
+    return value
 
 
 class SCCGroup(click.Group):
@@ -43,27 +58,40 @@ class SCCGroup(click.Group):
                 if exc.name == mod_name:  # verb not built yet in this checkout
                     return None
                 raise
-            return getattr(mod, attr)
+            cmd = getattr(mod, attr)
+            for p in cmd.params:     # every verb's --json tells the error handler below (one place)
+                if p.name == "as_json" and p.callback is None:
+                    p.callback = _note_json
+            if name in KERNEL_VERBS and not ctx.resilient_parsing:
+                from .progress import install_kernel_notice  # noqa: PLC0415
+
+                install_kernel_notice()
+            return cmd
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except SCCError as exc:
-            click.echo(f"error: {one_line(exc)}", err=True)
-            ctx.exit(exc.exit_code)
+            fail(ctx, exc, one_line(exc), exc.exit_code)
         # the safety net behind the validation at the boundary (docs/reliability.md): an
         # operating-system refusal, a pathological input or a request too large for memory is
         # still one line and a non-zero exit, never a traceback
         except (OSError, EOFError) as exc:
-            click.echo(f"error: {one_line(exc)}", err=True)
-            ctx.exit(1)
-        except RecursionError:
-            click.echo("error: input nested too deeply", err=True)
-            ctx.exit(1)
-        except MemoryError:
-            click.echo("error: out of memory (reduce the request; see docs/reliability.md for the limits)", err=True)
-            ctx.exit(1)
+            fail(ctx, exc, one_line(exc), 1)
+        except RecursionError as exc:
+            fail(ctx, exc, "input nested too deeply", 1)
+        except MemoryError as exc:
+            fail(ctx, exc, "out of memory (reduce the request; see docs/reliability.md for the limits)", 1)
+
+
+def fail(ctx: click.Context, exc: BaseException, message: str, code: int) -> None:
+    """Report an error (a JSON object on stdout under --json, else an ``error:`` line) and exit."""
+    if ctx.meta.get(AS_JSON) and not ctx.meta.get(JSON_PRINTED):
+        echo_json({"error": {"type": type(exc).__name__, "message": message, "exit_code": code}})
+    else:
+        click.echo(f"error: {message}", err=True)
+    ctx.exit(code)
 
 
 def one_line(exc: BaseException) -> str:

@@ -30,7 +30,7 @@ from .common import echo_json
 @click.option("--max-address-bits", type=int, default=12, show_default=True, help="largest LUT tried")
 @click.option("--points", type=int, default=33, show_default=True, help="bit-level input values")
 @click.option("--repeats", type=int, default=4, show_default=True, help="bit-level seeds per point")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="seed of the sources of the bit-level check")
 @click.option("--json", "as_json", is_flag=True, help="print the machine-readable report")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="PNG: target and candidates, and an error panel (target - realization vs x)")

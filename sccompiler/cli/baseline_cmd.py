@@ -11,10 +11,9 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from .common import echo_json
-
-#: CLI spelling -> tools.simulate's simulator name
-SIMULATORS = {"iverilog": "icarus", "icarus": "icarus", "verilator": "verilator"}
+from .common import bits_option, echo_json
+from .progress import phases, progress_enabled, quiet_option
+from .verify_cmd import run_verify, simulator_option, synth_with_progress, verify_doc
 
 
 def _load_model(path: str):
@@ -28,26 +27,26 @@ def _load_model(path: str):
 @click.command("baseline")
 @click.argument("model", type=click.Path(exists=True, dir_okay=True))
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(), help="output directory")
-@click.option("--bits", "bits", type=click.IntRange(4, 12), default=8, show_default=True,
-              help="fixed-point width k (weights, activations, LUT inputs/outputs)")
+@bits_option("fixed-point width k (weights, activations, LUT inputs/outputs; Verilog emission up to 12)")
 @click.option("--weights", "weights", type=click.Choice(["wired", "loadable"]), default="wired", show_default=True,
               help="wired: constant weights; loadable: weights in a scan-chain register the testbench loads")
 @click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False), default=None,
               help=".npy float inputs (B, T, features) for the testbench (default: 2 x 3 random)")
 @click.option("--verify", "verify", is_flag=True, help="co-simulate the testbench (exit non-zero on a mismatch)")
-@click.option("--simulator", type=click.Choice(sorted(SIMULATORS)), default="iverilog", show_default=True,
-              help="HDL simulator for --verify")
+@simulator_option("HDL simulator for --verify")
+@click.option("--timeout", "timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="seconds for --verify's build and run together")
 @click.option("--synth", is_flag=True, help="synthesize OUTDIR/rtl with Yosys (-> OUTDIR/synth.json)")
 @click.option("--force", is_flag=True, help="overwrite OUTDIR/rtl, tb, report.json")
+@quiet_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable result")
 def baseline_cmd(model: str, outdir: str, bits: int, weights: str, inputs: str | None, verify: bool,
-                 simulator: str, synth: bool, force: bool, as_json: bool) -> None:
+                 simulator: str, timeout: float, synth: bool, force: bool, quiet: bool, as_json: bool) -> None:
     """Emit MODEL's k-bit fixed-point baseline as Verilog in OUTDIR."""
     import os  # noqa: PLC0415
 
-    from ..backends.verilog.design import synth_summary, synthesize_design, verify_design  # noqa: PLC0415
+    from ..backends.verilog.design import synth_summary  # noqa: PLC0415
     from ..backends.verilog.fixed_point import emit_fixed_point_design  # noqa: PLC0415
-    from ..backends.verilog.harness import mismatches  # noqa: PLC0415
     from ..errors import OutputPathError, SimulationError  # noqa: PLC0415
     from ..io import check_writable  # noqa: PLC0415
     from ..quantize.fixed_point import FixedPointModel  # noqa: PLC0415
@@ -60,17 +59,22 @@ def baseline_cmd(model: str, outdir: str, bits: int, weights: str, inputs: str |
         from .compile_cmd import load_inputs  # noqa: PLC0415
 
         x = load_inputs(inputs)
-    fpm = FixedPointModel.from_model(_load_model(model), bits)
-    files = emit_fixed_point_design(fpm, outdir, bits=bits, inputs=x, weights=weights, force=force)
+    show = progress_enabled(quiet, as_json)
+    with phases(show, "baseline") as phase:
+        phase("emitting")
+        fpm = FixedPointModel.from_model(_load_model(model), bits)
+        files = emit_fixed_point_design(fpm, outdir, bits=bits, inputs=x, weights=weights, force=force)
     doc: dict = {"outdir": outdir, "bits": bits, "weights": weights,
                  "files": {k: [str(p) for p in v] for k, v in files.items()}}
     passed, res = True, None
     if verify:
-        passed, res = verify_design(outdir, SIMULATORS[simulator])
-        doc["verify"] = {"passed": passed, "simulator": res.simulator, "mismatches": mismatches(res.stdout),
-                         "summary": [ln for ln in res.stdout.splitlines() if ln.startswith(("PASS", "FAIL"))],
-                         "build_seconds": res.build_seconds, "run_seconds": res.run_seconds}
-    stats = synthesize_design(outdir) if synth and passed else None
+        # the whole baseline testbench: its size is set by --inputs
+        from ..backends.verilog.verify import read_manifest  # noqa: PLC0415
+
+        man = read_manifest(outdir)
+        passed, res, _ = run_verify(outdir, simulator, man["sequences"], man["steps"], timeout, show, "baseline")
+        doc["verify"] = verify_doc(passed, res, simulator)
+    stats = synth_with_progress(outdir, show) if synth and passed else None
     if stats is not None:
         doc["synth"] = synth_summary(stats, outdir)
     if as_json:

@@ -10,15 +10,31 @@ import click
 
 from ..jsonable import to_jsonable
 
-__all__ = ["config_options", "echo_json", "effective_config", "print_config_and_exit", "to_jsonable"]
+__all__ = ["bits_option", "config_options", "echo_json", "effective_config", "print_config_and_exit", "to_jsonable"]
+
+#: ``--bits`` of every verb (the fixed-point baseline's width k): FixedPointModel's 4..16
+BITS_RANGE = (4, 16)
+
+
+def bits_option(help_text: str) -> Callable:
+    """``--bits K``, one range in every verb."""
+    return click.option("--bits", "bits", type=click.IntRange(*BITS_RANGE), default=8, show_default=True,
+                        help=help_text)
 
 SET_HELP = ("override one config key, KEY=VALUE (repeatable): a whole-compile key (length, seed, input_range, "
             "...), a layer key for every layer (gate_fsm_states=64, bias_encoding=offset, ...), LAYER.KEY for one "
             "layer, or schedule.KEY; values are YAML (64, 0.5, auto, [16, 32]); see docs/example-config.yaml")
 
 
+#: ``ctx.meta`` key: the verb printed its JSON result (an error after it stays an ``error:`` line)
+JSON_PRINTED = "scc.json_printed"
+
+
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(to_jsonable(obj), indent=2))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[JSON_PRINTED] = True
 
 
 def config_options(f: Callable) -> Callable:

@@ -9,6 +9,7 @@ import click
 from ..errors import ConfigError
 from .common import config_options, echo_json, effective_config, print_config_and_exit
 from .metrics_report import echo_metric_table, load_targets, metric_options
+from .progress import phases, progress_enabled, quiet_option
 
 
 def load_inputs(path: str, what: str = "--inputs"):
@@ -30,18 +31,6 @@ def add_task_metric(design, x, targets, metric: str | None) -> None:
     design.info["accuracy"] = {**(design.info.get("accuracy") or {}), "task": res}
 
 
-def progress_printer():
-    """A rich status line naming the running pass (stderr; silent when not a terminal)."""
-    from rich.console import Console  # noqa: PLC0415
-
-    console = Console(stderr=True)
-    status = console.status("compiling", spinner="dots")
-
-    def update(name: str) -> None:
-        status.update(f"pass [bold]{name}[/bold]")
-    return status, update
-
-
 def _list_passes(ctx: click.Context, _param, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
@@ -60,7 +49,8 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
               help="list the passes (which may be disabled) and the flows, then exit")
 @click.argument("model", type=click.Path(exists=True, dir_okay=True))
 @config_options
-@click.option("--length", "length", type=click.IntRange(1), default=None, help="stream length L per time step")
+@click.option("--length", "length", type=click.IntRange(1), default=None,
+              help="stream length L per time step (same as --set length=L)  [default: the config's length, 256]")
 @click.option("--target-error", "target_error", type=float, default=None,
               help="pick the least L whose mean |output - quantized reference| on --calibration is <= E")
 @click.option("--calibration", "calibration", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -74,6 +64,7 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--flow", "flow", default=None, help="named pass flow (default, fast, lower)")
 @click.option("-o", "--output", "outdir", default=None, type=click.Path(), help="output directory (required)")
 @click.option("--force", is_flag=True, help="overwrite OUTDIR if it exists")
+@quiet_option
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 # --- verilog emission (sccompiler.backends.verilog.design) ---
 @click.option("--emit", "emit", type=click.Choice(["verilog"]), default=None,
@@ -85,7 +76,7 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
                 print_config: bool, length: int | None, target_error: float | None,
                 calibration: str | None, targets: str | None, metric: str | None,
                 sources: str | None, disable: tuple[str, ...], flow: str | None,
-                outdir: str | None, force: bool, as_json: bool, emit: str | None = None,
+                outdir: str | None, force: bool, quiet: bool, as_json: bool, emit: str | None = None,
                 from_trial: str | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..design import compile_model  # noqa: PLC0415
@@ -118,9 +109,9 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
         raise ConfigError("--targets needs --calibration (the inputs the targets belong to)")
     check_writable(outdir, force)
     calib = load_inputs(calibration, "--calibration") if calibration else trial_calib
-    status, update = progress_printer()
     emitted = None  # verilog emission
-    with status:
+    # a spinner per pass (and per candidate L of --target-error's search) with its elapsed time
+    with phases(progress_enabled(quiet, as_json), "compile") as update:
         design = compile_model(model, cfg, calibration=calib, progress=update)
         if y is not None:
             update("task metric")
@@ -141,6 +132,7 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
 
             def extra(tmp):
                 nonlocal emitted
+                update("writing rtl/ and tb/ (the testbench's expected values from the runtime)")
                 files = emit_design(design, tmp, inputs=None if calib is None else calib[:2], force=True)
                 emitted = {k: [Path(outdir) / p.relative_to(tmp) for p in v] for k, v in files.items()}
         design.save(outdir, force=force, extra=extra)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from .common import echo_json
+from .common import bits_option, echo_json
 
 _FORMATS = click.Choice(["onnx", "torch", "native"])
 
@@ -33,8 +33,7 @@ def _load_model(path: str, fmt: str | None):
               help="technology description: a bundled name (sccompiler/cost/targets/) or a .json file")
 @click.option("--length", "length", type=click.IntRange(1), default=256, show_default=True,
               help="SC stream length L (cycles per time step)")
-@click.option("--bits", "bits", type=click.IntRange(2, 16), default=8, show_default=True,
-              help="fixed-point baseline width k (and the accumulate-only baseline's activation width)")
+@bits_option("fixed-point baseline width k (and the accumulate-only baseline's activation width)")
 @click.option("--steps", "steps", type=click.IntRange(1), default=1, show_default=True,
               help="time steps per inference")
 @click.option("--weights", "weights", type=click.Choice(["auto", "binary", "ternary"]), default="auto",

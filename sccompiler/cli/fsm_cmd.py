@@ -37,7 +37,8 @@ from .common import echo_json
               help="input SNG source for the simulation (LFSRs are leap-forward)")
 @click.option("--repeats", type=int, default=4, show_default=True, help="simulation seeds per point")
 @click.option("--points", type=int, default=33, show_default=True, help="simulated input values")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="seed of the LFSR sources (simulation and --verilog)")
 @click.option("--json", "as_json", is_flag=True, help="print a machine-readable report")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="write a PNG plot to this file")
 @click.option("--force", is_flag=True, help="overwrite an existing --plot file")

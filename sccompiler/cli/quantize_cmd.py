@@ -32,7 +32,10 @@ def _format_levels(row: dict) -> str:
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="seed of the stochastic rounding (drawn and recorded if omitted)")
 @click.option("--include-embeddings", is_flag=True, help="also quantize embedding tables")
-@click.option("--requantize", is_flag=True, help="quantize tensors that are already quantized again")
+@click.option("--requantize", is_flag=True,
+              help="quantize tensors that are already quantized again (default: they are kept, only float ones change)")
+@click.option("--layers", "layers", default=None, metavar="NAME[,NAME...]",
+              help="quantize only these layers (default: all; see `scc inspect MODEL` for the names)")
 @click.option("-o", "--output", "output", required=True, type=click.Path(),
               help="output model (native format)")
 @click.option("--force", is_flag=True, help="overwrite OUTPUT if it exists")
@@ -41,7 +44,7 @@ def _format_levels(row: dict) -> str:
 @metric_options(".npy targets of --calibration (labels or values): report the task metric before and after")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
-                 include_embeddings: bool, requantize: bool, output: str, force: bool,
+                 include_embeddings: bool, requantize: bool, layers: str | None, output: str, force: bool,
                  calibration: str | None, targets: str | None, metric: str | None, as_json: bool) -> None:
     """Quantize MODEL's weight matrices and write the result to OUTPUT.
 
@@ -64,8 +67,9 @@ def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
     x = load_inputs(calibration, "--calibration") if calibration else None
     which = ("weights", "embeddings") if include_embeddings else ("weights",)
     source = load_model(model)
+    chosen = None if layers is None else [n.strip() for n in layers.split(",") if n.strip()]
     quantized = quantize_model(source, scheme, stochastic=stochastic, seed=seed,
-                               which=which, requantize=requantize)
+                               which=which, requantize=requantize, layers=chosen)
     effect = None
     if x is not None:
         from ..evaluation import quantization_effect  # noqa: PLC0415
@@ -83,6 +87,8 @@ def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
     how = "stochastic" if stochastic else "deterministic"
     seed_txt = f", seed {record['seed']}" if stochastic else ""
     click.echo(f"quantized {model} with {scheme} ({how}{seed_txt}) -> {output}")
+    if record["kept"]:
+        click.echo(f"kept as quantized before (pass --requantize to change them): {', '.join(record['kept'])}")
     names = [f"{row['layer']}.{row['tensor']}" for row in rows]
     width = max(map(len, names), default=0)
     for name, row in zip(names, rows):

@@ -14,6 +14,7 @@ import click
 from .common import config_options, echo_json, effective_config, print_config_and_exit
 from .compile_cmd import load_inputs
 from .metrics_report import echo_metric_table, load_targets, metric_options
+from .progress import progress_bar, progress_enabled, quiet_option
 
 
 @click.command("simulate")
@@ -30,6 +31,7 @@ from .metrics_report import echo_metric_table, load_targets, metric_options
 @click.option("--save", "save", type=click.Path(dir_okay=False), default=None,
               help="write the outputs (of the first --length) to a .npy file")
 @click.option("--force", is_flag=True, help="overwrite --save's file")
+@quiet_option
 @click.option("--json", "as_json", is_flag=True,
               help="machine-readable output (includes the SC outputs and the reference outputs)")
 @click.option("--workers", "workers", type=click.IntRange(1), default=1, show_default=True,
@@ -38,8 +40,8 @@ from .metrics_report import echo_metric_table, load_targets, metric_options
               help="packed runtime (fast) or the reference runtime (the oracle; bit-identical results)")
 def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: str | None, metric: str | None,
                  float_model: str | None, config_path: str | None, settings: tuple[str, ...],
-                 input_range: float | None, print_config: bool, save: str | None, force: bool, as_json: bool,
-                 workers: int, engine: str) -> None:
+                 input_range: float | None, print_config: bool, save: str | None, force: bool, quiet: bool,
+                 as_json: bool, workers: int, engine: str) -> None:
     """Simulate MODEL|OUTDIR on --inputs, cycle-accurately."""
     import numpy as np  # noqa: PLC0415
 
@@ -70,17 +72,15 @@ def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: st
 
         xc = check_input(design.model, x)
         metric = resolve_metric(metric, y, (*xc.shape[:2], design.output_size), design.model.input.kind == "tokens")
-    from rich.progress import Progress  # noqa: PLC0415
-
     todo = list(lengths) or [None]
     per_run = len(design.netlist.layers)
     start = time.perf_counter()
-    with Progress(transient=True, disable=as_json) as prog:
-        task = prog.add_task("simulating", total=len(todo) * per_run)
+    # one bar over every length and layer, advanced per time step and batch block
+    with progress_bar(progress_enabled(quiet, as_json), len(todo) * per_run, "simulating") as advance:
 
         def run(xc, L):
-            return design.simulate(xc, length=L, progress=lambda k: prog.advance(task, k), engine=engine,
-                                   workers=workers)
+            advance(0, f"simulating {xc.shape[0]} x {xc.shape[1]} at L={L or 'own'}")
+            return design.simulate(xc, length=L, progress=advance, engine=engine, workers=workers)
         res = compare(design.model, x, simulate=run, lengths=todo, targets=y, metric=metric, float_model=fmodel)
     seconds = time.perf_counter() - start
     outs = res.pop("outputs")

@@ -190,17 +190,37 @@ class CostReport:
                 for f in dataclasses.fields(self)}
 
 
-def _asic(inv: Inventory, t: AsicTarget, cycles: int, act: Activity, f_hz: float) -> CostReport:
-    res = inv.resources()
+def _asic_terms(inv: Inventory, t: AsicTarget, act: Activity) -> tuple[float, float, float]:
+    """(gate equivalents, DFFs, dynamic fJ per cycle) of an inventory on an ASIC target."""
     ge_total = toggled_ge = 0.0
-    for domain, bucket in res.items():
+    for domain, bucket in inv.resources().items():
         ge = sum(t.cells[k[5:]] * v for k, v in bucket.items() if k.startswith("cell:"))
         ge_total += ge
         toggled_ge += ge * act.of(domain)
-    cells = inv.to_cells()
-    dff = cells.get("DFF_R", 0)
+    dff = inv.to_cells().get("DFF_R", 0)
     fj = (toggled_ge * t.toggle_fj_per_ge + dff * t.dff_clock_fj
           + inv.total("mem_read_bits") * t.memory_read_fj_per_bit)
+    return ge_total, dff, fj
+
+
+def _fpga_dynamic_fj(inv: Inventory, t: FpgaTarget, act: Activity) -> float:
+    toggled_luts = sum(fpga_mapping(bucket, t)["luts"] * act.of(domain) for domain, bucket in inv.resources().items())
+    return (toggled_luts * t.lut_toggle_fj + inv.total("fpga:ff") * t.ff_clock_fj
+            + inv.total("mem_read_bits") * t.bram_read_fj_per_bit)
+
+
+def dynamic_energy_per_cycle_j(inv: Inventory, target: Target | str, activity: Activity | None = None) -> float:
+    """The switching part of an inventory's energy per clock cycle (toggles, clocked flip-flops,
+    memory reads; not the static power): what a part that is idle (clock-gated) saves per cycle."""
+    t, act = load_target(target), activity or Activity()
+    if isinstance(t, AsicTarget):
+        return _asic_terms(inv, t, act)[2] * 1e-15
+    return _fpga_dynamic_fj(inv, t, act) * 1e-15
+
+
+def _asic(inv: Inventory, t: AsicTarget, cycles: int, act: Activity, f_hz: float) -> CostReport:
+    ge_total, dff, fj = _asic_terms(inv, t, act)
+    cells = inv.to_cells()
     leak_w = ge_total * t.leakage_nw_per_ge * 1e-9
     e_cycle = fj * 1e-15 + leak_w / f_hz
     return CostReport(
@@ -255,14 +275,11 @@ def fpga_mapping(bucket: Mapping[str, int], t: FpgaTarget) -> dict[str, int]:
 
 def _fpga(inv: Inventory, t: FpgaTarget, cycles: int, act: Activity, f_hz: float) -> CostReport:
     luts = carry = brams = ff = 0
-    toggled_luts = 0.0
-    for domain, bucket in inv.resources().items():
+    for bucket in inv.resources().values():
         m = fpga_mapping(bucket, t)
         luts, carry, brams, ff = luts + m["luts"], carry + m["carry_blocks"], brams + m["brams"], ff + m["ff"]
-        toggled_luts += m["luts"] * act.of(domain)
-    clocked_ff = inv.total("fpga:ff")  # stored-weight registers are loaded once and clock-gated
-    fj = (toggled_luts * t.lut_toggle_fj + clocked_ff * t.ff_clock_fj
-          + inv.total("mem_read_bits") * t.bram_read_fj_per_bit)
+    # stored-weight registers are loaded once and clock-gated: only fpga:ff flip-flops are clocked
+    fj = _fpga_dynamic_fj(inv, t, act)
     e_cycle = fj * 1e-15 + luts * t.static_uw_per_lut * 1e-6 / f_hz
     area = luts + ff / t.ffs_per_lut
     return CostReport(
@@ -318,6 +335,10 @@ class Design:
     settle_cycles: int = 1
     #: cycles from the end of the last step until its result is presented (the RTL's flush cycle)
     result_cycles: int = 0
+    #: parts that compute one time step per sequence (a head after a ``last_step`` layer): their
+    #: switching energy is charged for one step period (max ``step_cycles``) per inference, not for
+    #: every cycle of it; idle, they are clock-gated (static power still counts)
+    sequence_parts: tuple[str, ...] = ()
 
     @property
     def inventory(self) -> Inventory:
@@ -336,12 +357,26 @@ class Design:
 
     def estimate(self, target: Target | str = "asic-generic", *, steps: int = 1,
                  activity: Activity | None = None, clock_mhz: float | None = None) -> CostReport:
-        return self.inventory.estimate(target, cycles=self.latency_cycles(steps),
-                                       activity=self.activity(activity), clock_mhz=clock_mhz)
+        cycles = self.latency_cycles(steps)
+        rep = self.inventory.estimate(target, cycles=cycles, activity=self.activity(activity), clock_mhz=clock_mhz)
+        idle = [inv for name, inv in self.parts if name in self.sequence_parts]
+        return self._gated(rep, idle, target, cycles, activity)
+
+    def _gated(self, rep: CostReport, idle: list[Inventory], target, cycles: int, activity) -> CostReport:
+        """``rep`` less the switching energy of the sequence parts ``idle`` in the cycles they sit idle."""
+        if not idle:
+            return rep
+        off = cycles - min(cycles, max(self.step_cycles))
+        saved = sum(dynamic_energy_per_cycle_j(inv, target, self.activity(activity)) for inv in idle) * off
+        energy = rep.energy_per_inference_j - saved
+        return dataclasses.replace(rep, energy_per_inference_j=energy, energy_per_cycle_j=energy / cycles,
+                                   power_w=energy / cycles * rep.clock_mhz * 1e6)
 
     def part_estimates(self, target: Target | str = "asic-generic", *, steps: int = 1,
                        activity: Activity | None = None) -> dict[str, CostReport]:
         """Per-part cost (same latency for all parts): where the area and energy go."""
         tgt = load_target(target)
-        return {name: inv.estimate(tgt, cycles=self.latency_cycles(steps), activity=self.activity(activity))
+        cycles = self.latency_cycles(steps)
+        return {name: self._gated(inv.estimate(tgt, cycles=cycles, activity=self.activity(activity)),
+                                  [inv] if name in self.sequence_parts else [], tgt, cycles, activity)
                 for name, inv in self.parts}

@@ -5,11 +5,15 @@ Every node maps to :mod:`sccompiler.cost` primitives (:func:`node_inventory`; do
 the table); the inventory of each layer is one part of a :class:`~sccompiler.cost.Design` timed as
 the emitted RTL (:mod:`.timing`: every timed layer steps with the period P = the longest L, no
 overhead cycle, layers pipelined one step apart, the last result one cycle after the last step).
-Binary-domain nodes (exact XNOR + popcount, gate tables) settle once per step.  The markdown
+Binary-domain nodes (exact XNOR + popcount, gate tables) settle once per step.  A head after a
+``last_step`` layer runs one step per sequence: its switching energy is charged for one step
+period (``Design.sequence_parts``), in the SC design and in the baselines alike.  The markdown
 report that shows these numbers is :mod:`sccompiler.report_md`.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -120,7 +124,9 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
             n = int(p.get("bits", 8))                           # hold register of the re-encoded value
             inv = Inventory.of("register", size, width=n, domain="stream")
             if p["mode"] == "integral":
-                inv = inv.add("requantize", size, input_width=_bits(2 * length) + 2, output_width=n, domain="stream")
+                # a count narrower than the SNG width is shifted into it: only its own bits clamp
+                wi = _bits(2 * length) + 2
+                inv = inv.add("requantize", size, input_width=wi, output_width=min(n, wi), domain="stream")
     elif op == "dense_out":
         inv = Inventory.of("ripple_adder", size, width=16)
     elif op == "lookup":
@@ -153,6 +159,18 @@ def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
     if weight_bits:
         parts["weights"] = Inventory.of("weight_memory", bits=int(weight_bits), storage="register")
     return parts
+
+
+def sequence_layers(netlist: SCNetlist) -> tuple[str, ...]:
+    """The layers after a ``last_step`` layer (a sequence-level head): they compute one time step
+    per sequence, so their switching energy is counted once per sequence, not per step."""
+    names = [p.name for p in netlist.layers]
+    kinds = [p.kind for p in netlist.layers]
+    return tuple(names[kinds.index("last_step") + 1:]) if "last_step" in kinds else ()
+
+
+#: the parts of a baseline's dense head (cost.baselines): run once per sequence after a last step
+BASELINE_HEAD_PARTS = ("head weights", "head rows", "head lanes", "head outputs")
 
 
 def _kind_counts(inv: Inventory) -> dict[str, int]:
@@ -188,7 +206,8 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
                              f"{timing.pipeline_depth} pipelined layer(s) stepping every P = {P} cycles, "
                              f"(T + {timing.pipeline_depth - 1}) x {P} + {RESULT_CYCLES} cycles for T steps"),
                 ops_unit="stream-bit XNOR",
-                params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P)
+                params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P,
+                sequence_parts=sequence_layers(netlist))
     shapes = layer_shapes(model)
     head = head_shape(model)            # the baselines carry the same dense head as the SC design
     kind = weight_kind(model)
@@ -199,6 +218,8 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
                  fixed_point_design(shapes, bits=bits, parallelism=p_eq, head=head),
                  binary_weight_design(shapes, weights=kind, act_bits=bits, head=head),
                  binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq, head=head)]
+    if head is not None and sequence_layers(netlist):      # the same head, once per sequence
+        baselines = [dataclasses.replace(b, sequence_parts=BASELINE_HEAD_PARTS) for b in baselines]
     result = compare(sc, baselines, config.cost_target, steps=steps)
     result["equal_latency_parallelism"] = p_eq
     result["timing"] = timing.to_json()

@@ -67,7 +67,7 @@ def xnor_lstm_reference_parts(input_size: int, hidden_size: int, length: int, *,
             .add("apc", inputs=2)                                     # f*c + i*g (integral)
             .add("wfsm", states=cell_fsm_states, weight_bits=b, max_step=2)   # tanh(c)
             .add("counter", width=c_w, increment_bits=2)              # c
-            .add("requantize", input_width=c_w, output_width=n, domain="stream")
+            .add("requantize", input_width=c_w, output_width=min(n, c_w), domain="stream")  # a narrower c is shifted in
             .add("register", width=n, domain="stream")                # c hold
             .add("sng", width=n)                                      # c re-encoded
             .add("counter", width=unsigned_width(L)))                 # h

@@ -13,11 +13,12 @@ from ..errors import SCValueError
 from .inventory import Activity, CostReport, Design
 from .targets import Target, load_target
 
-#: metric name -> CostReport attribute compared by the ratio table
+#: ratio name -> CostReport attribute compared by the ratio table: the same name as the
+#: quantity's in ``designs[...]["cost"]`` (one name per quantity in every JSON)
 RATIO_METRICS = {
     "area": "area",
-    "energy_per_inference": "energy_per_inference_j",
-    "latency": "latency_s",
+    "energy_per_inference_j": "energy_per_inference_j",
+    "latency_s": "latency_s",
     "complexity": "complexity",
     "flip_flops": "flip_flops",
     "memory_bits": "memory_bits",

@@ -27,6 +27,11 @@ Counting from the clock edge that samples ``start`` (cycle 0 is the cycle in whi
 
 The step throughput is one time step per P cycles once the pipeline is full.
 
+A streamed head after a ``last_step`` layer is launched when the last recurrent layer finishes its
+LAST step and runs one step: it occupies the slot in which it would have run step T - 1, so the
+figures above are unchanged (``valid`` is then high once, at ``latency_cycles``; the cost model
+charges its switching energy for one period P only, ``cost.inventory.Design.sequence_parts``).
+
 The analytic XNOR-LSTM reference datapath (:mod:`.reference`, docs/background.md §5) is a different circuit with
 its own step of L + ``overhead_cycles`` cycles; it shares only :func:`pipeline_latency_cycles`.
 """

@@ -27,6 +27,7 @@ from ..config import CompileConfig, config_from_dict
 from ..errors import ConfigError, ModelFormatError, OutputExistsError
 from ..frontends import load_model
 from ..io import atomic_dir, atomic_file, check_writable, load_npy, read_json
+from ..metrics import evaluate_metric
 from ..reference import forward
 from .data import load_data
 from .fixed_point import run_baselines
@@ -95,6 +96,9 @@ def explore(model: Any, space: str | os.PathLike, data: str | os.PathLike, outdi
            "fingerprint": fingerprint(m, val.calibration), "data": str(data), "data_digest": val.digest,
            "metric": val.metric, "space": sp.to_json(), "cost_target": cfg0.cost_target,
            "objectives": [{"name": o.name, "direction": o.direction} for o in objectives]}
+    if val.y is not None:   # what every trial's metric is judged against
+        q = evaluate_metric(val.metric, val.reference, val.y)
+        doc["quantized_metric"] = {"value": q.value, "low": q.low, "high": q.high, "sequences": q.sequences}
     if resume:
         old = _manifest(out)
         for key in SAME_ON_RESUME:

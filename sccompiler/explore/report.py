@@ -181,7 +181,13 @@ def report_text(summary: dict, records: Sequence[dict], baselines: Sequence[dict
              f"Data `{manifest.get('data')}`; objectives: "
              + ", ".join(f"{o.name} ({o.direction})" for o in objectives)
              + (f"; constraints: {', '.join(c.text for c in constraints)}" if constraints else "") + "; "
-             f"cost target `{manifest.get('cost_target')}`, energy and latency per inference of the data's steps.", "",
+             f"cost target `{manifest.get('cost_target')}`, energy and latency per inference of the data's steps.", ""]
+    q = manifest.get("quantized_metric")
+    if q:
+        lines += [f"The quantized model itself: {manifest.get('metric')} {_fmt(q['value'])} "
+                  f"(95% interval {_fmt(q['low'])} .. {_fmt(q['high'])}, {q['sequences']} sequences); "
+                  "`error` is the mean |SC - quantized model| of the outputs.", ""]
+    lines += [
              f"{summary['trials']} trials: {summary['ok']} measured, {summary['failed']} failed, "
              f"{summary['duplicates']} proposed again (answered from their first run), "
              f"{summary['feasible']} distinct feasible. Last run: {run.get('trials', 0)} trials in "

@@ -20,14 +20,17 @@ Accepted on the data path:
   created (LSTM/GRU's ``num_directions`` axis), ``Reshape`` that flattens the leading axes to
   ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes),
   ``Reshape`` that provably only drops the size-1 direction axis (the dynamo exporter's pattern,
-  with a constant or a ``Shape``-computed target: :mod:`.onnx_shapes`).
+  with a constant or a ``Shape``-computed target: :mod:`.onnx_shapes`);
+* the last time step (a ``LastStep`` layer, :mod:`.onnx_select`): ``Gather``/``Slice`` of the last
+  step of the time axis, an LSTM/GRU's ``Y_h`` (h_n) and PyTorch's stacked ``h_n`` (``Concat`` of
+  every layer's ``Y_h``) followed by ``Gather`` of its last row.
 
 Weights in external data files are read by :mod:`.onnx_external` (checked paths and sizes).
 What imports and what is refused, and why: docs/frontends.md.
 
 Anything else on the data path, a second graph input that reaches it, or a branching data path
 raises :class:`~sccompiler.errors.UnsupportedOpError` naming the op and node.  Extra graph outputs
-that do not lie on the data path (e.g. ``h_n``) are dropped and listed in
+that do not lie on the data path (e.g. an unused ``h_n``) are dropped and listed in
 ``model.metadata["onnx"]["ignored_outputs"]``.
 
 Weights are mapped to the IR conventions (gate order i,f,g,o for LSTM and r,z,n for GRU, the
@@ -68,6 +71,7 @@ from ..quantize.detect import detect_quant
 from .onnx_external import has_external_data, load_external_data
 from .onnx_graph import OnnxGraph, import_onnx
 from .onnx_quant import QUANT_OPS
+from .onnx_select import final_state, state_concat, time_gather, time_slice
 from .onnx_shapes import AxisInfo, ShapeEvaluator, sequence_lens_full, squeeze_reshape
 
 #: ONNX LSTM stacks gates i, o, f, c; the IR wants i, f, g(=c), o
@@ -77,7 +81,8 @@ ONNX_TO_IR_GRU_BLOCKS = (1, 0, 2)
 _ACTIVATION_OPS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Relu": "relu", "Softmax": "softmax"}
 _DEFAULT_RNN_ACTIVATIONS = {"LSTM": ("sigmoid", "tanh", "tanh"), "GRU": ("sigmoid", "tanh")}
 SUPPORTED_DATA_OPS = ("LSTM", "GRU", "Gemm", "MatMul", "Add", "Gather", "BatchNormalization",
-                      *_ACTIVATION_OPS, "Identity", "Transpose", "Squeeze", "Unsqueeze", "Reshape")
+                      *_ACTIVATION_OPS, "Identity", "Transpose", "Squeeze", "Unsqueeze", "Reshape",
+                      "Slice", "Concat")
 
 #: axis label of a feature axis, of the size-1 direction axis of LSTM/GRU outputs, of Unsqueeze
 FEATURE, DIRECTION, UNIT = "F", "D", "U"
@@ -117,7 +122,18 @@ class _Importer:
             "Identity": self._identity, "Transpose": self._transpose, "Squeeze": self._squeeze,
             "Unsqueeze": self._unsqueeze, "Reshape": self._reshape,
             **{op: self._activation for op in _ACTIVATION_OPS},
+            # the last time step (sequence-level heads): .onnx_select
+            "Slice": lambda node, labels: time_slice(self, node, labels),
+            "Concat": lambda node, labels: state_concat(self, node, labels),
         }
+        #: the recurrent nodes of the walk, in order (h_n of a stack: .onnx_select.state_concat)
+        self.rnn_nodes: list[Any] = []
+        self.stack_size = 0
+
+    @property
+    def current(self) -> str:
+        """The data tensor the node being handled reads."""
+        return self._current
 
     # ------------------------------------------------------------------ utilities
     def fail(self, node: Any, detail: str) -> UnsupportedOpError:
@@ -236,10 +252,10 @@ class _Importer:
             layer = GRU(name, input_size=int(w.shape[2]), hidden_size=hidden,
                         linear_before_reset=bool(a.get("linear_before_reset", 0)), **tensors)
         self.add_layer(node, layer, {k: v for k, v in quant.items() if v is not None})
+        self.rnn_nodes.append(node)
         y = node.output[0] if node.output else ""
         if not y or (not g.consumers.get(y) and y not in g.outputs):
-            raise self.fail(node, "only the final state (Y_h/Y_c) is used; the compiler's recurrent layers "
-                                  "output the whole hidden sequence Y")
+            return final_state(self, node, labels, layout)     # h_n: the last step of Y
         if labels is None:
             return y, None
         out = (labels[0], DIRECTION, labels[1], FEATURE) if layout == 0 else (labels[0], labels[1], DIRECTION, FEATURE)
@@ -354,8 +370,7 @@ class _Importer:
     def _gather(self, node: Any, labels: tuple) -> tuple[str, tuple]:
         a = self.g.attrs(node)
         if node.input[0] == self._current:
-            raise self.fail(node, "selecting part of the data (e.g. the last time step) is not supported; the "
-                                  "compiler's layers act on every time step")
+            return time_gather(self, node, labels)             # the last time step (.onnx_select)
         if self.walk.layers:
             raise self.fail(node, "an embedding (Gather) is only supported as the first layer")
         if len(node.input) < 2 or node.input[1] != self._current or a.get("axis", 0) != 0:
@@ -465,8 +480,11 @@ class _Importer:
         shape = [int(v) for v in g.const(node.input[1], node)]
         width = self.feature_width()
         core = [lab for lab in labels if lab not in (DIRECTION, UNIT)]
-        # (..., features) -> (-1, features): merge the leading axes (row-major keeps each vector)
-        if (len(shape) == 2 and labels[-1] == FEATURE and shape[0] == -1 and shape[1] == width
+        # (..., features) -> (-1, features) or (B*T, -1) with the static sizes of an export: merge
+        # the leading axes (row-major keeps each vector)
+        lead = [self.static_size(lab) for lab in core[:-1]]
+        merged = None not in lead and len(shape) == 2 and shape[0] == int(np.prod(lead)) and shape[1] in (-1, width)
+        if (len(shape) == 2 and labels[-1] == FEATURE and (shape[0] == -1 and shape[1] == width or merged)
                 and len(core) >= 2 and not any(isinstance(lab, tuple) for lab in core)):
             return node.output[0], (tuple(core[:-1]), FEATURE)
         # (merged, features) -> (a, b, ..., features): the exact inverse, checked on static sizes

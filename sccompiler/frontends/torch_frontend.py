@@ -1,31 +1,33 @@
 """Import PyTorch models: an ``nn.Module``, a ``state_dict`` or a ``.pt``/``.pth`` file.
 
-Module import walks the module tree and turns each supported leaf into IR layers:
-``nn.Embedding``, ``nn.LSTM``/``nn.GRU`` (one IR layer per stacked layer; ``bidirectional`` and
-``proj_size`` are unsupported), ``nn.Linear``, ``nn.BatchNorm1d`` (inference statistics, applied to
-the feature axis), ``nn.Sigmoid``/``nn.Tanh``/``nn.ReLU``/``nn.Softmax`` (over the last axis);
-``nn.Dropout`` and ``nn.Identity`` are skipped (inference).  ``nn.Sequential`` and custom modules are
-entered recursively; **a custom module's children are taken in registration order** (the order of
-the ``self.x = ...`` assignments in ``__init__``), which must be the order ``forward`` applies them
-— PyTorch offers no way to check this without tracing.  A custom module holding parameters of its
-own, or any other leaf module, raises :class:`~sccompiler.errors.UnsupportedOpError`.
+**Module** import goes through the module's real computation: it is exported to ONNX
+(``torch.onnx.export``, the legacy exporter at opset 17) on an example input (``example_input``, or a
+small random one of the shape its first layer takes), that graph is imported by the ONNX frontend,
+and the imported model must reproduce the module, run in float64 on the same input, to a relative
+error of 1e-6 -- otherwise the import is refused.  So functional ops in ``forward``
+(``torch.tanh(y)``, ``y[:, -1]``), the order ``forward`` applies the children in and their layouts
+are honoured, and whatever the ONNX frontend cannot express is refused, never guessed.  Refused
+before export: ``nn.Embedding(max_norm=...)`` (it rewrites its weights during forward).  Layer names
+are the module paths where the export kept them (``lstm``, ``head.0``).
 
 ``state_dict`` import infers layer kinds from key patterns (``weight_ih_l0`` ... -> LSTM or GRU by
 the gate count, ``weight``+``bias`` -> Linear, ``running_mean``/``running_var`` -> batch norm, a
 bias-less first ``weight`` -> Embedding when ``input_kind="tokens"`` or its name contains
-``emb``/``encoder``) in key order.  Parameter-free layers (activations) are invisible in a
-``state_dict``, and so is a batch norm's ``eps`` (the PyTorch default 1e-5 is used); import the
-module to keep them.
+``emb``/``encoder``) in key order: a state_dict holds no computation, so this assumes a plain
+stack (embedding, recurrent layers, per-step linear/batch-norm head) applied in key order.
+Parameter-free layers (activations) are invisible in a ``state_dict``, and so is a batch norm's
+``eps`` (the PyTorch default 1e-5 is used); import the module (or its ONNX export) to keep them.
 
 torch is imported lazily: a plain dict of numpy arrays needs no torch at all.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,6 @@ from ..errors import MissingDependencyError, ModelFormatError, UnsupportedOpErro
 from ..ir.model import (
     GRU,
     LSTM,
-    Activation,
     BatchNorm,
     BatchNormParams,
     Embedding,
@@ -98,55 +99,187 @@ def _batchnorm(name: str, weight: Any, bias: Any, mean: Any, var: Any, eps: floa
 # ----------------------------------------------------------------------------- nn.Module
 
 
-def _module_layers(module: Any, name: str) -> Iterator[Layer]:
+#: the opset of the internal export (what the ONNX frontend reads best; the legacy exporter)
+EXPORT_OPSET = 17
+#: synthesized example input: batch and time differ, so a swapped layout cannot pass the check
+EXAMPLE_BATCH, EXAMPLE_STEPS = 3, 5
+#: the imported model must reproduce the module (run in float64) to this relative error
+MATCH_TOLERANCE = 1e-6
+
+
+def _refuse_statically(module: Any) -> None:
+    """What an export would hide: computations that change the module's own weights."""
+    nn = _import_torch().nn
+    for path, sub in module.named_modules():
+        if isinstance(sub, nn.RNNBase) and sub.bidirectional:
+            raise UnsupportedOpError(type(sub).__name__, path or "<root>",
+                                     "bidirectional recurrent layers are not supported")
+        if isinstance(sub, nn.RNNBase) and getattr(sub, "proj_size", 0):
+            raise UnsupportedOpError(type(sub).__name__, path or "<root>",
+                                     f"proj_size={sub.proj_size} is not supported")
+        if isinstance(sub, nn.Embedding) and sub.max_norm is not None:
+            raise UnsupportedOpError("Embedding", path or "<root>",
+                                     f"max_norm={sub.max_norm} renormalizes the weights during forward, so no fixed "
+                                     "weights describe the module; renormalize once and set max_norm=None")
+
+
+def _example_inputs(module: Any, input_kind: str | None, input_size: int | None) -> list:
+    """Candidate inputs for the export and the check, one per parametrized leaf (Embedding, RNN,
+    Linear) in registration order: token ids of its vocabulary, or features of its width
+    (time-major for an RNN without ``batch_first``).  The first one ``forward`` accepts is used;
+    only the shape comes from here, the export and the check run the module's real ``forward``."""
     torch = _import_torch()
     nn = torch.nn
-    type_name = type(module).__name__
-    if isinstance(module, (nn.LSTM, nn.GRU)):
-        kind = "lstm" if isinstance(module, nn.LSTM) else "gru"
-        if module.bidirectional:
-            raise UnsupportedOpError(type_name, name, "bidirectional recurrent layers are not supported")
-        if getattr(module, "proj_size", 0):
-            raise UnsupportedOpError(type_name, name, f"proj_size={module.proj_size} is not supported")
-        params = dict(module.named_parameters())
-        yield from _rnn_layers(kind, name, params, module.num_layers, module.input_size, module.hidden_size)
-    elif isinstance(module, nn.Linear):
-        yield Linear(name, in_size=module.in_features, out_size=module.out_features,
-                     weight=_tensor(module.weight), bias=_tensor(module.bias) if module.bias is not None else None)
-    elif isinstance(module, nn.Embedding):
-        yield Embedding(name, num_embeddings=module.num_embeddings, embedding_dim=module.embedding_dim,
-                        weight=_tensor(module.weight))
-    elif isinstance(module, nn.BatchNorm1d):
-        if module.running_mean is None or module.running_var is None:
-            raise UnsupportedOpError(type_name, name, "needs running statistics (track_running_stats=True)")
-        yield _batchnorm(name, module.weight, module.bias, module.running_mean, module.running_var, module.eps)
-    elif isinstance(module, (nn.Sigmoid, nn.Tanh, nn.ReLU)):
-        func = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu"}[type(module)]
-        yield Activation(name, function=func)
-    elif isinstance(module, nn.Softmax):
-        if module.dim not in (-1, 2):
-            raise UnsupportedOpError(type_name, name, f"softmax over dim={module.dim}; only the last "
-                                                      f"(feature) axis (dim=-1) is supported")
-        yield Activation(name, function="softmax")
-    elif isinstance(module, (nn.Dropout, nn.Identity)):
-        return
-    else:
-        children = list(module.named_children())
-        own = [n for n, p in module.named_parameters(recurse=False)]
-        if own:
-            raise UnsupportedOpError(type_name, name or "<root>",
-                                     f"a custom module with its own parameters ({', '.join(own)}) is not supported")
-        if not children:
-            raise UnsupportedOpError(type_name, name or "<root>", "module type not supported")
-        for child_name, child in children:
-            yield from _module_layers(child, f"{name}.{child_name}" if name else child_name)
+    gen = torch.Generator().manual_seed(0)
+    out, seen = [], set()
+    for _, m in module.named_modules():
+        if input_kind == "tokens" or (input_kind is None and isinstance(m, nn.Embedding)):
+            vocab = input_size or (m.num_embeddings if isinstance(m, nn.Embedding) else None)
+            key = ("tokens", vocab)
+            if vocab and key not in seen:
+                out.append(torch.randint(0, int(vocab), (EXAMPLE_BATCH, EXAMPLE_STEPS), generator=gen))
+        elif isinstance(m, (nn.RNNBase, nn.Linear)):
+            width = input_size or (m.input_size if isinstance(m, nn.RNNBase) else m.in_features)
+            time_major = isinstance(m, nn.RNNBase) and not m.batch_first
+            key = ("features", width, time_major)
+            if key not in seen:
+                shape = (EXAMPLE_STEPS, EXAMPLE_BATCH, width) if time_major else (EXAMPLE_BATCH, EXAMPLE_STEPS, width)
+                out.append(torch.randn(*shape, generator=gen, dtype=torch.float64).float())
+        else:
+            continue
+        seen.add(key)
+    return out
 
 
-def _from_module(module: Any) -> list[Layer]:
-    root_name = type(module).__name__.lower()
-    if not any(True for _ in module.named_children()):
-        return list(_module_layers(module, root_name))
-    return list(_module_layers(module, ""))
+def _example_input(module: Any, input_kind: str | None, input_size: int | None):
+    torch = _import_torch()
+    for x in _example_inputs(module, input_kind, input_size):
+        try:
+            with torch.no_grad():
+                module(x)
+        except Exception:  # noqa: BLE001, S112 - this candidate's shape is not the module's input
+            continue
+        return x
+    raise ModelFormatError(f"cannot find an input {type(module).__name__}.forward accepts (tried the shapes of its "
+                           "layers); pass example_input")
+
+
+def _export(module: Any, x: Any) -> Any:
+    """The module's computation on ``x`` as ONNX (the legacy exporter: opset 17, dynamic axes)."""
+    import warnings  # noqa: PLC0415
+
+    torch = _import_torch()
+    from .onnx_graph import import_onnx  # noqa: PLC0415
+
+    onnx, _ = import_onnx()
+    buf = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # static shapes: a forward's reshape(b * t, -1) becomes a constant shape the importer
+            # reads as merging batch and time (checked on the example below, whose axes differ)
+            torch.onnx.export(module, (x,), buf, dynamo=False, opset_version=EXPORT_OPSET, input_names=["input"])
+    except Exception as exc:  # noqa: BLE001 - the exporter raises many types for what it cannot trace
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedOpError(type(module).__name__, "<root>",
+                                 f"torch.onnx.export cannot trace this module ({first[:200]}); export it to ONNX "
+                                 "yourself or simplify forward") from None
+    proto = onnx.load_from_string(buf.getvalue())
+    if len(proto.graph.output) != 1:
+        raise UnsupportedOpError(type(module).__name__, "<root>",
+                                 f"forward returns {len(proto.graph.output)} tensors; return only the one to compile "
+                                 "(e.g. wrap the module)")
+    return proto
+
+
+def _module_names(model: Model, module: Any) -> Model:
+    """Layer names from the module tree where the export kept them ('lstm.LSTM' -> 'lstm')."""
+    paths = {p for p, _ in module.named_modules() if p}
+    wanted = [lay.name.rpartition(".")[0] if lay.name.rpartition(".")[0] in paths else lay.name
+              for lay in model.layers]
+    if len(set(wanted)) != len(wanted):
+        return model
+    layers = tuple(lay.replace(name=n) if n != lay.name else lay for lay, n in zip(model.layers, wanted))
+    return Model(layers, model.input, model.name, dict(model.metadata))
+
+
+def _as_ir_layout(a: np.ndarray, layout: str | None) -> np.ndarray:
+    """An array in the ONNX graph's layout ('TBF', 'BT', 'BF', ...) as the IR's batch-major one
+    (an output without a time axis, a last-step head's, is the IR's length-1 time axis)."""
+    if layout and "B" in layout and "T" not in layout and a.ndim == len(layout):
+        b = layout.index("B")
+        return np.expand_dims(np.moveaxis(a, b, 0), 1)
+    if not layout or "B" not in layout or "T" not in layout:
+        return a
+    order = [layout.index("B"), layout.index("T")] + [k for k in range(len(layout)) if layout[k] not in "BT"]
+    return np.transpose(a, order[:a.ndim])
+
+
+class _SequenceOutput:
+    """``nn.LSTM``/``nn.GRU`` -> a module returning only its output sequence ``y`` (built lazily:
+    torch is optional)."""
+
+    @staticmethod
+    def of(torch, rnn):
+        class SequenceOutput(torch.nn.Module):
+            def __init__(self, inner):
+                super().__init__()
+                self.rnn = inner
+
+            def forward(self, x):
+                return self.rnn(x)[0]
+
+        return SequenceOutput(rnn)
+
+
+def _from_module(module: Any, example_input: Any, input_kind: str | None, input_size: int | None,
+                 name: str) -> Model:
+    """Import a module through its real computation: export to ONNX on an example input, import
+    that graph, and check that the imported model reproduces the module (run in float64) on the
+    same input -- else refuse.  Nothing is inferred from the order modules are registered in."""
+    import copy  # noqa: PLC0415
+
+    torch = _import_torch()
+    from ..reference import forward  # noqa: PLC0415
+    from .onnx_frontend import load_onnx  # noqa: PLC0415
+
+    _refuse_statically(module)
+    if isinstance(module, torch.nn.RNNBase):
+        module = _SequenceOutput.of(torch, module)   # a bare LSTM/GRU: its output sequence, not (h_n, c_n)
+    was_training = module.training
+    module.eval()
+    try:
+        x = _example_input(module, input_kind, input_size) if example_input is None else torch.as_tensor(example_input)
+        if x.dtype == torch.float64:
+            x = x.float()
+        proto = _export(module, x)
+        model = load_onnx(proto, name=name, input_kind=input_kind, input_size=input_size)
+        with torch.no_grad():
+            try:
+                expected = copy.deepcopy(module).double()(x if not x.is_floating_point() else x.double())
+            except Exception as exc:  # noqa: BLE001 - the user's forward, in float64
+                raise UnsupportedOpError(type(module).__name__, "<root>", f"forward fails in float64 "
+                                         f"({str(exc)[:200]}); cannot check the import") from None
+    finally:
+        module.train(was_training)
+    if not isinstance(expected, torch.Tensor):
+        raise UnsupportedOpError(type(module).__name__, "<root>", "forward must return one tensor")
+    info = model.metadata.get("onnx", {})
+    tokens = model.input.kind == "tokens"
+    xi = _as_ir_layout(x.numpy(), info.get("input_layout"))
+    want = _as_ir_layout(expected.numpy(), info.get("output_layout"))
+    got = forward(model, xi if tokens else xi.astype(np.float64))
+    err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
+    scale = 1.0 + float(np.max(np.abs(want))) if want.size else 1.0
+    if not err <= MATCH_TOLERANCE * scale:
+        raise UnsupportedOpError(type(module).__name__, "<root>",
+                                 f"the imported model does not reproduce the module (max error {err:.3g} on the "
+                                 f"example input, shapes {got.shape} vs {want.shape}); refusing rather than "
+                                 "guessing its computation")
+    meta = {**model.metadata, "source": "torch",
+            "torch": {"import": "onnx-export", "opset": EXPORT_OPSET, "example_shape": list(x.shape),
+                      "max_error_vs_torch": err}}
+    return _module_names(Model(model.layers, model.input, model.name, meta), module).validate()
 
 
 # ---------------------------------------------------------------------------- state_dict
@@ -212,6 +345,13 @@ def _from_state_dict(state: dict, input_kind: str | None) -> list[Layer]:
                                      weight=Tensor(weight, detect_quant(weight)), bias=bias))
         else:
             raise UnsupportedOpError(f"parameters {sorted(keys)}", name, "cannot infer a supported layer kind")
+    first = layers[0] if layers else None
+    if (isinstance(first, Linear) and first.bias is None and len(layers) > 1 and input_kind is None
+            and isinstance(layers[1], (LSTM, GRU)) and layers[1].input_size == first.in_size != first.out_size):
+        # what a bias-free "Linear" in front of a recurrent layer of its input width really is
+        raise ModelFormatError(f"state_dict: {first.name}.weight {first.weight.shape} feeds {layers[1].name} by its "
+                               f"second axis, like an embedding table; pass input_kind='tokens' (scc convert "
+                               "--input-kind tokens) to import it as one, or import the module itself")
     return layers
 
 
@@ -233,18 +373,23 @@ def _load_file(path: Path) -> dict:
 
 
 def load_torch(source: Any, *, name: str | None = None, input_kind: str | None = None,
-               input_size: int | None = None) -> Model:
-    """Import an ``nn.Module``, a ``state_dict`` (dict) or a ``.pt``/``.pth`` file into the IR."""
+               input_size: int | None = None, example_input: Any = None) -> Model:
+    """Import an ``nn.Module``, a ``state_dict`` (dict) or a ``.pt``/``.pth`` file into the IR.
+
+    A module is imported through its computation (module docstring); ``example_input`` is the
+    input it is exported and checked on (default: a small random one of the shape its first
+    layer takes)."""
     default_name = "model"
+    if hasattr(source, "named_children") and hasattr(source, "named_parameters") and not isinstance(source, dict):
+        return _from_module(source, example_input, input_kind, input_size, name or type(source).__name__)
+    if example_input is not None:
+        raise ModelFormatError("example_input applies to an nn.Module only")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         layers = _from_state_dict(_load_file(path), input_kind)
         default_name = path.stem
     elif isinstance(source, dict):
         layers = _from_state_dict(source, input_kind)
-    elif hasattr(source, "named_children") and hasattr(source, "named_parameters"):
-        layers = _from_module(source)
-        default_name = type(source).__name__
     else:
         raise ModelFormatError(f"cannot import a {type(source).__name__} as a PyTorch model")
     if not layers:

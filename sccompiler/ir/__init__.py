@@ -13,6 +13,7 @@ from .model import (
     BatchNormParams,
     Embedding,
     InputSpec,
+    LastStep,
     Layer,
     Linear,
     Model,
@@ -22,6 +23,6 @@ from .model import (
 
 __all__ = [
     "ACTIVATIONS", "FLOAT", "GRU", "GRU_GATE_ORDER", "LAYER_TYPES", "LSTM", "LSTM_GATE_ORDER",
-    "Activation", "BatchNorm", "BatchNormParams", "Embedding", "InputSpec", "Layer", "Linear",
+    "Activation", "BatchNorm", "BatchNormParams", "Embedding", "InputSpec", "LastStep", "Layer", "Linear",
     "Model", "QuantSpec", "Tensor",
 ]

@@ -13,6 +13,9 @@ Conventions (every frontend maps to these explicitly, every later stage relies o
 * Data are batch-major: inputs ``(batch, time, features)`` or token ids ``(batch, time)``.
 * The model is a chain: layer k consumes layer k-1's output (``Model.graph()`` gives a networkx
   view of it).  Recurrent layers output the whole hidden sequence ``(batch, time, hidden)``.
+* A :class:`LastStep` layer keeps only the last time step: its output is ``(batch, 1, features)``
+  (the time axis is kept, of length 1), so every layer after it (a sequence-level head) runs once
+  per sequence.  PyTorch's ``fc(y[:, -1])`` and ``fc(h_n[-1])`` are ``LastStep`` then ``Linear``.
 """
 
 from __future__ import annotations
@@ -385,8 +388,17 @@ class Activation(Layer):
             raise UnsupportedOpError(self.function, self.name, f"supported: {', '.join(ACTIVATIONS)}")
 
 
+@dataclass(frozen=True, eq=False)
+class LastStep(Layer):
+    """Keep the last time step: ``(batch, time, F) -> (batch, 1, F)``.  The layers after it see a
+    sequence of one step (a sequence-level head runs once per sequence); no recurrent layer may
+    follow it."""
+
+    kind: ClassVar[str] = "last_step"
+
+
 LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.kind: cls for cls in (LSTM, GRU, Linear, Embedding, BatchNorm, Activation)
+    cls.kind: cls for cls in (LSTM, GRU, Linear, Embedding, BatchNorm, Activation, LastStep)
 }
 
 
@@ -441,8 +453,17 @@ class Model:
         if self.input.kind not in ("features", "tokens"):
             raise InvalidWeightsError(f"input kind must be 'features' or 'tokens', got {self.input.kind!r}")
         width: int | None = self.input.size if self.input.kind == "features" else None
+        last_step: Layer | None = None
         for k, lay in enumerate(self.layers):
             lay.validate()
+            if isinstance(lay, LastStep):
+                if last_step is not None:
+                    raise InvalidWeightsError(f"layer {lay.name!r}: a second LastStep (after {last_step.name!r}); "
+                                              "the sequence has one step left")
+                last_step = lay
+            elif isinstance(lay, (LSTM, GRU)) and last_step is not None:
+                raise InvalidWeightsError(f"layer {lay.name!r}: a recurrent layer after LastStep "
+                                          f"{last_step.name!r} is not supported (it would see one time step)")
             if isinstance(lay, Embedding):
                 if k != 0 or self.input.kind != "tokens":
                     raise InvalidWeightsError(

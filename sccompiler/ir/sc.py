@@ -57,6 +57,8 @@ OPS: dict[str, str] = {
     "counter": "word",         # up counter of ones
     "updown_counter": "word",  # signed counter of an integral stream
     "decode": "value",         # counter word -> value (+ sign / requantize / saturate)
+    "last_step": "value",      # the value of the last time step only: the layers after it run once
+                               # per sequence (the runtimes keep step T-1 of this layer's output)
 }
 INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "input": (), "register": (), "lookup": ("value",), "affine": ("value",), "activation": ("value",),
@@ -65,7 +67,7 @@ INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "islice": ("int",), "xnor_int": ("bits", "int"),
     "xnor_apc": ("bits", "value"),       # + the exact operand values when zero inputs gate XNORs off
     "apc": ("bits", "int"), "wfsm": ("int", "bits"), "counter": ("bits",),
-    "updown_counter": ("int",), "decode": ("word",),
+    "updown_counter": ("int",), "decode": ("word",), "last_step": ("value",),
 }
 ENCODINGS = ("bipolar", "unipolar", "integral", "binary")
 #: activation codes of gate-table (``act``) and WFSM-bank (``target_act``) arrays
@@ -185,7 +187,7 @@ class LayerPlan:
     """What one model layer became: its kind, stream length and the options chosen."""
 
     name: str
-    kind: str            # lstm | gru | dense | embedding | affine | activation
+    kind: str            # lstm | gru | dense | embedding | affine | activation | last_step
     length: int          # cycles per time step (0 for binary-domain layers)
     options: LayerOptions = field(default_factory=LayerOptions)
 

@@ -9,7 +9,7 @@ whole recipe; the ``lower_layers`` pass only stores its result.
 from __future__ import annotations
 
 from ..errors import UnsupportedOpError
-from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, Linear, Model
+from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
 from ..ir.sc import LayerOptions, LayerPlan, SCNetlist, SCNode
 from .common import GateDerived, node
 from .feedforward import lower_binary_domain, lower_dense
@@ -65,9 +65,10 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
             records.append(LayerPlan(lay.name, "dense", plan.length if plan.mode == "stream" else 0,
                                      LayerOptions(mode=plan.mode, sng_bits=plan.sng_bits)))
             out = new[-1]
-        elif isinstance(lay, (Embedding, BatchNorm, Activation)):
+        elif isinstance(lay, (Embedding, BatchNorm, Activation, LastStep)):
             new = [lower_binary_domain(lay, prev)]
-            kind = {"embedding": "embedding", "batchnorm": "affine", "activation": "activation"}[lay.kind]
+            kind = {"embedding": "embedding", "batchnorm": "affine", "activation": "activation",
+                    "last_step": "last_step"}[lay.kind]
             records.append(LayerPlan(lay.name, kind, 0, LayerOptions(function=getattr(lay, "function", None))))
             out = new[-1]
         else:  # check_model rejects these before lowering

@@ -29,11 +29,20 @@ def weight_levels(t: Tensor | None, what: str, layer: str) -> tuple[np.ndarray, 
         return np.zeros(data.shape, dtype=np.int8), 1.0
     alpha = float(nz.max())
     if not np.allclose(nz, alpha, rtol=1e-6, atol=0):
+        distinct = np.unique(np.round(data, 12)).size
+        scheme = t.quant.scheme if t.quant.is_quantized else None
+        if scheme is None:
+            op, why = "float-weights", "quantize the model first, e.g. `scc quantize MODEL --scheme binary`"
+        else:
+            # quantized, but to more levels than an XNOR/AND multiplies by: no k-bit weight planes
+            label = f"int:{t.quant.bits}" if scheme == "int" else scheme
+            op = f"{label}-weights"
+            why = (f"it is {label}-quantized; re-quantize it `scc quantize MODEL --scheme ternary --requantize` "
+                   f"(check the metric it keeps with --targets), or cost it as a k-bit fixed-point design: "
+                   f"`scc baseline MODEL`")
         raise UnsupportedOpError(
-            "float-weights", layer,
-            f"{what} takes {np.unique(np.round(data, 12)).size} distinct values; the SC datapath needs "
-            "binary or ternary weights (every multiplication an XNOR): quantize the model first, "
-            "e.g. `scc quantize MODEL --scheme binary`")
+            op, layer, f"{what} takes {distinct} distinct values; the SC datapath needs binary or ternary "
+                       f"weights (every multiplication an XNOR or AND): {why}")
     return np.round(data / alpha).astype(np.int8), alpha
 
 

@@ -1,11 +1,11 @@
 """Dense layers (exact XNOR + popcount, or counted streams) and the binary-domain layers that
-need no streams (embedding lookup, standalone batch norm, activations)."""
+need no streams (embedding lookup, standalone batch norm, activations, the last-step select)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir.model import Activation, BatchNorm, Embedding, Linear
+from ..ir.model import Activation, BatchNorm, Embedding, LastStep, Linear
 from ..ir.sc import SCNode
 from .common import affine_tables, bias_vector, node, weight_levels
 from .plans import DensePlan
@@ -32,9 +32,12 @@ def lower_dense(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
                  {"mode": "counted"}, {"gain": np.full(lay.out_size, alpha * R), "bias": b})]
 
 
-def lower_binary_domain(lay: Embedding | BatchNorm | Activation, prev: SCNode) -> SCNode:
-    """One binary-domain node reading ``prev`` per time step."""
+def lower_binary_domain(lay: Embedding | BatchNorm | Activation | LastStep, prev: SCNode) -> SCNode:
+    """One binary-domain node reading ``prev`` per time step (``last_step``: the value of the last
+    step; the runtimes keep only that step of the layer's output)."""
     unbounded = (-np.inf, np.inf)
+    if isinstance(lay, LastStep):
+        return node(f"{lay.name}.y", "last_step", (prev.name,), prev.shape, lay.name, prev.encoding, prev.range)
     if isinstance(lay, Embedding):
         return node(f"{lay.name}.y", "lookup", (prev.name,), (lay.embedding_dim,), lay.name, "binary", unbounded,
                     {}, {"table": lay.weight.data})

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import CompileConfig
 from ..errors import ConfigError
-from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, Linear, Model
+from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
 from ..quantize.bnfold import design_layer
 from ..sim.rules import stats_rows
 from .common import affine_tables, bias_vector, exact_levels, weight_levels
@@ -83,7 +83,7 @@ class DensePlan:
 
 @dataclass(frozen=True)
 class PassThroughPlan:
-    """A binary-domain layer (embedding, batch norm, activation): no stream length of its own."""
+    """A binary-domain layer (embedding, batch norm, activation, last step): no stream length of its own."""
 
     name: str
     kind: str
@@ -216,6 +216,8 @@ def _pass_through_output(lay, feed: Feed) -> Feed:
         if lay.function in ("sigmoid", "tanh", "softmax"):
             return Feed(False, 1.0, 1.0)
         return Feed(False, 1.0, feed.range if not feed.exact else feed.scale)   # relu / identity keep the bound
+    if isinstance(lay, LastStep):
+        return feed                                   # the last step's values, as they are
     if isinstance(lay, BatchNorm):
         sc, sh = affine_tables(lay.params, lay.params.features)
         mag = feed.scale if feed.exact else feed.range

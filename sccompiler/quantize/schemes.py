@@ -8,16 +8,22 @@ describing the level set.  Definitions follow the authors' code where it is publ
 
   - deterministic binary ``W0*sign(W)`` with ``sign(0) = +1``;
   - stochastic binary ``+W0`` with ``p = clip((W/W0 + 1)/2, 0, 1)``, else ``-W0``;
-  - deterministic ternary with thresholds ``±W0/3``: ``+W0`` if ``W > W0/3``, ``-W0`` if
-    ``W < -W0/3``, else 0 (a weight exactly on a threshold maps to 0; *ours*, the authors' code
-    is not public);
-  - stochastic ternary ``W0*sign(W)*Bernoulli(clip(|W|/W0, 0, 1))``.
+  - deterministic ternary with thresholds ``±W0/3`` exactly as in the authors' code
+    (``arashardakani/Learning-Recurrent-Binary-Ternary-Weights``, ``layer.py``:
+    ``W0*([W > -W0/3] + [W > W0/3] - 1)``): ``+W0`` if ``W > W0/3``, ``-W0`` if ``W <= -W0/3``,
+    else 0 -- asymmetric at the thresholds, kept;
+  - stochastic ternary ``W0*sign(W)*Bernoulli(clip(|W|/W0, 0, 1))``;
+  - an LSTM's stacked ``(4H, I)`` matrix is one tensor with ``fan_out = 4H`` (their
+    ``sqrt(6/(n_inputs + 4*n_units))``), a GRU's ``3H`` likewise.
 
 * **Ott et al. 2016** (``ottj/QuantizedRNN``, ``regularization.py``),
   ``W0 = sqrt(6/(fan_in+fan_out))``:
 
   - deterministic ternary ``W0*([W > -W0/2] + [W > W0/2] - 1)``: ``+W0`` if ``W > W0/2``,
     ``-W0`` if ``W <= -W0/2``, else 0 (their comparison is asymmetric at the thresholds; kept);
+  - every gate matrix ``(I, H)`` has its own fan (``rounding_rnn.py``: ``sqrt(6/(inputs + H))``
+    for input weights, ``sqrt(6/(2H))`` for recurrent ones), so a stacked matrix uses
+    ``fan_out = H``, not the stack's rows (:func:`recurrent_fan_out`);
   - stochastic ternary: the same formula as ICLR's, with Ott's ``W0``;
   - pow2-ternary ("dual copy rounding"): ``clip(round(W*2^f), -(2^(f+i)-1), 2^(f+i)-1) / 2^f``
     with round half away from zero, defaults ``f = 1`` fractional and ``i = 0`` integer bits,
@@ -31,6 +37,12 @@ describing the level set.  Definitions follow the authors' code where it is publ
 * **int:K** (plain symmetric uniform, *ours*): ``scale = max|W| / (2^(K-1) - 1)``,
   ``q = round(W/scale)*scale`` with round half away from zero (stochastic: ``floor`` plus
   Bernoulli of the fraction, unbiased).  An all-zero tensor gets ``scale = 1``.
+
+Both authors compare in float32 (Theano ``floatX``, their ``W0`` a ``np.float32``): the ternary
+rules decide each weight's level on ``float32(W)`` against float32 thresholds computed as theirs
+(:func:`float32_thresholds`), so a port of their code assigns the same level to every weight; the
+levels themselves are the float64 ``±W0``.  Binary's ``W >= 0`` is kept in float64 (it differs
+from float32 only for negative weights below 1.4e-45, which float32 flushes to -0.0 and so to +W0).
 
 ``QuantSpec.levels`` is the scheme's whole codebook when it has at most
 :data:`~sccompiler.quantize.detect.MAX_DETECTED_LEVELS` entries, otherwise the values that occur.
@@ -127,6 +139,19 @@ def ott_scale(fan_in: int, fan_out: int) -> float:
     return math.sqrt(6.0 / (fan_in + fan_out))
 
 
+def recurrent_fan_out(scheme: str, gates: int, hidden_size: int) -> int:
+    """The ``fan_out`` of a recurrent layer's stacked ``(gates*H, fan_in)`` weight matrix under
+    ``scheme``: Ott et al. scale each gate matrix by its own fan (``H``); ICLR 2019 (and the
+    other schemes, which take no fan) the stack (``gates*H``)."""
+    return hidden_size if scheme == "ott-ternary" else gates * hidden_size
+
+
+def float32_thresholds(scale: float, divisor: int) -> tuple[np.float32, np.float32]:
+    """(-W0/d, W0/d) as the authors' Theano code computes them: ``W0`` a float32, divided in float32."""
+    w0 = np.float32(scale)
+    return np.float32(-w0 / np.float32(divisor)), np.float32(w0 / np.float32(divisor))
+
+
 def _resolve_w0(w0: float | None, fan_in, fan_out, scale_fn: Callable[[int, int], float]) -> float:
     if w0 is not None:
         if isinstance(w0, bool) or not (isinstance(w0, (int, float, np.floating))
@@ -171,18 +196,25 @@ def _ternarize(w, fan_in, fan_out, stochastic: bool, seed: SeedLike, w0: float |
     return q + 0.0, spec  # + 0.0 turns -0.0 into 0.0
 
 
+def _threshold_rule(arr: np.ndarray, scale: float, divisor: int) -> np.ndarray:
+    # both authors' code: [W > -W0/d] + [W > W0/d] - 1, in float32
+    lo, hi = float32_thresholds(scale, divisor)
+    w = arr.astype(np.float32)
+    return (w > lo).astype(np.float64) + (w > hi) - 1.0
+
+
 def _iclr_ternary_rule(arr: np.ndarray, scale: float) -> np.ndarray:
-    return (arr > scale / 3).astype(np.float64) - (arr < -scale / 3)
+    return _threshold_rule(arr, scale, 3)
 
 
 def _ott_ternary_rule(arr: np.ndarray, scale: float) -> np.ndarray:
-    # their code: [W > -W0/2] + [W > W0/2] - 1
-    return (arr > -scale / 2).astype(np.float64) + (arr > scale / 2) - 1.0
+    return _threshold_rule(arr, scale, 2)
 
 
 def ternary(w, fan_in: int | None = None, fan_out: int | None = None, *, stochastic: bool = False,
             seed: SeedLike = None, w0: float | None = None) -> QuantResult:
-    """ICLR 2019 ternarization to {-W0, 0, W0}, thresholds ±W0/3 (module docstring)."""
+    """ICLR 2019 ternarization to {-W0, 0, W0}, thresholds ±W0/3 exactly as in the authors' code
+    (``-W0/3`` itself maps to ``-W0``, ``+W0/3`` to 0; compared in float32: module docstring)."""
     return _ternarize(w, fan_in, fan_out, stochastic, seed, w0, "ternary", iclr_scale,
                       _iclr_ternary_rule)
 
@@ -350,13 +382,12 @@ def parse_scheme(text: str) -> tuple[Scheme, int | None]:
 TENSOR_CATEGORIES = ("weights", "embeddings", "biases")
 
 
-def _tensor_plan(layer) -> list[tuple[str, str, int | None, int | None]]:
-    """(field, category, fan_in, fan_out) for each tensor of a layer."""
+def _tensor_plan(layer, scheme: str = "binary") -> list[tuple[str, str, int | None, int | None]]:
+    """(field, category, fan_in, fan_out) for each tensor of a layer under ``scheme``."""
     if isinstance(layer, (LSTM, GRU)):
-        gates = 4 if isinstance(layer, LSTM) else 3
-        rows = gates * layer.hidden_size
-        return [("w_ih", "weights", layer.input_size, rows),
-                ("w_hh", "weights", layer.hidden_size, rows),
+        fan_out = recurrent_fan_out(scheme, 4 if isinstance(layer, LSTM) else 3, layer.hidden_size)
+        return [("w_ih", "weights", layer.input_size, fan_out),
+                ("w_hh", "weights", layer.hidden_size, fan_out),
                 ("b_ih", "biases", None, None), ("b_hh", "biases", None, None)]
     if isinstance(layer, Linear):
         return [("weight", "weights", layer.in_size, layer.out_size), ("bias", "biases", None, None)]
@@ -367,18 +398,23 @@ def _tensor_plan(layer) -> list[tuple[str, str, int | None, int | None]]:
 
 
 def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed: int | None = None,
-                   which: Iterable[str] = ("weights",), requantize: bool = False) -> Model:
+                   which: Iterable[str] = ("weights",), requantize: bool = False,
+                   layers: Iterable[str] | None = None) -> Model:
     """Quantize a model's tensors; return a new :class:`Model` (the input is not modified).
 
     ``scheme``: one of :data:`SCHEMES` (``int:K`` for K-bit).  ``which``: tensor categories among
     ``"weights"`` (LSTM/GRU ``w_ih``/``w_hh``, Linear ``weight``), ``"embeddings"`` and
     ``"biases"`` (only for schemes whose scale does not come from fan_in/fan_out).  Batch norms stay
     float.  Each weight matrix is one tensor with one scale: for an LSTM ``w_ih`` fan_in is the
-    input size and fan_out ``4*hidden`` (``3*hidden`` for a GRU), ``w_hh`` fan_in is ``hidden``.
+    input size and fan_out ``4*hidden`` (``3*hidden`` for a GRU; ``hidden`` for ott-ternary, whose
+    authors scale each gate matrix: :func:`recurrent_fan_out`), ``w_hh`` fan_in is ``hidden``.
     A stochastic run without ``seed`` draws one and records it in every ``QuantSpec.seed`` and in
     ``metadata["quantization"]``, so the result is reproducible.  A selected tensor that is already
-    quantized (e.g. detected on import) raises :class:`ConfigError` unless ``requantize=True``:
-    quantizing again changes its values (the scale), which must not happen silently.
+    quantized (e.g. detected on import) is kept as it is -- only what is still float is quantized,
+    e.g. the float head next to a binary recurrent core -- unless ``requantize=True`` (quantizing
+    again changes its values, which must not happen silently); when nothing selected is still
+    float, :class:`ConfigError`.  ``layers``: the names of the layers to quantize (default: all).
+    The kept and the quantized tensors are listed in ``metadata["quantization"]``.
     """
     spec_scheme, param = parse_scheme(scheme)
     which = tuple(which)
@@ -394,22 +430,30 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
                              or seed < 0):
         raise SCValueError("seed", f"must be a non-negative int, got {seed!r}")
     model.validate()
-    if not requantize:
-        done = [f"{layer.name}.{fname} ({getattr(layer, fname).quant.scheme})"
-                for layer in model.layers for fname, category, _, _ in _tensor_plan(layer)
-                if category in which and getattr(layer, fname) is not None
-                and getattr(layer, fname).quant.is_quantized]
-        if done:
-            raise ConfigError(f"already quantized: {', '.join(done)}; pass requantize=True "
-                              "(--requantize) to quantize again")
+    names = [layer.name for layer in model.layers]
+    chosen = set(names) if layers is None else set(layers)
+    unknown = sorted(chosen - set(names))
+    if unknown or not chosen:
+        raise ConfigError(f"layers: unknown layer(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+                          f"the model's layers are {', '.join(names)}")
+    selected = [(layer, fname) for layer in model.layers if layer.name in chosen
+                for fname, category, _, _ in _tensor_plan(layer)
+                if category in which and getattr(layer, fname) is not None]
+    kept = [] if requantize else [f"{layer.name}.{fname}" for layer, fname in selected
+                                  if getattr(layer, fname).quant.is_quantized]
+    if selected and len(kept) == len(selected):
+        done = [f"{layer.name}.{fname} ({getattr(layer, fname).quant.scheme})" for layer, fname in selected]
+        raise ConfigError(f"nothing to quantize: every selected tensor is already quantized ({', '.join(done)}); "
+                          "pass requantize=True (--requantize) to quantize again")
     if stochastic and seed is None:
         seed = secrets.randbits(63)
     layers = []
     for k, layer in enumerate(model.layers):
         changes = {}
-        for fname, category, fan_in, fan_out in _tensor_plan(layer):
+        for fname, category, fan_in, fan_out in _tensor_plan(layer, spec_scheme.name):
             tensor = getattr(layer, fname)
-            if tensor is None or category not in which:
+            if tensor is None or category not in which or layer.name not in chosen \
+                    or f"{layer.name}.{fname}" in kept:
                 continue
             rng = None
             if stochastic:
@@ -421,7 +465,8 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
             changes[fname] = Tensor(q, qspec)
         layers.append(layer.replace(**changes) if changes else layer)
     record = {"scheme": scheme.strip(), "stochastic": bool(stochastic),
-              "seed": int(seed) if stochastic else None, "which": list(which)}
+              "seed": int(seed) if stochastic else None, "which": list(which),
+              "layers": sorted(chosen) if layers is not None else None, "kept": kept}
     return dataclasses.replace(model, layers=tuple(layers),
                                metadata={**model.metadata, "quantization": record})
 

@@ -18,7 +18,9 @@ them as banks (adapters listed in docs/compiler.md):
 
 Time: a layer runs its L cycles per time step; layers are simulated one after the other over
 the whole sequence (layer l at step t only needs layer l-1 at step t, so this equals the
-pipelined hardware).  Registers (h, c) are written at the end of each step; WFSM states carry
+pipelined hardware).  A ``last_step`` layer hands on only the last step (:func:`layer_sequence`):
+the layers after it run one step per sequence, from reset, as the RTL runs them after the last
+step of the layer before.  Registers (h, c) are written at the end of each step; WFSM states carry
 over between steps (``state_policy='carry'``) or restart from N/2 (``'reset'``); source registers run
 on continuously.
 """
@@ -98,7 +100,7 @@ class Runtime:
                 L = length.get(plan.name, L)
             elif length is not None and plan.length:
                 L = int(length)
-            run = self._run_layer(plan.name, L, values_seq, prev_name, trace, collect)
+            run = layer_sequence(plan, self._run_layer(plan.name, L, values_seq, prev_name, trace, collect))
             runs[plan.name] = run
             values_seq = run.out
             prev_name = [n for n in self.by_layer[plan.name]][-1].name
@@ -245,7 +247,15 @@ class Runtime:
 #: the binary-domain ops (values and counter words per time step): one implementation, shared by
 #: this runtime and the packed one (:mod:`.packed`)
 VALUE_OPS = ("input", "register", "lookup", "affine", "activation", "xnor_popcount", "gate_table",
-             "dense_out", "decode")
+             "dense_out", "decode", "last_step")
+
+
+def layer_sequence(plan, run: LayerRun) -> LayerRun:
+    """What a layer hands on: its per-step outputs, or for a ``last_step`` layer the last step only
+    ``(B, 1, F)`` (both runtimes; the layers after it run once per sequence)."""
+    if plan.kind != "last_step":
+        return run
+    return LayerRun(run.out[:, -1:], {k: v[:, -1:] for k, v in run.trace.items()}, run.saturations)
 
 
 def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
@@ -267,6 +277,8 @@ def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
         return s[r] * vals[n.inputs[0]] + m[r]
     if op == "activation":
         return ACTIVATION_FUNCTIONS[p["function"]](vals[n.inputs[0]])
+    if op == "last_step":
+        return vals[n.inputs[0]]
     if op == "xnor_popcount":
         return _xnor_popcount(n, vals[n.inputs[0]])
     if op == "gate_table":

@@ -32,7 +32,7 @@ from ..errors import SCValueError, SimulationError
 from ..ir.sc import SCNetlist, SCNode
 from ..sim.encoding import threshold
 from ..sim.rules import fsm_reset_state, stats_row
-from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, sng_values
+from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, layer_sequence, sng_values
 from .packed_kernels import (
     add_bit_cycles,
     apc_wfsm,
@@ -459,8 +459,8 @@ class PackedRuntime:
         values_seq = seq.astype(np.float64) if seq.dtype.kind == "f" else seq
         runs: dict[str, LayerRun] = {}
         for plan in self.layers:
-            run = self._run_layer(plan.name, lengths[plan.name], values_seq, prev_name, trace, collect,
-                                  progress, share)
+            run = layer_sequence(plan, self._run_layer(plan.name, lengths[plan.name], values_seq, prev_name,
+                                                       trace, collect, progress, share))
             runs[plan.name] = run
             values_seq = run.out
             prev_name = self.by_layer[plan.name][-1].name

@@ -124,10 +124,10 @@ def to_ir(model: nn.Module, *, name: str = "model", strict: bool = True) -> Mode
             raise UnsupportedOpError("state-pruning", lname,
                                      "the IR has no state threshold; pass strict=False to export the plain "
                                      "recurrence and record it in metadata")
-        rows = layer.gates * layer.hidden_size
-        w_ih = _weight_tensor(layer.quant, layer.weight_ih, layer.input_size, rows, layer.sample_ih,
+        fan_out = schemes.recurrent_fan_out(layer.quant.scheme, layer.gates, layer.hidden_size)
+        w_ih = _weight_tensor(layer.quant, layer.weight_ih, layer.input_size, fan_out, layer.sample_ih,
                               layer.sample_seed)
-        w_hh = _weight_tensor(layer.quant, layer.weight_hh, layer.hidden_size, rows, layer.sample_hh,
+        w_hh = _weight_tensor(layer.quant, layer.weight_hh, layer.hidden_size, fan_out, layer.sample_hh,
                               layer.sample_seed)
         common = dict(name=lname, input_size=layer.input_size, hidden_size=layer.hidden_size,
                       w_ih=w_ih, w_hh=w_hh, b_ih=_vector(layer.bias_ih), b_hh=_vector(layer.bias_hh),

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, SCValueError
+from ..quantize.schemes import recurrent_fan_out
 from .activations import StatePruning, TernaryActivation
 from .quantizers import (
     QuantConfig,
@@ -235,8 +236,9 @@ class QuantRecurrentLayer(nn.Module):
         rows = self.gates * hidden_size
         self.weight_ih = nn.Parameter(self._init((rows, input_size), input_size, rows, init_generator))
         self.weight_hh = nn.Parameter(self._init((rows, hidden_size), hidden_size, rows, init_generator))
-        self.scale_ih = weight_scale(self.quant, input_size, rows)
-        self.scale_hh = weight_scale(self.quant, hidden_size, rows)
+        fan_out = recurrent_fan_out(self.quant.scheme, self.gates, hidden_size)
+        self.scale_ih = weight_scale(self.quant, input_size, fan_out)
+        self.scale_hh = weight_scale(self.quant, hidden_size, fan_out)
         #: generator for the stochastic weight draws (the global torch RNG when None)
         self.generator: torch.Generator | None = None
         # a frozen stochastic sample and its seed (empty / -1 when none), buffers so that they are

@@ -2,8 +2,9 @@
 
 The forward values are exactly those of :mod:`sccompiler.quantize.schemes` (the numpy definition
 of truth; the scales come from its :func:`~sccompiler.quantize.schemes.iclr_scale` /
-:func:`~sccompiler.quantize.schemes.ott_scale` and rounding from the same rule): comparisons are
-made in float64, so a float32 weight lands on the same side of a threshold as in numpy.  Stochastic
+:func:`~sccompiler.quantize.schemes.ott_scale` and rounding from the same rule): the ternary
+rules compare ``float32(W)`` with the float32 thresholds of
+:func:`~sccompiler.quantize.schemes.float32_thresholds`, as the authors' code and numpy do.  Stochastic
 variants draw ``u ~ U[0, 1)`` per weight and take the upper value when ``u < p``, the rule numpy's
 ``rng.random(shape) < p`` uses, so the same uniforms give the same weights.
 
@@ -28,6 +29,7 @@ from ..quantize.schemes import (
     EXP_MIN_EXPONENT,
     POW2_FRACTIONAL_BITS,
     POW2_INTEGER_BITS,
+    float32_thresholds,
     iclr_scale,
     ott_scale,
 )
@@ -36,9 +38,8 @@ from ..quantize.schemes import (
 TRAIN_SCHEMES = ("float", "binary", "ternary", "ott-ternary", "pow2-ternary", "exp")
 #: schemes with a stochastic variant
 STOCHASTIC_SCHEMES = ("binary", "ternary", "ott-ternary", "exp")
-#: ICLR'19 deterministic ternary threshold (fraction of W0) and Ott et al.'s
-ICLR_TERNARY_THRESHOLD = 1.0 / 3.0
-OTT_TERNARY_THRESHOLD = 0.5
+#: the deterministic ternary thresholds W0/d: ICLR'19 (d = 3) and Ott et al. (d = 2)
+TERNARY_DIVISOR = {"ternary": 3, "ott-ternary": 2}
 
 
 @dataclass(frozen=True)
@@ -151,12 +152,10 @@ def quantize_values(w: torch.Tensor, config: QuantConfig, scale: float | None,
         if noise is not None:
             p = (x.abs() / scale).clamp(0.0, 1.0)
             return scale * torch.sign(x) * _bernoulli_from(noise, p) + 0.0
-        if s == "ternary":
-            t = ICLR_TERNARY_THRESHOLD * scale
-            return scale * ((x > t).to(x.dtype) - (x < -t).to(x.dtype)) + 0.0
-        # Ott's comparison, asymmetric at the thresholds exactly as in their code
-        t = OTT_TERNARY_THRESHOLD * scale
-        return scale * ((x > -t).to(x.dtype) + (x > t).to(x.dtype) - 1.0) + 0.0
+        # both authors' comparison, asymmetric at the thresholds, in float32
+        lo, hi = float32_thresholds(scale, TERNARY_DIVISOR[s])
+        w32 = x.to(torch.float32)
+        return scale * ((w32 > float(lo)).to(x.dtype) + (w32 > float(hi)).to(x.dtype) - 1.0) + 0.0
     if s == "pow2-ternary":
         power = 2.0 ** config.fractional_bits
         max_code = 2.0 ** (config.fractional_bits + config.integer_bits) - 1

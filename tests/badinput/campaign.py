@@ -104,7 +104,7 @@ def make_case(rng: random.Random, w: Path, base: Path) -> list[str]:
         name = rng.choice(["design.json", "report.json", "tb/manifest.json"])
         doc = json.loads((w / "d2" / name).read_text())
         (w / "d2" / name).write_text(json.dumps(mutate(rng, doc)))
-        return (["verify", str(w / "d2")] if name.startswith("tb") else
+        return (["verify", str(w / "d2"), "--simulator", "icarus"] if name.startswith("tb") else
                 ["simulate", str(w / "d2"), "--inputs", str(w / "x.npy"), "--length", "16"])
     (w / "f").write_text("x")
     out = rng.choice([w / "f" / "o", Path("/proc/scc-campaign"), w / "f", w / "x.npy"])

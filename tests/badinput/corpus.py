@@ -169,6 +169,14 @@ def poison_cache(w: Path) -> None:
     (w / "cache" / "fsm").mkdir(parents=True)
 
 
+def edit_verify_manifest(**changes):
+    """Change keys of the emitted tb/manifest.json (the rest stays valid)."""
+    def fn(d: Path):
+        path = d / "tb" / "manifest.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return fn
+
+
 def verify_manifest(doc):
     def fn(d: Path):
         (d / "tb" / "manifest.json").write_text(json.dumps(doc) if not isinstance(doc, bytes) else "")
@@ -227,6 +235,12 @@ CASES: list[tuple] = [
     ("verify-manifest-rtl-traversal", "inject", True,
      lambda w: ["verify", str(design_copy(w, verify_manifest(
          {"top": "sc_design", "testbench": "sc_design_tb", "rtl": ["../../../etc/passwd"]})))], False, "plain .v"),
+    ("verify-manifest-size-macros-list", "trace", True,
+     lambda w: ["verify", str(design_copy(w, edit_verify_manifest(size_macros=[1]))), "--simulator", "icarus"],
+     False, "size_macros"),
+    ("verify-manifest-size-macros-injection", "inject", True,
+     lambda w: ["verify", str(design_copy(w, edit_verify_manifest(size_macros={"sequences": "A=1 -Dx", "steps": "B"}))),
+                "--simulator", "icarus"], False, "size_macros"),
     ("verify-manifest-top-injection", "inject", True,
      lambda w: ["verify", str(design_copy(w, verify_manifest(
          {"top": "x; $system", "testbench": "sc_design_tb", "rtl": ["a.v"]})))], False, "Verilog identifier"),
@@ -382,11 +396,44 @@ CASES: list[tuple] = [
     # --- NPZ members
     ("native-unreferenced-member-not-read", "npz", False,
      lambda w: ["inspect", str(_extra_member(w))], True, ""),
+    # --- scc explore: VAL.npz and SPACE.yaml
+    ("explore-val-no-x", "npz", False,
+     lambda w: _explore(w, _val(w, y=np.zeros(2, dtype=np.int64))), False, "no array 'x'"),
+    ("explore-val-extra-member", "npz", False,
+     lambda w: _explore(w, _val(w, x=_x(), z=np.zeros(1))), False, "unexpected member"),
+    ("explore-val-x-wrong-features", "npz", False,
+     lambda w: _explore(w, _val(w, x=np.zeros((2, 3, 5)))), False, "feature"),
+    ("explore-val-y-nan", "npz", False,
+     lambda w: _explore(w, _val(w, x=_x(), y=np.full((2, 3, 4), np.nan))), False, "NaN"),
+    ("explore-val-y-shape", "npz", False,
+     lambda w: _explore(w, _val(w, x=_x(), y=np.zeros((5,), dtype=np.int64))), False, "cannot tell the task metric"),
+    ("explore-val-not-npz", "npz", False,
+     lambda w: ((w / "v.npz").write_text("not a zip"), _explore(w, w / "v.npz"))[1], False, "v.npz"),
+    ("explore-space-unknown-key", "accept", False,
+     lambda w: _explore(w, _val(w, x=_x()), "params: {no_such_key: [1, 2]}\n"), False, "no_such_key"),
+    ("explore-space-empty", "accept", False, lambda w: _explore(w, _val(w, x=_x()), "{}\n"), False, "params"),
+    ("explore-out-exists", "write", False,
+     lambda w: ((w / "o").mkdir(), _explore(w, _val(w, x=_x())))[1], False, "--resume"),
     # --- valid controls (the corpus must not reject good input)
     ("valid-compile-emit", "valid", False,
      lambda w: ["compile", M.format(w=w), "-o", str(w / "o"), "--emit", "verilog", *FAST], True, ""),
     ("valid-fsm", "valid", False, lambda w: ["fsm", "tanh(2*x)", "-n", "4", "--length", "0"], True, ""),
 ]
+
+
+def _x() -> np.ndarray:
+    return np.random.default_rng(2).uniform(-1, 1, (2, 3, 3))
+
+
+def _val(w: Path, **members) -> Path:
+    np.savez(w / "v.npz", **members)
+    return w / "v.npz"
+
+
+def _explore(w: Path, val: Path, space: str = "params: {length: [16]}\nsampler: grid\n") -> list[str]:
+    (w / "space.yaml").write_text(space)
+    return ["explore", M.format(w=w), "--space", str(w / "space.yaml"), "--data", str(val), "-o", str(w / "o"),
+            "--workers", "1"]
 
 
 def _nested_manifest(w: Path) -> Path:

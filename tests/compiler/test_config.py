@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from sccompiler.config import CompileConfig, LayerConfig, config_from_dict, load_config
@@ -63,3 +64,35 @@ def test_inconsistent_with_model(real_inputs):
                       calibration=real_inputs)
     with pytest.raises(ConfigError, match="calibration"):
         compile_model(lstm_model(), CompileConfig(target_error=0.1))
+
+
+def test_sng_wider_than_the_cell_count_is_costed():
+    """sng_bits above the c counter's width (here 10 > 8 at L = 32): the count is shifted into the
+    SNG width, so the cost report (netlist and analytic reference) has a narrower requantizer
+    instead of refusing the design (a bug found by `scc explore`)."""
+    d = compile_model(lstm_model(), {"defaults": {"sng_bits": 10}, "length": 32,
+                                     "disable": ["correlation_report", "accuracy_report"]})
+    narrow = compile_model(lstm_model(), {"length": 32, "disable": ["correlation_report", "accuracy_report"]})
+
+    def sc_cost(design):
+        cost = design.report()["cost"]
+        return cost["designs"][cost["sc"]]["cost"]
+
+    wide, base = sc_cost(d), sc_cost(narrow)
+    # wider SNG comparators and hold registers cost more flip-flops and area than the default 5 bits
+    assert wide["flip_flops"] > base["flip_flops"] and wide["area"] > base["area"] > 0
+
+
+def test_low_bit_weights_are_refused_with_what_to_do():
+    """int:K / exp weights are quantized, but not to levels an XNOR/AND multiplies by: the refusal
+    says so (not "quantize the model first") and names the two ways on."""
+    from sccompiler.errors import UnsupportedOpError
+    from sccompiler.ir.model import Tensor
+    from sccompiler.quantize import quantize_model
+
+    rng = np.random.default_rng(0)
+    m = lstm_model()
+    lay = m.layers[0].replace(w_ih=Tensor(rng.normal(size=m.layers[0].w_ih.shape)))
+    m = quantize_model(type(m)((lay,), m.input, m.name), "int:4", requantize=True)
+    with pytest.raises(UnsupportedOpError, match=r"int:4-quantized; re-quantize it .*--requantize.*scc baseline"):
+        compile_model(m, {"length": 32, **FAST})

@@ -174,8 +174,8 @@ def test_compare_ratios_match_the_numbers():
             b = base.estimate(target, steps=3)
             r = out["ratios"][base.name]
             assert r["area"] == pytest.approx(b.area / s.area)
-            assert r["energy_per_inference"] == pytest.approx(b.energy_per_inference_j / s.energy_per_inference_j)
-            assert r["latency"] == pytest.approx(b.latency_s / s.latency_s)
+            assert r["energy_per_inference_j"] == pytest.approx(b.energy_per_inference_j / s.energy_per_inference_j)
+            assert r["latency_s"] == pytest.approx(b.latency_s / s.latency_s)
             assert r["complexity"] == pytest.approx(b.complexity / s.complexity)
             assert out["designs"][base.name]["cost"]["latency_cycles"] == b.latency_cycles
             if target == "asic-generic":  # ASIC area is additive over parts (FPGA packing is not)
@@ -198,7 +198,7 @@ def test_cost_model_equal_latency_baselines():
     assert set(out["ratios"]) == {"fixed6", f"fixed6-P{p}", "binary-acc6", f"binary-acc6-P{p}"}
     sc_cycles = out["designs"][out["sc"]]["cost"]["latency_cycles"]
     assert out["designs"][f"fixed6-P{p}"]["cost"]["latency_cycles"] <= sc_cycles
-    assert out["ratios"][f"fixed6-P{p}"]["latency"] <= 1.0
+    assert out["ratios"][f"fixed6-P{p}"]["latency_s"] <= 1.0
 
 
 # ---------------------------------------------------------------- CLI
@@ -233,7 +233,7 @@ def test_cli_json_keys(monkeypatch, tmp_path):
             "weights", "length", "bits"} <= set(out)
     assert out["layers"] == [{"cell": "lstm", "input_size": 4, "hidden_size": 3}]
     assert out["sc"] == "sc-xnor-L64" and "fixed6" in out["ratios"]
-    assert {"area", "energy_per_inference", "latency", "complexity"} <= set(out["ratios"]["fixed6"])
+    assert {"area", "energy_per_inference_j", "latency_s", "complexity"} <= set(out["ratios"]["fixed6"])
 
 
 def test_cli_markdown_and_errors(monkeypatch, tmp_path):
@@ -266,7 +266,7 @@ def test_docs_table_matches_the_model():
     assert f"P = {p}" in doc
     for name in ("fixed8", f"fixed8-P{p}"):
         r = out["ratios"][name]
-        for metric in ("area", "energy_per_inference", "complexity"):
+        for metric in ("area", "energy_per_inference_j", "complexity"):
             v = r[metric]
             text = f"{v:.3g}x" if v < 10 else f"{v:.1f}x"
             assert text in doc, (name, metric, text)

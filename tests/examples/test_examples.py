@@ -153,3 +153,26 @@ def test_make_results_writes_the_evaluated_numbers(tmp_path: Path) -> None:
                           capture_output=True)
     assert proc.returncode != 0
     assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+
+
+def test_shakespeare_explore_inputs(tmp_path: Path) -> None:
+    """make_val.py writes validation chunks that scc explore reads with the bpc metric, and the
+    committed space parses against the compiler config."""
+    _require_data("shakespeare_char")
+    from sccompiler.explore.data import load_data
+    from sccompiler.explore.space import load_space
+
+    here = EXAMPLES / "shakespeare_char"
+    out = tmp_path / "val.npz"
+    _run(here / "make_val.py", "-o", str(out), "--chunks", "3", "--steps", "20")
+    model = load_model(here / "model" / "ternary")
+    val = load_data(out, model, metric="bpc")
+    assert val.x.shape == (3, 20, 65) and val.y.shape == (3, 20) and val.metric == "bpc"
+    # every input is one-hot and y is the next character of x
+    assert np.all(val.x.sum(-1) == 1)
+    np.testing.assert_array_equal(val.x[:, 1:].argmax(-1), val.y[:, :-1])
+    space = load_space(here / "explore.yaml")
+    assert {p.key for p in space.params} == {"length", "defaults.gate_fsm_states", "defaults.cell_fsm_states"}
+    proc = subprocess.run([sys.executable, str(here / "make_val.py"), "-o", str(out)], cwd=ROOT, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    assert proc.returncode != 0 and "exists" in proc.stdout

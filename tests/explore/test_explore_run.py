@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+import sccompiler as scc
 from sccompiler.cost.netlist_cost import cost_report
 from sccompiler.design import compile_model
 from sccompiler.errors import ConfigError, OutputExistsError
@@ -17,6 +18,7 @@ from sccompiler.explore import explore, rebuild_trial
 from sccompiler.explore import runner as runner_mod
 from sccompiler.explore.objectives import Objective
 from sccompiler.explore.pareto import dominates
+from sccompiler.metrics import evaluate_metric
 from sccompiler.reference import forward
 
 from .conftest import MODEL, write_space
@@ -62,6 +64,13 @@ def test_failing_trial_recorded_and_resume_runs_nothing_twice(tmp_path, val):
     assert s3["trials"] == 6 and _trials(out) == second
     report = (out / "report.md").read_text()
     assert "## Verdict" in report and "fixed8" in report
+    # the quantized model's own metric on the data, what every trial's metric is judged against
+    manifest = json.loads((out / "explore.json").read_text())
+    with np.load(val) as npz:
+        x, y = npz["x"], npz["y"]
+    q = evaluate_metric(manifest["metric"], forward(scc.load_model(MODEL), x), y)
+    assert manifest["quantized_metric"] == {"value": q.value, "low": q.low, "high": q.high, "sequences": len(x)}
+    assert f"The quantized model itself: {manifest['metric']}" in report
     assert (out / "plots" / "error_vs_energy.png").stat().st_size > 0
     assert (out / "trials.csv").read_text().count("\n") == 7
 

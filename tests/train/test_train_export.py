@@ -86,7 +86,7 @@ def test_ir_weights_are_the_numpy_schemes_of_the_real_weights(tr, scheme):
         w = param.detach().double().numpy()
         if scheme in ("binary", "ternary", "ott-ternary"):
             fn = {"binary": schemes.binary, "ternary": schemes.ternary, "ott-ternary": schemes.ott_ternary}[scheme]
-            q, spec = fn(w, fan_in, 20)
+            q, spec = fn(w, fan_in, schemes.recurrent_fan_out(scheme, 4, 5))   # Ott: each gate's (fan_in, H)
         elif scheme == "pow2-ternary":
             q, spec = schemes.pow2_ternary(w)
         else:

@@ -325,7 +325,7 @@ def test_cli_compile_emit_and_verify(cli_dir):
     assert r.exit_code == 0, r.output
     assert "scc verify" in r.output
     assert (cli_dir / "out" / "rtl" / "sc_design.v").is_file() and (cli_dir / "out" / "tb" / "manifest.json").is_file()
-    v = CliRunner().invoke(cli, ["verify", str(cli_dir / "out"), "--simulator", "iverilog"])
+    v = CliRunner().invoke(cli, ["verify", str(cli_dir / "out"), "--simulator", "icarus"])
     assert v.exit_code == 0, v.output
     assert v.output.startswith("PASS")
     # a corrupted expectation: non-zero exit, the mismatch line and a one-line error
@@ -333,9 +333,10 @@ def test_cli_compile_emit_and_verify(cli_dir):
     words = exp.read_text().split()
     words[0] = f"{int(words[0], 16) ^ 1:x}"
     exp.write_text("\n".join(words) + "\n")
-    bad = CliRunner().invoke(cli, ["verify", str(cli_dir / "out"), "--json"])
+    bad = CliRunner().invoke(cli, ["verify", str(cli_dir / "out"), "--simulator", "icarus", "--json"])
     assert bad.exit_code != 0
     assert "MISMATCH seq=0 step=0 layer=lstm0" in bad.output and "Traceback" not in bad.output
+    assert json.loads(bad.stdout)["passed"] is False        # one JSON document: the result carries the failure
 
 
 def test_cli_verify_missing_simulator_and_missing_tb(cli_dir, tmp_path, monkeypatch):

@@ -189,7 +189,8 @@ def test_yosys_flip_flops_and_cli(tmp_path):
     save_model(rnn(("lstm",), I, H, 7), src)
     out = tmp_path / "out"
     res = CliRunner().invoke(baseline_cmd,
-                             [str(src), "-o", str(out), "--bits", str(k), "--verify", "--synth", "--json"])
+                             [str(src), "-o", str(out), "--bits", str(k), "--verify", "--simulator", "icarus",
+                              "--synth", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
     assert doc["verify"]["passed"] and doc["verify"]["mismatches"] == []

@@ -181,7 +181,7 @@ def test_cli_verify_synth_json(sweep):
     for prog in ("iverilog", "vvp", "yosys"):
         require_tool(prog)
     spec, d, design = sweep[2]
-    r = CliRunner().invoke(cli, ["verify", str(d), "--synth", "--json"])
+    r = CliRunner().invoke(cli, ["verify", str(d), "--simulator", "icarus", "--synth", "--json"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.output)
     assert doc["passed"] and doc["synth"]["top"] == "sc_sweep2"

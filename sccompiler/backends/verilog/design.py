@@ -25,7 +25,10 @@ Recurrent batch norm with per-step statistics: per-step input gains, bias consta
 table banks read ROMs addressed by the layer's ``min(step, T_st - 1)``; per-gate and per-row
 operand banks (``xnor_apc`` over (G, M) / (R, M) streams).  Real inputs with per-row input
 gains are refused (the port would carry one threshold per row and input).
-Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).
+Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).  A head after a
+``last_step`` layer runs once per sequence: a streamed one is launched when the last recurrent
+layer finishes its last step and runs one step on the h its state register then holds; ``valid``
+is high once per sequence (``out_step`` = T - 1) and the testbench checks the head there.
 Layers with different ``L`` step with the longest one, P; a layer with L < P holds its sources,
 FSMs and counters (clock enable ``<layer>_en``) in the last P - L cycles of each step.
 
@@ -62,6 +65,7 @@ from .testbench import (
     TestbenchSpec,
     hex_word,
     mismatch_check,
+    size_macros,
     testbench_text,
 )
 from .top import top_text
@@ -134,11 +138,14 @@ def emit_design(design, outdir: str | Path, *, inputs: np.ndarray | None = None,
     return {"rtl": rtl_files, "tb": paths}
 
 
-def checked_fields(em: DesignEmitter, trace: dict) -> list[tuple]:
-    """(node, neuron, width, signed, values (B, T)) of every checked value, in port order."""
+def checked_fields(em: DesignEmitter, trace: dict, steps: int) -> list[tuple]:
+    """(node, neuron, width, signed, values (B, T)) of every checked value, in port order; a node
+    of a sequence-level head (one step per sequence) is expected at step T - 1 (0 elsewhere)."""
     fields = []
     for o in em.outputs:
         v = np.asarray(trace[o["node"]])
+        if v.shape[1] != steps:                    # (B, 1, ...): the head's one step, read at T - 1
+            v = np.concatenate([np.zeros((v.shape[0], steps - 1) + v.shape[2:]), v], axis=1)
         for r in range(len(o["rows"])):
             col = v[:, :, r]
             if o.get("sign"):
@@ -169,7 +176,7 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
     trace = {}
     for run in runs.values():
         trace.update(run.trace)
-    fields = checked_fields(em, trace)
+    fields = checked_fields(em, trace, T)
     if em.host:                                    # the host affine reproduces simulate's output bit for bit
         k = np.asarray(trace[em.host["input"]], dtype=np.float64)
         if "length" in em.host:                    # counted: Runtime divides the count by L first
@@ -181,11 +188,14 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
     exp_words = [hex_word((f[4][b, t], f[2]) for f in fields) for b in range(B) for t in range(T)]
     total = sum(f[2] for f in fields)
     last = em.vid(em.layer)
-    checks: dict[str | None, list[str]] = {None if layer == em.layer else em.vid(layer): [] for layer in em.rec_layers}
+    checks: dict[str | None, list[str]] = {em.vid(layer): [] for layer in em.inner_layers} | {None: []}
     sh = 0
     for node, r, width, signed, _ in fields:
         o = next(o for o in em.outputs if o["node"] == node)
-        group = None if o["ctl"] == last else o["ctl"]
+        if em.per_sequence:                        # the head's values: at the final (once per sequence) valid
+            group = None if design.netlist.node(node).layer in em.sequence_layers else o["ctl"]
+        else:
+            group = None if o["ctl"] == last else o["ctl"]
         out_step, exp_now = ("out_step", "exp_now") if group is None else (f"out_step_{group}", f"exp_now_{group}")
         what = node if comment_text(node) == node else em.nid(node)      # a printable name, as is
         what += " (h: 1 = +1, 0 = -1)" if o.get("sign") else ""
@@ -196,8 +206,9 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.design",
         expected="the design's runtime (CompiledDesign.simulate)", sequences=B, steps=T,
-        timeout=B * (T + len(em.rec_layers) + 1) * em.P + 10 * B + 10, x_bits=em.x_width * em.in_size,
-        exp_bits=total, inner=[em.vid(layer) for layer in em.rec_layers[:-1]], finish_note=True, checks=checks,
+        timeout=f"B * (T + {len(em.rec_layers) + 1}) * {em.P} + 10 * B + 10", x_bits=em.x_width * em.in_size,
+        exp_bits=total, inner=[em.vid(layer) for layer in em.inner_layers], finish_note=True, checks=checks,
+        final_valids=1 if em.per_sequence else None,
         outputs=[(f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs])
     tbn = spec.name
     # the one timing model (cost/timing.py) describes this RTL; refuse to write a manifest it does not
@@ -206,9 +217,12 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
         raise SCValueError("design", f"the emitted control (P = {em.P}, layers {em.lengths}) disagrees with the "
                                      f"timing model ({timing.cycles_per_step})")
     manifest = {"top": em.top, "testbench": tbn, "layer": em.layer, "length": em.P, "lengths": em.lengths,
-                "cycles_per_step": em.P, "sequences": B, "steps": T, "timing": timing.to_json(),
+                "cycles_per_step": em.P, "sequences": B, "steps": T,
+                "size_macros": size_macros(tbn), "timing": timing.to_json(),
                 "checks": [{"node": f[0], "neuron": f[1], "width": f[2], "signed": f[3]} for f in fields],
                 "host_affine": em.host or None, "input_port": port_doc(em),
+                # a head on the last step: valid once per sequence (out_step = T - 1)
+                "per_sequence": sorted(em.sequence_layers) if em.per_sequence else None,
                 "names": em.names.to_json(),       # original layer / node name -> Verilog identifier
                 "rtl": rtl_names}                 # dependencies first, the top last
     return {f"{tbn}.v": testbench_text(spec), f"{tbn}_in.hex": "\n".join(in_words) + "\n",

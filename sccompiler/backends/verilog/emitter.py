@@ -95,22 +95,35 @@ class DesignEmitter:
         if not rec or layers[0] is not rec[0]:
             raise UnsupportedOpError(layers[0].kind, layers[0].name, "Verilog emission supports LSTM/GRU layers first "
                                      f"(after an optional embedding; + a dense head) yet; this design has {kinds}")
-        for k, p in enumerate(layers):
-            if k < len(rec):
-                if p.kind not in ("lstm", "gru"):
-                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
-                                             f"head) yet; this design has {kinds}")
-                if p.options.hidden == "sign" and p.options.gate_input != "table":
-                    raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden: sign with "
-                                             f"gate_input: table yet, got {p.options.gate_input!r} "
-                                             f"(--set {p.name}.gate_input=table)")
-            elif p.kind != "dense" or k != len(layers) - 1:
+        tail = layers[len(rec):]
+        # a sequence-level head: a last_step layer, then (optionally) the dense head, run once per
+        # sequence after the last recurrent layer's last step
+        self.last_step = tail.pop(0) if tail and tail[0].kind == "last_step" else None
+        for k, p in enumerate(layers[:len(rec)]):
+            if p.kind not in ("lstm", "gru"):
+                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
+                                         f"head) yet; this design has {kinds}")
+            if p.options.hidden == "sign" and p.options.gate_input != "table":
+                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden: sign with "
+                                         f"gate_input: table yet, got {p.options.gate_input!r} "
+                                         f"(--set {p.name}.gate_input=table)")
+        for k, p in enumerate(tail):
+            if p.kind != "dense" or k != len(tail) - 1:
                 raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact or "
-                                         f"streamed) after the recurrent layers yet (got {p.kind})")
+                                         "streamed, optionally on the last time step) after the recurrent layers "
+                                         f"yet (got {p.kind})")
+        #: layers that run once per sequence (after the last_step layer) and whether there are any
+        self.sequence_layers = ({self.last_step.name} | {p.name for p in tail}) if self.last_step else set()
+        self.per_sequence = self.last_step is not None
         # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
-        self.rec_layers = [p.name for p in rec] + [p.name for p in layers[len(rec):]
-                                                   if p.options.mode != "exact"]
+        self.rec_layers = [p.name for p in rec] + [p.name for p in tail if p.options.mode != "exact"]
         self.layer = self.rec_layers[-1]
+        #: layers with their own valid_<layer> / out_step_<layer> ports: the timed layers before the
+        #: last -- and the last one too when an exact head on the last step owns the final valid
+        self.inner_layers = self.rec_layers[:-1] if not self.per_sequence or self.layer in self.sequence_layers \
+            else list(self.rec_layers)
+        #: node name -> the node whose signal it is (a last_step node is its input's wires)
+        self.alias: dict[str, str] = {}
         # every timed layer steps with one period P = the longest L (the layers run in lock step,
         # one step apart); a layer with a shorter L runs its L cycles, then holds its sources,
         # FSMs and counters (clock enable <layer>_en) for the remaining P - L cycles
@@ -239,6 +252,7 @@ class DesignEmitter:
 
     def register_of(self, next_name: str, kind: str) -> dict | None:
         """The state register whose next value is node ``next_name`` (of ``kind``), if any."""
+        next_name = self.alias.get(next_name, next_name)
         return next((r for r in self.registers if r["next"].name == next_name and r["kind"] == kind), None)
 
     # ------------------------------------------------------------------ the walk
@@ -261,7 +275,7 @@ class DesignEmitter:
         for reg in self.registers:
             if reg.get("flag"):
                 self.reset_flag(reg)
-        out = self.netlist.node(self.netlist.metadata["output"])
+        out = self.netlist.node(self.alias.get(self.netlist.metadata["output"], self.netlist.metadata["output"]))
         if out.op not in ("dense_out", "decode"):
             raise unsupported(out, "design output")
 

@@ -72,7 +72,7 @@ from .fixed_point_datapath import (
     stages,
 )
 from .names import comment_text
-from .testbench import TestbenchSpec, hex_word, mismatch_check, testbench_text
+from .testbench import TestbenchSpec, hex_word, mismatch_check, size_macros, testbench_text
 from .verify import verify_design
 
 
@@ -219,8 +219,8 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
     S = em.S
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.fixed_point", expected="FixedPointModel.forward",
-        sequences=B, steps=T, timeout=start_cyc + B * ((T + nl) * S + 10) + 10, x_bits=I * k, exp_bits=offset,
-        inner=names[:-1], outputs=outputs, checks=checks, start_cycle=start_cyc)
+        sequences=B, steps=T, timeout=f"{start_cyc} + B * ((T + {nl}) * {S} + 10) + 10", x_bits=I * k,
+        exp_bits=offset, inner=names[:-1], outputs=outputs, checks=checks, start_cycle=start_cyc)
     tbn = spec.name
     if em.loadable:
         spec.setup = [f"    localparam integer NW = {nw};",
@@ -236,6 +236,7 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
     last = fpm.layers[-1]
     manifest: dict[str, Any] = {
         "top": em.top, "testbench": tbn, "layer": last.name, "length": S, "sequences": B, "steps": T,
+        "size_macros": size_macros(tbn),
         "checks": [{"node": f"{f[1]}.{f[2]}", "neuron": f[3], "width": f[5], "signed": True} for f in fields],
         "host_affine": None,
         "kind": "fixed-point-baseline", "bits": k, "weights": "loadable" if em.loadable else "wired",

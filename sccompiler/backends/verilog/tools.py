@@ -18,14 +18,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
-from ...errors import SCValueError, SimulationError, ToolMissingError
+from ...errors import SCValueError, SimulationError, ToolMissingError, ToolTimeoutError
 
 #: Debian/Ubuntu package providing each program
 INSTALL_HINTS: dict[str, str] = {
@@ -78,16 +79,50 @@ def relevant_lines(text: str, limit: int = MAX_QUOTED_LINES) -> str:
     return "\n".join(chosen[:limit])
 
 
-def _run(cmd: list[str], *, cwd: str | os.PathLike | None, timeout: float, what: str,
-         check: bool = True) -> subprocess.CompletedProcess:
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc`` and every process it started (its own session), then reap it."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise SimulationError(f"{what} timed out after {timeout:g} s: {' '.join(cmd[:3])} ...") from exc
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
+
+
+def _run(cmd: list[str], *, cwd: str | os.PathLike | None, timeout: float, what: str,
+         check: bool = True, phase: str = "run") -> subprocess.CompletedProcess:
+    """Run ``cmd`` in its own session; past ``timeout`` seconds (or on an interrupt) the whole
+    process group is killed -- a Verilator build's make and compilers included -- and a timeout
+    raises :class:`ToolTimeoutError`."""
+    if timeout <= 0:
+        raise ToolTimeoutError(what, phase, 0.0, "no time left")
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise ToolTimeoutError(what, phase, timeout) from None
+    except BaseException:               # Ctrl-C, SIGTERM (SystemExit): leave no process behind
+        _kill_group(proc)
+        raise
     if check and proc.returncode != 0:
-        detail = relevant_lines(proc.stderr + "\n" + proc.stdout)
+        detail = relevant_lines(err + "\n" + out)
         raise SimulationError(f"{what} failed (exit {proc.returncode}):\n{detail}")
-    return proc
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+class _Clock:
+    """One time budget over the phases of a run (build, then run)."""
+
+    def __init__(self, timeout: float, on_phase: Callable[[str], None] | None) -> None:
+        self.end = time.monotonic() + float(timeout)
+        self.on_phase = on_phase
+
+    def phase(self, name: str) -> float:
+        """Announce ``name``; the seconds left for it."""
+        if self.on_phase is not None:
+            self.on_phase(name)
+        return self.end - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -99,6 +134,9 @@ class SimResult:
     stderr: str
     build_seconds: float
     run_seconds: float
+    #: the checked testbench size, where the caller set it (:func:`..verify.verify_design`)
+    sequences: int | None = None
+    steps: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -119,9 +157,12 @@ def _icarus_clock_wrapper(top: str, clock: str) -> str:
 
 def run_icarus(sources: Sequence[str | os.PathLike], top: str, *, clock: str | None = "clk",
                run_dir: str | os.PathLike | None = None, defines: Mapping[str, str] | None = None,
-               timeout: float = DEFAULT_TIMEOUT) -> SimResult:
-    """Compile ``sources`` with ``iverilog -g2005`` and run ``vvp``; see the module docstring."""
+               timeout: float = DEFAULT_TIMEOUT, on_phase: Callable[[str], None] | None = None) -> SimResult:
+    """Compile ``sources`` with ``iverilog -g2005`` and run ``vvp``; see the module docstring.
+    ``timeout``: seconds for the build and the run together; ``on_phase("build" | "run")`` is
+    called as each starts."""
     iverilog, vvp = which("iverilog"), which("vvp")
+    clock_ = _Clock(timeout, on_phase)
     files = _sources(sources)
     _check_ident("top", top)
     run_dir = Path(run_dir) if run_dir is not None else Path(files[0]).parent
@@ -138,9 +179,9 @@ def run_icarus(sources: Sequence[str | os.PathLike], top: str, *, clock: str | N
         for k, v in (defines or {}).items():
             cmd.append(f"-D{k}={v}")
         t0 = time.perf_counter()
-        _run(cmd + files, cwd=tmp, timeout=timeout, what="iverilog")
+        _run(cmd + files, cwd=tmp, timeout=clock_.phase("build"), what="iverilog", phase="build")
         t1 = time.perf_counter()
-        proc = _run([vvp, "-n", image], cwd=run_dir, timeout=timeout, what="vvp")
+        proc = _run([vvp, "-n", image], cwd=run_dir, timeout=clock_.phase("run"), what="vvp")
         t2 = time.perf_counter()
     return SimResult("icarus", proc.stdout, proc.stderr, t1 - t0, t2 - t1)
 
@@ -175,13 +216,16 @@ int main(int argc, char** argv) {{
 
 def run_verilator(sources: Sequence[str | os.PathLike], top: str, *, clock: str | None = "clk",
                   run_dir: str | os.PathLike | None = None, max_cycles: int = 1 << 34,
-                  jobs: int = 2, timeout: float = DEFAULT_TIMEOUT) -> SimResult:
+                  jobs: int = 2, defines: Mapping[str, str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+                  on_phase: Callable[[str], None] | None = None) -> SimResult:
     """Build ``sources`` with ``verilator --cc --exe --build`` and a generated main; run it.
 
     The model is compiled with ``-O0`` (a testbench runs briefly; the C++ compile dominates) and
     warnings are not fatal (lint the synthesizable modules with :func:`verilator_lint` instead).
+    ``defines``: ``-DNAME=VALUE`` macros; ``timeout`` and ``on_phase`` as in :func:`run_icarus`.
     """
     verilator = which("verilator")
+    clock_ = _Clock(timeout, on_phase)
     files = _sources(sources)
     _check_ident("top", top)
     run_dir = Path(run_dir) if run_dir is not None else Path(files[0]).parent
@@ -194,23 +238,43 @@ def run_verilator(sources: Sequence[str | os.PathLike], top: str, *, clock: str 
                "-Wno-style", "--top-module", top, "--Mdir", str(mdir),
                "-CFLAGS", f"-DMAX_EDGES={2 * max_cycles}ULL",
                "-MAKEFLAGS", f"OPT_FAST={opt} OPT_SLOW={opt} OPT_GLOBAL={opt}",
+               *[f"-D{_check_ident('defines', k)}={v}" for k, v in (defines or {}).items()],
                *files, str(main)]
         t0 = time.perf_counter()
-        _run(cmd, cwd=tmp, timeout=timeout, what="verilator")
+        _run(cmd, cwd=tmp, timeout=clock_.phase("build"), what="verilator", phase="build")
         t1 = time.perf_counter()
-        proc = _run([str(mdir / f"V{top}")], cwd=run_dir, timeout=timeout, what="verilated model")
+        proc = _run([str(mdir / f"V{top}")], cwd=run_dir, timeout=clock_.phase("run"), what="verilated model")
         t2 = time.perf_counter()
     return SimResult("verilator", proc.stdout, proc.stderr, t1 - t0, t2 - t1)
 
 
 SIMULATORS = {"icarus": run_icarus, "verilator": run_verilator}
+#: the program each simulator needs on PATH
+SIMULATOR_PROGRAMS = {"icarus": "iverilog", "verilator": "verilator"}
 
 
-def simulate(sources: Sequence[str | os.PathLike], top: str, *, simulator: str = "icarus",
-             **kwargs) -> SimResult:
-    """Run ``sources`` under ``simulator`` ("icarus" or "verilator")."""
+def default_simulator() -> str:
+    """``"verilator"`` when it is installed (its build costs tens of seconds, after which it runs a
+    large design's testbench orders of magnitude faster than Icarus), else ``"icarus"``."""
+    return "verilator" if shutil.which("verilator") else "icarus"
+
+
+def resolve_simulator(simulator: str | None) -> str:
+    """``None`` / ``"auto"`` -> :func:`default_simulator`; a simulator's one name is checked
+    (``iverilog`` is the program, the simulator's name is ``icarus``)."""
+    if simulator is None or simulator == "auto":
+        return default_simulator()
     if simulator not in SIMULATORS:
-        raise SCValueError("simulator", f"must be one of {sorted(SIMULATORS)}, got {simulator!r}")
+        hint = " (the simulator's name is 'icarus'; iverilog is its compiler)" if simulator == "iverilog" else ""
+        raise SCValueError("simulator", f"must be one of {sorted(SIMULATORS)} or 'auto', got {simulator!r}{hint}")
+    return simulator
+
+
+def simulate(sources: Sequence[str | os.PathLike], top: str, *, simulator: str | None = "icarus",
+             **kwargs) -> SimResult:
+    """Run ``sources`` under ``simulator`` ("icarus", "verilator", or "auto"/None: Verilator
+    when installed, else Icarus)."""
+    simulator = resolve_simulator(simulator)
     return SIMULATORS[simulator](sources, top, **kwargs)
 
 
@@ -323,7 +387,7 @@ def yosys_synth(sources: Sequence[str | os.PathLike], top: str, *,
                           f"synth -top {top} -flatten\nstat\nstat -tech cmos\n")
         logfile = Path(tmp) / "yosys.log"
         proc = _run([yosys, "-q", "-l", str(logfile), "-s", str(script)], cwd=tmp, timeout=timeout,
-                    what="yosys", check=False)
+                    what="yosys", check=False, phase="synth")
         log = logfile.read_text() if logfile.exists() else ""
         if proc.returncode != 0:
             raise SimulationError(f"yosys failed (exit {proc.returncode}):\n"

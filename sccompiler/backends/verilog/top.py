@@ -2,7 +2,12 @@
 x_in busy done x_step valid out_step``, per inner layer ``valid_<layer> out_step_<layer>``, and
 the ``o_<node>`` outputs), the control of every timed layer (cycle and step counters, start /
 busy / valid / done, the pipelined launch of the next layer, clock enables of shorter layers),
-and the packing of the checked values onto the output ports."""
+and the packing of the checked values onto the output ports.
+
+A sequence-level head (after a ``last_step`` layer) runs once per sequence: a streamed head is
+launched when the last recurrent layer finishes its last step and runs one step; ``valid`` is
+then high once per sequence, with ``out_step`` = ``n_steps - 1`` (the step the head read), and
+the last recurrent layer reports its own steps on ``valid_<layer>`` / ``out_step_<layer>``."""
 
 from __future__ import annotations
 
@@ -12,12 +17,16 @@ from .names import comment_text
 from .verilog_text import Section
 
 
-def layer_control(sec: Section, p: str, prev: str | None, period: int, lw: int, launch: bool, step_rst: bool) -> None:
+def layer_control(sec: Section, p: str, prev: str | None, period: int, lw: int, launch: bool, step_rst: bool,
+                  *, launch_last: bool = False, once: bool = False) -> None:
     """Control of timed layer ``p``: ``period`` cycles per step.  Layer 0 starts on ``start``;
     layer k + 1 when layer k finishes its step 0 (its step t runs during layer k's step t + 1):
-    an inner layer (``launch``) drives the next layer's start, the last one ``done``."""
+    an inner layer (``launch``) drives the next layer's start, the last one ``done``.
+    ``launch_last``: the next layer is launched when this one finishes its LAST step; ``once``:
+    this layer (a sequence-level head) runs one step, on the previous layer's last values, and
+    reports it as step ``n_steps - 1``."""
     go = "start" if prev is None else f"{prev}_launch"
-    nsteps = "n_steps" if prev is None else f"{prev}_steps"
+    nsteps = "n_steps" if prev is None else f"{STEP_BITS}'d1" if once else f"{prev}_steps"
     S, last = STEP_BITS, period - 1
     # only the last layer has a done flag: an inner layer's valid ends with its flush
     clear_done = "" if launch else f" {p}_done <= 1'b0;"
@@ -32,9 +41,11 @@ def layer_control(sec: Section, p: str, prev: str | None, period: int, lw: int, 
     sec.wire(f"{p}_first", init=f"{p}_busy && ({p}_cyc == {lw}'d0)")
     sec.wire(f"{p}_boundary", init=f"{p}_first && ({p}_step != {S}'d0)")
     sec.wire(f"{p}_valid", init=f"{p}_boundary || {p}_flush")
-    sec.wire(f"{p}_out_step", S, init=f"{p}_step - {S}'d1")
+    sec.wire(f"{p}_out_step", S, init=f"{prev}_steps - {S}'d1" if once else f"{p}_step - {S}'d1")
     if launch:
-        sec.wire(f"{p}_launch", init=f"{p}_busy && ({p}_cyc == {lw}'d{last}) && ({p}_step == {S}'d0)")
+        when = f"({p}_step + {S}'d1 == {p}_steps)" if launch_last else f"({p}_step == {S}'d0)"
+        sec.wire(f"{p}_launch", init=f"{p}_busy && ({p}_cyc == {lw}'d{last}) && {when}",
+                 comment="the next layer runs once, after this layer's last step" if launch_last else None)
     if step_rst:
         sec.wire(f"{p}_step_rst", init=f"{p}_srst | ({p}_busy && ({p}_cyc == {lw}'d{last}))",
                  comment="FSMs with state_policy reset")
@@ -84,6 +95,8 @@ def top_text(em: DesignEmitter) -> str:
         "// Synthesizable Verilog-2005.  Protocol: pulse start (with n_steps >= 1) to run a sequence from",
         "// reset; hold x_in at the input of step x_step while busy; valid marks the cycle where o_* hold",
         "// the values of step out_step; done rises after the last step.  docs/verilog.md, 'Designs'.",
+        *(["// The head runs once per sequence, on the last step: valid is high once, out_step = n_steps - 1."]
+          if em.per_sequence else []),
         *em.names.comment_lines()]
     m.ports = []
     for name in ("clk", "rst", "start"):
@@ -95,7 +108,7 @@ def top_text(em: DesignEmitter) -> str:
     m.port("output", "x_step", STEP_BITS)
     m.port("output", "valid")
     m.port("output", "out_step", STEP_BITS)
-    inner = [em.vid(layer) for layer in em.rec_layers[:-1]]
+    inner = [em.vid(layer) for layer in em.inner_layers]
     for layer in inner:
         m.port("output", f"valid_{layer}")
         m.port("output", f"out_step_{layer}", STEP_BITS)
@@ -104,8 +117,10 @@ def top_text(em: DesignEmitter) -> str:
     ctl = em.control
     for k, layer in enumerate(em.rec_layers):
         v = em.vid(layer)
-        layer_control(ctl, v, em.vid(em.rec_layers[k - 1]) if k else None, em.P, lw, k + 1 < len(em.rec_layers),
-                      layer in em.step_rst_used)
+        nxt = em.rec_layers[k + 1] if k + 1 < len(em.rec_layers) else None
+        layer_control(ctl, v, em.vid(em.rec_layers[k - 1]) if k else None, em.P, lw, nxt is not None,
+                      layer in em.step_rst_used, launch_last=nxt in em.sequence_layers,
+                      once=layer in em.sequence_layers)
         L = em.lengths[layer]
         if L < em.P:
             ctl.wire(f"{v}_en", init=f"({v}_cyc < {lw}'d{L})",
@@ -114,8 +129,12 @@ def top_text(em: DesignEmitter) -> str:
     first, last = em.vid(em.rec_layers[0]), em.vid(em.layer)
     ctl.assign("busy", f"{first}_busy")
     ctl.assign("x_step", f"{first}_step")
-    ctl.assign("valid", f"{last}_valid")
-    ctl.assign("out_step", f"{last}_out_step")
+    if em.layer in em.inner_layers:      # an exact head on the last step: valid once, after the last step
+        ctl.assign("valid", f"{last}_flush")
+        ctl.assign("out_step", f"{last}_steps - {STEP_BITS}'d1")
+    else:
+        ctl.assign("valid", f"{last}_valid")
+        ctl.assign("out_step", f"{last}_out_step")
     ctl.assign("done", f"{last}_done")
     for layer in inner:
         ctl.assign(f"valid_{layer}", f"{layer}_valid")

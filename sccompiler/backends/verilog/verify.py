@@ -7,16 +7,17 @@ run by :mod:`.tools`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ...errors import ModelFormatError, SCValueError
 from ...io import atomic_file, read_json, regular_file
-from .tools import simulate, yosys_synth
+from .tools import DEFAULT_TIMEOUT, resolve_simulator, simulate, yosys_synth
 from .verilog_text import VerilogModule
 
 
@@ -45,16 +46,71 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _FILE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\.v")
 
 
-def verify_design(outdir: str | Path, simulator: str = "icarus"):
-    """Build and run OUTDIR/tb against OUTDIR/rtl; returns (passed, SimResult)."""
+#: testbench size checked by default (capped by what the testbench holds): a 1x32 LSTM at
+#: L = 256 builds and runs under Verilator in about 40 s on a 2-core machine (docs/verilog.md)
+DEFAULT_SEQUENCES = 2
+DEFAULT_STEPS = 32
+
+
+def checked_size(man: dict, sequences: int | None = None, steps: int | None = None) -> tuple[int, int]:
+    """The (sequences, steps) a run of this testbench checks: the given numbers, or the defaults
+    (:data:`DEFAULT_SEQUENCES` x :data:`DEFAULT_STEPS`), never more than the stored vectors hold."""
+    full = {"sequences": man.get("sequences"), "steps": man.get("steps")}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in full.values()):
+        raise ModelFormatError(f"tb/manifest.json: 'sequences' and 'steps' must be integers >= 1, got {full}")
+    got = {}
+    # a head on the last step is checked once, after the last stored step: every step must run
+    whole_steps = bool(man.get("per_sequence"))
+    if whole_steps and steps is not None and steps != full["steps"]:
+        raise SCValueError("steps", f"this design's head runs on the last step, so all {full['steps']} stored steps "
+                                    "are run and checked; leave --steps out (or emit shorter test sequences)")
+    for name, value, default in (("sequences", sequences, DEFAULT_SEQUENCES), ("steps", steps, DEFAULT_STEPS)):
+        if value is None:
+            prefix = man.get("size_macros") and not (name == "steps" and whole_steps)
+            got[name] = min(default, full[name]) if prefix else full[name]
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SCValueError(name, f"must be an integer >= 1, got {value!r}")
+        if value > full[name]:
+            raise SCValueError(name, f"the testbench holds {full[name]} {name}, cannot check {value} (emit it "
+                                     "with more test inputs)")
+        if value != full[name] and not man.get("size_macros"):
+            raise SCValueError(name, "this testbench was emitted by an older version and checks all its "
+                                     f"{full[name]} {name}; emit it again to choose")
+        got[name] = value
+    return got["sequences"], got["steps"]
+
+
+def verify_design(outdir: str | Path, simulator: str | None = None, *, sequences: int | None = None,
+                  steps: int | None = None, timeout: float = DEFAULT_TIMEOUT,
+                  on_phase: Callable[[str], None] | None = None):
+    """Build and run OUTDIR/tb against OUTDIR/rtl; returns (passed, SimResult).
+
+    ``simulator``: "icarus", "verilator", or None / "auto" (Verilator when installed, else
+    Icarus).  ``sequences`` / ``steps``: how much of the stored vectors is checked (the first
+    sequences, the first steps of each; default :func:`checked_size`).  ``timeout``: seconds for
+    the build and the run together; past it the tools are killed and
+    :class:`~sccompiler.errors.ToolTimeoutError` is raised.  ``on_phase("build" | "run")`` is
+    called as each phase starts."""
     out = Path(outdir)
     man = read_manifest(out)
+    B, T = checked_size(man, sequences, steps)
+    simulator = resolve_simulator(simulator)
     sources = [out / "rtl" / f for f in man["rtl"]] + [out / "tb" / f"{man['testbench']}.v"]
-    res = simulate(sources, man["testbench"], simulator=simulator, run_dir=out / "tb")
+    defines = {}
+    if man.get("size_macros"):
+        macros = man["size_macros"]
+        if not isinstance(macros, dict) or not all(isinstance(macros.get(k), str) and _IDENT.fullmatch(macros[k])
+                                                   for k in ("sequences", "steps")):
+            raise ModelFormatError(f"{out}/tb/manifest.json: 'size_macros' must name two Verilog macros")
+        defines = {macros["sequences"]: str(B), macros["steps"]: str(T)}
+    res = simulate(sources, man["testbench"], simulator=simulator, run_dir=out / "tb", defines=defines,
+                   timeout=timeout, on_phase=on_phase)
+    res = dataclasses.replace(res, sequences=B, steps=T)
     return res.passed and "MISMATCH" not in res.stdout, res
 
 
-def verify_designs(outdirs: list[str | Path], simulator: str = "icarus",
+def verify_designs(outdirs: list[str | Path], simulator: str | None = "icarus",
                    run_dir: str | Path | None = None) -> tuple[dict[str, bool], Any]:
     """Co-simulate several emitted designs in ONE build (one Verilator compile instead of one per
     design): their tops must have distinct names (``emit_design(..., top=...)``); the library

@@ -1,6 +1,8 @@
 """Op handlers of the binary-domain dense products and the dense head: ``xnor_popcount`` (exact
 ternary operands times -1/0/+1 weights, ``k = 2 popcount(XNOR & active) - popcount(active)``
-per row) and ``dense_out`` (the float affine of the head, left to the host: manifest)."""
+per row), ``dense_out`` (the float affine of the head, left to the host: manifest) and
+``last_step`` (a sequence-level head's input: the wires of the last recurrent layer's h, which its
+state register holds after the last step; the head's control runs it then, see :mod:`..top`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 from ....sim.primitives import counter_width
 from ....sim.rules import signed_width
 from ..emitter import DesignEmitter, Signal, unsupported
+from ..names import comment_text
 from ..verilog_text import concat
 
 
@@ -74,4 +77,11 @@ def op_dense_out(em: DesignEmitter, n) -> None:
     em.sig[n.name] = Signal("host", [], 0)
 
 
-HANDLERS = {"xnor_popcount": op_xnor_popcount, "dense_out": op_dense_out}
+def op_last_step(em: DesignEmitter, n) -> None:
+    src = n.inputs[0]
+    em.body.comment(f"wires: {comment_text(src)} (the head after it runs once, after the last step)")
+    em.alias[n.name] = em.alias.get(src, src)
+    em.sig[n.name] = em.sig[src]
+
+
+HANDLERS = {"xnor_popcount": op_xnor_popcount, "dense_out": op_dense_out, "last_step": op_last_step}
