@@ -274,3 +274,34 @@ def test_dynamo_import_compiles_and_simulates(torch, tmp_path):
     packed = design.simulate(ids)
     assert packed.shape == (1, T, 4) and np.all(np.isfinite(packed))
     np.testing.assert_array_equal(packed, design.simulate(ids, engine="reference"))
+
+
+@pytest.mark.parametrize("kind, head, batch_first", [
+    ("LSTM", "last", True), ("GRU", "h_n", False),
+    *[pytest.param(k, h, bf, marks=pytest.mark.slow) for k in ("LSTM", "GRU") for h in ("last", "h_n")
+      for bf in (True, False) if (k, h, bf) not in (("LSTM", "last", True), ("GRU", "h_n", False))]])
+def test_dynamo_sequence_heads_import_and_match(torch, tmp_path, kind, head, batch_first):
+    """``fc(y[:, -1])`` and ``fc(h_n[-1])`` through the dynamo exporter (its direction-axis
+    reshapes in front of the last-step selection)."""
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = getattr(torch.nn, kind)(F, H, num_layers=2, batch_first=batch_first)
+            self.fc = torch.nn.Linear(H, 4)
+
+        def forward(self, x):
+            y, h = self.rnn(x)
+            h = h[0] if kind == "LSTM" else h
+            last = (y[:, -1] if batch_first else y[-1]) if head == "last" else h[-1]
+            return self.fc(last)
+
+    torch.manual_seed(2)
+    module = Net().eval()
+    x = _inputs(torch, False, batch_first)
+    model = load_model(_export(torch, module, (x,), tmp_path / "m.onnx", "dynamo18"))
+    assert [lay.kind for lay in model.layers][-1] == "linear"
+    with torch.no_grad():
+        expected = module(x).numpy()
+    got = ref_forward(model, x.numpy() if batch_first else x.transpose(0, 1).numpy())
+    assert got.shape == (B, 1, 4)
+    assert np.max(np.abs(got[:, 0] - expected)) <= TOL
