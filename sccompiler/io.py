@@ -239,6 +239,40 @@ def regular_file(path: str | os.PathLike, what: str, error: type[SCCError] = Inp
     return p
 
 
+def read_range_inside(base: str | os.PathLike, relative: str, offset: int, length: int | None, what: str,
+                      error: type[SCCError] = InputFileError, max_bytes: int | None = None) -> bytes:
+    """``length`` bytes at ``offset`` of the file ``relative`` to the directory ``base`` (to its end
+    when ``length`` is None).  The path must be relative, without ``..`` components, and resolve
+    (symlinks followed) to a regular file inside ``base``; the range must lie within the file and
+    hold at most ``max_bytes`` (default :func:`max_array_bytes`).  Used for ONNX external data."""
+    limit = max_array_bytes() if max_bytes is None else max_bytes
+    rel = str(relative)
+    parts = rel.replace("\\", "/").split("/")
+    if (not rel or "\x00" in rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or ":" in parts[0]
+            or ".." in parts):
+        raise error(f"{what}: location {rel!r} must be a relative path inside {base} (no '..', not absolute)")
+    root = os.path.realpath(base)
+    target = os.path.realpath(os.path.join(root, rel))
+    if os.path.commonpath([root, target]) != root:
+        raise error(f"{what}: location {rel!r} resolves to {target}, outside {root}")
+    p = regular_file(target, what, error)
+    size = os.stat(p).st_size
+    bad_length = length is not None and (not isinstance(length, int) or length < 0)
+    if not isinstance(offset, int) or offset < 0 or bad_length:
+        raise error(f"{what}: offset {offset!r} / length {length!r} must be non-negative integers")
+    want = size - offset if length is None else length
+    if offset > size or offset + want > size:
+        raise error(f"{what}: {rel} holds {size:,} bytes; the range {offset:,}+{want:,} lies beyond its end")
+    if want > limit:
+        raise error(f"{what}: {want:,} bytes exceeds the limit of {limit:,} bytes")
+    with open(p, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(want)
+    if len(data) != want:  # pragma: no cover - the file shrank while being read
+        raise error(f"{what}: {rel} changed while being read")
+    return data
+
+
 def read_text(path: str | os.PathLike, what: str, error: type[SCCError] = InputFileError) -> str:
     """A regular UTF-8 text file of at most :data:`MAX_TEXT_BYTES`."""
     p = regular_file(path, what, error, MAX_TEXT_BYTES)

@@ -9,18 +9,24 @@ exporter emits (``Shape``/``Gather``/``Concat``/``ConstantOfShape``/``Expand``/`
 
 Accepted on the data path:
 
-* compute: ``LSTM``, ``GRU`` (forward direction, default activations, zero initial states, no
-  ``sequence_lens``, no peepholes, ``layout`` 0 or 1), ``Gemm`` (``transA=0``), ``MatMul`` by a
+* compute: ``LSTM``, ``GRU`` (forward direction, default activations, zero initial states of the
+  spec's shape, ``sequence_lens`` only when provably the full length, zero peepholes, ``layout`` 0
+  or 1), ``Gemm`` (``transA=0``), ``MatMul`` by a
   constant (+ an ``Add`` of a constant bias), ``Gather`` on a constant table (embedding, first
   layer only), ``BatchNormalization`` (inference mode, over a feature axis), ``Sigmoid``/``Tanh``/
   ``Relu``/``Softmax`` (over the feature axis), QONNX ``BipolarQuant`` with scale 1 (the sign
   activation; other activation quantizers are unsupported);
 * layout: ``Identity``, ``Transpose``, ``Squeeze``/``Unsqueeze`` of size-1 axes the importer
   created (LSTM/GRU's ``num_directions`` axis), ``Reshape`` that flattens the leading axes to
-  ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes);
+  ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes),
+  ``Reshape`` that provably only drops the size-1 direction axis (the dynamo exporter's pattern,
+  with a constant or a ``Shape``-computed target: :mod:`.onnx_shapes`);
 * the last time step (a ``LastStep`` layer, :mod:`.onnx_select`): ``Gather``/``Slice`` of the last
   step of the time axis, an LSTM/GRU's ``Y_h`` (h_n) and PyTorch's stacked ``h_n`` (``Concat`` of
   every layer's ``Y_h``) followed by ``Gather`` of its last row.
+
+Weights in external data files are read by :mod:`.onnx_external` (checked paths and sizes).
+What imports and what is refused, and why: docs/frontends.md.
 
 Anything else on the data path, a second graph input that reaches it, or a branching data path
 raises :class:`~sccompiler.errors.UnsupportedOpError` naming the op and node.  Extra graph outputs
@@ -46,6 +52,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ModelFormatError, UnsupportedOpError
+from ..io import regular_file
 from ..ir.model import (
     GRU,
     LSTM,
@@ -61,9 +68,11 @@ from ..ir.model import (
     Tensor,
 )
 from ..quantize.detect import detect_quant
+from .onnx_external import has_external_data, load_external_data
 from .onnx_graph import OnnxGraph, import_onnx
 from .onnx_quant import QUANT_OPS
 from .onnx_select import final_state, state_concat, time_gather, time_slice
+from .onnx_shapes import AxisInfo, ShapeEvaluator, sequence_lens_full, squeeze_reshape
 
 #: ONNX LSTM stacks gates i, o, f, c; the IR wants i, f, g(=c), o
 ONNX_TO_IR_LSTM_BLOCKS = (0, 2, 3, 1)
@@ -104,6 +113,9 @@ class _Importer:
         self.g = g
         self.walk = _Walk()
         self.names: set[str] = set()
+        self.axes: dict[str, AxisInfo] = {}  # data-path tensor -> its axis labels (for shape plumbing)
+        self.shapes = ShapeEvaluator(g, self.axes, self.static_size)
+        g.shape_hook = self.shapes.concrete
         self.handlers: dict[str, Callable[[Any, tuple], tuple[str, tuple]]] = {
             "LSTM": self._rnn, "GRU": self._rnn, "Gemm": self._gemm, "MatMul": self._matmul,
             "Add": self._add, "Gather": self._gather, "BatchNormalization": self._batchnorm,
@@ -194,11 +206,12 @@ class _Importer:
         layout = a.get("layout", 0)
         ins = list(node.input) + [""] * (8 - len(node.input))
         if ins[4]:
-            raise self.fail(node, "sequence_lens is not supported (all sequences must have the full length)")
+            self._check_sequence_lens(node, ins[4], labels, layout)
         states = ("initial_h", "initial_c") if op == "LSTM" else ("initial_h",)
         for slot, name in zip(states, ins[5:7]):
             if not g.is_zero_state(name, node, slot):
                 raise self.fail(node, f"{slot} is not all zero; nonzero initial states are not supported")
+        self._check_state_shapes(node, states, ins[5:7], int(a.get("hidden_size", 0) or 0), layout)
         if op == "LSTM" and ins[7] and np.any(g.const(ins[7], node)):
             raise self.fail(node, "peephole weights (input P) are not supported")
         self.other_inputs_const(node, 0)
@@ -247,6 +260,43 @@ class _Importer:
             return y, None
         out = (labels[0], DIRECTION, labels[1], FEATURE) if layout == 0 else (labels[0], labels[1], DIRECTION, FEATURE)
         return y, out
+
+    def _check_state_shapes(self, node: Any, slots: tuple, names: list[str], hidden: int, layout: int) -> None:
+        """A constant initial state must have the shape the spec gives it, (1, batch, hidden_size)
+        (layout 0) or (batch, 1, hidden_size) (layout 1): torch's dynamo exporter writes an LSTM with
+        ``proj_size`` as an LSTM of hidden_size=proj_size whose initial_c keeps the cell size, and the
+        projection weights are lost -- such a graph is refused, never read as a plain LSTM."""
+        for slot, name in zip(slots, names):
+            if not name or not hidden:
+                continue
+            entries = self.shapes.tensor_shape(name, node)
+            direction_ax = 0 if layout == 0 else 1
+            if entries is None or len(entries) != 3 or None in (entries[direction_ax], entries[2]):
+                raise self.fail(node, f"{slot}: its shape cannot be shown to be (1, batch, hidden_size={hidden})")
+            shape = tuple(e[0] if e is not None and not e[1] else "?" for e in entries)
+            if entries[direction_ax] != (1, ()) or entries[2] != (hidden, ()):
+                raise self.fail(node, f"{slot} has shape {shape}, which does not fit hidden_size={hidden} (one "
+                                      f"direction); the graph is inconsistent -- an LSTM with proj_size exported "
+                                      f"by torch's dynamo exporter looks like this, and proj_size is not supported")
+
+    def _check_sequence_lens(self, node: Any, name: str, labels: tuple | None, layout: int) -> None:
+        """``sequence_lens`` is accepted only when it provably equals the full length for every
+        sequence (a constant equal to the static time size, or the time axis's own Shape entry)."""
+        g = self.g
+        if g.kind(name) == "data":
+            raise self.fail(node, f"sequence_lens comes from {name!r}, a runtime value; only sequence_lens "
+                                  f"provably equal to the full length is supported (export without it)")
+        time_label = None if labels is None or len(labels) != 3 else labels[0] if layout == 0 else labels[1]
+        verdict = None if time_label is None else sequence_lens_full(self.shapes, name, node, time_label)
+        if verdict is True:
+            return
+        lens = g.const(name, node).reshape(-1).tolist() if g.kind(name) == "const" else "computed"
+        if verdict is False:
+            raise self.fail(node, f"sequence_lens {lens} differs from the full sequence length "
+                                  f"{self.static_size(time_label)}; variable-length sequences are not supported")
+        raise self.fail(node, f"sequence_lens ({lens}) cannot be shown equal to the full sequence length "
+                              f"(the time axis is dynamic or the value is not a constant); variable-length "
+                              f"sequences are not supported")
 
     def _dense(self, node: Any, labels: tuple, weight: np.ndarray, bias: np.ndarray | None,
                wq: QuantSpec | None, bq: QuantSpec | None) -> None:
@@ -419,6 +469,12 @@ class _Importer:
         g = self.g
         if labels is None:
             raise self.fail(node, "reshape of a tensor of unknown rank")
+        squeezed = self._squeeze_reshape(node, labels)
+        if squeezed is not None:
+            return node.output[0], squeezed
+        if g.kind(node.input[1]) == "shape":
+            raise self.fail(node, "the target shape is computed from the data's shape in a way that cannot be "
+                                  "shown to keep the batch/time/feature axes")
         if g.kind(node.input[1]) != "const":
             raise self.fail(node, "only reshapes to a constant shape are supported")
         shape = [int(v) for v in g.const(node.input[1], node)]
@@ -443,6 +499,16 @@ class _Importer:
                                   f"(their static sizes are {sizes})")
         raise self.fail(node, f"reshape of the data to {shape} changes the meaning of its axes; only "
                               f"(-1, features) flattening before a Gemm and its exact inverse are supported")
+
+    def _squeeze_reshape(self, node: Any, labels: tuple) -> tuple | None:
+        """A Reshape that provably only drops size-1 axes (the dynamo exporter's removal of the
+        LSTM/GRU direction axis, with a constant or a Shape-computed target): its labels, else None."""
+        out, why = squeeze_reshape(self.shapes, node, AxisInfo(labels, self.feature_width()))
+        if why:
+            what = ("reshape that would drop the size-1 direction axis" if len(out or ()) != len(labels)
+                    and any(lab in (DIRECTION, UNIT) for lab in labels) else "reshape")
+            raise self.fail(node, f"{what}: {why}")
+        return out
 
     def feature_width(self) -> int | None:
         for layer in reversed(self.walk.layers):
@@ -490,6 +556,8 @@ class _Importer:
             if node.op_type in ("Identity", "Transpose", "Squeeze", "Unsqueeze", "Reshape", *_ACTIVATION_OPS):
                 self.other_inputs_const(node, 0)
             self._current = current
+            if labels is not None:
+                self.axes[current] = AxisInfo(labels, self.feature_width())
             current, labels = handler(node, labels)
         if current not in g.outputs:
             raise ModelFormatError(f"{g.source}: the data path ends at {current!r}, which is not a graph output")
@@ -559,6 +627,8 @@ def _finish_quant(layers: list[Layer], quant: dict[int, dict[str, QuantSpec]]) -
     return out
 
 
+#: the largest ONNX model file (protobuf's 2 GiB limit); weights beyond it live in external data
+MAX_ONNX_BYTES = 2 << 30
 #: the oldest ai.onnx opset the importer reads (LSTM/GRU semantics as in opset 7+)
 MIN_OPSET = 7
 
@@ -577,16 +647,22 @@ def load_onnx(source: str | os.PathLike | Any, *, name: str | None = None,
         label = str(path)
         if not path.is_file():
             raise ModelFormatError(f"{path}: file not found")
+        regular_file(path, "ONNX model", ModelFormatError, MAX_ONNX_BYTES)
         try:
-            proto = onnx.load(str(path))
+            proto = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # noqa: BLE001 - protobuf/onnx raise many types for corrupt files
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelFormatError(f"{path}: not a readable ONNX model ({msg})") from None
+        if isinstance(proto, onnx.ModelProto) and proto.HasField("graph"):
+            load_external_data(proto, path, onnx)
         default_name = path.stem
     else:
         proto, label, default_name = source, "<onnx model>", None
     if not isinstance(proto, onnx.ModelProto) or not proto.HasField("graph"):
         raise ModelFormatError(f"{label}: not an ONNX model (no graph)")
+    if has_external_data(proto, onnx):
+        raise ModelFormatError(f"{label}: the model's weights are in external data files that were not loaded; "
+                               f"pass the model's file path so they are read (checked) from its directory")
     try:
         onnx.checker.check_model(proto)
     except Exception as exc:  # noqa: BLE001 - ValidationError, and UnicodeDecodeError etc. for damaged strings

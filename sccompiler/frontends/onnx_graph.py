@@ -13,12 +13,13 @@ import numpy as np
 
 from ..errors import MissingDependencyError, ModelFormatError, UnsupportedOpError
 from ..ir.model import QuantSpec
+from .onnx_constants import evaluate_exporter_op, evaluate_split
 from .onnx_quant import QUANT_OPS, qonnx_quant
 
 #: ops whose output equals (a re-arrangement of) their first input's values
 VALUE_PRESERVING_OPS = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Flatten")
 #: ops through which an all-zero tensor stays all zero (initial-state plumbing)
-ZERO_PRESERVING_OPS = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "Slice",
+ZERO_PRESERVING_OPS = ("Identity", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Cast", "CastLike", "Slice",
                        "Expand", "Tile", "Flatten")
 #: ops whose output depends only on their input's shape
 SHAPE_OPS = ("Shape", "Size")
@@ -68,6 +69,8 @@ class OnnxGraph:
                 if out:
                     self.kind(out)
         self._const: dict[str, np.ndarray] = {}
+        #: the proven integer values of a 'shape'-kind tensor, or None (set by the importer: onnx_shapes)
+        self.shape_hook: Any = None
         self.quant_of: dict[str, QuantSpec] = {}
         self._names: dict[int, str] = {}
         for k, node in enumerate(self.nodes):
@@ -107,8 +110,8 @@ class OnnxGraph:
             k = "data"
         elif name in self.producer:
             node, _ = self.producer[name]
-            if node.op_type in SHAPE_OPS:
-                k = "shape"
+            if node.op_type in SHAPE_OPS:  # the shape of a constant is a constant
+                k = "const" if node.input and self.kind(node.input[0]) == "const" else "shape"
             else:
                 kinds = {self.kind(i) for i in node.input if i}
                 k = "data" if "data" in kinds else "shape" if "shape" in kinds else "const"
@@ -123,12 +126,39 @@ class OnnxGraph:
             return self._const[name]
         if name in self.init:
             return self.init[name]
-        if self.kind(name) != "const":
+        kind = self.kind(name)
+        if kind == "shape":
+            shaped = self._shape_constant(name)
+            if shaped is not None:
+                return shaped
+        elif kind != "const":
             raise UnsupportedOpError(
                 user.op_type, self.name(user),
                 f"input {name!r} must be a constant (weights/initializer) but depends on the model input")
-        node, _ = self.producer[name]
+        node, index = self.producer[name]
+        if node.op_type == "Split" and node.domain in ("", "ai.onnx"):
+            for out, part in zip(node.output, evaluate_split(self, node)):
+                self._const[out] = part
+            return self._const[name]
         value = self._evaluate(node)
+        self._const[name] = value
+        return value
+
+    def _shape_constant(self, name: str) -> np.ndarray | None:
+        """A 'shape'-kind tensor that is nevertheless a constant: the output of a ``Shape`` whose
+        values :attr:`shape_hook` proves (e.g. the hidden size of a zero state
+        whose batch size is dynamic, or a static input size) -- its value; refused when it depends on
+        a dynamic size.
+        For other 'shape'-kind tensors None: the producer is evaluated on its (so proven) inputs."""
+        node, _ = self.producer[name]
+        if node.op_type not in SHAPE_OPS:
+            return None
+        values = self.shape_hook(name, node) if self.shape_hook is not None else None
+        if values is None or node.op_type != "Shape":
+            raise UnsupportedOpError(node.op_type, self.name(node),
+                                     f"{name!r} is used as a constant (weights) but depends on the shape of "
+                                     f"the model input")
+        value = np.asarray(values, dtype=np.int64)
         self._const[name] = value
         return value
 
@@ -167,6 +197,9 @@ class OnnxGraph:
             return np.expand_dims(x, tuple(axes))
         if op == "Concat":
             return np.concatenate([v for v in ins if v is not None], axis=a["axis"])
+        value = evaluate_exporter_op(self, node, ins, a)
+        if value is not None:
+            return value
         raise UnsupportedOpError(op, self.name(node), "cannot be evaluated on constant weights")
 
     def is_zero_state(self, name: str, user: Any, slot: str) -> bool:
@@ -177,11 +210,13 @@ class OnnxGraph:
         if k == "const":
             return not np.any(self.const(name, user))
         if k == "data":
-            src = name if name in self.inputs else "the model input"
+            sources = self.input_sources(name)
+            src = sources[0] if len(sources) == 1 else "the model input"
             raise UnsupportedOpError(
                 user.op_type, self.name(user),
-                f"{slot} comes from {src!r}; initial states given as inputs are not supported "
-                f"(export the model without passing an initial state)")
+                f"{slot} comes from {src!r}; initial states given as inputs are not supported: a runtime "
+                f"value cannot be shown to be zero (create the zero state inside forward, e.g. torch.zeros, "
+                f"or omit it)")
         node, _ = self.producer[name]
         if node.op_type == "ConstantOfShape":
             value = self.attrs(node).get("value")
@@ -191,6 +226,20 @@ class OnnxGraph:
         if node.op_type == "Concat":
             return all(self.is_zero_state(i, user, slot) for i in node.input if i)
         return False
+
+    def input_sources(self, name: str) -> list[str]:
+        """The graph inputs that the data-kind tensor ``name`` is computed from (sorted)."""
+        seen, stack, found = set(), [name], set()
+        while stack:
+            t = stack.pop()
+            if t in seen or not t:
+                continue
+            seen.add(t)
+            if t in self.inputs:
+                found.add(t)
+            elif t in self.producer and self.kind(t) == "data":
+                stack.extend(self.producer[t][0].input)
+        return sorted(found)
 
     def data_consumers(self, name: str) -> list[tuple[Any, int]]:
         return [(n, k) for n, k in self.consumers.get(name, []) if n.op_type not in SHAPE_OPS]

@@ -120,6 +120,22 @@ def onnx_variant(w: Path, fixture: str, fn) -> Path:
     return p
 
 
+def onnx_external(w: Path, location: str) -> Path:
+    """lstm_ternary.onnx with its weights in external data, then pointed at ``location``."""
+    import onnx  # noqa: PLC0415
+
+    m = onnx.load(str(FIXTURES / "lstm_ternary.onnx"))
+    p = w / "ext.onnx"
+    onnx.save(m, str(p), save_as_external_data=True, location="ext.bin", size_threshold=0)
+    m = onnx.load(str(p), load_external_data=False)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = location
+    p.write_bytes(m.SerializeToString())
+    return p
+
+
 def onnx_attr(op: str, name: str, value):
     def fn(m):
         from onnx import helper  # noqa: PLC0415
@@ -358,6 +374,10 @@ CASES: list[tuple] = [
     ("onnx-gru-lbr5", "accept", False,
      lambda w: ["inspect", str(onnx_variant(w, "gru_lbr0.onnx", onnx_attr("GRU", "linear_before_reset", 5)))],
      False, "linear_before_reset"),
+    ("onnx-external-dotdot", "inject", False,
+     lambda w: ["inspect", str(onnx_external(w, "../ext.bin"))], False, "relative path inside"),
+    ("onnx-external-absolute", "inject", False,
+     lambda w: ["inspect", str(onnx_external(w, "/etc/hostname"))], False, "relative path inside"),
     ("onnx-opset99", "accept", False,
      lambda w: ["inspect", str(onnx_variant(w, "lstm_ternary.onnx", onnx_opset))], False, "opset"),
     ("fsm-complex", "accept", False, lambda w: ["fsm", "sqrt(-1)*x", "--length", "0"], False, "complex"),
