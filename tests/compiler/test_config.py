@@ -96,3 +96,22 @@ def test_low_bit_weights_are_refused_with_what_to_do():
     m = quantize_model(type(m)((lay,), m.input, m.name), "int:4", requantize=True)
     with pytest.raises(UnsupportedOpError, match=r"int:4-quantized; re-quantize it .*--requantize.*scc baseline"):
         compile_model(m, {"length": 32, **FAST})
+
+
+def test_calibration_trace_is_shared_and_read_only(real_inputs):
+    """The reference trace of a model on a calibration set is computed once per process (explore
+    compiles one model many times) and nobody can change it for the next compile."""
+    from sccompiler.passes.calibrate import reference_trace
+
+    m = lstm_model(seed=11)
+    x = np.asarray(real_inputs)[:8]
+    first = reference_trace(m, x)
+    assert reference_trace(m, x.copy()) is first                       # same content, same trace
+    assert reference_trace(lstm_model(seed=12), x) is not first         # other weights, other trace
+    arr = next(iter(first[m.layers[0].name].values()))
+    with pytest.raises(ValueError, match="read-only"):
+        arr[...] = 0
+    # two compiles on the shared trace build the same design
+    a = compile_model(m, {"length": 32, **FAST}, calibration=x)
+    b = compile_model(m, {"length": 32, **FAST}, calibration=x)
+    np.testing.assert_array_equal(a.simulate(x), b.simulate(x))
