@@ -11,7 +11,7 @@ axis of length 1, broadcast).  Per element:
   threshold (built once from the shared R_t, then one gather per element);
 * integral streams stay lazy: a counter of an integral stream only needs its sum over the cycles,
   which for an XNOR+APC bank is ``sum_j w_rj (2 ones_j - L)`` (popcounts); only a WFSM input is
-  evaluated per cycle, fused with the FSM (:func:`~.packed_kernels.apc_wfsm`: XNOR-popcount over
+  evaluated per cycle, fused with the FSM (:func:`~.fsm_kernels.wfsm_bank`: XNOR-popcount over
   element-packed operands, APC sum and FSM update per cycle, nothing materialized);
 * binary-domain nodes run the reference's code (:func:`~.engine.eval_value_op`).
 
@@ -33,14 +33,13 @@ from ..ir.sc import SCNetlist, SCNode
 from ..sim.encoding import threshold
 from ..sim.rules import fsm_reset_state, stats_row
 from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, sng_values
+from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
-    apc_wfsm,
     rows_last,
     sng_direct,
     sng_tables,
     to_element_packed,
-    wfsm_masks,
     xnor_apc_cycles,
 )
 from .randoms import COMPARATOR_OPS, LayerRandoms
@@ -126,36 +125,70 @@ class _Terms:
     def add_bits(self, b: np.ndarray, fuse: bool = True) -> None:
         """Streams (B', K, R, W), each adding 2 bit - 1 per cycle: per-element ones into the
         fused kernel, shared ones (B' = 1, computed once) as a dense term."""
-        t = rows_last(b)
         if fuse and b.shape[0] == self.B and self.B > 1:
-            self.bits.append(t)
+            self.bits.append(rows_last32(b))
             self.base = self.base - b.shape[1]
             return
         d = np.zeros((b.shape[0], self.L, self.R), dtype=np.int32)
-        add_bit_cycles(t, d)
+        add_bit_cycles(rows_last(b), d)
         self.add_dense(d)
 
     def arrays(self):
+        """The arguments of :func:`~.fsm_kernels.wfsm_bank` (operand words in 32-bit lanes, the
+        XNOR banks whose operands are mostly dense first, their popcount corrections in the base)."""
         B, L, R = self.B, self.L, self.R
-        if self.pops:
-            jp = np.ascontiguousarray(np.concatenate([np.broadcast_to(p[0], (B, L, p[0].shape[2]))
-                                                      for p in self.pops], axis=2))
-            on = np.ascontiguousarray(np.concatenate([np.broadcast_to(p[1], (B, p[1].shape[1]))
-                                                      for p in self.pops], axis=1))
-            P = np.ascontiguousarray(np.concatenate([p[2] for p in self.pops], axis=0))
-            N = np.ascontiguousarray(np.concatenate([p[3] for p in self.pops], axis=0))
-            wcol = np.ascontiguousarray(np.concatenate([p[4] for p in self.pops], axis=0))
+        base = np.broadcast_to(self.base, (B, R)).astype(np.int64)
+        groups = []
+        for jp, on, P, N, wcol in self.pops:
+            jp32, on32 = jp.view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
+            groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
+        groups.sort(key=lambda g: not g[0])
+        ndense = 0
+        if groups:
+            jp = np.ascontiguousarray(np.concatenate([np.broadcast_to(g[1], (B, L, g[1].shape[2]))
+                                                      for g in groups], axis=2))
+            on = np.ascontiguousarray(np.concatenate([np.broadcast_to(g[2], (B, g[2].shape[1]))
+                                                      for g in groups], axis=1))
+            Nm = np.concatenate([g[4] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
+            Z = np.concatenate([g[3] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
+            wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
+            npc = 2 * _counts32(Nm[:-1])
+            ndense = sum(g[1].shape[2] for g in groups if g[0])
+            base = base - npc[:ndense].sum(axis=0, dtype=np.int64)[None, :]
         else:
-            jp = np.zeros((B, L, 0), dtype=np.uint64)
-            on = np.zeros((B, 0), dtype=np.uint64)
-            P = N = np.zeros((0, R), dtype=np.uint64)
+            jp = np.zeros((B, L, 0), dtype=np.uint32)
+            on = np.zeros((B, 0), dtype=np.uint32)
+            Z = Nm = np.zeros((1, R), dtype=np.uint32)
             wcol = np.zeros((0, R), dtype=np.int32)
+            npc = np.zeros((0, R), dtype=np.int32)
         dense = np.zeros((0, L, R), dtype=np.int32) if self.dense is None else \
             np.ascontiguousarray(self.dense, dtype=np.int32)
         bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
-            np.zeros((0, 0, 0, R), dtype=np.uint64)
-        base = np.ascontiguousarray(np.broadcast_to(self.base, (B, R)), dtype=np.int32)
-        return jp, on, P, N, wcol, bt, base, dense
+            np.zeros((0, 0, 0, R), dtype=np.uint32)
+        return (jp, on, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol, np.ascontiguousarray(npc, dtype=np.int32),
+                ndense, bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+
+
+def _counts32(words: np.ndarray) -> np.ndarray:
+    """Ones of each uint32 word (int32)."""
+    if hasattr(np, "bitwise_count"):                                  # numpy >= 2
+        return np.bitwise_count(words).astype(np.int32)
+    b = np.unpackbits(np.ascontiguousarray(words).astype("<u4").view(np.uint8).reshape(words.shape + (4,)), axis=-1)
+    return b.sum(axis=(-1, -2), dtype=np.int32)
+
+
+#: cycles of an XNOR bank's operand words sampled to decide whether they are mostly sparse
+SPARSITY_SAMPLE = 16
+
+
+def _sparse(jp: np.ndarray, on: np.ndarray) -> bool:
+    """Whether most operand words (``jp & on``, (B, L, Mw) / (B, Mw) uint32) have at most
+    :data:`~.fsm_kernels.SPARSE_ONES` ones (one-hot or gated inputs: the kernel then adds weight
+    columns per one instead of a popcount per word and row; the results are the same)."""
+    if jp.shape[2] == 0:
+        return True
+    x = jp[:, :SPARSITY_SAMPLE] & on[:, None, :]
+    return bool(np.mean(_counts32(x) <= SPARSE_ONES) > 0.5)
 
 
 class _Step:
@@ -228,18 +261,18 @@ class _Step:
         if wq.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
             wq = wq[stats_row(self.t, wq.shape[0])]
         group = np.asarray(n.arrays["group"]).reshape(-1).astype(np.int64)
-        masks = np.empty((L, -(-N // 64), R), dtype=np.uint64)
-        wfsm_masks(np.ascontiguousarray(self.rand[n.name]), np.ascontiguousarray(wq.reshape(-1, N)), group, masks)
-        y = np.empty((B, R, self.W), dtype=np.uint64)
+        masks = np.empty((L, mask_words(N), R), dtype=np.uint32)
+        wfsm_masks32(np.ascontiguousarray(self.rand[n.name]), np.ascontiguousarray(wq.reshape(-1, N)), group, masks)
+        y = np.zeros((B, R, self.W), dtype=np.uint64)
         want = self.rt.nodes[src].kind == "int" and src not in self.sums and len(self.rt.consumers[src]) > 1
         dsum = np.empty((B if want else 0, R), dtype=np.int64)
-        jp, on, P, Nm, wcol, bt, base, dense = terms.arrays()
+        jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense = terms.arrays()
         threads = numba.get_num_threads()
         if B * R * L < PARALLEL_WORK:                                # small bank: one thread
             numba.set_num_threads(1)
         try:
             with numba.parallel_chunksize(1):                        # blocks go to whichever thread is free
-                apc_wfsm(jp, on, P, Nm, wcol, bt, base, dense, masks, N, state, y, dsum)
+                wfsm_bank(jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense, masks, N, state, y.view(np.uint32), dsum)
         finally:
             numba.set_num_threads(threads)
         if want:

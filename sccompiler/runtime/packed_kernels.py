@@ -36,6 +36,17 @@ def popcount(typingctx, x):
 
 
 @intrinsic
+def popcount32(typingctx, x):
+    """llvm.ctpop on a uint32 (VPOPCNTD / POPCNT)."""
+    sig = types.uint32(types.uint32)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@intrinsic
 def trailing_zeros(typingctx, x):
     """llvm.cttz on a uint64 (TZCNT); undefined for 0 (callers test first)."""
     sig = types.uint64(types.uint64)
@@ -430,5 +441,5 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                     dsum[b0 + e, r] = total[e, r]
 
 
-__all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "rows_last",
+__all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "popcount32", "rows_last",
            "sng_direct", "sng_tables", "to_element_packed", "trailing_zeros", "wfsm_masks", "xnor_apc_cycles"]
