@@ -60,11 +60,16 @@ def wfsm_masks32(rw, wq, group, out):
             for v in range(levels - 1, -1, -1):
                 for k in range(Nw):
                     tab[g, v, k] |= tab[g, v + 1, k]
+        rt = np.empty((L, R), dtype=np.int64)            # the random numbers cycle-major
+        for r in range(R):
+            for t in range(L):
+                rt[t, r] = rw[r, t] + 1
         for t in range(L):
-            for k in range(Nw):
-                o = out[t, k]
-                for r in range(R):
-                    o[r] = tab[group[r], rw[r, t] + 1, k]
+            for r in range(R):
+                v = rt[t, r]
+                g = group[r]
+                for k in range(Nw):
+                    out[t, k, r] = tab[g, v, k]
         return
     for t in range(L):
         for k in range(Nw):

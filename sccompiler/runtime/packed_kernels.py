@@ -94,26 +94,46 @@ def sng_direct(rand, thr, out):
 
 
 # ----------------------------------------------------------------------------- layouts
+@njit(inline="always")
+def _transpose64(a):
+    """In place: bit ``c`` of ``a[i]`` <-> bit ``i`` of ``a[c]`` (a 64 x 64 bit matrix, LSB first;
+    six stages of block swaps, Hacker's Delight 7-3)."""
+    j = 32
+    m = np.uint64(0x00000000FFFFFFFF)
+    while j != 0:
+        sj = np.uint64(j)
+        k = 0
+        while k < 64:
+            t = ((a[k] >> sj) ^ a[k + j]) & m
+            a[k + j] ^= t
+            a[k] ^= t << sj
+            k = ((k | j) + 1) & ~j
+        j >>= 1
+        m ^= m << np.uint64(j)
+
+
 @njit(nogil=True, cache=True)
 def to_element_packed(bits, out):
-    """(B, Q, M, W) cycle-packed -> (B, Q, L, Mw) element-packed (``out`` zeroed here)."""
+    """(B, Q, M, W) cycle-packed -> (B, Q, L, Mw) element-packed, by 64 x 64 bit-matrix
+    transposes (operand block x cycle word)."""
     B, Q, M, W = bits.shape
     L = out.shape[2]
     Mw = out.shape[3]
     for b in prange(B):
+        blk = np.empty(64, dtype=np.uint64)
         for q in range(Q):
-            for t in range(L):
-                for w in range(Mw):
-                    out[b, q, t, w] = _ZERO
-            for j in range(M):
-                jw = j >> 6
-                jb = _ONE << np.uint64(j & 63)
+            for jw in range(Mw):
+                j0 = jw * 64
+                nj = min(64, M - j0)
                 for w in range(W):
-                    x = bits[b, q, j, w]
-                    while x != _ZERO:
-                        t = w * 64 + np.int64(trailing_zeros(x))
-                        out[b, q, t, jw] |= jb
-                        x &= x - _ONE
+                    for i in range(nj):
+                        blk[i] = bits[b, q, j0 + i, w]
+                    for i in range(nj, 64):
+                        blk[i] = _ZERO
+                    _transpose64(blk)
+                    t0 = w * 64
+                    for c in range(min(64, L - t0)):
+                        out[b, q, t0 + c, jw] = blk[c]
 
 
 @njit(nogil=True, cache=True)
