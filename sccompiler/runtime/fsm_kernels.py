@@ -52,24 +52,29 @@ def wfsm_masks32(rw, wq, group, out):
             levels = max(levels, np.int64(rw[r, t]) + 1)
     if G * (levels + 1) * Nw <= MASK_TABLE_WORDS:
         # state s is on for v < wq[g, s]: bucket it at k = min(wq, levels); suffix-OR over k
-        tab = np.zeros((G, levels + 1, Nw), dtype=np.uint32)
+        tab = np.zeros((G, Nw, levels + 1), dtype=np.uint32)
         for g in range(G):
             for st in range(N):
                 k = min(np.int64(wq[g, st]), levels)
-                tab[g, k, st >> 5] |= _ONE32 << np.uint32(st & 31)
-            for v in range(levels - 1, -1, -1):
-                for k in range(Nw):
-                    tab[g, v, k] |= tab[g, v + 1, k]
-        rt = np.empty((L, R), dtype=np.int64)            # the random numbers cycle-major
+                tab[g, st >> 5, k] |= _ONE32 << np.uint32(st & 31)
+            for k in range(Nw):
+                for v in range(levels - 1, -1, -1):
+                    tab[g, k, v] |= tab[g, k, v + 1]
+        # flat table index per (cycle, row), unsigned (no wraparound checks in the gather loop)
+        stride = np.uint64(levels + 1)
+        idx = np.empty((L, R), dtype=np.uint64)
         for r in range(R):
+            off = np.uint64(group[r]) * np.uint64(Nw) * stride + np.uint64(1)
             for t in range(L):
-                rt[t, r] = rw[r, t] + 1
+                idx[t, r] = off + rw[r, t]
+        flat = tab.reshape(-1)
         for t in range(L):
-            for r in range(R):
-                v = rt[t, r]
-                g = group[r]
-                for k in range(Nw):
-                    out[t, k, r] = tab[g, v, k]
+            it = idx[t]
+            for k in range(Nw):
+                o = out[t, k]
+                ko = np.uint64(k) * stride
+                for r in range(R):
+                    o[r] = flat[it[r] + ko]
         return
     for t in range(L):
         for k in range(Nw):
