@@ -165,8 +165,9 @@ class _Terms:
             np.ascontiguousarray(self.dense, dtype=np.int32)
         bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
             np.zeros((0, 0, 0, R), dtype=np.uint32)
-        return (jp, on, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol, np.ascontiguousarray(npc, dtype=np.int32),
-                ndense, bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+        return (jp, on, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol,
+                np.ascontiguousarray(npc, dtype=np.int32), ndense, bt, np.ascontiguousarray(base, dtype=np.int32),
+                dense)
 
 
 def _counts32(words: np.ndarray) -> np.ndarray:
