@@ -182,6 +182,24 @@ def _step4(acc, st, word, e, lo, hi, m0, m1, m2, m3, sh, top):
 
 
 @njit(inline="always")
+def _step4p4(acc, st, word, e, lo, hi, m0, m1, m2, m3, sh, top, x0, Z0, N0, x1, Z1, N1, x2, Z2, N2, x3, Z3, N3):
+    """:func:`_step4` with the popcounts of 4 dense operand words fused in (no pass over acc)."""
+    for r in range(np.uint64(lo), np.uint64(hi)):
+        s = st[e, r]
+        a0 = m0[r]
+        a1 = m1[r]
+        a2 = m2[r]
+        a3 = m3[r]
+        lo_ = a1 if s >= 32 else a0
+        hi_ = a3 if s >= 96 else a2
+        m = hi_ if s >= 64 else lo_
+        word[e, r] |= _shl32(_bit32(m, s), sh)
+        p = (np.int32(popcount32((x0 & Z0[r]) ^ N0[r])) + np.int32(popcount32((x1 & Z1[r]) ^ N1[r]))
+             + np.int32(popcount32((x2 & Z2[r]) ^ N2[r])) + np.int32(popcount32((x3 & Z3[r]) ^ N3[r])))
+        st[e, r] = _clamp(s, _add32(acc[e, r], np.int32(2 * p)), top)
+
+
+@njit(inline="always")
 def _stepk(acc, st, word, e, lo, hi, mk, sh, top):
     for r in range(np.uint64(lo), np.uint64(hi)):
         s = st[e, r]
@@ -276,6 +294,11 @@ def wfsm_bank(jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense, masks, nstates,
             for lo in range(0, R, RT):
                 hi = min(R, lo + RT)
                 for e in range(nb):
+                    if ndense == 4 and NW == 4 and not want:
+                        _step4p4(acc, st, word, e, lo, hi, masks[t, 0], masks[t, 1], masks[t, 2], masks[t, 3], sh,
+                                 top, xs[e, 0], Z[0], Nm[0], xs[e, 1], Z[1], Nm[1], xs[e, 2], Z[2], Nm[2],
+                                 xs[e, 3], Z[3], Nm[3])
+                        continue
                     w = 0
                     while w + 1 < ndense:
                         _pops2(acc, e, lo, hi, xs[e, w], Z[w], Nm[w], xs[e, w + 1], Z[w + 1], Nm[w + 1])
