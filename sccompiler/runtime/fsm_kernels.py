@@ -51,30 +51,47 @@ def wfsm_masks32(rw, wq, group, out):
         for t in range(L):
             levels = max(levels, np.int64(rw[r, t]) + 1)
     if G * (levels + 1) * Nw <= MASK_TABLE_WORDS:
-        # state s is on for v < wq[g, s]: bucket it at k = min(wq, levels); suffix-OR over k
-        tab = np.zeros((G, Nw, levels + 1), dtype=np.uint32)
+        # state s is on for v < wq[g, s]: bucket it at k = min(wq, levels); suffix-OR over k.  The
+        # table holds 64 states per word (half the lookups), split into two 32-state words
+        H = (Nw + 1) // 2
+        tab = np.zeros((G, H, levels + 1), dtype=np.uint64)
         for g in range(G):
             for st in range(N):
                 k = min(np.int64(wq[g, st]), levels)
-                tab[g, st >> 5, k] |= _ONE32 << np.uint32(st & 31)
-            for k in range(Nw):
+                tab[g, st >> 6, k] |= np.uint64(1) << np.uint64(st & 63)
+            for k in range(H):
                 for v in range(levels - 1, -1, -1):
                     tab[g, k, v] |= tab[g, k, v + 1]
         # flat table index per (cycle, row), unsigned (no wraparound checks in the gather loop)
         stride = np.uint64(levels + 1)
-        idx = np.empty((L, R), dtype=np.uint64)
+        off = np.empty(R, dtype=np.uint64)
         for r in range(R):
-            off = np.uint64(group[r]) * np.uint64(Nw) * stride + np.uint64(1)
-            for t in range(L):
-                idx[t, r] = off + rw[r, t]
+            off[r] = np.uint64(group[r]) * np.uint64(H) * stride + np.uint64(1)
+        idx = np.empty((L, R), dtype=np.uint64)
+        for t0 in range(0, L, 16):                       # in 16 x R tiles (the transpose stays in L1)
+            for r in range(R):
+                for t in range(t0, min(L, t0 + 16)):
+                    idx[t, r] = off[r] + rw[r, t]
         flat = tab.reshape(-1)
+        low = np.uint64(0xFFFFFFFF)
         for t in range(L):
             it = idx[t]
-            for k in range(Nw):
-                o = out[t, k]
+            for k in range(H):
                 ko = np.uint64(k) * stride
+                o = out[t, 2 * k]
+                if 2 * k + 1 < Nw:
+                    o1 = out[t, 2 * k + 1]
+                    for r in range(R):
+                        m = flat[it[r] + ko]
+                        o[r] = np.uint32(m & low)
+                        o1[r] = np.uint32(m >> np.uint64(32))
+                else:
+                    for r in range(R):
+                        o[r] = np.uint32(flat[it[r] + ko] & low)
+            for k in range(2 * H, Nw):                  # padding words (no states)
+                o = out[t, k]
                 for r in range(R):
-                    o[r] = flat[it[r] + ko]
+                    o[r] = _ZERO32
         return
     for t in range(L):
         for k in range(Nw):
