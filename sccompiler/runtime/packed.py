@@ -39,6 +39,7 @@ from .packed_kernels import (
     rows_last,
     sng_direct,
     sng_tables,
+    stream_ones,
     to_element_packed,
     xnor_apc_cycles,
 )
@@ -102,6 +103,11 @@ def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
 
 def _counts(bits: np.ndarray) -> np.ndarray:
     """Ones of each cycle-packed stream (int64, last axis reduced)."""
+    if bits.dtype == np.uint64 and bits.ndim >= 1:
+        flat = np.ascontiguousarray(bits).reshape(-1, bits.shape[-1])
+        out = np.empty(flat.shape[0], dtype=np.int64)
+        stream_ones(flat, out)
+        return out.reshape(bits.shape[:-1])
     if hasattr(np, "bitwise_count"):                                  # numpy >= 2
         return np.bitwise_count(bits).sum(axis=-1, dtype=np.int64)
     b = np.ascontiguousarray(bits).astype("<u8", copy=False)

@@ -93,6 +93,17 @@ def sng_direct(rand, thr, out):
                 out[b, e, w] = acc
 
 
+@njit(nogil=True, cache=True)
+def stream_ones(bits, out):
+    """``out[i]`` = the ones of cycle-packed stream ``bits[i]`` ((n, W) uint64 -> (n,) int64)."""
+    n, W = bits.shape
+    for i in range(n):
+        c = np.int64(0)
+        for w in range(W):
+            c += np.int64(popcount(bits[i, w]))
+        out[i] = c
+
+
 # ----------------------------------------------------------------------------- layouts
 @njit(inline="always")
 def _transpose64(a):
@@ -462,4 +473,5 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
 
 
 __all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "popcount32", "rows_last",
-           "sng_direct", "sng_tables", "to_element_packed", "trailing_zeros", "wfsm_masks", "xnor_apc_cycles"]
+           "sng_direct", "sng_tables", "stream_ones", "to_element_packed", "trailing_zeros", "wfsm_masks",
+           "xnor_apc_cycles"]
