@@ -235,14 +235,15 @@ SPARSE_ONES = 2
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def wfsm_bank(jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense, masks, nstates, state, y, dsum):
+def wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, nstates, state, y, dsum):
     """A bank of R weighted FSMs whose integer input is an APC sum, fused cycle by cycle.
 
     Input ``d[b, t, r] = base[b, r] + dense[b or 0, t, r]`` (``dense`` (0, L, R): none) + the
-    XNOR-popcount terms of the element-packed operand words ``jp`` (B, L, Mw) uint32 gated by
-    ``on`` (B, Mw): ``2 popcount((x & Z[w, r]) ^ Nm[w, r])`` per word ``x`` of the first
-    ``ndense`` words (their ``-2 popcount(Nm)`` is in ``base``); the other words are sparse
-    (one-hot inputs, gated operands): zero words add nothing, words with at most
+    XNOR-popcount terms of the element-packed operand words: the dense ones ``jd`` (B or 1, L, Md)
+    uint32 gated by ``od`` (B or 1, Md), ``2 popcount((x & Z[w, r]) ^ Nm[w, r])`` per word ``x``
+    (their ``-2 popcount(Nm)`` is in ``base``), then the sparse ones ``js`` / ``os_`` (B or 1,
+    L, Ms) / (B or 1, Ms) (one-hot inputs, gated operands; word ``w`` of them is word Md + w of
+    ``Z``, ``Nm``, ``npc`` and ``wcol``): zero words add nothing, words with at most
     :data:`SPARSE_ONES` ones add the weight columns ``wcol`` (Mw * 32, R) = 2 w, others
     ``2 popcount(...) - npc[w]`` (``npc = 2 popcount(Nm)``); + 2 x the bits of the per-element
     streams ``bt`` (B or 0, K, W32, R) uint32 (cycle ``t`` = bit ``t % 32`` of word ``t // 32``;
@@ -256,7 +257,8 @@ def wfsm_bank(jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense, masks, nstates,
     B, R = state.shape
     L = masks.shape[0]
     NW = masks.shape[1]
-    Mw = jp.shape[2]
+    ndense = jd.shape[2]
+    Ms = js.shape[2]
     Bd = dense.shape[0]
     Kb = bt.shape[1] if bt.shape[0] > 0 else 0
     want = dsum.shape[0] > 0
@@ -287,10 +289,15 @@ def wfsm_bank(jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense, masks, nstates,
                 else:
                     for r in range(R):
                         acc[e, r] = bb[r]
+                bj = b if jd.shape[0] > 1 else 0
+                bo = b if od.shape[0] > 1 else 0
                 for w in range(ndense):
-                    xs[e, w] = jp[b, t, w] & on[b, w]
-                for w in range(ndense, Mw):
-                    x = jp[b, t, w] & on[b, w]
+                    xs[e, w] = jd[bj, t, w] & od[bo, w]
+                bj = b if js.shape[0] > 1 else 0
+                bo = b if os_.shape[0] > 1 else 0
+                for ws in range(Ms):
+                    w = ndense + ws
+                    x = js[bj, t, ws] & os_[bo, ws]
                     if x == _ZERO32:
                         continue
                     if popcount32(x) <= SPARSE_ONES:

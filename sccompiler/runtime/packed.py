@@ -149,21 +149,17 @@ class _Terms:
             jp32, on32 = jp.view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
             groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
         groups.sort(key=lambda g: not g[0])
-        ndense = 0
+        dense_g = [g for g in groups if g[0]]
+        sparse_g = [g for g in groups if not g[0]]
+        jd, od = _operand_words(dense_g, B, L)
+        js, os_ = _operand_words(sparse_g, B, L)
         if groups:
-            jp = np.ascontiguousarray(np.concatenate([np.broadcast_to(g[1], (B, L, g[1].shape[2]))
-                                                      for g in groups], axis=2))
-            on = np.ascontiguousarray(np.concatenate([np.broadcast_to(g[2], (B, g[2].shape[1]))
-                                                      for g in groups], axis=1))
             Nm = np.concatenate([g[4] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
             Z = np.concatenate([g[3] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
             wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
             npc = 2 * _counts32(Nm[:-1])
-            ndense = sum(g[1].shape[2] for g in groups if g[0])
-            base = base - npc[:ndense].sum(axis=0, dtype=np.int64)[None, :]
+            base = base - npc[:jd.shape[2]].sum(axis=0, dtype=np.int64)[None, :]
         else:
-            jp = np.zeros((B, L, 0), dtype=np.uint32)
-            on = np.zeros((B, 0), dtype=np.uint32)
             Z = Nm = np.zeros((1, R), dtype=np.uint32)
             wcol = np.zeros((0, R), dtype=np.int32)
             npc = np.zeros((0, R), dtype=np.int32)
@@ -171,9 +167,22 @@ class _Terms:
             np.ascontiguousarray(self.dense, dtype=np.int32)
         bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
             np.zeros((0, 0, 0, R), dtype=np.uint32)
-        return (jp, on, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol,
-                np.ascontiguousarray(npc, dtype=np.int32), ndense, bt, np.ascontiguousarray(base, dtype=np.int32),
-                dense)
+        return (jd, od, js, os_, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol,
+                np.ascontiguousarray(npc, dtype=np.int32), bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+
+
+def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """The operand words of XNOR banks side by side ((B or 1, L, M), (B or 1, M) uint32): one bank's
+    as they are (no copy), several concatenated."""
+    if not groups:
+        return np.zeros((1, L, 0), dtype=np.uint32), np.zeros((1, 0), dtype=np.uint32)
+    if len(groups) == 1:
+        return np.ascontiguousarray(groups[0][1]), np.ascontiguousarray(groups[0][2])
+    bj = max(g[1].shape[0] for g in groups)
+    bo = max(g[2].shape[0] for g in groups)
+    jp = np.concatenate([np.broadcast_to(g[1], (bj, L, g[1].shape[2])) for g in groups], axis=2)
+    on = np.concatenate([np.broadcast_to(g[2], (bo, g[2].shape[1])) for g in groups], axis=1)
+    return np.ascontiguousarray(jp), np.ascontiguousarray(on)
 
 
 def _counts32(words: np.ndarray) -> np.ndarray:
@@ -273,13 +282,14 @@ class _Step:
         y = np.zeros((B, R, self.W), dtype=np.uint64)
         want = self.rt.nodes[src].kind == "int" and src not in self.sums and len(self.rt.consumers[src]) > 1
         dsum = np.empty((B if want else 0, R), dtype=np.int64)
-        jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense = terms.arrays()
+        jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense = terms.arrays()
         threads = numba.get_num_threads()
         if B * R * L < PARALLEL_WORK:                                # small bank: one thread
             numba.set_num_threads(1)
         try:
             with numba.parallel_chunksize(1):                        # blocks go to whichever thread is free
-                wfsm_bank(jp, on, Z, Nm, wcol, npc, ndense, bt, base, dense, masks, N, state, y.view(np.uint32), dsum)
+                wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, N, state,
+                          y.view(np.uint32), dsum)
         finally:
             numba.set_num_threads(threads)
         if want:

@@ -96,8 +96,10 @@ def test_wfsm_bank_matches_the_64_bit_kernel(case, want):
     bt32 = rows_last32(bits) if K else np.zeros((0, 0, 0, R), dtype=np.uint32)
     s2, y2 = state.copy(), np.zeros((B, R, W), dtype=np.uint64)
     d2 = np.empty((B if want else 0, R), dtype=np.int64)
-    wfsm_bank(np.ascontiguousarray(jp).view(np.uint32), np.ascontiguousarray(on).view(np.uint32), Z, N32, wcol,
-              npc, ndense, bt32, base2.astype(np.int32), dense, m32, N, s2, y2.view(np.uint32), d2)
+    jp32, on32 = np.ascontiguousarray(jp).view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
+    parts = [np.ascontiguousarray(a) for a in (jp32[:, :, :ndense], on32[:, :ndense], jp32[:, :, ndense:],
+                                               on32[:, ndense:])]
+    wfsm_bank(*parts, Z, N32, wcol, npc, bt32, base2.astype(np.int32), dense, m32, N, s2, y2.view(np.uint32), d2)
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_array_equal(y1, y2)
     np.testing.assert_array_equal(d1, d2)
