@@ -34,9 +34,9 @@ MASK_TABLE_WORDS = 1 << 24
 
 
 def mask_words(nstates: int) -> int:
-    """uint32 state-mask words per (cycle, row) for ``nstates`` states (1, 2, 4, then exact)."""
+    """uint32 state-mask words per (cycle, row) for ``nstates`` states (1, 2, 4, 8, then exact)."""
     k = -(-int(nstates) // 32)
-    return k if k <= 2 else (4 if k <= 4 else k)
+    return k if k <= 2 else (4 if k <= 4 else (8 if k <= 8 else k))
 
 
 @njit(nogil=True, cache=True)
@@ -217,6 +217,45 @@ def _step4p4(acc, st, word, e, lo, hi, m0, m1, m2, m3, sh, top, x0, Z0, N0, x1, 
 
 
 @njit(inline="always")
+def _sel8(mk, r, s):
+    """Word ``s // 32`` of the 8 mask words ``mk[:, r]``, by selects (no gather)."""
+    a0 = mk[0, r]
+    a1 = mk[1, r]
+    a2 = mk[2, r]
+    a3 = mk[3, r]
+    a4 = mk[4, r]
+    a5 = mk[5, r]
+    a6 = mk[6, r]
+    a7 = mk[7, r]
+    b0 = a1 if s >= 32 else a0
+    b1 = a3 if s >= 96 else a2
+    b2 = a5 if s >= 160 else a4
+    b3 = a7 if s >= 224 else a6
+    c0 = b1 if s >= 64 else b0
+    c1 = b3 if s >= 192 else b2
+    return c1 if s >= 128 else c0
+
+
+@njit(inline="always")
+def _step8(acc, st, word, e, lo, hi, mk, sh, top):
+    for r in range(np.uint64(lo), np.uint64(hi)):
+        s = st[e, r]
+        word[e, r] |= _shl32(_bit32(_sel8(mk, r, s), s), sh)
+        st[e, r] = _clamp(s, acc[e, r], top)
+
+
+@njit(inline="always")
+def _step8p4(acc, st, word, e, lo, hi, mk, sh, top, x0, Z0, N0, x1, Z1, N1, x2, Z2, N2, x3, Z3, N3):
+    """:func:`_step8` with the popcounts of 4 dense operand words fused in."""
+    for r in range(np.uint64(lo), np.uint64(hi)):
+        s = st[e, r]
+        word[e, r] |= _shl32(_bit32(_sel8(mk, r, s), s), sh)
+        p = (np.int32(popcount32((x0 & Z0[r]) ^ N0[r])) + np.int32(popcount32((x1 & Z1[r]) ^ N1[r]))
+             + np.int32(popcount32((x2 & Z2[r]) ^ N2[r])) + np.int32(popcount32((x3 & Z3[r]) ^ N3[r])))
+        st[e, r] = _clamp(s, _add32(acc[e, r], np.int32(2 * p)), top)
+
+
+@njit(inline="always")
 def _stepk(acc, st, word, e, lo, hi, mk, sh, top):
     for r in range(np.uint64(lo), np.uint64(hi)):
         s = st[e, r]
@@ -323,6 +362,10 @@ def wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, nstates
                                  top, xs[e, 0], Z[0], Nm[0], xs[e, 1], Z[1], Nm[1], xs[e, 2], Z[2], Nm[2],
                                  xs[e, 3], Z[3], Nm[3])
                         continue
+                    if ndense == 4 and NW == 8 and not want:
+                        _step8p4(acc, st, word, e, lo, hi, masks[t], sh, top, xs[e, 0], Z[0], Nm[0], xs[e, 1], Z[1],
+                                 Nm[1], xs[e, 2], Z[2], Nm[2], xs[e, 3], Z[3], Nm[3])
+                        continue
                     w = 0
                     while w + 1 < ndense:
                         _pops2(acc, e, lo, hi, xs[e, w], Z[w], Nm[w], xs[e, w + 1], Z[w + 1], Nm[w + 1])
@@ -339,6 +382,8 @@ def wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, nstates
                     elif NW == 4:
                         _step4(acc, st, word, e, lo, hi, masks[t, 0], masks[t, 1], masks[t, 2], masks[t, 3],
                                sh, top)
+                    elif NW == 8:
+                        _step8(acc, st, word, e, lo, hi, masks[t], sh, top)
                     else:
                         _stepk(acc, st, word, e, lo, hi, masks[t], sh, top)
             if (t & 31) == 31 or t == L - 1:

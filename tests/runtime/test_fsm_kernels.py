@@ -1,7 +1,7 @@
 """The 32-bit WFSM bank kernel (``fsm_kernels.wfsm_bank``) against the 64-bit kernel it replaced
 (``packed_kernels.apc_wfsm``, kept as its oracle), bit for bit, on random banks: dense and sparse
 (one-hot, gated) XNOR operand words in several banks, per-element bit terms, shared per-cycle
-terms, 1 / 2 / 4 / 7 state-mask words, L not a multiple of 32 or 64, the APC sum wanted or not;
+terms, 1 / 2 / 4 / 8 / 10 state-mask words, L not a multiple of 32 or 64, the APC sum wanted or not;
 and the bit-matrix transpose of ``to_element_packed`` against numpy."""
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ CASES = [  # B, L, R, N, operand sizes, densities, K bit terms, shared dense, ga
     (17, 70, 33, 100, (200,), (0.5,), 2, True, False),
     (3, 33, 20, 200, (64, 30, 90), (0.5, 0.05, 0.3), 1, False, True),
     (1, 1, 5, 2, (10,), (0.9,), 0, True, False),
+    (4, 100, 48, 256, (65, 128), (0.3, 0.02), 0, True, True),
+    (3, 40, 20, 300, (), (), 1, True, False),
 ]
 
 
