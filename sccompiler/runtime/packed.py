@@ -38,7 +38,7 @@ from .packed_kernels import (
     add_bit_cycles,
     rows_last,
     sng_direct,
-    sng_tables,
+    sng_streams,
     stream_ones,
     to_element_packed,
     xnor_apc_cycles,
@@ -47,8 +47,9 @@ from .randoms import COMPARATOR_OPS, LayerRandoms
 from .resources import plan_memory
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-#: largest SNG table (bytes) built per node and step; wider comparators compare directly
-SNG_TABLE_BYTES = 64 << 20
+#: largest SNG table of one comparator (bytes, every threshold's stream); wider comparators
+#: compare directly
+SNG_TABLE_BYTES = 1 << 20
 #: FSM lane-cycles (B x rows x L) of one WFSM bank below which it runs on one thread (a parallel
 #: region on a busy machine waits a time slice for its slowest thread)
 PARALLEL_WORK = 1 << 22
@@ -237,10 +238,9 @@ class _Step:
         r = np.ascontiguousarray(self.rand[n.name])                 # (S, L)
         levels = (1 << int(p["bits"])) + 1
         S, W, L = n.size, self.W, self.L
-        if B * L > 2 * levels * W and S * levels * W * 8 <= SNG_TABLE_BYTES:
-            table = np.empty((S, levels, W), dtype=np.uint64)
-            sng_tables(r, levels, W, table)
-            bits = table[np.arange(S)[None, :], x]
+        if B * L > 2 * levels * W and levels * W * 8 <= SNG_TABLE_BYTES:
+            bits = np.empty((B, S, W), dtype=np.uint64)
+            sng_streams(r, levels, np.ascontiguousarray(x, dtype=np.int64), bits)
         else:
             bits = np.empty((B, S, W), dtype=np.uint64)
             sng_direct(r, x.astype(np.uint64), bits)

@@ -76,6 +76,30 @@ def sng_tables(rand, levels, words, out):
 
 
 @njit(nogil=True, cache=True)
+def sng_streams(rand, levels, thr, out):
+    """``out[b, e]`` = the cycle-packed stream ``R_t < thr[b, e]`` (B, S, W), through the table of
+    every threshold's stream of one comparator at a time (:func:`sng_tables` for one ``e``:
+    O(L + levels W) per comparator, then one row copy per element; the table stays in L1/L2)."""
+    S, L = rand.shape
+    B = thr.shape[0]
+    W = out.shape[2]
+    slab = np.empty((levels, W), dtype=np.uint64)
+    for e in range(S):
+        for x in range(levels):
+            for w in range(W):
+                slab[x, w] = _ZERO
+        for t in range(L):
+            slab[rand[e, t] + 1, t >> 6] |= _ONE << np.uint64(t & 63)
+        for x in range(1, levels):
+            for w in range(W):
+                slab[x, w] |= slab[x - 1, w]
+        for b in range(B):
+            x = thr[b, e]
+            for w in range(W):
+                out[b, e, w] = slab[x, w]
+
+
+@njit(nogil=True, cache=True)
 def sng_direct(rand, thr, out):
     """``out[b, e]`` = cycle-packed ``rand[e, t] < thr[b, e]`` (B, S, W)."""
     S, L = rand.shape
@@ -473,5 +497,5 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
 
 
 __all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "popcount32", "rows_last",
-           "sng_direct", "sng_tables", "stream_ones", "to_element_packed", "trailing_zeros", "wfsm_masks",
-           "xnor_apc_cycles"]
+           "sng_direct", "sng_streams", "sng_tables", "stream_ones", "to_element_packed", "trailing_zeros",
+           "wfsm_masks", "xnor_apc_cycles"]

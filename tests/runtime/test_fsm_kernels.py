@@ -2,7 +2,8 @@
 (``packed_kernels.apc_wfsm``, kept as its oracle), bit for bit, on random banks: dense and sparse
 (one-hot, gated) XNOR operand words in several banks, per-element bit terms, shared per-cycle
 terms, 1 / 2 / 4 / 8 / 10 state-mask words, L not a multiple of 32 or 64, the APC sum wanted or not;
-and the bit-matrix transpose of ``to_element_packed`` against numpy."""
+the bit-matrix transpose of ``to_element_packed`` and the per-comparator SNG tables of
+``sng_streams`` against numpy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import numpy as np
 import pytest
 
 from sccompiler.runtime.fsm_kernels import mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
-from sccompiler.runtime.packed_kernels import apc_wfsm, rows_last, to_element_packed, wfsm_masks
+from sccompiler.runtime.packed_kernels import (
+    apc_wfsm,
+    rows_last,
+    sng_direct,
+    sng_streams,
+    to_element_packed,
+    wfsm_masks,
+)
 
 ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -129,3 +137,17 @@ def test_element_packing_is_the_transpose(shape):
     out = np.full((B, Q, L, -(-M // 64)), ALL, dtype=np.uint64)
     to_element_packed(np.ascontiguousarray(_pack(bits)), out)
     np.testing.assert_array_equal(out, _pack(np.swapaxes(bits, 2, 3)))
+
+
+@pytest.mark.parametrize("B,S,L,bits", [(64, 7, 256, 8), (5, 3, 100, 4), (70, 2, 1024, 8), (1, 1, 1, 2)])
+def test_sng_streams_match_the_direct_comparison(B, S, L, bits):
+    rng = np.random.default_rng(B * S + L)
+    levels = (1 << bits) + 1
+    rand = rng.integers(0, levels - 1, (S, L)).astype(np.uint64)
+    thr = rng.integers(0, levels, (B, S)).astype(np.int64)
+    W = -(-L // 64)
+    got, want = np.empty((B, S, W), dtype=np.uint64), np.empty((B, S, W), dtype=np.uint64)
+    sng_streams(rand, levels, thr, got)
+    sng_direct(rand, thr.astype(np.uint64), want)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got, _pack(rand[None, :, :] < thr[:, :, None]))
