@@ -11,7 +11,7 @@ axis of length 1, broadcast).  Per element:
   threshold (built once from the shared R_t, then one gather per element);
 * integral streams stay lazy: a counter of an integral stream only needs its sum over the cycles,
   which for an XNOR+APC bank is ``sum_j w_rj (2 ones_j - L)`` (popcounts); only a WFSM input is
-  evaluated per cycle, fused with the FSM (:func:`~.packed_kernels.apc_wfsm`: XNOR-popcount over
+  evaluated per cycle, fused with the FSM (:func:`~.fsm_kernels.wfsm_bank`: XNOR-popcount over
   element-packed operands, APC sum and FSM update per cycle, nothing materialized);
 * binary-domain nodes run the reference's code (:func:`~.engine.eval_value_op`).
 
@@ -33,22 +33,23 @@ from ..ir.sc import SCNetlist, SCNode
 from ..sim.encoding import threshold
 from ..sim.rules import fsm_reset_state, stats_row
 from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, layer_sequence, sng_values
+from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
-    apc_wfsm,
     rows_last,
     sng_direct,
-    sng_tables,
+    sng_streams,
+    stream_ones,
     to_element_packed,
-    wfsm_masks,
     xnor_apc_cycles,
 )
 from .randoms import COMPARATOR_OPS, LayerRandoms
 from .resources import plan_memory
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-#: largest SNG table (bytes) built per node and step; wider comparators compare directly
-SNG_TABLE_BYTES = 64 << 20
+#: largest SNG table of one comparator (bytes, every threshold's stream); wider comparators
+#: compare directly
+SNG_TABLE_BYTES = 1 << 20
 #: FSM lane-cycles (B x rows x L) of one WFSM bank below which it runs on one thread (a parallel
 #: region on a busy machine waits a time slice for its slowest thread)
 PARALLEL_WORK = 1 << 22
@@ -103,6 +104,11 @@ def comparator_numbers(randoms: LayerRandoms, L: int) -> dict[str, np.ndarray]:
 
 def _counts(bits: np.ndarray) -> np.ndarray:
     """Ones of each cycle-packed stream (int64, last axis reduced)."""
+    if bits.dtype == np.uint64 and bits.ndim >= 1:
+        flat = np.ascontiguousarray(bits).reshape(-1, bits.shape[-1])
+        out = np.empty(flat.shape[0], dtype=np.int64)
+        stream_ones(flat, out)
+        return out.reshape(bits.shape[:-1])
     if hasattr(np, "bitwise_count"):                                  # numpy >= 2
         return np.bitwise_count(bits).sum(axis=-1, dtype=np.int64)
     b = np.ascontiguousarray(bits).astype("<u8", copy=False)
@@ -126,36 +132,80 @@ class _Terms:
     def add_bits(self, b: np.ndarray, fuse: bool = True) -> None:
         """Streams (B', K, R, W), each adding 2 bit - 1 per cycle: per-element ones into the
         fused kernel, shared ones (B' = 1, computed once) as a dense term."""
-        t = rows_last(b)
         if fuse and b.shape[0] == self.B and self.B > 1:
-            self.bits.append(t)
+            self.bits.append(rows_last32(b))
             self.base = self.base - b.shape[1]
             return
         d = np.zeros((b.shape[0], self.L, self.R), dtype=np.int32)
-        add_bit_cycles(t, d)
+        add_bit_cycles(rows_last(b), d)
         self.add_dense(d)
 
     def arrays(self):
+        """The arguments of :func:`~.fsm_kernels.wfsm_bank` (operand words in 32-bit lanes, the
+        XNOR banks whose operands are mostly dense first, their popcount corrections in the base)."""
         B, L, R = self.B, self.L, self.R
-        if self.pops:
-            jp = np.ascontiguousarray(np.concatenate([np.broadcast_to(p[0], (B, L, p[0].shape[2]))
-                                                      for p in self.pops], axis=2))
-            on = np.ascontiguousarray(np.concatenate([np.broadcast_to(p[1], (B, p[1].shape[1]))
-                                                      for p in self.pops], axis=1))
-            P = np.ascontiguousarray(np.concatenate([p[2] for p in self.pops], axis=0))
-            N = np.ascontiguousarray(np.concatenate([p[3] for p in self.pops], axis=0))
-            wcol = np.ascontiguousarray(np.concatenate([p[4] for p in self.pops], axis=0))
+        base = np.broadcast_to(self.base, (B, R)).astype(np.int64)
+        groups = []
+        for jp, on, P, N, wcol in self.pops:
+            jp32, on32 = jp.view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
+            groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
+        groups.sort(key=lambda g: not g[0])
+        dense_g = [g for g in groups if g[0]]
+        sparse_g = [g for g in groups if not g[0]]
+        jd, od = _operand_words(dense_g, B, L)
+        js, os_ = _operand_words(sparse_g, B, L)
+        if groups:
+            Nm = np.concatenate([g[4] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
+            Z = np.concatenate([g[3] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
+            wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
+            npc = 2 * _counts32(Nm[:-1])
+            base = base - npc[:jd.shape[2]].sum(axis=0, dtype=np.int64)[None, :]
         else:
-            jp = np.zeros((B, L, 0), dtype=np.uint64)
-            on = np.zeros((B, 0), dtype=np.uint64)
-            P = N = np.zeros((0, R), dtype=np.uint64)
+            Z = Nm = np.zeros((1, R), dtype=np.uint32)
             wcol = np.zeros((0, R), dtype=np.int32)
+            npc = np.zeros((0, R), dtype=np.int32)
         dense = np.zeros((0, L, R), dtype=np.int32) if self.dense is None else \
             np.ascontiguousarray(self.dense, dtype=np.int32)
         bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
-            np.zeros((0, 0, 0, R), dtype=np.uint64)
-        base = np.ascontiguousarray(np.broadcast_to(self.base, (B, R)), dtype=np.int32)
-        return jp, on, P, N, wcol, bt, base, dense
+            np.zeros((0, 0, 0, R), dtype=np.uint32)
+        return (jd, od, js, os_, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol,
+                np.ascontiguousarray(npc, dtype=np.int32), bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+
+
+def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """The operand words of XNOR banks side by side ((B or 1, L, M), (B or 1, M) uint32): one bank's
+    as they are (no copy), several concatenated."""
+    if not groups:
+        return np.zeros((1, L, 0), dtype=np.uint32), np.zeros((1, 0), dtype=np.uint32)
+    if len(groups) == 1:
+        return np.ascontiguousarray(groups[0][1]), np.ascontiguousarray(groups[0][2])
+    bj = max(g[1].shape[0] for g in groups)
+    bo = max(g[2].shape[0] for g in groups)
+    jp = np.concatenate([np.broadcast_to(g[1], (bj, L, g[1].shape[2])) for g in groups], axis=2)
+    on = np.concatenate([np.broadcast_to(g[2], (bo, g[2].shape[1])) for g in groups], axis=1)
+    return np.ascontiguousarray(jp), np.ascontiguousarray(on)
+
+
+def _counts32(words: np.ndarray) -> np.ndarray:
+    """Ones of each uint32 word (int32)."""
+    if hasattr(np, "bitwise_count"):                                  # numpy >= 2
+        return np.bitwise_count(words).astype(np.int32)
+    b = np.unpackbits(np.ascontiguousarray(words).astype("<u4").view(np.uint8).reshape(words.shape + (4,)), axis=-1)
+    return b.sum(axis=(-1, -2), dtype=np.int32)
+
+
+#: cycles of an XNOR bank's operand words sampled to decide whether they are mostly sparse
+SPARSITY_SAMPLE = 16
+
+
+def _sparse(jp: np.ndarray, on: np.ndarray) -> bool:
+    """Whether most operand words (``jp & on``, (B, L, Mw) / (B, Mw) uint32) have at most
+    :data:`~.fsm_kernels.SPARSE_ONES` ones (one-hot or gated inputs: the kernel then adds weight
+    columns per one instead of a popcount per word and row; the results are the same)."""
+    if jp.shape[2] == 0:
+        return True
+    x = jp[:, :SPARSITY_SAMPLE] & on[:, None, :]
+    return bool(np.mean(_counts32(x) <= SPARSE_ONES) > 0.5)
 
 
 class _Step:
@@ -188,10 +238,9 @@ class _Step:
         r = np.ascontiguousarray(self.rand[n.name])                 # (S, L)
         levels = (1 << int(p["bits"])) + 1
         S, W, L = n.size, self.W, self.L
-        if B * L > 2 * levels * W and S * levels * W * 8 <= SNG_TABLE_BYTES:
-            table = np.empty((S, levels, W), dtype=np.uint64)
-            sng_tables(r, levels, W, table)
-            bits = table[np.arange(S)[None, :], x]
+        if B * L > 2 * levels * W and levels * W * 8 <= SNG_TABLE_BYTES:
+            bits = np.empty((B, S, W), dtype=np.uint64)
+            sng_streams(r, levels, np.ascontiguousarray(x, dtype=np.int64), bits)
         else:
             bits = np.empty((B, S, W), dtype=np.uint64)
             sng_direct(r, x.astype(np.uint64), bits)
@@ -228,18 +277,19 @@ class _Step:
         if wq.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
             wq = wq[stats_row(self.t, wq.shape[0])]
         group = np.asarray(n.arrays["group"]).reshape(-1).astype(np.int64)
-        masks = np.empty((L, -(-N // 64), R), dtype=np.uint64)
-        wfsm_masks(np.ascontiguousarray(self.rand[n.name]), np.ascontiguousarray(wq.reshape(-1, N)), group, masks)
-        y = np.empty((B, R, self.W), dtype=np.uint64)
+        masks = np.empty((L, mask_words(N), R), dtype=np.uint32)
+        wfsm_masks32(np.ascontiguousarray(self.rand[n.name]), np.ascontiguousarray(wq.reshape(-1, N)), group, masks)
+        y = np.zeros((B, R, self.W), dtype=np.uint64)
         want = self.rt.nodes[src].kind == "int" and src not in self.sums and len(self.rt.consumers[src]) > 1
         dsum = np.empty((B if want else 0, R), dtype=np.int64)
-        jp, on, P, Nm, wcol, bt, base, dense = terms.arrays()
+        jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense = terms.arrays()
         threads = numba.get_num_threads()
         if B * R * L < PARALLEL_WORK:                                # small bank: one thread
             numba.set_num_threads(1)
         try:
             with numba.parallel_chunksize(1):                        # blocks go to whichever thread is free
-                apc_wfsm(jp, on, P, Nm, wcol, bt, base, dense, masks, N, state, y, dsum)
+                wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, N, state,
+                          y.view(np.uint32), dsum)
         finally:
             numba.set_num_threads(threads)
         if want:

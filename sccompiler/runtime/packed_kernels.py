@@ -36,6 +36,17 @@ def popcount(typingctx, x):
 
 
 @intrinsic
+def popcount32(typingctx, x):
+    """llvm.ctpop on a uint32 (VPOPCNTD / POPCNT)."""
+    sig = types.uint32(types.uint32)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@intrinsic
 def trailing_zeros(typingctx, x):
     """llvm.cttz on a uint64 (TZCNT); undefined for 0 (callers test first)."""
     sig = types.uint64(types.uint64)
@@ -65,6 +76,30 @@ def sng_tables(rand, levels, words, out):
 
 
 @njit(nogil=True, cache=True)
+def sng_streams(rand, levels, thr, out):
+    """``out[b, e]`` = the cycle-packed stream ``R_t < thr[b, e]`` (B, S, W), through the table of
+    every threshold's stream of one comparator at a time (:func:`sng_tables` for one ``e``:
+    O(L + levels W) per comparator, then one row copy per element; the table stays in L1/L2)."""
+    S, L = rand.shape
+    B = thr.shape[0]
+    W = out.shape[2]
+    slab = np.empty((levels, W), dtype=np.uint64)
+    for e in range(S):
+        for x in range(levels):
+            for w in range(W):
+                slab[x, w] = _ZERO
+        for t in range(L):
+            slab[rand[e, t] + 1, t >> 6] |= _ONE << np.uint64(t & 63)
+        for x in range(1, levels):
+            for w in range(W):
+                slab[x, w] |= slab[x - 1, w]
+        for b in range(B):
+            x = thr[b, e]
+            for w in range(W):
+                out[b, e, w] = slab[x, w]
+
+
+@njit(nogil=True, cache=True)
 def sng_direct(rand, thr, out):
     """``out[b, e]`` = cycle-packed ``rand[e, t] < thr[b, e]`` (B, S, W)."""
     S, L = rand.shape
@@ -82,27 +117,58 @@ def sng_direct(rand, thr, out):
                 out[b, e, w] = acc
 
 
+@njit(nogil=True, cache=True)
+def stream_ones(bits, out):
+    """``out[i]`` = the ones of cycle-packed stream ``bits[i]`` ((n, W) uint64 -> (n,) int64)."""
+    n, W = bits.shape
+    for i in range(n):
+        c = np.int64(0)
+        for w in range(W):
+            c += np.int64(popcount(bits[i, w]))
+        out[i] = c
+
+
 # ----------------------------------------------------------------------------- layouts
+@njit(inline="always")
+def _transpose64(a):
+    """In place: bit ``c`` of ``a[i]`` <-> bit ``i`` of ``a[c]`` (a 64 x 64 bit matrix, LSB first;
+    six stages of block swaps, Hacker's Delight 7-3)."""
+    j = 32
+    m = np.uint64(0x00000000FFFFFFFF)
+    while j != 0:
+        sj = np.uint64(j)
+        k = 0
+        while k < 64:
+            t = ((a[k] >> sj) ^ a[k + j]) & m
+            a[k + j] ^= t
+            a[k] ^= t << sj
+            k = ((k | j) + 1) & ~j
+        j >>= 1
+        m ^= m << np.uint64(j)
+
+
 @njit(nogil=True, cache=True)
 def to_element_packed(bits, out):
-    """(B, Q, M, W) cycle-packed -> (B, Q, L, Mw) element-packed (``out`` zeroed here)."""
+    """(B, Q, M, W) cycle-packed -> (B, Q, L, Mw) element-packed, by 64 x 64 bit-matrix
+    transposes (operand block x cycle word)."""
     B, Q, M, W = bits.shape
     L = out.shape[2]
     Mw = out.shape[3]
     for b in prange(B):
+        blk = np.empty(64, dtype=np.uint64)
         for q in range(Q):
-            for t in range(L):
-                for w in range(Mw):
-                    out[b, q, t, w] = _ZERO
-            for j in range(M):
-                jw = j >> 6
-                jb = _ONE << np.uint64(j & 63)
+            for jw in range(Mw):
+                j0 = jw * 64
+                nj = min(64, M - j0)
                 for w in range(W):
-                    x = bits[b, q, j, w]
-                    while x != _ZERO:
-                        t = w * 64 + np.int64(trailing_zeros(x))
-                        out[b, q, t, jw] |= jb
-                        x &= x - _ONE
+                    for i in range(nj):
+                        blk[i] = bits[b, q, j0 + i, w]
+                    for i in range(nj, 64):
+                        blk[i] = _ZERO
+                    _transpose64(blk)
+                    t0 = w * 64
+                    for c in range(min(64, L - t0)):
+                        out[b, q, t0 + c, jw] = blk[c]
 
 
 @njit(nogil=True, cache=True)
@@ -430,5 +496,6 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                     dsum[b0 + e, r] = total[e, r]
 
 
-__all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "rows_last",
-           "sng_direct", "sng_tables", "to_element_packed", "trailing_zeros", "wfsm_masks", "xnor_apc_cycles"]
+__all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "popcount32", "rows_last",
+           "sng_direct", "sng_streams", "sng_tables", "stream_ones", "to_element_packed", "trailing_zeros",
+           "wfsm_masks", "xnor_apc_cycles"]

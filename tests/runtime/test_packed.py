@@ -149,6 +149,28 @@ def test_inputs_beyond_memory_are_refused_with_the_need(small):
         PackedRuntime(design.netlist).run(x, chunk=0)
 
 
+def test_batches_beyond_memory_are_refused_with_the_need(small):
+    """A batch whose outputs alone exceed the memory is refused before anything is allocated,
+    with the bytes the plan needs (outputs and traces of every sequence + one in flight)."""
+    from sccompiler.runtime.resources import estimate
+
+    design, x = small
+    B = 10**9
+    big = np.broadcast_to(x[:1], (B,) + x.shape[1:])                 # a view: no memory
+    rt = PackedRuntime(design.netlist)
+    lengths = rt.lengths(None)
+    flight, kept, shared = estimate(design.netlist, lengths, x.shape[1])
+    with pytest.raises(ResourceLimitError, match=rf"simulating {B} sequence\(s\) of 4 step\(s\) .* would need") as exc:
+        rt.run(big)
+    assert exc.value.needed == kept * B + shared + flight
+    assert exc.value.needed > exc.value.available
+    # a chunk that does not fit the given limit says how many would
+    limit = shared + kept * 9 + flight * 3
+    with pytest.raises(ResourceLimitError, match="a chunk of 9 sequence.*at most 3 fit"):
+        rt.run(x, chunk=9, memory_limit=limit)
+    np.testing.assert_array_equal(rt.run(x, chunk=3, memory_limit=limit)[0], rt.run(x)[0])
+
+
 def test_progress_adds_up_to_one_per_layer(small):
     design, x = small
     seen = []
