@@ -247,7 +247,7 @@ class Runtime:
 #: the binary-domain ops (values and counter words per time step): one implementation, shared by
 #: this runtime and the packed one (:mod:`.packed`)
 VALUE_OPS = ("input", "register", "lookup", "affine", "activation", "xnor_popcount", "gate_table",
-             "dense_out", "decode", "last_step")
+             "dense_out", "decode", "last_step", "int_mac")
 
 
 def layer_sequence(plan, run: LayerRun) -> LayerRun:
@@ -281,6 +281,8 @@ def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
         return vals[n.inputs[0]]
     if op == "xnor_popcount":
         return _xnor_popcount(n, vals[n.inputs[0]])
+    if op == "int_mac":
+        return int_mac(n, vals[n.inputs[0]])
     if op == "gate_table":
         return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
     if op == "dense_out":
@@ -367,6 +369,17 @@ def _xnor_popcount(n: SCNode, v: np.ndarray) -> np.ndarray:
     active = and_((w != 0)[None], (o != 0)[:, None, :])              # (B, R, J): gated XNOR enable
     same = and_(xnor_((w > 0)[None], (o > 0)[:, None, :]), active)
     return 2 * up_counter(same) - up_counter(active)
+
+
+def int_mac(n: SCNode, v: np.ndarray) -> np.ndarray:
+    """A fixed-point head's accumulators acc_r = sum_j Wq_rj o_j (int64, exact): o = the exact
+    codes round(v / operand_scale), or 2 c - L of the per-input stream counts c."""
+    wq = np.asarray(n.arrays["wq"], dtype=np.int64)
+    if n.params["operands"] == "codes":
+        o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int64)
+    else:
+        o = 2 * np.asarray(v).astype(np.int64) - int(n.params["length"])
+    return o @ wq.T
 
 
 def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray:
