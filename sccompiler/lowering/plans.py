@@ -18,8 +18,8 @@ from ..config import CompileConfig
 from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
 from ..quantize.bnfold import design_layer
-from ..sim.rules import stats_rows
 from ..quantize.schemes import head_codes
+from ..sim.rules import stats_rows
 from .common import affine_tables, bias_vector, exact_levels, is_sc_levels, weight_levels
 
 
