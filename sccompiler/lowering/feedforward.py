@@ -40,7 +40,7 @@ def lower_fixed_head(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
     then y = gain * acc + bias.  The operands o are the integer h the SC core produces: the exact
     codes round(h / scale) in {-1, 0, 1} of an exact input (``hidden: sign``), or for a real input
     2 c_j - L of one up counter per input stream (c_j its ones over the step's L cycles: the
-    bipolar count, E = L h_j / R)."""
+    bipolar count, E = L h_j / R; then y = gain * (acc / L) + bias, as a counted head)."""
     n = lay.name
     codes, scale, bits = head_codes(lay.weight, plan.weight_bits)
     b = bias_vector(lay.bias, lay.out_size)
@@ -59,9 +59,10 @@ def lower_fixed_head(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
                node(f"{n}.x_cnt", "counter", (f"{n}.x_s",), (lay.in_size,), n, "binary", (0, L)),
                node(f"{n}.acc", "int_mac", (f"{n}.x_cnt",), (lay.out_size,), n, "integral", (-span, span),
                     mac | {"operands": "counts", "length": L}, {"wq": codes})]
-        gain = scale * R / L
+        gain = scale * R                         # y = gain * (acc / L) + bias, L the run's length
+    mode = "fixed" if inp.exact else "fixed_counted"
     return pre + [node(f"{n}.y", "dense_out", (f"{n}.acc",), (lay.out_size,), n, "binary", (-np.inf, np.inf),
-                       {"mode": "fixed"}, {"gain": np.full(lay.out_size, gain), "bias": b})]
+                       {"mode": mode}, {"gain": np.full(lay.out_size, gain), "bias": b})]
 
 
 def lower_binary_domain(lay: Embedding | BatchNorm | Activation | LastStep, prev: SCNode) -> SCNode:

@@ -282,12 +282,12 @@ def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
     if op == "xnor_popcount":
         return _xnor_popcount(n, vals[n.inputs[0]])
     if op == "int_mac":
-        return int_mac(n, vals[n.inputs[0]])
+        return int_mac(n, vals[n.inputs[0]], L)
     if op == "gate_table":
         return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
     if op == "dense_out":
         k = vals[n.inputs[0]].astype(np.float64)
-        if p["mode"] == "counted":
+        if p["mode"] in ("counted", "fixed_counted"):
             k = k / L
         return n.arrays["gain"] * k + n.arrays["bias"]
     if op == "decode":
@@ -371,14 +371,15 @@ def _xnor_popcount(n: SCNode, v: np.ndarray) -> np.ndarray:
     return 2 * up_counter(same) - up_counter(active)
 
 
-def int_mac(n: SCNode, v: np.ndarray) -> np.ndarray:
+def int_mac(n: SCNode, v: np.ndarray, L: int) -> np.ndarray:
     """A fixed-point head's accumulators acc_r = sum_j Wq_rj o_j (int64, exact): o = the exact
-    codes round(v / operand_scale), or 2 c - L of the per-input stream counts c."""
+    codes round(v / operand_scale), or 2 c - L of the per-input stream counts c (L: the step's
+    cycles in this run)."""
     wq = np.asarray(n.arrays["wq"], dtype=np.int64)
     if n.params["operands"] == "codes":
         o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int64)
     else:
-        o = 2 * np.asarray(v).astype(np.int64) - int(n.params["length"])
+        o = 2 * np.asarray(v).astype(np.int64) - int(L)
     return o @ wq.T
 
 

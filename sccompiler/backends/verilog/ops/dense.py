@@ -82,7 +82,7 @@ def op_int_mac(em: DesignEmitter, n) -> None:
     else:
         if src.kind != "count":
             raise unsupported(n, f"count operands of kind {src.kind}")
-        L = int(n.params["length"])
+        L = em.Lc
         cw = src.width
         ow = unsigned_width(L) + 1                    # 2 c - L in [-L, L]
         em.body.comment(f"operands o_j = 2 c_j - {L}: the bipolar step count of input stream j")
@@ -112,6 +112,12 @@ def op_dense_out(em: DesignEmitter, n) -> None:
     k = em.netlist.node(n.inputs[0])
     em.host = {"node": n.name, "input": k.name, "gain": np.asarray(n.arrays["gain"]).tolist(),
                "bias": np.asarray(n.arrays["bias"]).tolist()}
+    if mode == "fixed_counted":  # a fixed-point head over stream counts: acc / L on the host
+        em.host.update(length=em.lengths[n.layer], formula="y = gain * (acc / length) + bias")
+        ks = em.sig[k.name]
+        em.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows), "ctl": em.c})
+        em.sig[n.name] = Signal("host", [], 0)
+        return
     if mode == "counted":       # the step count of an up/down counter (already an output)
         if k.op != "updown_counter":
             raise unsupported(n, f"counted head over a {k.op}")
