@@ -177,7 +177,7 @@ def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
             if "weights" in node.arrays:
                 w = node.arrays["weights"]
                 weight_bits += w.size * (2 if np.any(w == 0) else 1)
-            elif "wq" in node.arrays:                # a fixed-point head: K bits per weight
+            elif node.op == "int_mac":               # a fixed-point head: K bits per weight
                 weight_bits += node.arrays["wq"].size * int(node.params["weight_bits"])
         if len(inv):
             parts[plan.name] = inv
