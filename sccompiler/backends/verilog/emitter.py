@@ -110,8 +110,8 @@ class DesignEmitter:
         for k, p in enumerate(tail):
             if p.kind != "dense" or k != len(tail) - 1:
                 raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact, "
-                                         "streamed or fixed-point, optionally on the last time step) after the recurrent layers "
-                                         f"yet (got {p.kind})")
+                                         "streamed or fixed-point, optionally on the last time step) after the "
+                                         f"recurrent layers yet (got {p.kind})")
         #: layers that run once per sequence (after the last_step layer) and whether there are any
         self.sequence_layers = ({self.last_step.name} | {p.name for p in tail}) if self.last_step else set()
         self.per_sequence = self.last_step is not None
