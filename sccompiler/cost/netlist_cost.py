@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 
 from ..ir.sc import SCNetlist, SCNode
-from ..sim.rules import unsigned_width
+from ..sim.rules import bipolar_count_width, unsigned_width
 from .inventory import Design, Inventory
 from .timing import RESULT_CYCLES, netlist_timing
 
@@ -148,7 +148,7 @@ def int_mac_inventory(node: SCNode) -> Inventory:
         w = 2
         inv = Inventory()
     else:
-        w = _bits(int(node.params["length"])) + 1
+        w = bipolar_count_width(int(node.params["length"]))
         inv = Inventory.of("ripple_adder", wq.shape[1], width=w, carry_in=False, domain="binary")
     nnz = np.count_nonzero(wq, axis=1)
     if int(nnz.sum()):

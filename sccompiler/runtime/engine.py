@@ -39,7 +39,7 @@ from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
 from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
-from ..sim.rules import cell_sign, fsm_reset_state, sign_decode, stats_row
+from ..sim.rules import bipolar_count, cell_sign, fsm_reset_state, sign_decode, stats_row
 from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
@@ -379,7 +379,7 @@ def int_mac(n: SCNode, v: np.ndarray, L: int) -> np.ndarray:
     if n.params["operands"] == "codes":
         o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int64)
     else:
-        o = 2 * np.asarray(v).astype(np.int64) - int(L)
+        o = bipolar_count(v, L)
     return o @ wq.T
 
 

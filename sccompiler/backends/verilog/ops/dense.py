@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....sim.primitives import counter_width
-from ....sim.rules import signed_width, unsigned_width
+from ....sim.rules import bipolar_count_width, signed_width
 from ..emitter import DesignEmitter, Signal, unsupported
 from ..names import comment_text
 from ..verilog_text import concat
@@ -84,7 +84,7 @@ def op_int_mac(em: DesignEmitter, n) -> None:
             raise unsupported(n, f"count operands of kind {src.kind}")
         L = em.Lc
         cw = src.width
-        ow = unsigned_width(L) + 1                    # 2 c - L in [-L, L]
+        ow = bipolar_count_width(L)                   # 2 c - L in [-L, L]
         em.body.comment(f"operands o_j = 2 c_j - {L}: the bipolar step count of input stream j")
         ops = []
         for k in range(j):
