@@ -24,6 +24,7 @@ from sccompiler.reference import forward
 from sccompiler.runtime import golden_forward
 from sccompiler.runtime.engine import Runtime
 from sccompiler.runtime.packed import PackedRuntime
+from sccompiler.sim.rules import bipolar_count, bipolar_count_width
 
 B, T, I, H, O = 3, 5, 3, 6, 4
 
@@ -107,6 +108,15 @@ def test_fixed_head_compiles_simulates_and_matches_the_integer_oracle(head, mode
         y_oracle = s * R * (acc / L) + fc.bias.data
     np.testing.assert_array_equal(tr["head.acc"], acc)          # integer: exact
     np.testing.assert_allclose(y, y_oracle, rtol=1e-12, atol=1e-12)
+    # the design's trace compares the head with the design reference (its s Wq weights)
+    gold, _ = golden_forward(model, {p.name: p.options for p in design.netlist.layers}, x)
+    np.testing.assert_array_equal(design.trace(x)["head"]["golden"]["out"], gold)
+
+
+def test_bipolar_count_rule():
+    assert bipolar_count(np.array([0, 3, 8]), 8).tolist() == [-8, -2, 8]
+    assert bipolar_count(np.array([0, 3, 8]), 8).dtype == np.int64
+    assert [bipolar_count_width(L) for L in (1, 15, 16, 32, 255, 256)] == [2, 5, 6, 7, 9, 10]
 
 
 @pytest.mark.parametrize("head", ["float", "int4"])
