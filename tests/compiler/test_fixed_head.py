@@ -187,3 +187,33 @@ def test_cost_counts_the_multipliers_and_adder_trees(mode):
     assert sequence_layers(design.netlist) == ("head",)
     rep = cost_report(design.netlist, model, design.config, steps=T)
     assert rep["timing"]["step_period"] == 32
+
+
+def test_cli_quantizes_the_core_and_compiles_the_float_head(tmp_path):
+    """The ICLR 2019 flow: a float model, only the recurrent layer binarized (`--layers`), the float
+    head compiled as a fixed-point head; a bad head_weight_bits is one `error:` line."""
+    from click.testing import CliRunner
+
+    from sccompiler.cli import cli
+    from sccompiler.frontends.native import save_model
+
+    base = _model("float", True)
+    rng = np.random.default_rng(3)
+    lstm = base.layers[0]
+    floats = dataclasses.replace(lstm, w_ih=Tensor(rng.normal(0, 0.4, lstm.w_ih.shape)),
+                                 w_hh=Tensor(rng.normal(0, 0.3, lstm.w_hh.shape)))
+    save_model(base.with_layers((floats,) + base.layers[1:]), tmp_path / "float")
+    np.save(tmp_path / "x.npy", rng.uniform(-1, 1, (2, 4, I)))
+
+    def run(*args):
+        return CliRunner().invoke(cli, list(map(str, args)))
+
+    res = run("quantize", tmp_path / "float", "--scheme", "binary", "--layers", "lstm0", "-o", tmp_path / "q")
+    assert res.exit_code == 0, res.output
+    res = run("compile", tmp_path / "q", "--set", "length=16", "--set", "head.head_weight_bits=1",
+              "-o", tmp_path / "bad")
+    assert res.exit_code != 0 and res.output.count("error:") == 1 and "head_weight_bits" in res.output
+    res = run("compile", tmp_path / "q", "--set", "length=16", "--set", "head.head_weight_bits=6",
+              "--calibration", tmp_path / "x.npy", "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    assert "head (dense, L=16, fixed)" in res.output
