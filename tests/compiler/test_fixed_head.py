@@ -217,3 +217,22 @@ def test_cli_quantizes_the_core_and_compiles_the_float_head(tmp_path):
               "--calibration", tmp_path / "x.npy", "-o", tmp_path / "out")
     assert res.exit_code == 0, res.output
     assert "head (dense, L=16, fixed)" in res.output
+
+
+@pytest.mark.parametrize("runtime", [Runtime, PackedRuntime])
+def test_counted_head_follows_an_overridden_length(runtime):
+    """A run at another L (the accuracy curve's L/4 .. 2L) counts over that L: acc = (2 c - L') Wq
+    and y = s R (acc / L') + b, in both runtimes."""
+    model = _model("float", False)
+    x, cfg = _inputs("stream", 4)
+    design = compile_model(model, cfg, calibration=x)
+    L2 = 80
+    y, runs = runtime(design.netlist).run(x, length=L2, trace=True)
+    tr = runs["head"].trace
+    c = tr["head.x_cnt"]
+    assert c.max() <= L2 and c.max() > 32                      # counted over the longer step
+    wq, s = _oracle_codes(model, "float")
+    acc = (2 * c.astype(np.int64) - L2) @ wq.T
+    np.testing.assert_array_equal(tr["head.acc"], acc)
+    R = design.netlist.node("head.x_s").params["scale"]
+    np.testing.assert_allclose(y, s * R * (acc / L2) + model.layers[-1].bias.data, rtol=1e-12, atol=1e-12)
