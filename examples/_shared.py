@@ -29,6 +29,18 @@ from sccompiler.reference import forward
 #: the variants the results table compares, in column order (``binary-h``: binary weights and
 #: binary hidden states sign(h), the XNOR-LSTM of Ardakani et al., NeurIPS 2019)
 VARIANTS = ("float", "binary", "ternary", "binary-h")
+#: the same variants with the recurrent cell replaced by a GRU (``gru-ternary``, ...): trained with
+#: ``train.py --variants gru-float gru-ternary``, evaluated when committed
+GRU_VARIANTS = tuple(f"gru-{v}" for v in VARIANTS)
+ALL_VARIANTS = VARIANTS + GRU_VARIANTS
+
+
+def variant_parts(variant: str, cell: str) -> tuple[str, str]:
+    """(cell, weight variant) of a variant name: ``gru-ternary`` -> ("gru", "ternary"); a plain
+    name keeps the task's own cell."""
+    if variant not in ALL_VARIANTS:
+        raise SCValueError("variant", f"must be one of {', '.join(ALL_VARIANTS)}, got {variant!r}")
+    return ("gru", variant[4:]) if variant.startswith("gru-") else (cell, variant)
 #: stream lengths the SC columns are simulated at
 SC_LENGTHS = (64, 128, 256, 512, 1024)
 
@@ -145,11 +157,10 @@ def build_model(spec: ModelSpec, variant: str, seed: int, batch_norm: bool = Fal
     network is an XNOR network; quantized matrices carry a learned scalar gain, :func:`_add_gains`)."""
     from sccompiler.train import BatchNormConfig, BinaryActivation, QuantConfig, QuantSequenceModel  # noqa: PLC0415
 
-    if variant not in VARIANTS:
-        raise SCValueError("variant", f"must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    cell, variant = variant_parts(variant, spec.cell)
     binary_h = variant == "binary-h"
     quant = QuantConfig(scheme="binary" if binary_h else variant)
-    model = QuantSequenceModel(spec.cell, spec.input_size, spec.hidden_size, spec.output_size,
+    model = QuantSequenceModel(cell, spec.input_size, spec.hidden_size, spec.output_size,
                                num_layers=spec.num_layers, quant=quant,
                                head_quant=None if variant == "float" else quant,
                                hidden_quant=BinaryActivation() if binary_h else None,
@@ -175,7 +186,7 @@ def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int
     record = {"variant": variant, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
               "train_sequences": int(inputs.shape[0]), "train_steps": int(inputs.shape[1]),
               "final_loss": result.losses[-1], "seconds": round(result.seconds, 1), "batch_norm": batch_norm,
-              "architecture": dataclasses.asdict(spec)}
+              "architecture": {**dataclasses.asdict(spec), "cell": variant_parts(variant, spec.cell)[0]}}
     ir = export_ir(model, f"{metadata.get('task', 'example')}-{variant}")
     meta = dict(ir.metadata)
     meta["example"] = {**metadata, "training_record": record}
@@ -286,7 +297,7 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few batches, small model, temporary output")
-    ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=list(VARIANTS))
     ap.add_argument("--out", type=Path, default=None, help="output directory (default: model/ next to the script)")
     ap.add_argument("--force", action="store_true", help="overwrite existing models")
     ap.add_argument("--seed", type=int, default=0)
@@ -441,11 +452,12 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--reduced", action="store_true", help="few test sequences (CI mode)")
     ap.add_argument("--model-dir", type=Path, default=model_dir)
-    ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=None,
+                    help="default: the plain variants and every committed gru-* one")
     ap.add_argument("--lengths", nargs="*", type=int, default=list(SC_LENGTHS),
                     help="SC stream lengths (none: skip the SC simulation)")
     ap.add_argument("--sc-samples", type=int, default=None, help="test sequences simulated in SC")
-    ap.add_argument("--sc-variant", choices=VARIANTS, default="ternary", help="the variant compiled and simulated")
+    ap.add_argument("--sc-variant", choices=ALL_VARIANTS, default="ternary", help="the variant compiled and simulated")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1, help="threads of the SC simulation (packed runtime)")
@@ -457,7 +469,9 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     sc_samples = (args.sc_samples if args.sc_samples is not None
                   else reduced_sc_samples if args.reduced else full_sc_samples)
     print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
-    result = evaluate_task(args.model_dir, data, variants=args.variants, sc_lengths=args.lengths,
+    variants = args.variants if args.variants is not None else \
+        list(VARIANTS) + [v for v in GRU_VARIANTS if (Path(args.model_dir) / v).is_dir()]
+    result = evaluate_task(args.model_dir, data, variants=variants, sc_lengths=args.lengths,
                            sc_samples=sc_samples, workers=args.workers, sc_variant=args.sc_variant)
     result["task"] = task
     result["mode"] = "reduced" if args.reduced else "full"

@@ -160,6 +160,16 @@ class CompiledDesign:
                                   f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else '-'})"
                                   ) from None
 
+    def error_budget(self, x, *, lengths: Sequence[int] | None = None, classes: Sequence[str] | None = None,
+                     seed: int = 0, progress: Callable[[int], None] | None = None):
+        """The error budget on inputs ``x`` at each of ``lengths``: the share of the output error
+        caused by each class of stochastic element
+        (:func:`sccompiler.analysis.error_budget.error_budget`; ``.to_dict()`` is JSON-able)."""
+        from .analysis.error_budget import error_budget  # noqa: PLC0415
+
+        with self._loaded_guard():
+            return error_budget(self, x, lengths=lengths, classes=classes, seed=seed, progress=progress)
+
     def evaluate(self, x, targets, metric: str, *, lengths: Sequence[int] | None = None, confidence: float = 0.95,
                  engine: str = "packed", workers: int | None = 1, chunk: int | None = None,
                  progress: bool | Callable[[float], None] = False, outputs: bool = False) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
+from .budget_report import budget_options, check_budget_options, echo_budget, run_budget
 from .common import config_options, echo_json, effective_config, print_config_and_exit
 from .metrics_report import echo_metric_table, load_targets, metric_options
 from .progress import phases, progress_enabled, quiet_option
@@ -72,12 +73,14 @@ def _list_passes(ctx: click.Context, _param, value: bool) -> None:
 # --- end verilog emission ---
 @click.option("--from-trial", "from_trial", default=None, metavar="DIR/ID",
               help="rebuild trial ID of the exploration in DIR (`scc explore`): its config and calibration inputs")
+@budget_options
 def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], input_range: float | None,
                 print_config: bool, length: int | None, target_error: float | None,
                 calibration: str | None, targets: str | None, metric: str | None,
                 sources: str | None, disable: tuple[str, ...], flow: str | None,
                 outdir: str | None, force: bool, quiet: bool, as_json: bool, emit: str | None = None,
-                from_trial: str | None = None) -> None:
+                from_trial: str | None = None, error_budget: bool = False, budget_plot: str | None = None,
+                budget_sequences: int | None = None) -> None:
     """Compile MODEL to stochastic-computing hardware in OUTDIR."""
     from ..design import compile_model  # noqa: PLC0415
     from ..io import check_writable  # noqa: PLC0415
@@ -108,6 +111,9 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
     if y is not None and calibration is None:
         raise ConfigError("--targets needs --calibration (the inputs the targets belong to)")
     check_writable(outdir, force)
+    check_budget_options(error_budget, budget_plot, budget_sequences, force)
+    if error_budget and calibration is None and from_trial is None:
+        raise ConfigError("--error-budget needs --calibration inputs to measure the budget on")
     calib = load_inputs(calibration, "--calibration") if calibration else trial_calib
     emitted = None  # verilog emission
     # a spinner per pass (and per candidate L of --target-error's search) with its elapsed time
@@ -138,6 +144,11 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
         design.save(outdir, force=force, extra=extra)
         # --- end verilog emission ---
     rep = design.report()
+    budget = None
+    if error_budget:
+        budget = run_budget(design, calib, (), sequences=budget_sequences, plot=budget_plot, force=force,
+                            quiet=as_json)
+        rep["error_budget"] = budget.to_dict()
     if emitted:  # verilog emission
         rep["verilog"] = {k: [str(p) for p in v] for k, v in emitted.items()}
         rep["verilog"]["verify"] = f"scc verify {outdir}"
@@ -173,3 +184,5 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
         click.echo(f"cost ({rep['cost']['target']}): area {sc['area']:,.0f} {sc['area_unit']}, "
                    f"latency {sc['latency_cycles']} cycles and {sc['energy_per_inference_j']:.3g} J per "
                    f"{rep['cost']['steps']}-step inference (as the emitted RTL runs); see report.md")
+    if budget is not None:
+        echo_budget(budget, budget_plot)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .budget_report import budget_options, check_budget_options, echo_budget, run_budget
 from .common import config_options, echo_json, effective_config, print_config_and_exit
 from .compile_cmd import load_inputs
 from .metrics_report import echo_metric_table, load_targets, metric_options
@@ -38,10 +39,12 @@ from .progress import progress_bar, progress_enabled, quiet_option
               help="threads simulating the batch")
 @click.option("--engine", "engine", type=click.Choice(["packed", "reference"]), default="packed", show_default=True,
               help="packed runtime (fast) or the reference runtime (the oracle; bit-identical results)")
+@budget_options
 def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: str | None, metric: str | None,
                  float_model: str | None, config_path: str | None, settings: tuple[str, ...],
                  input_range: float | None, print_config: bool, save: str | None, force: bool, quiet: bool,
-                 as_json: bool, workers: int, engine: str) -> None:
+                 as_json: bool, workers: int, engine: str, error_budget: bool = False, budget_plot: str | None = None,
+                 budget_sequences: int | None = None) -> None:
     """Simulate MODEL|OUTDIR on --inputs, cycle-accurately."""
     import numpy as np  # noqa: PLC0415
 
@@ -62,6 +65,7 @@ def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: st
         print_config_and_exit(cfg if cfg is not None else CompiledDesign.load(p).config)
     if save:
         check_writable(save, force)
+    check_budget_options(error_budget, budget_plot, budget_sequences, force)
     x = load_inputs(inputs)
     y = load_targets(targets, metric)
     fmodel = load_model(float_model) if float_model else None
@@ -92,6 +96,11 @@ def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: st
     result = {"source": source, "shape": list(out.shape), "engine": engine, "workers": workers,
               "lengths": design.lengths if lengths == () else {k: lengths[0] for k in design.lengths},
               "seconds": seconds, "error_vs_quantized_reference": first["error_vs_quantized"], **res}
+    budget = None
+    if error_budget:
+        budget = run_budget(design, x, lengths, sequences=budget_sequences, plot=budget_plot, force=force,
+                            quiet=as_json)
+        result["error_budget"] = budget.to_dict()
     if as_json:
         echo_json(result | {"output": out, "reference_outputs": {"quantized": outs["quantized"],
                                                                    "float": outs["float"]},
@@ -112,3 +121,5 @@ def simulate_cmd(source: str, inputs: str, lengths: tuple[int, ...], targets: st
         echo_metric_table(metric_rows(res), res["metric"], res["sequences"], res["confidence"])
     if save:
         click.echo(f"outputs written to {save}")
+    if budget is not None:
+        echo_budget(budget, budget_plot)

@@ -22,6 +22,7 @@ from .baselines import (
     as_shapes,
     binary_weight_design,
     fixed_point_design,
+    head_runs_once,
     head_shape,
     layer_shapes,
     parallelism_for_latency,
@@ -35,7 +36,8 @@ from .timing import Timing, design_timing, netlist_timing, pipeline_latency_cycl
 __all__ = [
     "Activity", "AsicTarget", "CostReport", "Design", "FpgaTarget", "Inventory", "Primitive",
     "RecurrentShape", "Timing", "available_targets", "binary_weight_design", "compare", "cost_model",
-    "design_timing", "fixed_point_design", "head_shape", "layer_shapes", "load_target", "netlist_timing",
+    "design_timing", "fixed_point_design", "head_runs_once", "head_shape", "layer_shapes", "load_target",
+    "netlist_timing",
     "parallelism_for_latency", "pipeline_latency_cycles", "to_markdown", "weight_kind",
     "xnor_lstm_reference_design", "xnor_lstm_reference_inventory",
 ]

@@ -81,6 +81,17 @@ def head_shape(model) -> tuple[int, int] | None:
     return None
 
 
+def head_runs_once(model) -> bool:
+    """Whether a model's trailing dense head follows a ``last_step`` layer (a sequence-level
+    head, PyTorch's ``fc(y[:, -1])``): the baselines then run it once per sequence."""
+    kinds = [getattr(lay, "kind", None) for lay in getattr(model, "layers", ())]
+    return len(kinds) >= 2 and kinds[-1] == "linear" and kinds[-2] == "last_step"
+
+
+#: the parts of a baseline's dense head: with ``head_per_sequence`` they run once per sequence
+HEAD_PARTS = ("head input", "head weights", "head rows", "head lanes", "head outputs")
+
+
 def _cell_update(shape: RecurrentShape, k: int, acc_w: int) -> Inventory:
     """Per-neuron element-wise update after the gate activations (k-bit operands)."""
     inv = Inventory()
@@ -176,53 +187,81 @@ def _head(head: tuple[int, int], kind: str, k: int, parallelism: int | None,
 
 
 def _design(name: str, kind: str, layers, k: int, parallelism, storage, cell: str, description: str,
-            head: tuple[int, int] | None = None) -> Design:
+            head: tuple[int, int] | None = None, head_per_sequence: bool = False) -> Design:
     shapes = as_shapes(layers, cell)
     parts: dict[str, Inventory] = {}
     cycles: list[int] = []
     ops = 0
     stages = [(_layer(shape, kind, k, parallelism, storage)) for shape in shapes]
-    if head is not None:
-        stages.append(_head(head, kind, k, parallelism, storage))
     for lparts, c, macs in stages:
         for pname, inv in lparts:
             parts[pname] = parts.get(pname, Inventory()) + inv
         cycles.append(c)
         ops += macs
+    seq: dict = {}
+    if not isinstance(head_per_sequence, bool):
+        raise SCValueError("head_per_sequence", f"must be true or false, got {head_per_sequence!r}")
+    if head_per_sequence and head is None:
+        raise SCValueError("head_per_sequence", "needs a head (in, out) to run once per sequence")
+    if head is not None:
+        hparts, hc, hmacs = _head(head, kind, k, parallelism, storage)
+        if head_per_sequence:
+            # once per sequence, after the last step: the last step's h is captured in a k-bit
+            # register (the head's inputs change once per sequence), then the head takes its own
+            # hc cycles after the last recurrent step (the result, not one more pipeline stage)
+            hparts = [("head input", Inventory.of("register", head[0], width=k)), *hparts]
+            seq = {"result_cycles": hc, "sequence_parts": tuple(n for n, _ in hparts),
+                   "sequence_cycles": max(cycles) if parallelism is None else hc}
+            ops_head = hmacs       # per sequence: in the description, not in ops_per_step
+        else:
+            cycles.append(hc)
+            ops += hmacs
+            ops_head = 0
+        for pname, inv in hparts:
+            parts[pname] = parts.get(pname, Inventory()) + inv
     par = "fully parallel" if parallelism is None else f"folded, P={parallelism}"
+    if seq:
+        description += f", head once per sequence ({ops_head} MACs)"
     return Design(name=name, parts=tuple(parts.items()), step_cycles=tuple(cycles),
                   description=f"{description} ({par})", ops_per_step=ops, ops_unit="MAC",
                   settle_cycles=max(cycles) if parallelism is None else 1,
                   params=(("bits", k), ("parallelism", parallelism), ("weights", kind),
                           ("layers", tuple((s.cell, s.input_size, s.hidden_size) for s in shapes)))
-                  + ((("head", tuple(head)),) if head is not None else ()))
+                  + ((("head", tuple(head)),) if head is not None else ())
+                  + ((("head_per_sequence", True),) if seq else ()), **seq)
 
 
 def fixed_point_design(layers: Sequence, *, bits: int = 8, parallelism: int | None = None,
                        weight_storage: str | None = None, cell: str = "lstm",
-                       head: tuple[int, int] | None = None) -> Design:
+                       head: tuple[int, int] | None = None, head_per_sequence: bool = False) -> Design:
     """k-bit fixed-point LSTM/GRU stack: k-bit weights/activations, k x k array multipliers, adder
     trees, 2^k x k activation LUTs.  ``parallelism=None``: fully parallel (one multiplier per
     weight, weights in registers); P: P MAC lanes, weights in SRAM.  ``head`` (in, out): a k-bit
-    dense head as one more pipeline stage (its own multipliers, or P lanes of its own)."""
+    dense head as one more pipeline stage (its own multipliers, or P lanes of its own);
+    ``head_per_sequence`` (a head after a LastStep): the head runs once, after the last step, on
+    a register holding the last step's h -- its cycles are the design's ``result_cycles`` and its
+    switching energy is charged once per sequence (``Design.sequence_parts``)."""
     k = check_int("bits", bits, 2, 16)
     name = f"fixed{k}" + ("" if parallelism is None else f"-P{parallelism}")
     return _design(name, "fixed", layers, k, parallelism, weight_storage, cell,
-                   f"{k}-bit fixed-point {cell.upper()}", head)
+                   f"{k}-bit fixed-point {cell.upper()}", head, head_per_sequence)
 
 
 def binary_weight_design(layers: Sequence, *, weights: str = "binary", act_bits: int = 8,
                          parallelism: int | None = None, weight_storage: str | None = None,
-                         cell: str = "lstm", head: tuple[int, int] | None = None) -> Design:
+                         cell: str = "lstm", head: tuple[int, int] | None = None,
+                         head_per_sequence: bool = False) -> Design:
     """Binary/ternary-weight accumulate-only LSTM/GRU (Ardakani et al., ICLR 2019): weights in
     {-1,+1} or {-1,0,+1}, act_bits-bit activations; products are conditional negations (+ zero
-    gating for ternary), the element-wise products stay act_bits x act_bits multipliers."""
+    gating for ternary), the element-wise products stay act_bits x act_bits multipliers.
+    ``head`` / ``head_per_sequence`` as :func:`fixed_point_design`."""
     if weights not in WEIGHT_BITS:
         raise SCValueError("weights", f"must be 'binary' or 'ternary', got {weights!r}")
     k = check_int("act_bits", act_bits, 2, 16)
     name = f"{weights}-acc{k}" + ("" if parallelism is None else f"-P{parallelism}")
     return _design(name, weights, layers, k, parallelism, weight_storage, cell,
-                   f"{weights}-weight accumulate-only {cell.upper()}, {k}-bit activations", head)
+                   f"{weights}-weight accumulate-only {cell.upper()}, {k}-bit activations", head,
+                   head_per_sequence)
 
 
 def parallelism_for_latency(layers: Sequence, step_cycles: int, *, cell: str = "lstm",

@@ -339,6 +339,9 @@ class Design:
     #: switching energy is charged for one step period (max ``step_cycles``) per inference, not for
     #: every cycle of it; idle, they are clock-gated (static power still counts)
     sequence_parts: tuple[str, ...] = ()
+    #: cycles the sequence parts are active per inference (None: one step period, max
+    #: ``step_cycles``): a folded baseline head's own MAC cycles
+    sequence_cycles: int | None = None
 
     @property
     def inventory(self) -> Inventory:
@@ -366,7 +369,8 @@ class Design:
         """``rep`` less the switching energy of the sequence parts ``idle`` in the cycles they sit idle."""
         if not idle:
             return rep
-        off = cycles - min(cycles, max(self.step_cycles))
+        active = max(self.step_cycles) if self.sequence_cycles is None else self.sequence_cycles
+        off = cycles - min(cycles, active)
         saved = sum(dynamic_energy_per_cycle_j(inv, target, self.activity(activity)) for inv in idle) * off
         energy = rep.energy_per_inference_j - saved
         return dataclasses.replace(rep, energy_per_inference_j=energy, energy_per_cycle_j=energy / cycles,

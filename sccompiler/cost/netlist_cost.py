@@ -13,8 +13,6 @@ report that shows these numbers is :mod:`sccompiler.report_md`.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from ..ir.sc import SCNetlist, SCNode
@@ -194,10 +192,6 @@ def sequence_layers(netlist: SCNetlist) -> tuple[str, ...]:
     return tuple(names[kinds.index("last_step") + 1:]) if "last_step" in kinds else ()
 
 
-#: the parts of a baseline's dense head (cost.baselines): run once per sequence after a last step
-BASELINE_HEAD_PARTS = ("head weights", "head rows", "head lanes", "head outputs")
-
-
 def _kind_counts(inv: Inventory) -> dict[str, int]:
     out: dict[str, int] = {}
     for prim, n in inv:
@@ -239,12 +233,11 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
     bits = config.cost_bits
     # the folded baselines must finish a time step within the SC design's step period
     p_eq = parallelism_for_latency(shapes, P, head=head)
-    baselines = [fixed_point_design(shapes, bits=bits, head=head),
-                 fixed_point_design(shapes, bits=bits, parallelism=p_eq, head=head),
-                 binary_weight_design(shapes, weights=kind, act_bits=bits, head=head),
-                 binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq, head=head)]
-    if head is not None and sequence_layers(netlist):      # the same head, once per sequence
-        baselines = [dataclasses.replace(b, sequence_parts=BASELINE_HEAD_PARTS) for b in baselines]
+    hd = {"head": head, "head_per_sequence": head is not None and bool(sequence_layers(netlist))}
+    baselines = [fixed_point_design(shapes, bits=bits, **hd),          # the same head, once per
+                 fixed_point_design(shapes, bits=bits, parallelism=p_eq, **hd),   # sequence after a
+                 binary_weight_design(shapes, weights=kind, act_bits=bits, **hd),  # last step
+                 binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq, **hd)]
     result = compare(sc, baselines, config.cost_target, steps=steps)
     result["equal_latency_parallelism"] = p_eq
     result["timing"] = timing.to_json()

@@ -5,13 +5,14 @@ For every k in :data:`BITS` the exact integer model
 ``scc baseline`` emits) runs on the same validation data, and its design
 (:func:`sccompiler.cost.baselines.fixed_point_design`, the same dense head as the SC design) is
 costed on the same target for the same T steps, fully parallel and folded onto P MAC lanes
-(:func:`foldings`).  A model the integer model refuses (embeddings, batch norms) gives failed rows
+(:func:`foldings`); a head after a LastStep (a sequence classifier) runs and is costed once per
+sequence, as in the SC design.  A model the integer model refuses (embeddings, batch norms) gives failed rows
 with the reason, never an exception.
 """
 
 from __future__ import annotations
 
-from ..cost.baselines import fixed_point_design, head_shape, layer_shapes
+from ..cost.baselines import fixed_point_design, head_runs_once, head_shape, layer_shapes
 from ..errors import SCCError
 from ..quantize.fixed_point import FixedPointModel
 from .trial import TrialContext, cost_values, output_values
@@ -46,6 +47,7 @@ def run_baselines(ctx: TrialContext, target: str, bits: tuple[int, ...] = BITS) 
     try:
         folds = foldings(ctx.model)
         shapes, head = layer_shapes(ctx.model), head_shape(ctx.model)
+        once = head_runs_once(ctx.model)        # a head after a LastStep: once per sequence
     except SCCError as exc:
         return [{"name": "fixed", "bits": None, "parallelism": None, "state": "failed", "error": str(exc),
                  "values": {}}]
@@ -61,7 +63,8 @@ def run_baselines(ctx: TrialContext, target: str, bits: tuple[int, ...] = BITS) 
                    "error": failure, "values": {}}
             if failure is None:
                 try:
-                    cost = fixed_point_design(shapes, bits=k, parallelism=p, head=head).estimate(target, steps=steps)
+                    cost = fixed_point_design(shapes, bits=k, parallelism=p, head=head,
+                                              head_per_sequence=once).estimate(target, steps=steps)
                     rec.update(state="ok", values={**accuracy, **cost_values(cost.to_json())})
                 except SCCError as exc:
                     rec["error"] = str(exc).splitlines()[0]

@@ -47,6 +47,11 @@ accumulator scale 2^-((k-1) + f_w))::
 
 ``y`` is the exact accumulator integer (``(k-1) + f_w`` fractional bits) per step.
 
+Sequence-level head (a ``LastStep`` layer after the last recurrent layer, optionally followed by
+the Linear head: PyTorch's ``fc(y[:, -1])`` / ``fc(h_n[-1])``): the recurrent layers run every
+step as above; the LastStep keeps the last layer's h at step T - 1 (``(B, 1, H)``, the same
+integers, nothing requantized) and the head runs once per sequence on it, ``y`` ``(B, 1, out)``.
+
 Everything is int64, vectorized over the batch; :meth:`FixedPointModel.from_model` refuses formats
 whose exact accumulators would not fit in 62 bits.
 """
@@ -59,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SCValueError, UnsupportedOpError
-from ..ir.model import GRU, LSTM, Linear, Model
+from ..ir.model import GRU, LSTM, LastStep, Linear, Model
 from ..sim.rules import is_int, signed_width
 
 #: integer bits (above the sign) of the pre-activation (LUT input) format: range [-8, 8)
@@ -245,6 +250,9 @@ class FixedPointModel:
     tanh_lut: np.ndarray
     tanh_c_lut: np.ndarray
     head: FixedPointHead | None = None
+    #: name of the LastStep layer after the recurrent layers (None: every step is an output); the
+    #: head then runs once per sequence on the last step's h
+    last_step: str | None = None
 
     @property
     def bits(self) -> int:
@@ -253,8 +261,8 @@ class FixedPointModel:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_model(cls, model: Model, bits: int = 8) -> "FixedPointModel":
-        """Quantize ``model`` (LSTM/GRU layers, optionally one trailing Linear head; feature
-        inputs, no batch norm) to ``bits``."""
+        """Quantize ``model`` (LSTM/GRU layers, optionally a LastStep, optionally one trailing
+        Linear head; feature inputs, no batch norm) to ``bits``."""
         k = check_bits(bits)
         model.validate()
         if model.input.kind != "features":
@@ -263,13 +271,20 @@ class FixedPointModel:
             raise UnsupportedOpError("model", model.name, "the model has no layers")
         fmt = Formats.for_bits(k)
         layers = []
-        rec_layers, head_layer = list(model.layers), None
+        rec_layers, head_layer, last_step = list(model.layers), None, None
         if isinstance(rec_layers[-1], Linear) and len(rec_layers) > 1:
             head_layer = rec_layers.pop()
+        if isinstance(rec_layers[-1], LastStep) and len(rec_layers) > 1:
+            last_step = rec_layers.pop().name
+        after = [lay for i, lay in enumerate(rec_layers) if any(isinstance(p, LastStep) for p in rec_layers[:i])]
+        if after:
+            raise UnsupportedOpError(after[0].kind, after[0].name, "the fixed-point baseline runs one Linear head "
+                                                                   "at most after a LastStep")
         for lay in rec_layers:
             if not isinstance(lay, (LSTM, GRU)):
-                raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers "
-                                                             "and one trailing Linear head only")
+                raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers, "
+                                                             "then optionally a LastStep, then optionally one "
+                                                             "Linear head only")
             bns = [f for f, _ in lay.batchnorms()]
             if bns:
                 raise UnsupportedOpError("batchnorm", lay.name,
@@ -279,7 +294,7 @@ class FixedPointModel:
         fpm = cls(name=model.name, input_size=model.input.size, formats=fmt, layers=tuple(layers),
                   sigmoid_lut=sig, tanh_lut=activation_lut("tanh", k, fmt.pre_frac),
                   tanh_c_lut=activation_lut("tanh", k, fmt.cell_frac),
-                  head=None if head_layer is None else _quantize_head(head_layer, fmt))
+                  head=None if head_layer is None else _quantize_head(head_layer, fmt), last_step=last_step)
         if fpm.head is not None:
             lo, hi = fpm.head_range()
             if sbits(lo, hi) > MAX_ACC_BITS:
@@ -373,8 +388,10 @@ class FixedPointModel:
     def forward(self, x_int) -> dict[str, dict[str, np.ndarray]]:
         """Exact integer forward pass.  ``x_int`` (B, T, I) Q(k-1) codes.  Returns
         ``{layer_name: {"h": (B, T, H)[, "c": (B, T, H)]}}`` (int64 codes: h in Q(k-1), c in
-        Q(k-3)), in layer order; zero initial state.  A head adds ``{head_name: {"y": (B, T, out)}}``
-        (exact accumulator codes, ``head.acc_frac`` fractional bits)."""
+        Q(k-3)), in layer order; zero initial state.  A LastStep adds ``{last_step: {"h": (B, 1, H)}}``
+        (the last layer's h at step T - 1).  A head adds ``{head_name: {"y": (B, T, out)}}`` (exact
+        accumulator codes, ``head.acc_frac`` fractional bits; ``(B, 1, out)`` after a LastStep: once
+        per sequence, on the last step's h)."""
         x = np.asarray(x_int)
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[0] < 1 or x.shape[1] < 1:
             raise SCValueError("x_int", f"must have shape (batch, time, {self.input_size}), got {x.shape}")
@@ -388,17 +405,21 @@ class FixedPointModel:
             res = self._lstm(lay, cur) if lay.cell == "lstm" else self._gru(lay, cur)
             out[lay.name] = res
             cur = res["h"]
+        if self.last_step is not None:
+            cur = cur[:, -1:]
+            out[self.last_step] = {"h": cur}
         if self.head is not None:
             out[self.head.name] = {"y": cur @ self.head.weight.T + self.head.bias}
         return out
 
     def forward_float(self, x) -> np.ndarray:
         """Quantize float inputs, run, and return the model's output as floats: the head's y
-        (B, T, out) when there is a head, else the last layer's h (B, T, H)."""
+        (B, T, out) when there is a head, else the last layer's h (B, T, H); (B, 1, .) after a
+        LastStep."""
         res = self.forward(self.quantize_input(x))
         if self.head is not None:
             return self.dequantize(res[self.head.name]["y"], self.head.acc_frac)
-        return self.dequantize(res[self.layers[-1].name]["h"])
+        return self.dequantize(res[self.last_step or self.layers[-1].name]["h"])
 
     def _lut(self, table: np.ndarray, code: np.ndarray) -> np.ndarray:
         return table[code + (1 << (self.bits - 1))]

@@ -23,6 +23,10 @@
   An optional trailing Linear head is combinational from the last layer's h state register
   (products, adder tree, bias: the exact accumulator, no requantization) and drives
   ``o_<head>_y``; it adds no register and no cycle, and is valid with the last layer's h.
+  After a LastStep the last layer's h is captured in ``<last_step>_h`` when it writes step
+  T - 1, the head reads that register, every layer gets its own ``valid_<layer>`` and ``valid``
+  (``seq_valid``) is high once per sequence with ``out_step`` = T - 1 (``o_<last_step>_h``,
+  ``o_<head>_y``).
 
   All layers share one phase counter of S = max stages cycles; a layer writes its state in the
   last phase, and layer l + 1 runs one time step behind layer l (it reads layer l's h in phase
@@ -98,13 +102,15 @@ def analytic_estimate(fpm: FixedPointModel, weights: str, target: str = "asic-ge
     shapes = [RecurrentShape(lay.cell, lay.input_size, lay.hidden_size) for lay in fpm.layers]
     storage = "rom" if weights == "wired" else "register"
     cells = {lay.cell for lay in fpm.layers}
-    d = fixed_point_design(shapes, bits=fpm.bits, weight_storage=storage, cell=next(iter(cells)))
+    head = None if fpm.head is None else (fpm.head.in_size, fpm.head.out_size)
+    d = fixed_point_design(shapes, bits=fpm.bits, weight_storage=storage, cell=next(iter(cells)), head=head,
+                           head_per_sequence=head is not None and fpm.last_step is not None)
     rep = d.estimate(target)
     note = ("analytic k-bit fixed-point baseline (sccompiler.cost.baselines.fixed_point_design), stored under "
             "'sc' so that synthesize_design puts it next to Yosys's numbers; this directory holds the baseline")
     if fpm.head is not None:
-        note += (f"; the Linear head {fpm.head.name!r} ({fpm.head.in_size} -> {fpm.head.out_size}) is in the RTL but "
-                 "not costed here (fixed_point_design models the recurrent layers only)")
+        note += (f"; the Linear head {fpm.head.name!r} ({fpm.head.in_size} -> {fpm.head.out_size}) is costed "
+                 + ("once per sequence (after the LastStep)" if fpm.last_step is not None else "every step"))
     return {"target": target, "sc": d.name,
             "note": note,
             "designs": {d.name: {"description": d.description, "step_cycles": list(d.step_cycles),
@@ -191,16 +197,31 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
             q = reg_name[len(p) + 1:]
             for u in range(lay.hidden_size):
                 fields.append((p, lay.name, q, u, expected[lay.name][q][:, :, u], k))
+    def at_steps(v: np.ndarray) -> np.ndarray:
+        """(B, T) expected values: a once-per-sequence value (B, 1) is checked at step T - 1 only
+        (``valid`` is high once per sequence, with ``out_step`` = T - 1)."""
+        if v.shape[1] == T:
+            return v
+        full = np.zeros((B, T), dtype=np.int64)
+        full[:, -1] = v[:, 0]
+        return full
+
+    if em.seq_output is not None:
+        lp, H = em.seq_output
+        for u in range(H):
+            fields.append((lp, fpm.last_step, "h", u, at_steps(expected[fpm.last_step]["h"][:, :, u]), k))
     if em.head_output is not None:
         hp, yw = em.head_output
         for o in range(fpm.head.out_size):
-            fields.append((hp, fpm.head.name, "y", o, expected[fpm.head.name]["y"][:, :, o], yw))
+            fields.append((hp, fpm.head.name, "y", o, at_steps(expected[fpm.head.name]["y"][:, :, o]), yw))
     in_words = [hex_word((x_int[b, t, j], k) for j in range(I)) for b in range(B) for t in range(T)]
     exp_words = [hex_word((f[4][b, t], f[5]) for f in fields) for b in range(B) for t in range(T)]
     names = [p for p, _, _ in em.state_outputs]
+    inner = em.inner(names)
     # every layer is checked when it wrote its state; the head (combinational from the last
-    # layer's h) with the last layer
-    checks: dict[str | None, list[str]] = {p: [] for p in names[:-1]}
+    # layer's h) with the last layer; after a LastStep, the last step's h and the head once per
+    # sequence (with ``valid``), every layer with its own valid_
+    checks: dict[str | None, list[str]] = {p: [] for p in inner}
     checks[None] = []
     offset = 0
     for p, lname, q, u, _, fw in fields:
@@ -212,6 +233,8 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
                                         out_step, True)
         offset += fw
     outputs = [(f"o_{r}", lay.hidden_size * k) for _, lay, regs in em.state_outputs for r in regs]
+    if em.seq_output is not None:
+        outputs.append((f"o_{em.seq_output[0]}_h", em.seq_output[1] * k))
     if em.head_output is not None:
         outputs.append((f"o_{em.head_output[0]}_y", fpm.head.out_size * em.head_output[1]))
     nw = em.chain_words() if em.loadable else 0
@@ -220,7 +243,8 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.fixed_point", expected="FixedPointModel.forward",
         sequences=B, steps=T, timeout=f"{start_cyc} + B * ((T + {nl}) * {S} + 10) + 10", x_bits=I * k,
-        exp_bits=offset, inner=names[:-1], outputs=outputs, checks=checks, start_cycle=start_cyc)
+        exp_bits=offset, inner=inner, outputs=outputs, checks=checks, start_cycle=start_cyc,
+        final_valids=1 if em.per_sequence else None)
     tbn = spec.name
     if em.loadable:
         spec.setup = [f"    localparam integer NW = {nw};",
@@ -237,6 +261,8 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
     manifest: dict[str, Any] = {
         "top": em.top, "testbench": tbn, "layer": last.name, "length": S, "sequences": B, "steps": T,
         "size_macros": size_macros(tbn),
+        # checked after the last stored step: verify runs every step (verify.checked_size)
+        "per_sequence": [fpm.last_step] if em.per_sequence else None,
         "checks": [{"node": f"{f[1]}.{f[2]}", "neuron": f[3], "width": f[5], "signed": True} for f in fields],
         "host_affine": None,
         "kind": "fixed-point-baseline", "bits": k, "weights": "loadable" if em.loadable else "wired",
@@ -250,7 +276,12 @@ def testbench_files(em: FixedPointEmitter, fpm: FixedPointModel, x_int: np.ndarr
         "head": None if fpm.head is None else {
             "name": fpm.head.name, "in_size": fpm.head.in_size, "out_size": fpm.head.out_size, "f_w": fpm.head.f_w,
             "acc_frac": fpm.head.acc_frac, "bias_bits": fpm.head_bias_bits(), "output_bits": fpm.head_bits(),
-            "timing": "combinational from the last layer's h register: no extra register or cycle"},
+            "timing": ("combinational from the last step's register: once per sequence, valid with valid"
+                       if em.per_sequence else
+                       "combinational from the last layer's h register: no extra register or cycle")},
+        "last_step": None if fpm.last_step is None else {
+            "name": fpm.last_step, "hidden_size": fpm.layers[-1].hidden_size,
+            "timing": "a register loaded with the last layer's h when it writes step T - 1; valid once per sequence"},
         "names": em.names.to_json(),                # original layer name -> Verilog identifier
         "rtl": rtl_names,                           # dependencies first, the top last
         "registers": dict(em.regs),

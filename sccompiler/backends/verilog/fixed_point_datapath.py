@@ -28,7 +28,8 @@ IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def layer_names(fpm: FixedPointModel) -> NameTable:
     """The naming table (names.py) of a fixed-point model's layers and head."""
-    return NameTable([lay.name for lay in fpm.layers] + ([fpm.head.name] if fpm.head is not None else []))
+    return NameTable([lay.name for lay in fpm.layers] + ([fpm.last_step] if fpm.last_step is not None else [])
+                     + ([fpm.head.name] if fpm.head is not None else []))
 
 
 def stages(lay: FixedPointLayer) -> int:
@@ -374,6 +375,7 @@ class FixedPointEmitter:
             "end"])
         self.body.always_single("posedge clk", f"{p}_wrote <= !(rst || start) && {we};")
         self.state_outputs.append((p, lay, [name for name, _ in state_regs]))
+        self.h_next = h_new          # the h written at this layer's next write (the LastStep captures it)
         return hs
 
     def widen(self, v: Value, width: int) -> Value:
@@ -388,19 +390,47 @@ class FixedPointEmitter:
         self.state_outputs: list[tuple[str, FixedPointLayer, list[str]]] = []
         self.head_output: tuple[str, int] | None = None      # (head ident, output width)
         xs = [self.signed_val(self.field_slice("x_in", j, k), k) for j in range(I)]
+        self.seq_output: tuple[str, int] | None = None       # (LastStep ident, hidden size)
         for li, lay in enumerate(self.m.layers):
             xs = self.layer(li, lay, xs)
+        if self.m.last_step is not None:
+            xs = self.last_step(xs)
         if self.m.head is not None:
             self.head(xs)
 
+    @property
+    def per_sequence(self) -> bool:
+        """A LastStep: ``valid`` is high once per sequence (the last layer's last write)."""
+        return self.m.last_step is not None
+
+    def last_step(self, hs: list[Value]) -> list[Value]:
+        """The LastStep: a register loaded with the last layer's h in the cycle it writes its last
+        step (the run's last macro step), so the head reads inputs that change once per sequence."""
+        k, p = self.k, self.names.layer(self.m.last_step)
+        last = self.state_outputs[-1][0]
+        H = len(hs)
+        self.comment(f"===== last step {comment_text(self.m.last_step)}: the last layer's h at step T - 1, "
+                     "captured when it writes that step (run_end)")
+        reg = self.reg(f"{p}_h", H * k)
+        self.body.always("posedge clk", [
+            "if (rst || start) begin",
+            f"    {reg} <= {H * k}'d0;",
+            f"end else if ({last}_we && run_end) begin",
+            f"    {reg} <= {concat(v.expr for v in self.h_next)};",
+            "end"])
+        self.seq_output = (p, H)
+        return [self.signed_val(self.field_slice(reg, u, k), k) for u in range(H)]
+
     def head(self, hs: list[Value]) -> None:
-        """The Linear head, combinational from the last layer's h register: y = W h + b exact."""
+        """The Linear head, combinational from the last layer's h register (after a LastStep: from
+        its register): y = W h + b exact."""
         hd, k = self.m.head, self.k
         p = self.names.layer(hd.name)
         yw, bb = self.m.head_bits(), self.m.head_bias_bits()
+        src = "last step" if self.per_sequence else "h"
         self.comment(f"===== head {comment_text(hd.name)} (linear {hd.in_size} -> {hd.out_size}, weights Q{hd.f_w}): "
-                     "combinational "
-                     f"from the h register, exact accumulator Q{hd.acc_frac}, {yw} bits signed per output")
+                     f"combinational from the {src} register, exact accumulator Q{hd.acc_frac}, "
+                     f"{yw} bits signed per output")
         ys = []
         for o in range(hd.out_size):
             terms = []
@@ -434,17 +464,24 @@ class FixedPointEmitter:
         out.assign("busy", "busy_r")
         out.assign("done", "done_r")
         out.assign("x_step", "mstep")
-        out.assign("valid", f"{last}_wrote")
+        out.assign("valid", "seq_valid" if self.per_sequence else f"{last}_wrote")
         out.assign("out_step", f"mstep - {STEP_BITS}'d{nl}")
-        for li, p in enumerate(names[:-1]):
+        for li, p in enumerate(self.inner(names)):
             out.assign(f"valid_{p}", f"{p}_wrote")
             out.assign(f"out_step_{p}", f"mstep - {STEP_BITS}'d{li + 1}")
         for _, _, regs in self.state_outputs:
             for r in regs:
                 out.assign(f"o_{r}", r)
+        if self.seq_output is not None:
+            out.assign(f"o_{self.seq_output[0]}_h", f"{self.seq_output[0]}_h")
         if self.head_output is not None:
             out.assign(f"o_{self.head_output[0]}_y", f"{self.head_output[0]}_y")
         return m.text()
+
+    def inner(self, names: list[str]) -> list[str]:
+        """The layers with their own ``valid_`` / ``out_step_`` ports: all but the last, and the
+        last too after a LastStep (``valid`` is then the once-per-sequence one)."""
+        return list(names) if self.per_sequence else list(names[:-1])
 
     def ports(self, names: list[str]) -> None:
         """The SC top's protocol ports, the scan-chain inputs (loadable), and every layer's state
@@ -460,16 +497,20 @@ class FixedPointEmitter:
         for name, width in (("busy", None), ("done", None), ("x_step", STEP_BITS), ("valid", None),
                             ("out_step", STEP_BITS)):
             m.port("output", name, width)
-        for p in names[:-1]:
+        for p in self.inner(names):
             m.port("output", f"valid_{p}")
             m.port("output", f"out_step_{p}", STEP_BITS)
         for _, lay, regs in self.state_outputs:
             for reg_name in regs:
                 m.port("output", f"o_{reg_name}", lay.hidden_size * k)
+        if self.seq_output is not None:
+            m.port("output", f"o_{self.seq_output[0]}_h", self.seq_output[1] * k,
+                   f"last step: the last layer's h at step T - 1 (Q{k - 1}), valid with valid")
         if self.head_output is not None:
             hp, yw = self.head_output
             m.port("output", f"o_{hp}_y", self.m.head.out_size * yw,
-                   f"head: {yw}-bit signed Q{self.m.head.acc_frac} per output, valid with valid")
+                   f"head: {yw}-bit signed Q{self.m.head.acc_frac} per output, valid with valid"
+                   + (" (once per sequence)" if self.per_sequence else ""))
 
     def control_logic(self, names: list[str]) -> None:
         """One phase counter (cycles of a time step) and macro-step counter for all layers,
@@ -479,6 +520,9 @@ class FixedPointEmitter:
         for p in names:
             c.reg(f"{p}_wrote", comment=f"{p} wrote its state at the previous edge (its valid)")
         self.regs.update({f"{p}_wrote": 1 for p in names})
+        if self.per_sequence:
+            c.reg("seq_valid", comment="the last layer wrote the sequence's last step at the previous edge")
+            self.regs["seq_valid"] = 1
         c.comment("control: phase counts the cycles of a time step; mstep counts macro steps (layer l works on",
                   "step mstep - l); the run ends after n_steps + layers - 1 macro steps")
         c.reg("phase", pw)
@@ -503,6 +547,8 @@ class FixedPointEmitter:
             f"        phase <= phase + {pw}'d1;",
             "    end",
             "end"])
+        if self.per_sequence:
+            self.body.always_single("posedge clk", f"seq_valid <= !(rst || start) && {names[-1]}_we && run_end;")
         for name, w in (("phase", pw), ("mstep", STEP_BITS), ("steps", STEP_BITS), ("busy_r", 1), ("done_r", 1)):
             self.regs[name] = w
         if self.loadable:
