@@ -380,7 +380,7 @@ def int_mac(n: SCNode, v: np.ndarray, L: int) -> np.ndarray:
         o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int64)
     else:
         o = bipolar_count(v, L)
-    return o @ wq.T
+    return o @ (wq.T if o.dtype.kind != "f" else wq.T.astype(np.float64))   # expected counts: float
 
 
 def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray:

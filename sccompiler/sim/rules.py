@@ -132,8 +132,10 @@ def sign_decode(count, length: int) -> np.ndarray:
 
 def bipolar_count(count, length: int) -> np.ndarray:
     """The signed integer of a counted bipolar stream: 2 C - L for C ones in L cycles (E = L x for
-    a stream of value x); a fixed-point head's operand (int64)."""
-    return 2 * np.asarray(count).astype(np.int64) - int(length)
+    a stream of value x); a fixed-point head's operand (int64; an expected count, float, stays
+    float)."""
+    c = np.asarray(count)
+    return 2 * (c.astype(np.float64) if c.dtype.kind == "f" else c.astype(np.int64)) - int(length)
 
 
 def bipolar_count_width(length: int) -> int:

@@ -236,3 +236,14 @@ def test_counted_head_follows_an_overridden_length(runtime):
     np.testing.assert_array_equal(tr["head.acc"], acc)
     R = design.netlist.node("head.x_s").params["scale"]
     np.testing.assert_allclose(y, s * R * (acc / L2) + model.layers[-1].bias.data, rtol=1e-12, atol=1e-12)
+
+
+def test_error_budget_with_every_element_exact_is_the_design_reference():
+    """The mixed-value runtime (expected counts, float) through the fixed head: with every
+    stochastic element exact the output is the design reference, K-bit head weights included."""
+    model = _model("float", False)
+    x, cfg = _inputs("stream", 5)
+    design = compile_model(model, cfg, calibration=x)
+    res = design.error_budget(x, lengths=[32]).to_dict()["lengths"][0]
+    assert res["mse_exact"]["golden"] < 1e-20
+    assert res["mse_exact"]["quantized"] > 1e-12                 # the head's quantization is not SC noise
