@@ -94,6 +94,11 @@ class LayerConfig:
       per-step constants; the design reference
       (golden) uses the same collapsed batch norm, so the report's ``design_vs_quantized`` and
       ``batchnorm`` entries show the accuracy it costs.
+    head_weight_bits (dense layers whose weights are not binary/ternary: a float head, or one
+      quantized to more levels): K of the head's fixed-point weights, Wq = round(W / s) in
+      [-(2^(K-1)-1), 2^(K-1)-1] with one symmetric scale s = max|W| / (2^(K-1)-1) per tensor; an
+      int:K-quantized tensor keeps its own K and scale.  The head multiplies Wq with the integer h
+      the SC core produces (exact codes, or per-input stream counts) and accumulates exactly.
     """
 
     gate_input: str = "auto"
@@ -111,6 +116,7 @@ class LayerConfig:
     bn_steps: str = "tables"
     gate_sngs: str = "shared"
     sign_from: str = "cell"
+    head_weight_bits: int = 8
 
     def __post_init__(self) -> None:
         _choice("sign_from", self.sign_from, SIGN_FROM)
@@ -129,6 +135,7 @@ class LayerConfig:
                 or not 0 < self.fsm_tolerance < 1:
             raise ConfigError(f"fsm_tolerance: must be a number in (0, 1), got {self.fsm_tolerance!r}")
         _int("fsm_weight_bits", self.fsm_weight_bits, 1, 16)
+        _int("head_weight_bits", self.head_weight_bits, 2, 16)
         if self.sng_bits is not None:
             _int("sng_bits", self.sng_bits, 1, 24)
         if self.length is not None:

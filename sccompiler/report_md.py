@@ -116,7 +116,8 @@ def _accuracy(rep: dict) -> list[str]:
         return lines
     lines += ["## Accuracy vs stream length", "",
              f"Mean |output - reference| on {a['samples']} calibration sequence(s); the design reference "
-             f"(sign(h), saturated c) differs from the quantized model by {a['design_vs_quantized']:.4g}.", "",
+             f"(sign(h), saturated c, a fixed-point head's K-bit weights) differs from the quantized model by "
+             f"{a['design_vs_quantized']:.4g}.", "",
              "| L | vs quantized reference | vs design reference |", "|---:|---:|---:|"]
     lines += [f"| {p['length']} | {p['error_vs_quantized']:.4g} | {p['error_vs_design_reference']:.4g} |"
               for p in a["curve"]]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.sc import SCNetlist, SCNode
-from ..sim.rules import unsigned_width
+from ..sim.rules import bipolar_count_width, unsigned_width
 from .inventory import Design, Inventory
 from .timing import RESULT_CYCLES, netlist_timing
 
@@ -98,6 +98,8 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
             "apc", rows, inputs=cols, domain="binary")
         if np.any(w == 0):
             inv = inv.add("and", int(np.count_nonzero(w)), domain="binary")
+    elif op == "int_mac":
+        inv = int_mac_inventory(node)
     elif op == "gate_table":
         inv = Inventory.of("activation_lut", size, input_bits=min(int(p["input_bits"]), 16),
                            output_bits=int(p.get("output_bits", 8)))
@@ -133,6 +135,27 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
     return inv
 
 
+def int_mac_inventory(node: SCNode) -> Inventory:
+    """A fixed-point head, fully parallel and combinational (settles once per step, as the
+    emitted RTL): one K x w-bit array multiplier per nonzero weight (w = 2 for exact codes
+    {-1, 0, 1}; for counts the w = bits(L) + 1 bits of 2 c - L, formed by one constant-subtract
+    ripple adder per input), then per output row a balanced adder tree of its products."""
+    wq = np.asarray(node.arrays["wq"])
+    k = int(node.params["weight_bits"])
+    if node.params["operands"] == "codes":
+        w = 2
+        inv = Inventory()
+    else:
+        w = bipolar_count_width(int(node.params["length"]))
+        inv = Inventory.of("ripple_adder", wq.shape[1], width=w, carry_in=False, domain="binary")
+    nnz = np.count_nonzero(wq, axis=1)
+    if int(nnz.sum()):
+        inv = inv.add("array_multiplier", int(nnz.sum()), width=k, width_b=w, domain="binary")
+    for terms, count in zip(*np.unique(nnz[nnz > 1], return_counts=True)):
+        inv = inv.add("adder_tree", int(count), terms=int(terms), width=k + w, domain="binary")
+    return inv
+
+
 def _wfsm_states(netlist: SCNetlist, layer: str, role: str, option) -> int:
     """The state count a layer's WFSMs of ``role`` ended up with (``auto`` is resolved by synthesis)."""
     for node in netlist.layer_nodes(layer):
@@ -152,6 +175,8 @@ def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
             if "weights" in node.arrays:
                 w = node.arrays["weights"]
                 weight_bits += w.size * (2 if np.any(w == 0) else 1)
+            elif node.op == "int_mac":               # a fixed-point head: K bits per weight
+                weight_bits += node.arrays["wq"].size * int(node.params["weight_bits"])
         if len(inv):
             parts[plan.name] = inv
     if weight_bits:

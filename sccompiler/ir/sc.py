@@ -43,6 +43,8 @@ OPS: dict[str, str] = {
     "xnor_popcount": "word",   # exact XNOR + popcount of +-1/0 operands with +-1/0 weights
     "gate_table": "value",     # gate nonlinearity of exact pre-activations (table), BN folded
     "dense_out": "value",      # dense layer output: affine of an exact or counted pre-activation
+    "int_mac": "word",         # fixed-point head: integer weights times integer operands (exact
+                               # codes, or 2 c - L of per-input stream counts c), summed exactly
     "encode": "bits",          # abstract value -> stream crossing (before the insert_sngs pass)
     "sng": "bits",             # stochastic number generators (comparator + own LFSR each)
     "xnor": "bits",            # bipolar multiply
@@ -63,6 +65,7 @@ OPS: dict[str, str] = {
 INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "input": (), "register": (), "lookup": ("value",), "affine": ("value",), "activation": ("value",),
     "xnor_popcount": ("value",), "gate_table": ("word",), "dense_out": ("word",),
+    "int_mac": ("value", "word"),
     "encode": ("value",), "sng": ("value",), "xnor": ("bits",), "mux": ("bits",), "slice": ("bits",),
     "islice": ("int",), "xnor_int": ("bits", "int"),
     "xnor_apc": ("bits", "value"),       # + the exact operand values when zero inputs gate XNORs off
@@ -144,7 +147,8 @@ class LayerOptions:
     gates), ``bias_streams`` / ``bias_offset_max`` (bias SNGs per row, wired APC offset),
     ``x_streams`` (shared / per_row / per_gate x banks with per-step or per-row gains),
     ``bn_gate_tables`` / ``bn_c_tables`` (rows of per-step WFSM table banks).  Dense layers:
-    ``mode`` (exact / stream) and ``sng_bits``; activations: ``function``.
+    ``mode`` (exact / stream / fixed), ``sng_bits`` and, for a fixed-point head, ``weight_bits`` (K
+    of its integer weights); activations: ``function``.
     """
 
     mode: str | None = None
@@ -168,6 +172,7 @@ class LayerOptions:
     x_streams: str | None = None
     bn_gate_tables: int | None = None
     bn_c_tables: int | None = None
+    weight_bits: int | None = None
 
     def to_json(self) -> dict:
         return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)

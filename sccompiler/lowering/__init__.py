@@ -62,8 +62,9 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
             out = next(nd for nd in new if nd.name == f"{lay.name}.h")
         elif isinstance(lay, Linear):
             new = lower_dense(lay, plan, prev.name)
-            records.append(LayerPlan(lay.name, "dense", plan.length if plan.mode == "stream" else 0,
-                                     LayerOptions(mode=plan.mode, sng_bits=plan.sng_bits)))
+            records.append(LayerPlan(lay.name, "dense", plan.length if plan.streamed else 0,
+                                     LayerOptions(mode=plan.mode, sng_bits=plan.sng_bits,
+                                                  weight_bits=plan.weight_bits)))
             out = new[-1]
         elif isinstance(lay, (Embedding, BatchNorm, Activation, LastStep)):
             new = [lower_binary_domain(lay, prev)]

@@ -19,6 +19,12 @@ GATE_NAMES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 ACT_CODE = {"sigmoid": SIGMOID, "tanh": TANH, "sigmoid_unipolar": SIGMOID_UNIPOLAR}
 
 
+def is_sc_levels(t: Tensor) -> bool:
+    """Whether a tensor is binary/ternary ({-a, 0, a}): weights an XNOR/AND multiplies by."""
+    nz = np.abs(t.data[t.data != 0])
+    return nz.size == 0 or bool(np.allclose(nz, float(nz.max()), rtol=1e-6, atol=0))
+
+
 def weight_levels(t: Tensor | None, what: str, layer: str) -> tuple[np.ndarray, float]:
     """(integer weights in {-1, 0, 1} as int8, scale alpha) of a binary/ternary tensor."""
     if t is None:
@@ -28,7 +34,7 @@ def weight_levels(t: Tensor | None, what: str, layer: str) -> tuple[np.ndarray, 
     if nz.size == 0:
         return np.zeros(data.shape, dtype=np.int8), 1.0
     alpha = float(nz.max())
-    if not np.allclose(nz, alpha, rtol=1e-6, atol=0):
+    if not is_sc_levels(t):
         distinct = np.unique(np.round(data, 12)).size
         scheme = t.quant.scheme if t.quant.is_quantized else None
         if scheme is None:

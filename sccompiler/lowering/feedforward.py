@@ -1,4 +1,4 @@
-"""Dense layers (exact XNOR + popcount, or counted streams) and the binary-domain layers that
+"""Dense layers (exact XNOR + popcount, counted streams, or a fixed-point head) and the binary-domain layers that
 need no streams (embedding lookup, standalone batch norm, activations, the last-step select)."""
 
 from __future__ import annotations
@@ -7,11 +7,14 @@ import numpy as np
 
 from ..ir.model import Activation, BatchNorm, Embedding, LastStep, Linear
 from ..ir.sc import SCNode
+from ..quantize.schemes import head_codes
 from .common import affine_tables, bias_vector, node, weight_levels
 from .plans import DensePlan
 
 
 def lower_dense(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
+    if plan.mode == "fixed":
+        return lower_fixed_head(lay, plan, prev)
     n = lay.name
     w, alpha = weight_levels(lay.weight, "weight", n)
     b = bias_vector(lay.bias, lay.out_size)
@@ -30,6 +33,36 @@ def lower_dense(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
                  (-lay.in_size * L, lay.in_size * L)),
             node(f"{n}.y", "dense_out", (f"{n}.cnt",), (lay.out_size,), n, "binary", (-np.inf, np.inf),
                  {"mode": "counted"}, {"gain": np.full(lay.out_size, alpha * R), "bias": b})]
+
+
+def lower_fixed_head(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
+    """A fixed-point head (weights not binary/ternary): acc_r = sum_j Wq_rj o_j, exact in integers,
+    then y = gain * acc + bias.  The operands o are the integer h the SC core produces: the exact
+    codes round(h / scale) in {-1, 0, 1} of an exact input (``hidden: sign``), or for a real input
+    2 c_j - L of one up counter per input stream (c_j its ones over the step's L cycles: the
+    bipolar count, E = L h_j / R; then y = gain * (acc / L) + bias, as a counted head)."""
+    n = lay.name
+    codes, scale, bits = head_codes(lay.weight, plan.weight_bits)
+    b = bias_vector(lay.bias, lay.out_size)
+    inp = plan.input
+    row_sum = int(np.abs(codes).sum(1).max())
+    mac = {"weight_bits": bits}
+    if inp.exact:
+        span = row_sum
+        pre = [node(f"{n}.acc", "int_mac", (prev,), (lay.out_size,), n, "integral", (-span, span),
+                    mac | {"operands": "codes", "operand_scale": inp.scale}, {"wq": codes})]
+        gain = scale * inp.scale
+    else:
+        R, L = float(inp.range), plan.length
+        span = row_sum * L
+        pre = [node(f"{n}.x_s", "encode", (prev,), (lay.in_size,), n, "bipolar", (-1, 1), {"scale": R, "repeat": 1}),
+               node(f"{n}.x_cnt", "counter", (f"{n}.x_s",), (lay.in_size,), n, "binary", (0, L)),
+               node(f"{n}.acc", "int_mac", (f"{n}.x_cnt",), (lay.out_size,), n, "integral", (-span, span),
+                    mac | {"operands": "counts", "length": L}, {"wq": codes})]
+        gain = scale * R                         # y = gain * (acc / L) + bias, L the run's length
+    mode = "fixed" if inp.exact else "fixed_counted"
+    return pre + [node(f"{n}.y", "dense_out", (f"{n}.acc",), (lay.out_size,), n, "binary", (-np.inf, np.inf),
+                       {"mode": mode}, {"gain": np.full(lay.out_size, gain), "bias": b})]
 
 
 def lower_binary_domain(lay: Embedding | BatchNorm | Activation | LastStep, prev: SCNode) -> SCNode:

@@ -18,8 +18,9 @@ from ..config import CompileConfig
 from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
 from ..quantize.bnfold import design_layer
+from ..quantize.schemes import head_codes
 from ..sim.rules import stats_rows
-from .common import affine_tables, bias_vector, exact_levels, weight_levels
+from .common import affine_tables, bias_vector, exact_levels, is_sc_levels, weight_levels
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ class RecurrentPlan:
 
 @dataclass(frozen=True)
 class DensePlan:
-    """A dense layer: ``exact`` (XNOR + popcount of exact inputs) or ``stream`` (counted SC estimate)."""
+    """A dense layer: ``exact`` (XNOR + popcount of exact inputs), ``stream`` (counted SC estimate)
+    or ``fixed`` (weights not binary/ternary: ``weight_bits``-bit integer weights times the exact
+    input codes, or times per-input stream counts when the input is real-valued)."""
 
     name: str
     input: Feed
@@ -79,6 +82,12 @@ class DensePlan:
     sng_bits: int
     mode: str
     kind: str = "dense"
+    weight_bits: int | None = None
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the layer encodes its input as streams (L cycles per step: a timed layer)."""
+        return not self.input.exact
 
 
 @dataclass(frozen=True)
@@ -198,10 +207,16 @@ def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int) -
     length = lc.length if lc.length is not None else prev_length
     # the range of what the next layer sees is a hard bound, not a calibration maximum: the SC
     # estimate of W x may reach any value the counter can hold
-    levels, alpha = weight_levels(lay.weight, "weight", lay.name)
     mag = feed.scale if feed.exact else feed.range
-    bound = (alpha * mag * float(np.abs(levels).sum(1).max())
-             + float(np.max(np.abs(bias_vector(lay.bias, lay.out_size)))))
+    bias = float(np.max(np.abs(bias_vector(lay.bias, lay.out_size))))
+    if not is_sc_levels(lay.weight):
+        # a float / k-bit head: integer weights Wq times the integer h the SC core produces
+        codes, scale, bits = head_codes(lay.weight, lc.head_weight_bits)
+        bound = scale * mag * float(np.abs(codes).sum(1).max()) + bias
+        return DensePlan(lay.name, feed, Feed(False, 1.0, max(bound, 1e-12)), length, lc.bits_for(length),
+                         "fixed", weight_bits=bits)
+    levels, alpha = weight_levels(lay.weight, "weight", lay.name)
+    bound = alpha * mag * float(np.abs(levels).sum(1).max()) + bias
     return DensePlan(lay.name, feed, Feed(False, 1.0, max(bound, 1e-12)), length, lc.bits_for(length),
                      "exact" if feed.exact else "stream")
 

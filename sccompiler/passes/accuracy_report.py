@@ -34,7 +34,7 @@ def accuracy_curve(state: CompileState, max_samples: int = CURVE_SAMPLES) -> dic
             "design_vs_quantized": float(np.abs(gold - ref).mean()),
             "fixed_point": fixed_point_match(state, x, ref, points),
             "note": "error_vs_design_reference shrinks ~1/sqrt(L); design_vs_quantized is the floor the "
-                    "design's own quantization points (sign(h), saturation) add"}
+                    "design's own quantization points (sign(h), saturation, a fixed-point head's K-bit weights) add"}
 
 
 def fixed_point_match(state: CompileState, x: np.ndarray, ref: np.ndarray, points: list[dict]) -> dict | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError, UnsupportedOpError
+from ..errors import ConfigError, InvalidWeightsError, UnsupportedOpError
 from ..ir.model import GRU, LSTM, Activation, Linear
 from ..lowering.common import weight_levels
 from .registry import CompileState, register_pass
@@ -23,6 +23,8 @@ def check_model(state: CompileState) -> None:
             weight_levels(lay.w_ih, "w_ih", lay.name)
             weight_levels(lay.w_hh, "w_hh", lay.name)
         elif isinstance(lay, Linear):
-            weight_levels(lay.weight, "weight", lay.name)
+            if lay.weight is None:
+                raise InvalidWeightsError(f"layer {lay.name!r}: weight is missing")
+            # binary/ternary: XNOR + popcount or a counted stream head; otherwise a fixed-point head
         elif isinstance(lay, Activation) and lay.function == "softmax" and lay is not model.layers[-1]:
             raise UnsupportedOpError("softmax", lay.name, "softmax is only supported as the last layer")

@@ -295,6 +295,22 @@ def uniform_int(w, bits: int, *, stochastic: bool = False, seed: SeedLike = None
     return q + 0.0, spec
 
 
+def head_codes(t: Tensor, bits: int) -> tuple[np.ndarray, float, int]:
+    """A fixed-point head's weights: (codes Wq as int64, scale s, K) with W ~ s Wq, |Wq| <= 2^(K-1)-1.
+
+    An int:K tensor whose values are already s times such integers keeps its own scale and K;
+    anything else (float, exp, pow2, int with another grid) is quantized by :func:`uniform_int`
+    with ``bits`` (per-tensor symmetric, round half away from zero)."""
+    q = t.quant
+    if q.scheme == "int" and q.scale and INT_MIN_BITS <= q.bits <= INT_MAX_BITS:
+        codes = np.rint(t.data / q.scale)
+        if np.all(np.abs(codes) <= 2 ** (q.bits - 1) - 1) and np.allclose(codes * q.scale, t.data,
+                                                                             rtol=1e-9, atol=1e-12 * q.scale):
+            return codes.astype(np.int64), float(q.scale), int(q.bits)
+    values, spec = uniform_int(t.data, bits)
+    return np.rint(values / spec.scale).astype(np.int64), float(spec.scale), int(bits)
+
+
 def _levels(codebook: np.ndarray, q: np.ndarray) -> tuple[float, ...]:
     values = codebook if codebook.size <= MAX_DETECTED_LEVELS else np.unique(q)
     return tuple(float(v) + 0.0 for v in np.sort(values))

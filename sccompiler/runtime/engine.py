@@ -39,7 +39,7 @@ from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
 from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
-from ..sim.rules import cell_sign, fsm_reset_state, sign_decode, stats_row
+from ..sim.rules import bipolar_count, cell_sign, fsm_reset_state, sign_decode, stats_row
 from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
@@ -247,7 +247,7 @@ class Runtime:
 #: the binary-domain ops (values and counter words per time step): one implementation, shared by
 #: this runtime and the packed one (:mod:`.packed`)
 VALUE_OPS = ("input", "register", "lookup", "affine", "activation", "xnor_popcount", "gate_table",
-             "dense_out", "decode", "last_step")
+             "dense_out", "decode", "last_step", "int_mac")
 
 
 def layer_sequence(plan, run: LayerRun) -> LayerRun:
@@ -281,11 +281,13 @@ def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
         return vals[n.inputs[0]]
     if op == "xnor_popcount":
         return _xnor_popcount(n, vals[n.inputs[0]])
+    if op == "int_mac":
+        return int_mac(n, vals[n.inputs[0]], L)
     if op == "gate_table":
         return _gate_table(n, vals[n.inputs[0]], vals[n.inputs[1]], t)
     if op == "dense_out":
         k = vals[n.inputs[0]].astype(np.float64)
-        if p["mode"] == "counted":
+        if p["mode"] in ("counted", "fixed_counted"):
             k = k / L
         return n.arrays["gain"] * k + n.arrays["bias"]
     if op == "decode":
@@ -367,6 +369,18 @@ def _xnor_popcount(n: SCNode, v: np.ndarray) -> np.ndarray:
     active = and_((w != 0)[None], (o != 0)[:, None, :])              # (B, R, J): gated XNOR enable
     same = and_(xnor_((w > 0)[None], (o > 0)[:, None, :]), active)
     return 2 * up_counter(same) - up_counter(active)
+
+
+def int_mac(n: SCNode, v: np.ndarray, L: int) -> np.ndarray:
+    """A fixed-point head's accumulators acc_r = sum_j Wq_rj o_j (int64, exact): o = the exact
+    codes round(v / operand_scale), or 2 c - L of the per-input stream counts c (L: the step's
+    cycles in this run)."""
+    wq = np.asarray(n.arrays["wq"], dtype=np.int64)
+    if n.params["operands"] == "codes":
+        o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int64)
+    else:
+        o = bipolar_count(v, L)
+    return o @ (wq.T if o.dtype.kind != "f" else wq.T.astype(np.float64))   # expected counts: float
 
 
 def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray:

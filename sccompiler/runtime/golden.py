@@ -6,20 +6,24 @@ It differs from :func:`sccompiler.reference.forward` only where the design says 
 to [-K, K] (``cell_range``) where the hardware stores it; with ``bn_steps: last|mean`` every
 per-time-step batch norm is replaced by the one time-invariant affine the design uses
 (:func:`design_layer`).  With ``hidden='stream'`` and c inside
-the range the two are identical.  :func:`step_lstm` / :func:`step_gru` evaluate one time step on
+the range the two are identical.  A fixed-point dense head (``mode: fixed``) uses its K-bit weights
+s Wq (:func:`~sccompiler.quantize.schemes.head_codes`), so the report's design-vs-quantized gap
+holds the head's quantization apart from the SC noise.  :func:`step_lstm` / :func:`step_gru` evaluate one time step on
 given states (teacher forcing: the trace compares each simulated step with the reference step
 evaluated on the SC's own previous state, which isolates the per-step stream error).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 import numpy as np
 
-from ..ir.model import GRU, LSTM, Model
+from ..ir.model import GRU, LSTM, Linear, Model, Tensor
 from ..ir.sc import LayerOptions
 from ..quantize.bnfold import bn_affine_table, design_layer
+from ..quantize.schemes import head_codes
 from ..reference import layer_forward, sigmoid, sign
 
 
@@ -88,6 +92,12 @@ def design_points(options: LayerOptions | None, model_hidden: str = "identity") 
             o.hidden or own)
 
 
+def fixed_head_layer(lay: Linear, bits: int) -> Linear:
+    """A dense head with its weights replaced by the fixed-point head's s * Wq."""
+    codes, scale, _ = head_codes(lay.weight, bits)
+    return dataclasses.replace(lay, weight=Tensor(codes.astype(np.float64) * scale))
+
+
 def golden_forward(model: Model, options: Mapping[str, LayerOptions], x: np.ndarray) -> tuple[np.ndarray, dict]:
     """Forward of the whole model with the design's quantization points (``options``: layer name
     -> the netlist's :class:`~sccompiler.ir.sc.LayerOptions`); returns (output, trace) with
@@ -100,6 +110,9 @@ def golden_forward(model: Model, options: Mapping[str, LayerOptions], x: np.ndar
         own_hidden = getattr(lay, "hidden_activation", "identity")
         bn_steps, cell_range, hidden = design_points(options.get(lay.name), own_hidden)
         lay = design_layer(lay, bn_steps)
+        opts = options.get(lay.name)
+        if isinstance(lay, Linear) and opts is not None and opts.mode == "fixed":
+            lay = fixed_head_layer(lay, int(opts.weight_bits))
         if isinstance(lay, (LSTM, GRU)):
             B, T = h_seq.shape[:2]
             H = lay.hidden_size

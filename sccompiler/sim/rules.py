@@ -130,6 +130,19 @@ def sign_decode(count, length: int) -> np.ndarray:
     return np.where(2 * np.asarray(count) >= int(length), 1.0, -1.0)
 
 
+def bipolar_count(count, length: int) -> np.ndarray:
+    """The signed integer of a counted bipolar stream: 2 C - L for C ones in L cycles (E = L x for
+    a stream of value x); a fixed-point head's operand (int64; an expected count, float, stays
+    float)."""
+    c = np.asarray(count)
+    return 2 * (c.astype(np.float64) if c.dtype.kind == "f" else c.astype(np.int64)) - int(length)
+
+
+def bipolar_count_width(length: int) -> int:
+    """Two's-complement bits of 2 C - L, C in 0..L: ``unsigned_width(L) + 1``."""
+    return signed_width(-int(length), int(length))
+
+
 def cell_sign_thresholds(scale: np.ndarray | None, shift: np.ndarray | None, cell_range: int, length: int,
                          size: int) -> tuple[np.ndarray, np.ndarray]:
     """The binary hidden state of an LSTM read off its cell state (``sign_from: cell``):

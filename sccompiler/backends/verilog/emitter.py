@@ -109,14 +109,15 @@ class DesignEmitter:
                                          f"(--set {p.name}.gate_input=table)")
         for k, p in enumerate(tail):
             if p.kind != "dense" or k != len(tail) - 1:
-                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact or "
-                                         "streamed, optionally on the last time step) after the recurrent layers "
-                                         f"yet (got {p.kind})")
+                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports only a dense head (exact, "
+                                         "streamed or fixed-point, optionally on the last time step) after the "
+                                         f"recurrent layers yet (got {p.kind})")
         #: layers that run once per sequence (after the last_step layer) and whether there are any
         self.sequence_layers = ({self.last_step.name} | {p.name for p in tail}) if self.last_step else set()
         self.per_sequence = self.last_step is not None
         # timed layers (own control, L cycles per step): the LSTMs and a streamed dense head
-        self.rec_layers = [p.name for p in rec] + [p.name for p in tail if p.options.mode != "exact"]
+        # (a dense head with a stream length: streamed, or a fixed-point head over stream counts)
+        self.rec_layers = [p.name for p in rec] + [p.name for p in tail if int(p.length) > 0]
         self.layer = self.rec_layers[-1]
         #: layers with their own valid_<layer> / out_step_<layer> ports: the timed layers before the
         #: last -- and the last one too when an exact head on the last step owns the final valid

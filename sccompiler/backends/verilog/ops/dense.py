@@ -1,6 +1,9 @@
 """Op handlers of the binary-domain dense products and the dense head: ``xnor_popcount`` (exact
 ternary operands times -1/0/+1 weights, ``k = 2 popcount(XNOR & active) - popcount(active)``
-per row), ``dense_out`` (the float affine of the head, left to the host: manifest) and
+per row), ``int_mac`` (a fixed-point head: K-bit integer weights times the integer operands --
+exact codes, or 2 c - L of per-input step counts -- summed in signed binary arithmetic,
+combinational, read when its operands are final), ``dense_out`` (the float affine of the head,
+left to the host: manifest) and
 ``last_step`` (a sequence-level head's input: the wires of the last recurrent layer's h, which its
 state register holds after the last step; the head's control runs it then, see :mod:`..top`)."""
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....sim.primitives import counter_width
-from ....sim.rules import signed_width
+from ....sim.rules import bipolar_count_width, signed_width
 from ..emitter import DesignEmitter, Signal, unsupported
 from ..names import comment_text
 from ..verilog_text import concat
@@ -58,20 +61,72 @@ def op_xnor_popcount(em: DesignEmitter, n) -> None:
     em.sig[n.name] = Signal("word", rows, sw, {"j": j})
 
 
+def op_int_mac(em: DesignEmitter, n) -> None:
+    src = em.sig[n.inputs[0]]
+    wq = np.asarray(n.arrays["wq"], dtype=np.int64)
+    rows_n, j = wq.shape
+    base = em.nid(n.name)
+    if n.params["operands"] == "codes":
+        if src.kind != "tern":
+            raise unsupported(n, f"code operands of kind {src.kind}")
+        if float(n.params.get("operand_scale", 1.0)) != float(src.extra.get("scale", 1.0)):
+            raise unsupported(n, "operand scale differs from the operands' scale")
+        ow = 2
+        em.body.comment("operand codes o_j = nz ? (pos ? +1 : -1) : 0 as 2-bit two's complement")
+        ops = []
+        for k in range(j):
+            o = f"{base}_o{k}"
+            em.decls.wire(o, ow, signed=True)
+            em.body.assign(o, f"{{{src.rows[k]} & ~{src.extra['pos'][k]}, {src.rows[k]}}}")
+            ops.append(o)
+    else:
+        if src.kind != "count":
+            raise unsupported(n, f"count operands of kind {src.kind}")
+        L = em.Lc
+        cw = src.width
+        ow = bipolar_count_width(L)                   # 2 c - L in [-L, L]
+        em.body.comment(f"operands o_j = 2 c_j - {L}: the bipolar step count of input stream j")
+        ops = []
+        for k in range(j):
+            o = f"{base}_o{k}"
+            em.decls.wire(o, ow, signed=True)
+            c = src.rows[k]
+            ext = f"{{{ow - cw}'d0, {c}}}" if ow > cw else c
+            em.body.assign(o, f"({ext} << 1) - {ow}'d{L}")
+            ops.append(o)
+    aw = signed_width(*map(int, n.range))
+    rows = []
+    for r in range(rows_n):
+        a = f"{base}_r{r}"
+        em.decls.wire(a, aw, signed=True)
+        terms = [f"{ops[k]} * ({'-' if wq[r, k] < 0 else ''}{aw}'sd{abs(int(wq[r, k]))})"
+                 for k in range(j) if wq[r, k] != 0]
+        em.body.assign(a, " + ".join(terms) if terms else f"{aw}'sd0",
+                       comment=f"row {r}: sum_j Wq[{r}, j] o_j (exact in {aw} bits)")
+        rows.append(a)
+    em.sig[n.name] = Signal("word", rows, aw, {"j": j})
+
+
 def op_dense_out(em: DesignEmitter, n) -> None:
     mode = n.params.get("mode")
     k = em.netlist.node(n.inputs[0])
     em.host = {"node": n.name, "input": k.name, "gain": np.asarray(n.arrays["gain"]).tolist(),
                "bias": np.asarray(n.arrays["bias"]).tolist()}
+    if mode == "fixed_counted":  # a fixed-point head over stream counts: acc / L on the host
+        em.host.update(length=em.lengths[n.layer], formula="y = gain * (acc / length) + bias")
+        ks = em.sig[k.name]
+        em.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows), "ctl": em.c})
+        em.sig[n.name] = Signal("host", [], 0)
+        return
     if mode == "counted":       # the step count of an up/down counter (already an output)
         if k.op != "updown_counter":
             raise unsupported(n, f"counted head over a {k.op}")
         em.host.update(length=em.lengths[n.layer], formula="y = gain * (k / length) + bias")
         em.sig[n.name] = Signal("host", [], 0)
         return
-    if mode != "exact":
+    if mode not in ("exact", "fixed"):
         raise unsupported(n, f"mode {mode!r}")
-    em.host["formula"] = "y = gain * k + bias"
+    em.host["formula"] = "y = gain * k + bias" if mode == "exact" else "y = gain * acc + bias"
     ks = em.sig[k.name]
     em.outputs.append({"node": k.name, "width": ks.width, "signed": True, "rows": list(ks.rows), "ctl": em.c})
     em.sig[n.name] = Signal("host", [], 0)
@@ -84,4 +139,5 @@ def op_last_step(em: DesignEmitter, n) -> None:
     em.sig[n.name] = em.sig[src]
 
 
-HANDLERS = {"xnor_popcount": op_xnor_popcount, "dense_out": op_dense_out, "last_step": op_last_step}
+HANDLERS = {"xnor_popcount": op_xnor_popcount, "int_mac": op_int_mac, "dense_out": op_dense_out,
+            "last_step": op_last_step}
