@@ -19,16 +19,17 @@ least :data:`MIN_SHARED_WIDTH` bits, a width whose leap ``A^W`` keeps the full p
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
-from ..config import SOURCE_MODES
+from ..config import SOURCE_MODES, SOURCES
 from ..errors import ConfigError
 from ..ir.sc import SCNetlist
 from ..sim.rules import comparator_bits
 from ..sim.seeds import SourceAllocator
-from ..sim.sources import MAX_WIDTH
-from .conflicts import LayerStreams, layer_streams
+from ..sim.sources import MAX_WIDTH, SOBOL_MAX_DIMS
+from .conflicts import LayerStreams, fsm_fed, layer_streams
 
 #: narrowest shared register (period 2^16 - 1: no stream repeats within a run of L <= 4096 cycles
 #: of one register leaping 16 steps per cycle)
@@ -111,14 +112,79 @@ def _pack(colours: list[int], bits: list[int], live: list[bool], width: int, fan
     return where, [width - f for f in free_bits]
 
 
+def source_kinds(netlist: SCNetlist, s: LayerStreams, layer: str, kind: str) -> list[str]:
+    """Per comparator of one layer, the kind of source it reads: ``lfsr`` / ``sobol`` for every
+    comparator, or ``auto``: Sobol where its stream feeds only combinational consumers (XNOR
+    products into counters, APCs, integral adds), LFSR where it reaches an FSM input
+    (:func:`.conflicts.fsm_fed`: autocorrelated inputs break FSMs)."""
+    if kind in ("lfsr", "sobol"):
+        return [kind] * len(s.comparators)
+    return ["lfsr" if f else "sobol" for f in fsm_fed(netlist, s, layer)]
+
+
+def restricted(s: LayerStreams, keep: list[bool]) -> LayerStreams:
+    """The conflict relation among the comparators with ``keep`` (the others conflict with none)."""
+    mask = sum(1 << k for k, x in enumerate(keep) if x)
+    cliques = sorted({q & mask for q in s.cliques if (q & mask) & ((q & mask) - 1)}, key=lambda a: -a.bit_count())
+    return replace(s, cliques=cliques)
+
+
+def _sobol_registers(s: LayerStreams, layer: str, want: list[bool], private: bool, fanout: int | None,
+                     first: int) -> tuple[list[dict], list[tuple[int, int] | None]]:
+    """Sobol registers of one layer (register k of colour / comparator d holds dimension d) and
+    each Sobol comparator's (register, first tap) -- the top b bits of the register's point."""
+    n = len(s.comparators)
+    if private:
+        cols, d = [0] * n, 0
+        for k in range(n):
+            if want[k]:
+                cols[k], d = d, d + 1
+    else:
+        cols = colour(restricted(s, want))
+    members: dict[int, list[int]] = {}
+    for k in range(n):
+        if want[k]:
+            members.setdefault(cols[k], []).append(k)
+    if members and max(members) >= SOBOL_MAX_DIMS:
+        raise ConfigError(f"source: layer {layer!r} needs {max(members) + 1} Sobol dimensions, more than the "
+                          f"{SOBOL_MAX_DIMS} of the Joe-Kuo table; use source: lfsr or auto")
+    registers: list[dict] = []
+    where: list[tuple[int, int] | None] = [None] * n
+    cap = len(s.comparators) if fanout is None else fanout
+    for d in sorted(members):
+        ks = members[d]
+        b = max(s.comparators[k].bits for k in ks)
+        for i in range(0, len(ks), max(cap, 1)):
+            registers.append({"layer": layer, "kind": "sobol", "width": b, "dim": d, "seed": 0})
+            for k in ks[i:i + cap]:
+                where[k] = (first + len(registers) - 1, b - s.comparators[k].bits)
+    return registers, where
+
+
+def _sobol_shifts(registers: list[dict], seed: int) -> None:
+    """Digital shifts (reset values) of the Sobol registers: per layer and dimension one uniform
+    b-bit draw of PCG64(seed, layer index) -- registers of one dimension share it."""
+    layers: dict[str, int] = {}
+    shifts: dict[tuple[str, int], int] = {}
+    for r in registers:
+        if r.get("kind") != "sobol":
+            continue
+        li = layers.setdefault(r["layer"], len(layers))
+        key = (r["layer"], int(r["dim"]))
+        if key not in shifts:
+            rng = np.random.default_rng([int(seed), 0x50B01, li, int(r["dim"])])
+            shifts[key] = int(rng.integers(0, 1 << int(r["width"])))
+        r["seed"] = shifts[key] & ((1 << int(r["width"])) - 1)
+
+
 def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed: int = 1, kind: str = "lfsr",
              fanout: int | None = None) -> tuple[SCNetlist, dict]:
     """The netlist with its source registers (``sources['registers']``) and every comparator's
     ``src`` / ``taps`` arrays; and a summary for the report."""
     if mode not in SOURCE_MODES:
         raise ConfigError(f"sources: must be one of {', '.join(SOURCE_MODES)}; got {mode!r}")
-    if kind != "lfsr":
-        raise ConfigError(f"source: compiled designs use LFSR sources, got {kind!r}")
+    if kind not in SOURCES:
+        raise ConfigError(f"source: must be one of {', '.join(SOURCES)}; got {kind!r}")
     if fanout is not None and (isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 1):
         raise ConfigError("source_fanout: must be a positive integer (comparators per source register), "
                           f"got {fanout!r}")
@@ -137,18 +203,25 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
     registers: list[dict] = []
     wiring: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     layers_summary = {}
-    total = pruned = 0
+    total = pruned = n_sobol = 0
+    streams_by_layer = {p.name: layer_streams(netlist, p.name) for p in netlist.layers}
+    kinds_by_layer = {p.name: source_kinds(netlist, s, p.name, kind) for p, s in
+                      zip(netlist.layers, streams_by_layer.values())}
     if mode == "private":
-        streams_by_layer = {p.name: layer_streams(netlist, p.name) for p in netlist.layers}
         count = sum(len(s.comparators) for s in streams_by_layer.values())
         alloc = SourceAllocator(kind="lfsr", width=width, length=max_len, master_seed=seed, max_sources=max(count, 1))
         seeds = alloc.bank_seeds(0, count) if count else np.zeros(0, dtype=np.uint64)
         k = 0
         for p in netlist.layers:
-            s = streams_by_layer[p.name]
+            s, kinds = streams_by_layer[p.name], kinds_by_layer[p.name]
+            want = [alive and kd == "sobol" for alive, kd in zip(s.live, kinds)]
+            sob, sob_where = _sobol_registers(s, p.name, want, True, None, len(registers))
+            registers.extend(sob)
             where = []
-            for c, alive in zip(s.comparators, s.live):
-                if alive:
+            for j, (c, alive) in enumerate(zip(s.comparators, s.live)):
+                if alive and want[j]:
+                    where.append(sob_where[j])
+                elif alive:
                     registers.append({"layer": p.name, "width": width, "seed": int(seeds[k])})
                     where.append((len(registers) - 1, 0))
                 else:
@@ -157,38 +230,51 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
             _wire(netlist, s, where, wiring)
             n_pruned = s.live.count(False)
             layers_summary[p.name] = {"comparators": len(s.comparators), "pruned": n_pruned,
-                                      "registers": len(s.comparators) - n_pruned}
+                                      "registers": len(s.comparators) - n_pruned, "sobol_registers": len(sob)}
             total += len(s.comparators)
             pruned += n_pruned
+            n_sobol += sum(want)
     else:
         pending = []
         for p in netlist.layers:
-            s = layer_streams(netlist, p.name)
+            s, kinds = streams_by_layer[p.name], kinds_by_layer[p.name]
             if not s.comparators:
                 continue
-            cols = colour(s)
-            where, used = _pack(cols, [c.bits for c in s.comparators], s.live, width, fanout)
+            lf = [kd == "lfsr" for kd in kinds]
+            want = [alive and kd == "sobol" for alive, kd in zip(s.live, kinds)]
+            cols = colour(s if all(lf) else restricted(s, lf))
+            where, used = _pack(cols, [c.bits for c in s.comparators], [a and x for a, x in zip(s.live, lf)],
+                                width, fanout)
             first = len(registers)
             for u in used:
                 registers.append({"layer": p.name, "width": register_width(u), "seed": 0})
             where = [None if w is None else (first + w[0], w[1]) for w in where]
+            sob, sob_where = _sobol_registers(s, p.name, want, False, fanout, len(registers))
+            registers.extend(sob)
+            where = [sw if want[j] else w for j, (w, sw) in enumerate(zip(where, sob_where))]
             pending.append((s, where))
             n_pruned = s.live.count(False)
-            live_cols = {c for c, alive in zip(cols, s.live) if alive}
+            live_cols = {c for c, alive, x in zip(cols, s.live, lf) if alive and x}
+            mine = range(first, len(registers))
             layers_summary[p.name] = {"comparators": len(s.comparators), "pruned": n_pruned,
                                       "colours": len(live_cols), "registers": len(used),
-                                      "max_fanout": max([sum(1 for w in where if w is not None and w[0] == first + r)
-                                                         for r in range(len(used))] + [0])}
+                                      "max_fanout": max([sum(1 for w in where if w is not None and w[0] == r)
+                                                         for r in mine] + [0]),
+                                      "sobol_comparators": sum(want), "sobol_registers": len(sob),
+                                      "sobol_dimensions": len({r["dim"] for r in sob})}
             total += len(s.comparators)
             pruned += n_pruned
-        # seeds: per width, phase-spaced over every register of that width in the design
-        for w in sorted({r["width"] for r in registers}):
-            idx = [k for k, r in enumerate(registers) if r["width"] == w]
+            n_sobol += sum(want)
+        # seeds: per width, phase-spaced over every LFSR register of that width in the design
+        lfsr_regs = [k for k, r in enumerate(registers) if r.get("kind", "lfsr") == "lfsr"]
+        for w in sorted({registers[k]["width"] for k in lfsr_regs}):
+            idx = [k for k in lfsr_regs if registers[k]["width"] == w]
             alloc = SourceAllocator(kind="lfsr", width=w, length=max_len, master_seed=seed, max_sources=len(idx))
             for k, s_ in zip(idx, alloc.bank_seeds(0, len(idx))):
                 registers[k]["seed"] = int(s_)
         for s, where in pending:
             _wire(netlist, s, where, wiring)
+    _sobol_shifts(registers, seed)
     nodes = []
     for n in netlist:
         if n.name in wiring:
@@ -198,13 +284,16 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
         nodes.append(n)
     widths: dict[int, int] = {}
     for r in registers:
-        widths[r["width"]] = widths.get(r["width"], 0) + 1
-    sources = {"kind": "lfsr", "mode": mode, "width": width, "master_seed": seed, "count": len(registers),
+        if r.get("kind", "lfsr") == "lfsr":
+            widths[r["width"]] = widths.get(r["width"], 0) + 1
+    sobol = [r for r in registers if r.get("kind") == "sobol"]
+    sources = {"kind": kind, "mode": mode, "width": width, "master_seed": seed, "count": len(registers),
                "comparators": total, "pruned": pruned, "fanout_cap": fanout, "window_cycles": max_len,
                "registers": registers}
-    summary = {"mode": mode, "registers": len(registers),
+    summary = {"mode": mode, "kind": kind, "registers": len(registers),
                "register_widths": {str(k): v for k, v in sorted(widths.items())},
                "register_bits": int(sum(r["width"] for r in registers)), "comparators": total, "pruned": pruned,
+               "sobol_comparators": n_sobol, "sobol_registers": len(sobol),
                "fanout_cap": fanout, "layers": layers_summary}
     return netlist.with_nodes(nodes).replace(sources=sources), summary
 
