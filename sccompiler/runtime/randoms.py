@@ -57,21 +57,22 @@ def contiguous_offsets(taps: np.ndarray) -> np.ndarray:
 class LayerRandoms:
     """The source registers of one layer and the comparators that read them.
 
-    ``numbers(L)`` returns {node name: (node.size, L) uint64 random numbers} for the next L
+    ``window``: the cycles of one time step (the run's L; default the layer's compiled L), where
+    the Sobol registers restart.  ``numbers(L)`` returns {node name: (node.size, L) uint64 random numbers} for the next L
     cycles (``step(L)``: the same as (L, node.size) views) and advances the registers by L (LFSRs
     run on continuously across time steps; Sobol registers restart every layer window)."""
 
-    def __init__(self, netlist: SCNetlist, layer: str) -> None:
+    def __init__(self, netlist: SCNetlist, layer: str, window: int | None = None) -> None:
         registers = list(netlist.sources.get("registers") or [])
         own = [k for k, r in enumerate(registers) if r["layer"] == layer]
         local = {k: i for i, k in enumerate(own)}
         self.widths = np.array([int(registers[k]["width"]) for k in own], dtype=np.int64)
         seeds = np.array([int(registers[k]["seed"]) for k in own], dtype=np.uint64)
         sobol = np.array([registers[k].get("kind", "lfsr") == "sobol" for k in own], dtype=bool)
-        # Sobol registers (§2.5): restart every `window` cycles (the layer's L), so their numbers
-        # are one (registers, window) block read cyclically; `cycle` counts the layer's cycles
+        # Sobol registers (§2.5): restart every `window` cycles (the run's L, default the layer's),
+        # so their numbers are one (registers, window) block read cyclically; `cycle` counts cycles
         plan = next((p for p in netlist.layers if p.name == layer), None)
-        self.window = int(plan.length) if plan is not None else 1
+        self.window = int(window) if window is not None else int(plan.length) if plan is not None else 1
         self.cycle = 0
         self.sobol_cols = np.flatnonzero(sobol)
         self.sobol_block = np.zeros((self.sobol_cols.size, self.window), dtype=np.uint64)
