@@ -28,7 +28,7 @@ from ..errors import ConfigError
 from ..ir.sc import SCNetlist
 from ..sim.rules import comparator_bits
 from ..sim.seeds import SourceAllocator
-from ..sim.sources import MAX_WIDTH, SOBOL_MAX_DIMS
+from ..sim.sources import MAX_WIDTH, SOBOL_MAX_DIMS, sobol_direction_count, sobol_first_rows
 from .conflicts import LayerStreams, fsm_fed, layer_streams
 
 #: narrowest shared register (period 2^16 - 1: no stream repeats within a run of L <= 4096 cycles
@@ -129,10 +129,43 @@ def restricted(s: LayerStreams, keep: list[bool]) -> LayerStreams:
     return replace(s, cliques=cliques)
 
 
+def choose_dimensions(s: LayerStreams, cols: list[int], want: list[bool], colours: list[int],
+                      window: int) -> dict[int, int]:
+    """A Sobol dimension per colour: conflicting colours (a clique holds members of both) get
+    distinct dimensions whose generator matrices have distinct first rows over the window's
+    direction numbers wherever possible (:func:`sobol_first_rows`: equal rows mean identical top
+    random bits, SCC = +-1 at probability 1/2; distinct rows make the top bits of the first
+    2^m points jointly uniform), else the row least used among its conflicting colours.  Colours
+    go in order (the colouring puts the busiest first), each taking the lowest fitting dimension."""
+    mask = sum(1 << k for k, x in enumerate(want) if x)
+    adj: dict[int, set[int]] = {c: set() for c in colours}
+    for q in s.cliques:
+        q &= mask
+        here = set()
+        while q:
+            low = q & -q
+            here.add(cols[low.bit_length() - 1])
+            q ^= low
+        for c in here:
+            adj[c] |= here - {c}
+    count = sobol_direction_count(window)
+    dims = min(SOBOL_MAX_DIMS, 4 * len(colours) + 64)
+    rows = sobol_first_rows(dims, count)
+    out: dict[int, int] = {}
+    for c in colours:
+        used_dims = {out[o] for o in adj[c] if o in out}
+        used_rows = np.bincount([rows[out[o]] for o in adj[c] if o in out], minlength=1 << count)
+        free = np.array([d for d in range(dims) if d not in used_dims], dtype=np.int64)
+        clash = used_rows[rows[free]]
+        out[c] = int(free[int(np.argmin(clash))])            # first of the least-clashing dimensions
+    return out
+
+
 def _sobol_registers(s: LayerStreams, layer: str, want: list[bool], private: bool, fanout: int | None,
-                     first: int) -> tuple[list[dict], list[tuple[int, int] | None]]:
-    """Sobol registers of one layer (register k of colour / comparator d holds dimension d) and
-    each Sobol comparator's (register, first tap) -- the top b bits of the register's point."""
+                     first: int, window: int) -> tuple[list[dict], list[tuple[int, int] | None]]:
+    """Sobol registers of one layer (one per colour: its dimension from :func:`choose_dimensions`;
+    with a fan-out cap, copies) and each Sobol comparator's (register, first tap) -- the top b
+    bits of the register's point."""
     n = len(s.comparators)
     if private:
         cols, d = [0] * n, 0
@@ -145,17 +178,18 @@ def _sobol_registers(s: LayerStreams, layer: str, want: list[bool], private: boo
     for k in range(n):
         if want[k]:
             members.setdefault(cols[k], []).append(k)
-    if members and max(members) >= SOBOL_MAX_DIMS:
-        raise ConfigError(f"source: layer {layer!r} needs {max(members) + 1} Sobol dimensions, more than the "
-                          f"{SOBOL_MAX_DIMS} of the Joe-Kuo table; use source: lfsr or auto")
+    if len(members) > SOBOL_MAX_DIMS // 2:
+        raise ConfigError(f"source: layer {layer!r} needs {len(members)} Sobol dimensions, more than "
+                          f"{SOBOL_MAX_DIMS // 2} (half the Joe-Kuo table); use source: lfsr or auto")
+    dim_of = choose_dimensions(s, cols, want, sorted(members), window)
     registers: list[dict] = []
     where: list[tuple[int, int] | None] = [None] * n
     cap = len(s.comparators) if fanout is None else fanout
-    for d in sorted(members):
-        ks = members[d]
+    for c in sorted(members):
+        ks = members[c]
         b = max(s.comparators[k].bits for k in ks)
         for i in range(0, len(ks), max(cap, 1)):
-            registers.append({"layer": layer, "kind": "sobol", "width": b, "dim": d, "seed": 0})
+            registers.append({"layer": layer, "kind": "sobol", "width": b, "dim": dim_of[c], "seed": 0})
             for k in ks[i:i + cap]:
                 where[k] = (first + len(registers) - 1, b - s.comparators[k].bits)
     return registers, where
@@ -215,7 +249,7 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
         for p in netlist.layers:
             s, kinds = streams_by_layer[p.name], kinds_by_layer[p.name]
             want = [alive and kd == "sobol" for alive, kd in zip(s.live, kinds)]
-            sob, sob_where = _sobol_registers(s, p.name, want, True, None, len(registers))
+            sob, sob_where = _sobol_registers(s, p.name, want, True, None, len(registers), p.length)
             registers.extend(sob)
             where = []
             for j, (c, alive) in enumerate(zip(s.comparators, s.live)):
@@ -249,7 +283,7 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
             for u in used:
                 registers.append({"layer": p.name, "width": register_width(u), "seed": 0})
             where = [None if w is None else (first + w[0], w[1]) for w in where]
-            sob, sob_where = _sobol_registers(s, p.name, want, False, fanout, len(registers))
+            sob, sob_where = _sobol_registers(s, p.name, want, False, fanout, len(registers), p.length)
             registers.extend(sob)
             where = [sw if want[j] else w for j, (w, sw) in enumerate(zip(where, sob_where))]
             pending.append((s, where))

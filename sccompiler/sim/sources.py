@@ -340,6 +340,20 @@ def sobol_directions(dim: int, bits: int, count: int) -> tuple[int, ...]:
     return tuple(int(v) >> (SOBOL_PRECISION - bits) for v in table[dim, :count])
 
 
+def sobol_first_rows(dims: int, count: int) -> np.ndarray:
+    """(dims,) int64: per dimension the first row of its generator matrix over ``count`` columns,
+    bit k = the most significant bit of ``v_{d,k}`` -- the top random bit of the points is the
+    parity of ``gray(t) & row``.  Two dimensions with equal rows have identical top bits."""
+    check_int("dims", dims, 1, SOBOL_MAX_DIMS)
+    check_int("count", count, 0, SOBOL_MAX_DIRECTIONS)
+    size = 256
+    while size < dims:
+        size *= 4
+    table = _direction_table(min(size, SOBOL_MAX_DIMS))[:dims, :count]
+    top = ((table >> np.uint64(SOBOL_PRECISION - 1)) & np.uint64(1)).astype(np.int64)
+    return (top << np.arange(count, dtype=np.int64)[None, :]).sum(axis=1)
+
+
 def sobol_direction_count(window: int) -> int:
     """Direction numbers a source restarting every ``window`` cycles uses: c(t) for t < window - 1."""
     check_int("window", window, 1, 1 << SOBOL_MAX_DIRECTIONS)
