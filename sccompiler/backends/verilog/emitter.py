@@ -194,9 +194,10 @@ class DesignEmitter:
         if self.ctl not in self.sobol_sels:
             self.modules.add("sc_sobol_sel")
             self.decls.wire(sel, m)
-            lw = counter_width(self.P)
-            self.body.instance("sc_sobol_sel", f"{self.c}_u_sobol_sel", [("W", lw), ("M", m)],
-                               [("cyc", f"{self.c}_cyc"), ("sel", sel)])
+            if m > counter_width(self.P):
+                raise UnsupportedOpError("sources", None, f"{m} Sobol directions exceed the cycle counter")
+            self.body.instance("sc_sobol_sel", f"{self.c}_u_sobol_sel", [("M", m)],
+                               [("cyc", f"{self.c}_cyc[{m - 1}:0]"), ("sel", sel)])
             self.sobol_sels.add(self.ctl)
         self.modules.add("sc_sobol")
         self.step_rst_used.add(self.ctl)

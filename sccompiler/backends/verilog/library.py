@@ -134,23 +134,17 @@ _SOBOL_SEL = header("sc_sobol_sel", "Sobol direction select: one-hot c(t) = trai
                     "sobol") + """\
 // sel[k] = 1 iff the low k bits of cyc are ones and bit k is zero (k < M): the direction number
 // v_k the Sobol registers XOR in this cycle; no bit is set when the low M bits are all ones.  One
-// instance per layer, shared by all its Sobol registers (cyc = the layer's cycle counter).
+// instance per layer, shared by all its Sobol registers (cyc = the low M bits of the layer's
+// cycle counter).
 module sc_sobol_sel #(
-    parameter integer W = 8,
     parameter integer M = 4
 ) (
-    input  wire [W-1:0] cyc,
+    input  wire [M-1:0] cyc,
     output wire [M-1:0] sel
 );
-    wire [M:0] ones;
-    assign ones[0] = 1'b1;
-    genvar k;
-    generate
-        for (k = 0; k < M; k = k + 1) begin : g_sel
-            assign ones[k + 1] = ones[k] & cyc[k];
-            assign sel[k] = ones[k] & ~cyc[k];
-        end
-    endgenerate
+    // the lowest zero bit of cyc, one-hot: cyc + 1 carries through the trailing ones into it
+    wire [M-1:0] inc = cyc + 1'b1;
+    assign sel = ~cyc & inc;
 endmodule
 """
 
@@ -171,19 +165,18 @@ module sc_sobol #(
     input  wire [M-1:0] sel,
     output wire [N-1:0] r
 );
-    reg  [N-1:0] x;
-    wire [N-1:0] acc [0:M];
-    assign acc[0] = {N{1'b0}};
-    genvar k;
-    generate
-        for (k = 0; k < M; k = k + 1) begin : g_dir
-            assign acc[k + 1] = acc[k] | ({N{sel[k]}} & V[k*N +: N]);
-        end
-    endgenerate
+    reg [N-1:0] x;
+    reg [N-1:0] mask;                   // the selected direction number (sel is one-hot or 0)
+    integer k;
+    always @(*) begin
+        mask = {N{1'b0}};
+        for (k = 0; k < M; k = k + 1)
+            if (sel[k]) mask = mask | V[k*N +: N];
+    end
     assign r = x;
     always @(posedge clk) begin
         if (restart)  x <= SHIFT;
-        else if (en)  x <= x ^ acc[M];
+        else if (en)  x <= x ^ mask;
     end
 endmodule
 """
