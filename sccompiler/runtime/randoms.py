@@ -58,9 +58,10 @@ class LayerRandoms:
     """The source registers of one layer and the comparators that read them.
 
     ``window``: the cycles of one time step (the run's L; default the layer's compiled L), where
-    the Sobol registers restart.  ``numbers(L)`` returns {node name: (node.size, L) uint64 random numbers} for the next L
-    cycles (``step(L)``: the same as (L, node.size) views) and advances the registers by L (LFSRs
-    run on continuously across time steps; Sobol registers restart every layer window)."""
+    the Sobol registers restart.  ``numbers(L)`` returns {node name: (node.size, L) uint64 random
+    numbers} for the next L cycles (``step(L)``: the same as (L, node.size) views) and advances
+    the registers by L (LFSRs run on continuously across time steps; Sobol registers restart
+    every window)."""
 
     def __init__(self, netlist: SCNetlist, layer: str, window: int | None = None) -> None:
         registers = list(netlist.sources.get("registers") or [])

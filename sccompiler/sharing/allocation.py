@@ -14,6 +14,11 @@ value once per period, disjoint bits of one state are jointly uniform over the p
 provably independent up to the missing all-zero state -- whatever the register.  Comparators of
 one colour never meet and read the same bits.  A register is as wide as its windows need (at
 least :data:`MIN_SHARED_WIDTH` bits, a width whose leap ``A^W`` keeps the full period).
+
+``source: sobol | auto`` (docs/semantics.md §2.5): the comparators the kind assigns to Sobol
+(:func:`source_kinds`; ``auto``: those whose streams reach no FSM) are coloured among
+themselves, one Sobol register per colour (a dimension from :func:`choose_dimensions`, the top
+bits read); the LFSR comparators are allocated as above among themselves.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ One definition per source, shared by the simulator, the analysis code and the Ve
 * Low-discrepancy (van der Corput = Sobol dimension 1):
   ``R_t = bitreverse_n((offset + t) mod 2^n)``.
 * Ideal: a seeded numpy ``Generator`` (PCG64), ``R_t`` uniform in ``[0, 2^n)``; analysis only.
+* Sobol registers of compiled designs (docs/semantics.md §2.5): dimension d of the Joe-Kuo
+  sequence in Gray-code order, ``x_{u+1} = x_u ^ v_{d, c(u)}`` restarting at a digital shift
+  every window (:func:`sobol_sequence`); the direction numbers are those of scipy's table.
 
 The tap table was found by searching, for each width, the trinomial or pentanomial masks (top bit
 set) whose step matrix has multiplicative order exactly ``2^W - 1`` (checked against every prime

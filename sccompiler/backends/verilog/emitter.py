@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import UnsupportedOpError
-from ...sim.rules import unsigned_width
 from ...sim.primitives import counter_width
+from ...sim.rules import unsigned_width
 from ...sim.sources import check_seed, sobol_direction_count, sobol_directions
 from .library import lfsr_module_name
 from .names import NameTable, comment_text
