@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SCValueError
-from .rules import check_int, is_int  # noqa: F401 -- re-exported
+from .rules import check_int, is_int, unsigned_width  # noqa: F401 -- re-exported
 
 MIN_WIDTH = 3
 MAX_WIDTH = 32
@@ -360,7 +360,7 @@ def sobol_first_rows(dims: int, count: int) -> np.ndarray:
 def sobol_direction_count(window: int) -> int:
     """Direction numbers a source restarting every ``window`` cycles uses: c(t) for t < window - 1."""
     check_int("window", window, 1, 1 << SOBOL_MAX_DIRECTIONS)
-    return max(1, (window - 1).bit_length())
+    return unsigned_width(window - 1)             # the bits of the cycle index u = 0 .. window - 1
 
 
 def sobol_sequence(dim: int, bits: int, length: int, shift: int = 0, window: int | None = None,
