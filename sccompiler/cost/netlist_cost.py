@@ -40,7 +40,7 @@ def source_inventory(netlist: SCNetlist, layer: str) -> Inventory:
     sobol: dict[tuple[int, int], int] = {}
     ors: dict[int, int] = {}
     plan = next((p for p in netlist.layers if p.name == layer), None)
-    m = sobol_direction_count(int(plan.length)) if plan is not None else 1
+    m = sobol_direction_count(max(1, int(plan.length or 1))) if plan is not None else 1
     for reg in netlist.sources.get("registers") or []:
         if reg["layer"] != layer:
             continue

@@ -73,7 +73,7 @@ class LayerRandoms:
         # Sobol registers (§2.5): restart every `window` cycles (the run's L, default the layer's),
         # so their numbers are one (registers, window) block read cyclically; `cycle` counts cycles
         plan = next((p for p in netlist.layers if p.name == layer), None)
-        self.window = int(window) if window is not None else int(plan.length) if plan is not None else 1
+        self.window = max(1, int(window) if window is not None else int(plan.length or 1) if plan is not None else 1)
         self.cycle = 0
         self.sobol_cols = np.flatnonzero(sobol)
         self.sobol_block = np.zeros((self.sobol_cols.size, self.window), dtype=np.uint64)
