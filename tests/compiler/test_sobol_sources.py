@@ -147,3 +147,13 @@ def test_lfsr_default_unchanged_and_bad_kind_is_a_clear_error():
     assert d.netlist.sources["kind"] == "lfsr"
     with pytest.raises(ConfigError, match="source: must be one of lfsr, sobol, auto"):
         _compile(lstm_model(I=3, H=4), "halton")
+
+
+def test_saved_sobol_design_loads_and_simulates_the_same(tmp_path):
+    from sccompiler.design import load_design
+
+    d = _compile(lstm_model(I=3, H=4, weights=ternary), "auto")
+    d.save(tmp_path / "d")
+    back = load_design(tmp_path / "d")
+    assert back.netlist.sources["registers"] == d.netlist.sources["registers"]
+    np.testing.assert_array_equal(back.simulate(X), d.simulate(X))
