@@ -243,3 +243,32 @@ def test_gru_and_gated_designs_lint_clean(sweep):
         man = json.loads((d / "tb" / "manifest.json").read_text())
         assert verilator_lint([d / "rtl" / f for f in man["rtl"]], man["top"]) == [], spec.name
     assert "_u_gate" in (sweep[5][1] / "rtl" / "sc_sweep5.v").read_text()     # s5: exact inputs, gated bank
+
+
+def test_sobol_sweep_pruning_and_private_registers(sobol_sweep):
+    """Sobol and auto designs prune the same comparators as the independent count, and a private
+    one has one register (LFSR or Sobol) per live comparator."""
+    import numpy as np  # noqa: PLC0415
+
+    for seed in SOBOL_SEEDS:
+        spec, _, design = sobol_sweep[seed]
+        src = np.concatenate([np.asarray(n.arrays["src"]).ravel() for n in design.netlist if n.op in ("sng", "wfsm")])
+        assert int(np.count_nonzero(src >= 0)) == _live_comparators(design), spec.name
+        if spec.sources == "private":
+            assert len(design.netlist.sources["registers"]) == _live_comparators(design), spec.name
+
+
+#: small Sobol designs Yosys synthesizes quickly (shared sobol GRU, shared auto GRU, shared sobol LSTM)
+SOBOL_SYNTH_SEEDS = (2, 5, 6)
+
+
+@pytest.mark.hw
+def test_sobol_sweep_designs_synthesize(sobol_sweep):
+    """Every Sobol register survives Yosys, and the cost model's flip-flops stay within the margin."""
+    require_tool("yosys")
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        stats = dict(zip(SOBOL_SYNTH_SEEDS, pool.map(lambda s: synthesize_design(sobol_sweep[s][1]),
+                                                     SOBOL_SYNTH_SEEDS)))
+    for seed in SOBOL_SYNTH_SEEDS:
+        spec, d, design = sobol_sweep[seed]
+        _check_stats(stats[seed], design, json.loads((d / "synth.json").read_text()))
