@@ -143,26 +143,37 @@ def choose_dimensions(s: LayerStreams, cols: list[int], want: list[bool], colour
     2^m points jointly uniform), else the row least used among its conflicting colours.  Colours
     go in order (the colouring puts the busiest first), each taking the lowest fitting dimension."""
     mask = sum(1 << k for k, x in enumerate(want) if x)
-    adj: dict[int, set[int]] = {c: set() for c in colours}
+    index = {c: i for i, c in enumerate(colours)}
+    adj = [0] * len(colours)                 # per colour: bitset of the colours it conflicts with
     for q in s.cliques:
         q &= mask
-        here = set()
+        here, members = 0, []
         while q:
             low = q & -q
-            here.add(cols[low.bit_length() - 1])
+            i = index[cols[low.bit_length() - 1]]
+            here |= 1 << i
+            members.append(i)
             q ^= low
-        for c in here:
-            adj[c] |= here - {c}
+        for i in set(members):
+            adj[i] |= here
     count = sobol_direction_count(window)
     dims = min(SOBOL_MAX_DIMS, 4 * len(colours) + 64)
     rows = sobol_first_rows(dims, count)
-    out: dict[int, int] = {}
-    for c in colours:
-        used_dims = {out[o] for o in adj[c] if o in out}
-        used_rows = np.bincount([rows[out[o]] for o in adj[c] if o in out], minlength=1 << count)
-        free = np.array([d for d in range(dims) if d not in used_dims], dtype=np.int64)
-        clash = used_rows[rows[free]]
-        out[c] = int(free[int(np.argmin(clash))])            # first of the least-clashing dimensions
+    dim_of = np.full(len(colours), -1, dtype=np.int64)
+    for i in range(len(colours)):
+        nb = adj[i] & ~(1 << i)
+        done = []
+        while nb:
+            low = nb & -nb
+            j = low.bit_length() - 1
+            if dim_of[j] >= 0:
+                done.append(int(dim_of[j]))
+            nb ^= low
+        score = np.bincount(rows[done], minlength=1 << count)[rows].astype(np.float64) if done \
+            else np.zeros(dims)
+        score[done] = np.inf                                     # distinct dimensions, always
+        dim_of[i] = int(np.argmin(score))                         # the lowest of the least-clashing
+    out = {c: int(dim_of[index[c]]) for c in colours}
     return out
 
 
