@@ -183,6 +183,8 @@ def _sobol_registers(s: LayerStreams, layer: str, want: list[bool], private: boo
     with a fan-out cap, copies) and each Sobol comparator's (register, first tap) -- the top b
     bits of the register's point."""
     n = len(s.comparators)
+    if not any(want):
+        return [], [None] * n
     if private:
         cols, d = [0] * n, 0
         for k in range(n):
@@ -265,7 +267,7 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
         for p in netlist.layers:
             s, kinds = streams_by_layer[p.name], kinds_by_layer[p.name]
             want = [alive and kd == "sobol" for alive, kd in zip(s.live, kinds)]
-            sob, sob_where = _sobol_registers(s, p.name, want, True, None, len(registers), p.length)
+            sob, sob_where = _sobol_registers(s, p.name, want, True, None, len(registers), max(1, p.length or 1))
             registers.extend(sob)
             where = []
             for j, (c, alive) in enumerate(zip(s.comparators, s.live)):
@@ -299,7 +301,7 @@ def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed:
             for u in used:
                 registers.append({"layer": p.name, "width": register_width(u), "seed": 0})
             where = [None if w is None else (first + w[0], w[1]) for w in where]
-            sob, sob_where = _sobol_registers(s, p.name, want, False, fanout, len(registers), p.length)
+            sob, sob_where = _sobol_registers(s, p.name, want, False, fanout, len(registers), max(1, p.length or 1))
             registers.extend(sob)
             where = [sw if want[j] else w for j, (w, sw) in enumerate(zip(where, sob_where))]
             pending.append((s, where))
