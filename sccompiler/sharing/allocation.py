@@ -215,18 +215,15 @@ def _sobol_registers(s: LayerStreams, layer: str, want: list[bool], private: boo
 
 def _sobol_shifts(registers: list[dict], seed: int) -> None:
     """Digital shifts (reset values) of the Sobol registers: per layer and dimension one uniform
-    b-bit draw of PCG64(seed, layer index) -- registers of one dimension share it."""
+    32-bit draw of PCG64([seed, 0x50B01, layer index, dim]), of which a b-bit register takes the
+    top b bits (registers of one dimension agree on the bits their comparators read)."""
     layers: dict[str, int] = {}
-    shifts: dict[tuple[str, int], int] = {}
     for r in registers:
         if r.get("kind") != "sobol":
             continue
         li = layers.setdefault(r["layer"], len(layers))
-        key = (r["layer"], int(r["dim"]))
-        if key not in shifts:
-            rng = np.random.default_rng([int(seed), 0x50B01, li, int(r["dim"])])
-            shifts[key] = int(rng.integers(0, 1 << int(r["width"])))
-        r["seed"] = shifts[key] & ((1 << int(r["width"])) - 1)
+        draw = int(np.random.default_rng([int(seed), 0x50B01, li, int(r["dim"])]).integers(0, 1 << 32))
+        r["seed"] = draw >> (32 - int(r["width"]))
 
 
 def allocate(netlist: SCNetlist, *, mode: str = "shared", width: int = 32, seed: int = 1, kind: str = "lfsr",
