@@ -40,7 +40,7 @@ GATE_SNGS = ("shared", "per_gate")
 #: where an LSTM's binary h_t is decided: from the cell state's count (exact given c: no tanh(c)
 #: WFSM, no o stream, no h counter) or from the counted stream of o * tanh(c)
 SIGN_FROM = ("cell", "output")
-SOURCES = ("lfsr",)
+SOURCES = ("lfsr", "sobol", "auto")
 #: random-source registers: one per comparator, or shared by comparators whose streams never meet
 SOURCE_MODES = ("private", "shared")
 METRICS = ("mean_abs", "max_abs")

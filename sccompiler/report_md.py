@@ -31,15 +31,20 @@ def _datapath(rep: dict) -> list[str]:
     if src.get("mode"):
         widths = ", ".join(f"{n} x {w}-bit" for w, n in src.get("register_widths", {}).items())
         live = src["comparators"] - src["pruned"]
-        lines += [f"Random sources ({src['mode']}): {src['registers']} leap-forward LFSR registers ({widths}; "
-                  f"{src['register_bits']} flip-flops) feed {live} comparators; {src['pruned']} comparators "
-                  "pruned (their streams meet only zero weights)."
+        n_sobol = int(src.get("sobol_registers", 0))
+        sobol = (f" and {n_sobol} Sobol registers (source: {src.get('kind')}; {src.get('sobol_comparators', 0)} "
+                 "comparators read them)") if n_sobol else ""
+        lines += [f"Random sources ({src['mode']}): {src['registers'] - n_sobol} leap-forward LFSR registers "
+                  f"({widths}){sobol}; {src['register_bits']} flip-flops feed {live} comparators; {src['pruned']} "
+                  "comparators pruned (their streams meet only zero weights)."
                   + (f" At most {src['fanout_cap']} comparators per register." if src.get("fanout_cap") else ""),
-                  "", "| layer | comparators | pruned | colours | registers | max comparators per register |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "", "| layer | comparators | pruned | colours | registers | max comparators per register |"
+                  + (" Sobol comparators | Sobol registers |" if n_sobol else ""),
+                  "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if n_sobol else "")]
         for name, v in src.get("layers", {}).items():
             lines.append(f"| {name} | {v['comparators']} | {v['pruned']} | {v.get('colours', '-')} | "
-                         f"{v['registers']} | {v.get('max_fanout', 1)} |")
+                         f"{v['registers']} | {v.get('max_fanout', 1)} |"
+                         + (f" {v.get('sobol_comparators', 0)} | {v.get('sobol_registers', 0)} |" if n_sobol else ""))
         corr = rep.get("correlation", {}).get("sources")
         if corr and corr.get("pairs"):
             lines += ["", f"Measured between {corr['pairs']} sampled pairs of conflicting comparators (streams that "

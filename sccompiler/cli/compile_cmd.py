@@ -165,8 +165,10 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
     click.echo("primitives: " + ", ".join(f"{k} {v:,}" for k, v in sorted(rep["primitives"].items())))
     src = rep.get("sources") or {}
     if src.get("mode"):
-        click.echo(f"sources: {src['registers']} {src['mode']} LFSR registers ({src['register_bits']} flip-flops) for "
-                   f"{src['comparators'] - src['pruned']} comparators, {src['pruned']} pruned")
+        n_sobol = int(src.get("sobol_registers", 0))
+        sobol = f" + {n_sobol} Sobol" if n_sobol else ""
+        click.echo(f"sources: {src['registers'] - n_sobol} {src['mode']} LFSR{sobol} registers ({src['register_bits']} "
+                   f"flip-flops) for {src['comparators'] - src['pruned']} comparators, {src['pruned']} pruned")
     for w in rep.get("warnings", []):
         click.echo(f"warning: {w}", err=True)
     task = (rep.get("accuracy") or {}).get("task")

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ir.sc import SCNetlist, SCNode
 from ..sim.rules import bipolar_count_width, unsigned_width
+from ..sim.sources import sobol_direction_count, sobol_directions
 from .inventory import Design, Inventory
 from .timing import RESULT_CYCLES, netlist_timing
 
@@ -33,14 +34,37 @@ def live_comparators(node: SCNode) -> int:
 
 
 def source_inventory(netlist: SCNetlist, layer: str) -> Inventory:
-    """The source registers of one layer: one leap-forward LFSR of its width each."""
+    """The source registers of one layer: one leap-forward LFSR of its width each; a Sobol
+    register (§2.5) is its DFFs + one XOR2 per bit some direction number sets + per bit the OR
+    of the direction-select lines whose number sets it, and the layer has one one-hot select."""
     inv = Inventory()
     widths: dict[int, int] = {}
+    sobol: dict[tuple[int, int], int] = {}
+    ors: dict[int, int] = {}
+    plan = next((p for p in netlist.layers if p.name == layer), None)
+    m = sobol_direction_count(max(1, int(plan.length or 1))) if plan is not None else 1
     for reg in netlist.sources.get("registers") or []:
-        if reg["layer"] == layer:
-            widths[int(reg["width"])] = widths.get(int(reg["width"]), 0) + 1
+        if reg["layer"] != layer:
+            continue
+        w = int(reg["width"])
+        if reg.get("kind", "lfsr") == "sobol":
+            dirs = sobol_directions(int(reg["dim"]), w, m)
+            ones = [sum((v >> j) & 1 for v in dirs) for j in range(w)]
+            key = (w, sum(1 for o in ones if o))
+            sobol[key] = sobol.get(key, 0) + 1
+            for o in ones:
+                if o >= 2:
+                    ors[o] = ors.get(o, 0) + 1
+        else:
+            widths[w] = widths.get(w, 0) + 1
     for w, count in sorted(widths.items()):
         inv = inv.add("lfsr", count, width=w)
+    for (w, x), count in sorted(sobol.items()):
+        inv = inv.add("sobol", count, width=w, xors=x)
+    for k, count in sorted(ors.items()):
+        inv = inv.add("or", count, inputs=k)
+    if sobol:
+        inv = inv.add("sobol_select", 1, directions=m)
     return inv
 
 

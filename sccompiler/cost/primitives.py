@@ -333,6 +333,27 @@ def lfsr(width: int, stride: int | None = None, taps: int | None = None,
     return acc.done(domain)
 
 
+def sobol(width: int, xors: int | None = None, domain: str = "stream") -> Resources:
+    """One Sobol source register (docs/semantics.md §2.5): width DFF_R (restart loads the digital
+    shift, like an LFSR's reset loads its seed) + one XOR2 per state bit that some direction
+    number sets (``xors``, default width; a bit no direction number sets is a plain register).
+    The OR of the direction-select lines per bit is counted separately (``or`` gates of the
+    column's fan-in) and the one-hot select once per layer (:func:`sobol_select`).  One ``rng``."""
+    w = check_int("width", width, 1, 32)
+    x = w if xors is None else check_int("xors", xors, 0, w)
+    acc = _Acc().merge(register(w, domain)).add("rng").add("cell:XOR2", x).add("fpga:gate2", x)
+    return acc.done(domain)
+
+
+def sobol_select(directions: int, domain: str = "stream") -> Resources:
+    """The one-hot trailing-ones select of a layer's Sobol registers from its cycle counter (the
+    counter is the layer's control): sel[0] = ~cyc[0]; ones[k+1] = ones[k] & cyc[k];
+    sel[k] = ones[k] & ~cyc[k] -- ``m`` INV and (m-1) + (m-2) AND2."""
+    m = check_int("directions", directions, 1, 32)
+    ands = (m - 1) + max(m - 2, 0)
+    return _Acc().add("cell:INV", m).add("cell:AND2", ands).add("fpga:gate2", m + ands).done(domain)
+
+
 def sng(width: int, constant: bool = False, lfsr_width: int | None = None, stride: int | None = None,
         taps: int | None = None, domain: str = "stream") -> Resources:
     """Stochastic number generator: comparator (R < X) of ``width`` bits, counted as one ``sng``;
@@ -497,7 +518,8 @@ PRIMITIVES: dict[str, Callable[..., Resources]] = {
     "gate": gate, "xnor": xnor, "and": and_, "or": or_, "xor": xor, "not": not_, "mux": mux,
     "apc": apc, "ripple_adder": ripple_adder, "integral_adder": integral_adder, "register": register,
     "counter": counter, "comparator": comparator, "constant_comparator": constant_comparator,
-    "lfsr": lfsr, "sng": sng, "fsm_update": fsm_update, "linear_fsm": linear_fsm,
+    "lfsr": lfsr, "sobol": sobol, "sobol_select": sobol_select, "sng": sng, "fsm_update": fsm_update,
+    "linear_fsm": linear_fsm,
     "integer_step_fsm": integer_step_fsm, "table": table, "wfsm": wfsm,
     "sign_threshold": sign_threshold, "array_multiplier": array_multiplier, "adder_tree": adder_tree,
     "accumulator": accumulator, "activation_lut": activation_lut,

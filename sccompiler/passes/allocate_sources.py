@@ -5,6 +5,8 @@ comparator reads (docs/semantics.md §2.4).
 seeds of one m-sequence).  ``sources: shared`` (:mod:`sccompiler.sharing`) colours the
 comparators' conflict graph and gives each colour a window of disjoint bits of few shared
 registers; comparators whose streams only meet zero weights are pruned in both modes.
+``source: sobol | auto`` puts all comparators (or those whose streams feed no FSM) on Sobol
+registers (docs/semantics.md §2.5).
 """
 
 from __future__ import annotations

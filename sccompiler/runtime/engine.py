@@ -115,7 +115,7 @@ class Runtime:
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
         # the layer's source registers, stepped once per time step for all its comparators
-        randoms = LayerRandoms(self.netlist, layer)
+        randoms = LayerRandoms(self.netlist, layer, window=L)
         fsm_state = {n.name: np.full(B * n.size, fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         out_node = nodes[-1]

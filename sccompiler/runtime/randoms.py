@@ -1,7 +1,9 @@
 """The random numbers every comparator of one layer reads, cycle by cycle (docs/semantics.md §2.4).
 
 A design's random sources are the source registers of ``netlist.sources["registers"]`` (one
-leap-forward Galois LFSR each: layer, width, seed; it advances ``width`` steps per clock).  Every
+leap-forward Galois LFSR each: layer, width, seed; it advances ``width`` steps per clock; or,
+with ``kind: sobol``, one Sobol dimension ``dim`` of ``width`` bits, digital shift ``seed``,
+restarting at every time step's window of the layer's L cycles: docs/semantics.md §2.5).  Every
 comparator -- an SNG element or a WFSM row's weight comparator -- reads its b-bit random number
 ``R_t = sum_k bit(s_t, taps[k]) << k`` from one register ``src`` (node arrays ``src`` and
 ``taps``, written by the ``allocate_sources`` pass); ``src = -1`` marks a pruned comparator (its
@@ -19,7 +21,7 @@ from ..errors import SimulationError
 from ..ir.sc import SCNetlist, SCNode
 from ..sim.kernels import gather_taps, lfsr_fill
 from ..sim.rules import comparator_bits
-from ..sim.sources import byte_tables, leap_matrix
+from ..sim.sources import byte_tables, leap_matrix, sobol_sequence
 
 #: ops whose elements are comparators reading a source register
 COMPARATOR_OPS = ("sng", "wfsm")
@@ -55,20 +57,34 @@ def contiguous_offsets(taps: np.ndarray) -> np.ndarray:
 class LayerRandoms:
     """The source registers of one layer and the comparators that read them.
 
-    ``numbers(L)`` returns {node name: (node.size, L) uint64 random numbers} for the next L
-    cycles (``step(L)``: the same as (L, node.size) views) and advances the registers by L (they
-    run on continuously across time steps)."""
+    ``window``: the cycles of one time step (the run's L; default the layer's compiled L), where
+    the Sobol registers restart.  ``numbers(L)`` returns {node name: (node.size, L) uint64 random
+    numbers} for the next L cycles (``step(L)``: the same as (L, node.size) views) and advances
+    the registers by L (LFSRs run on continuously across time steps; Sobol registers restart
+    every window)."""
 
-    def __init__(self, netlist: SCNetlist, layer: str) -> None:
+    def __init__(self, netlist: SCNetlist, layer: str, window: int | None = None) -> None:
         registers = list(netlist.sources.get("registers") or [])
         own = [k for k, r in enumerate(registers) if r["layer"] == layer]
         local = {k: i for i, k in enumerate(own)}
         self.widths = np.array([int(registers[k]["width"]) for k in own], dtype=np.int64)
         seeds = np.array([int(registers[k]["seed"]) for k in own], dtype=np.uint64)
-        # one state vector and leap table per register width
+        sobol = np.array([registers[k].get("kind", "lfsr") == "sobol" for k in own], dtype=bool)
+        # Sobol registers (§2.5): restart every `window` cycles (the run's L, default the layer's),
+        # so their numbers are one (registers, window) block read cyclically; `cycle` counts cycles
+        plan = next((p for p in netlist.layers if p.name == layer), None)
+        self.window = max(1, int(window) if window is not None else int(plan.length or 1) if plan is not None else 1)
+        self.cycle = 0
+        self.sobol_cols = np.flatnonzero(sobol)
+        self.sobol_block = np.zeros((self.sobol_cols.size, self.window), dtype=np.uint64)
+        for i, c in enumerate(self.sobol_cols):
+            r = registers[own[c]]
+            self.sobol_block[i] = sobol_sequence(int(r["dim"]), int(r["width"]), self.window, int(r["seed"]),
+                                                 window=self.window)
+        # one state vector and leap table per LFSR register width
         self.groups = []
-        for w in sorted(set(self.widths.tolist())):
-            cols = np.flatnonzero(self.widths == w)
+        for w in sorted(set(self.widths[~sobol].tolist())):
+            cols = np.flatnonzero((self.widths == w) & ~sobol)
             tables = byte_tables(leap_matrix(int(w), int(w)))
             self.groups.append((cols, tables, seeds[cols].copy(), np.uint64((1 << int(w)) - 1)))
         self.nodes = comparator_nodes(netlist, layer)
@@ -106,6 +122,10 @@ class LayerRandoms:
             part = np.empty((cols.size, L), dtype=np.uint64)
             lfsr_fill(tables, state, part.T, mask)
             out[cols] = part
+        if self.sobol_cols.size:
+            u = (self.cycle + np.arange(L)) % self.window
+            out[self.sobol_cols] = self.sobol_block[:, u]
+        self.cycle = (self.cycle + L) % self.window
         return out.T
 
     def numbers(self, L: int) -> dict[str, np.ndarray]:

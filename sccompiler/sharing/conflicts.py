@@ -160,3 +160,25 @@ def conflict_graph(streams: LayerStreams) -> nx.Graph:
         members = [k for k in range(q.bit_length()) if (q >> k) & 1]
         g.add_edges_from((a, b) for i, a in enumerate(members) for b in members[i + 1:])
     return g
+
+
+def fsm_fed(netlist: SCNetlist, streams: LayerStreams, layer: str) -> list[bool]:
+    """Per comparator: True if its stream reaches the input of an FSM (a WFSM's integral or bit
+    input), directly or through stream ops, within the step's cycle window; or if a node of
+    another layer reads a stream it reaches (conservatively: that consumer may be sequential).
+    A WFSM's own weight comparator only shapes its output, so it counts through that output."""
+    fed = 0
+    for n in netlist.layer_nodes(layer):
+        if n.op != "wfsm" or n.name not in streams.ancestors:
+            continue
+        for src in n.inputs:
+            for a in streams.ancestors.get(src, []):
+                fed |= a
+    mine = {n.name for n in netlist.layer_nodes(layer)}
+    for m in netlist:
+        if m.name in mine:
+            continue
+        for i in m.inputs:
+            for a in streams.ancestors.get(i, []):
+                fed |= a
+    return [bool((fed >> k) & 1) for k in range(len(streams.comparators))]

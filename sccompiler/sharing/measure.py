@@ -6,7 +6,10 @@ most significant random bit, the one every threshold depends on most) is generat
 ``cycles`` cycles from the design's own source registers (:class:`~sccompiler.runtime.randoms.LayerRandoms`),
 and the pair's SCC and covariance z-score (:func:`sccompiler.sim.seeds.scc`,
 :func:`~sccompiler.sim.seeds.correlation_z`) are measured.  The report gives the worst of both
-and the share of pairs beyond |z| > 4 (under independence about 6e-5 of the pairs).
+and the share of pairs beyond |z| > 4 (under independence about 6e-5 of the pairs).  Sobol
+registers restart every layer window (docs/semantics.md §2.5), so their pairs are measured over
+``cycles / L`` identical windows: two dimensions with distinct generator first rows give SCC 0
+exactly, equal rows +-1 (the z-score assumes independent bits and is only indicative for them).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ One definition per source, shared by the simulator, the analysis code and the Ve
 * Low-discrepancy (van der Corput = Sobol dimension 1):
   ``R_t = bitreverse_n((offset + t) mod 2^n)``.
 * Ideal: a seeded numpy ``Generator`` (PCG64), ``R_t`` uniform in ``[0, 2^n)``; analysis only.
+* Sobol registers of compiled designs (docs/semantics.md §2.5): dimension d of the Joe-Kuo
+  sequence in Gray-code order, ``x_{u+1} = x_u ^ v_{d, c(u)}`` restarting at a digital shift
+  every window (:func:`sobol_sequence`); the direction numbers are those of scipy's table.
 
 The tap table was found by searching, for each width, the trinomial or pentanomial masks (top bit
 set) whose step matrix has multiplicative order exactly ``2^W - 1`` (checked against every prime
@@ -26,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import SCValueError
-from .rules import check_int, is_int  # noqa: F401 -- re-exported
+from .rules import check_int, is_int, unsigned_width  # noqa: F401 -- re-exported
 
 MIN_WIDTH = 3
 MAX_WIDTH = 32
@@ -267,3 +270,126 @@ def source_sequence(spec: SourceSpec, length: int, bits: int | None = None,
     if spec.kind == "sobol":
         return vdc_sequence(bits, spec.seed, length, start)
     return ideal_sequence(bits, spec.seed, length, start)
+
+
+# ----------------------------------------------------------------------------- Sobol (compiled designs)
+#: precision of the direction numbers taken from scipy (a b-bit source keeps their top b bits)
+SOBOL_PRECISION = 32
+#: dimensions of scipy's Joe-Kuo table (new-joe-kuo-6.21201)
+SOBOL_MAX_DIMS = 21201
+#: direction numbers per dimension (a window of up to 2^SOBOL_MAX_DIRECTIONS cycles)
+SOBOL_MAX_DIRECTIONS = 24
+
+
+def trailing_ones(t: np.ndarray | int) -> np.ndarray:
+    """c(t): the number of trailing one bits of ``t`` (the Gray-code step's direction index)."""
+    v = np.asarray(t, dtype=np.uint64)
+    out = np.zeros(v.shape, dtype=np.int64)
+    live = np.ones(v.shape, dtype=bool)
+    for k in range(64):
+        live &= ((v >> np.uint64(k)) & np.uint64(1)).astype(bool)
+        if not live.any():
+            break
+        out += live
+    return out
+
+
+@lru_cache(maxsize=4)
+def _direction_table(dims: int) -> np.ndarray:
+    """(dims, SOBOL_MAX_DIRECTIONS) uint64: the SOBOL_PRECISION-bit direction numbers of
+    the Joe-Kuo table scipy ships (``scipy/stats/_sobol_direction_numbers.npz``: primitive
+    polynomial ``poly`` and initial numbers ``vinit`` per dimension), by the recurrence of scipy's
+    unscrambled ``qmc.Sobol`` (Bratley-Fox / Joe-Kuo): for a degree-s polynomial with inner
+    coefficients a_1..a_{s-1}, ``m_j = m_{j-s} ^ (2^s m_{j-s}) ^ XOR_i a_i 2^i m_{j-i}``;
+    ``v_j = m_j << (P - 1 - j)``.  The tests check the points against scipy's."""
+    import importlib.util  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    spec = importlib.util.find_spec("scipy")               # the file only: importing scipy.stats is slow
+    root = Path(next(iter(spec.submodule_search_locations or [])))
+    with np.load(root / "stats" / "_sobol_direction_numbers.npz") as z:
+        poly, vinit = z["poly"][:dims].astype(np.int64), z["vinit"][:dims].astype(np.uint64)
+    n, cols = dims, SOBOL_MAX_DIRECTIONS
+    m = np.zeros((n, cols), dtype=np.uint64)
+    m[0] = 1                                                   # dimension 0: van der Corput
+    deg = np.floor(np.log2(np.maximum(poly, 1))).astype(np.int64)
+    deg[0] = 0
+    for j in range(cols):
+        init = (deg > j) & (np.arange(n) > 0)
+        if init.any():
+            m[init, j] = vinit[init, j]
+        rec = (deg <= j) & (np.arange(n) > 0)
+        for s_ in np.unique(deg[rec]):
+            rows = np.flatnonzero(rec & (deg == s_))
+            new = m[rows, j - s_]
+            for k in range(s_):
+                bit = ((poly[rows] >> (s_ - 1 - k)) & 1).astype(bool)
+                new = new ^ np.where(bit, m[rows, j - k - 1] << np.uint64(k + 1), np.uint64(0))
+            m[rows, j] = new
+    shifts = np.array([SOBOL_PRECISION - 1 - j for j in range(cols)], dtype=np.uint64)
+    return m << shifts[None, :]
+
+
+def sobol_directions(dim: int, bits: int, count: int) -> tuple[int, ...]:
+    """Direction numbers ``v_{d,0..count-1}`` of Sobol dimension ``dim`` (0 = van der Corput),
+    ``bits`` wide: the top ``bits`` bits of the 32-bit Joe-Kuo direction numbers."""
+    check_int("dim", dim, 0, SOBOL_MAX_DIMS - 1)
+    check_int("bits", bits, 1, SOBOL_PRECISION)
+    check_int("count", count, 0, SOBOL_MAX_DIRECTIONS)
+    dims = 256
+    while dims <= dim:
+        dims *= 4
+    table = _direction_table(min(dims, SOBOL_MAX_DIMS))
+    return tuple(int(v) >> (SOBOL_PRECISION - bits) for v in table[dim, :count])
+
+
+def sobol_first_rows(dims: int, count: int) -> np.ndarray:
+    """(dims,) int64: per dimension the first row of its generator matrix over ``count`` columns,
+    bit k = the most significant bit of ``v_{d,k}`` -- the top random bit of the points is the
+    parity of ``gray(t) & row``.  Two dimensions with equal rows have identical top bits."""
+    check_int("dims", dims, 1, SOBOL_MAX_DIMS)
+    check_int("count", count, 0, SOBOL_MAX_DIRECTIONS)
+    size = 256
+    while size < dims:
+        size *= 4
+    table = _direction_table(min(size, SOBOL_MAX_DIMS))[:dims, :count]
+    top = ((table >> np.uint64(SOBOL_PRECISION - 1)) & np.uint64(1)).astype(np.int64)
+    return (top << np.arange(count, dtype=np.int64)[None, :]).sum(axis=1)
+
+
+def sobol_direction_count(window: int) -> int:
+    """Direction numbers a source restarting every ``window`` cycles uses: c(t) for t < window - 1."""
+    check_int("window", window, 1, 1 << SOBOL_MAX_DIRECTIONS)
+    return unsigned_width(window - 1)             # the bits of the cycle index u = 0 .. window - 1
+
+
+def sobol_sequence(dim: int, bits: int, length: int, shift: int = 0, window: int | None = None,
+                   start: int = 0) -> np.ndarray:
+    """``R_t`` of a Sobol source for ``t = start .. start+length-1`` (docs/semantics.md §2.5).
+
+    The register restarts at ``x_0 = shift`` every ``window`` cycles (None: never) and steps
+    ``x_{u+1} = x_u ^ v_{d, c(u)}`` (u the cycle within the window, c the trailing ones,
+    ``v_{d,k} = 0`` for ``k >= sobol_direction_count(window)``); closed form
+    ``x_u = shift ^ XOR_{k: bit k of gray(u)} v_{d,k}``, gray(u) = u ^ (u >> 1)."""
+    check_int("bits", bits, 1, SOBOL_PRECISION)
+    check_int("shift", shift, 0, (1 << bits) - 1)
+    check_int("length", length, 0)
+    check_int("start", start, 0)
+    count = SOBOL_MAX_DIRECTIONS if window is None else sobol_direction_count(window)
+    v = sobol_directions(dim, bits, count)
+    t = np.arange(start, start + length, dtype=np.uint64)
+    u = t if window is None else t % np.uint64(window)
+    gray = u ^ (u >> np.uint64(1))
+    x = np.full(t.shape, shift, dtype=np.uint64)
+    for k, vk in enumerate(v):
+        x ^= np.where((gray >> np.uint64(k)) & np.uint64(1), np.uint64(vk), np.uint64(0))
+    if window is None and length and int(u.max()) >= 1 << SOBOL_MAX_DIRECTIONS:
+        raise SCValueError("length", f"a Sobol source runs at most 2^{SOBOL_MAX_DIRECTIONS} cycles")
+    return x
+
+
+def sobol_step(x: int, u: int, directions: tuple[int, ...]) -> int:
+    """One clock of a Sobol register (the contract the RTL implements): cycle ``u`` of the window,
+    ``x ^ v[c(u)]`` (0 beyond the table)."""
+    c = int(trailing_ones(u))
+    return x ^ (directions[c] if c < len(directions) else 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from compiler.models import FAST, lstm_model  # noqa: I001  (tests/ is on sys.path)
-from verilog.sweep import compile_spec, draw
+from verilog.sweep import compile_spec, draw, draw_sobol
 
 from sccompiler.design import compile_model
 from sccompiler.errors import ResourceLimitError, SCValueError
@@ -53,6 +53,16 @@ def assert_bit_exact(netlist, x, length=None, **kw):
 def test_sweep_designs_bit_exact(seed):
     design, x = compile_spec(draw(seed))
     assert_bit_exact(design.netlist, x)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sobol_sweep_designs_bit_exact(seed):
+    """Sobol (even seeds) and auto (odd) source registers: the one reader (runtime/randoms.py)
+    feeds both runtimes, at the compiled L and at another (the Sobol window follows the run's L)."""
+    design, x = compile_spec(draw_sobol(seed))
+    assert any(r.get("kind") == "sobol" for r in design.netlist.sources["registers"])
+    assert_bit_exact(design.netlist, x)
+    assert_bit_exact(design.netlist, np.concatenate([x, x[::-1]]), length=45)
 
 
 @pytest.mark.parametrize("seed", [1, 3, 6, 13])

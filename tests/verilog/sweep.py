@@ -11,7 +11,7 @@ handful of seeds covers every datapath, and the sizes are random within a simula
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from compiler.models import FAST, binary, ternary  # tests/compiler (tests/ is on sys.path)
@@ -73,6 +73,7 @@ class SweepSpec:
     per_gate: bool = False  # one x/h SNG bank per gate (LSTM, integral gates)
     length2: int = 0      # L of the later timed layers (second layer, streamed head); 0: length
     sources: str = "private"  # source registers: one per comparator, or shared (conflict-graph colouring)
+    source: str = "lfsr"      # source kind: lfsr, sobol or auto (draw_sobol)
 
     @property
     def name(self) -> str:
@@ -80,7 +81,8 @@ class SweepSpec:
         return (f"s{self.seed}_{self.cell}{lbr}_{self.gate_input.split('_')[0]}_{self.inputs}_{self.layers}x"
                 f"{self.hidden}_I{self.input_size}_T{self.steps}_L{self.length}_{'ter' if self.ternary else 'bin'}"
                 f"{f'_head{self.head}' if self.head else ''}{'_bn' if self.bn else ''}{'_pg' if self.per_gate else ''}"
-                f"{f'_L2_{self.length2}' if self.length2 else ''}{'_sh' if self.sources == 'shared' else ''}")
+                f"{f'_L2_{self.length2}' if self.length2 else ''}{'_sh' if self.sources == 'shared' else ''}"
+                f"{'' if self.source == 'lfsr' else '_' + self.source}")
 
 
 def draw(seed: int) -> SweepSpec:
@@ -131,6 +133,12 @@ def draw(seed: int) -> SweepSpec:
     sources = ("private", "shared")[int(rng.integers(0, 2))]
     return SweepSpec(seed, cell, gate_input, inputs, lbr, layers, input_size, hidden, steps, length,
                      ternary, head, fsm_state, bn, per_gate, length2, sources)
+
+
+def draw_sobol(seed: int) -> SweepSpec:
+    """The design of ``seed`` with Sobol sources: even seeds ``source: sobol`` (every comparator),
+    odd seeds ``source: auto`` (Sobol where a stream feeds no FSM)."""
+    return replace(draw(seed), source=("sobol", "auto")[seed % 2])
 
 
 def model_of(spec: SweepSpec) -> Model:
@@ -190,7 +198,7 @@ def compile_spec(spec: SweepSpec):
     defaults = {"fsm_state": spec.fsm_state, "gate_input": spec.gate_input,
                 "hidden": "sign" if spec.gate_input == "table" else "stream",
                 **({"gate_sngs": "per_gate"} if spec.per_gate else {})}
-    cfg = {"length": spec.length, "sources": spec.sources, "defaults": defaults, **FAST}
+    cfg = {"length": spec.length, "sources": spec.sources, "source": spec.source, "defaults": defaults, **FAST}
     if spec.length2:
         later = [f"{spec.cell}{k}" for k in range(1, spec.layers)] + (["head"] if spec.head else [])
         cfg["layers"] = {name: {"length": spec.length2} for name in later}

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.hw
 PARAM_SETS = {
     "sc_vdc": [{"N": 1}, {"N": 8}, {"N": 32}],
     "sc_sng": [{"N": 1}, {"N": 16}, {"N": 32}],
+    "sc_sobol_sel": [{"M": 1}, {"M": 8}, {"M": 10}],
+    "sc_sobol": [{"N": 1, "M": 1}, {"N": 8, "M": 4, "V": 0x80C0A0F0}, {"N": 16, "M": 10}],
     "sc_apc": [{"M": 1}, {"M": 2}, {"M": 7}, {"M": 64}],
     "sc_apc_bipolar": [{"M": 1}, {"M": 8}, {"M": 100}],
     "sc_counter_up": [{"LENGTH": 1}, {"LENGTH": 255}, {"LENGTH": 256}, {"LENGTH": 2**31 - 1}],

@@ -21,7 +21,7 @@ from sccompiler.cli import cli
 from sccompiler.cost.netlist_cost import cost_report
 from sccompiler.testing import require_tool
 
-from .sweep import FLAVORS, compile_spec, draw
+from .sweep import FLAVORS, compile_spec, draw, draw_sobol
 
 #: the sweep's seeds: seed k draws flavour k mod 8 (every gate datapath), seeds 0 / 5 / 10 the
 #: hidden = 16 extreme (table GRUs excepted), 1 / 6 / 11 the L = 256 one
@@ -39,6 +39,45 @@ def sweep(tmp_path_factory):
         emit_design(design, d, inputs=x, top=f"sc_sweep{seed}")
         out[seed] = (spec, d, design)
     return out
+
+
+#: the Sobol sweep: the first eight designs (every flavour) with source: sobol (even) / auto (odd)
+SOBOL_SEEDS = tuple(range(8))
+
+
+@pytest.fixture(scope="module")
+def sobol_sweep(tmp_path_factory):
+    """seed -> (spec, outdir, design) of the Sobol sweep (tops sc_sobol<seed>)."""
+    out = {}
+    for seed in SOBOL_SEEDS:
+        spec = draw_sobol(seed)
+        design, x = compile_spec(spec)
+        d = tmp_path_factory.mktemp(f"sobol{seed}")
+        emit_design(design, d, inputs=x, top=f"sc_sobol{seed}")
+        out[seed] = (spec, d, design)
+    return out
+
+
+@pytest.mark.hw
+@pytest.mark.parametrize("seed", SOBOL_SEEDS)
+def test_sobol_sweep_design_bit_exact_icarus(sobol_sweep, seed):
+    """Sobol source registers (sc_sobol + the layer's sc_sobol_sel) co-simulate bit-exactly,
+    also in layers with idle cycles (a shorter L than the step period)."""
+    require_tool("iverilog")
+    require_tool("vvp")
+    spec, d, design = sobol_sweep[seed]
+    assert any(r.get("kind") == "sobol" for r in design.netlist.sources["registers"])
+    assert "sc_sobol " in (d / "rtl" / f"sc_sobol{seed}.v").read_text()
+    passed, res = verify_design(d, "icarus")
+    assert passed, f"{spec.name}:\n{res.stdout[-2000:]}"
+
+
+@pytest.mark.hw
+def test_sobol_sweep_bit_exact_verilator_one_build(sobol_sweep):
+    require_tool("verilator")
+    passed, res = verify_designs([sobol_sweep[s][1] for s in SOBOL_SEEDS], "verilator")
+    failed = [sobol_sweep[s][0].name for s in SOBOL_SEEDS if not passed[f"sc_sobol{s}"]]
+    assert not failed, f"{failed}:\n{res.stdout[-3000:]}"
 
 
 def test_sweep_covers_the_ranges():
@@ -204,3 +243,32 @@ def test_gru_and_gated_designs_lint_clean(sweep):
         man = json.loads((d / "tb" / "manifest.json").read_text())
         assert verilator_lint([d / "rtl" / f for f in man["rtl"]], man["top"]) == [], spec.name
     assert "_u_gate" in (sweep[5][1] / "rtl" / "sc_sweep5.v").read_text()     # s5: exact inputs, gated bank
+
+
+def test_sobol_sweep_pruning_and_private_registers(sobol_sweep):
+    """Sobol and auto designs prune the same comparators as the independent count, and a private
+    one has one register (LFSR or Sobol) per live comparator."""
+    import numpy as np  # noqa: PLC0415
+
+    for seed in SOBOL_SEEDS:
+        spec, _, design = sobol_sweep[seed]
+        src = np.concatenate([np.asarray(n.arrays["src"]).ravel() for n in design.netlist if n.op in ("sng", "wfsm")])
+        assert int(np.count_nonzero(src >= 0)) == _live_comparators(design), spec.name
+        if spec.sources == "private":
+            assert len(design.netlist.sources["registers"]) == _live_comparators(design), spec.name
+
+
+#: small Sobol designs Yosys synthesizes quickly (shared sobol GRU, shared auto GRU, shared sobol LSTM)
+SOBOL_SYNTH_SEEDS = (2, 5, 6)
+
+
+@pytest.mark.hw
+def test_sobol_sweep_designs_synthesize(sobol_sweep):
+    """Every Sobol register survives Yosys, and the cost model's flip-flops stay within the margin."""
+    require_tool("yosys")
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        stats = dict(zip(SOBOL_SYNTH_SEEDS, pool.map(lambda s: synthesize_design(sobol_sweep[s][1]),
+                                                     SOBOL_SYNTH_SEEDS)))
+    for seed in SOBOL_SYNTH_SEEDS:
+        spec, d, design = sobol_sweep[seed]
+        _check_stats(stats[seed], design, json.loads((d / "synth.json").read_text()))

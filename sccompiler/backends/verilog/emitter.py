@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import UnsupportedOpError
+from ...sim.primitives import counter_width
 from ...sim.rules import unsigned_width
-from ...sim.sources import check_seed
+from ...sim.sources import check_seed, sobol_direction_count, sobol_directions
 from .library import lfsr_module_name
 from .names import NameTable, comment_text
 from .verilog_text import Decl, VerilogModule
@@ -61,8 +62,9 @@ class DesignEmitter:
         self.top = top
         self.rt = Runtime(self.netlist)
         src = self.netlist.sources
-        if src.get("kind", "lfsr") != "lfsr":
-            raise UnsupportedOpError("sources", None, f"Verilog emission needs LFSR sources, got {src.get('kind')!r}")
+        if src.get("kind", "lfsr") not in ("lfsr", "sobol", "auto"):
+            raise UnsupportedOpError("sources", None, f"Verilog emission needs LFSR or Sobol sources, "
+                                     f"got {src.get('kind')!r}")
         if not src.get("registers") and any(n.op in ("sng", "wfsm") for n in self.netlist):
             raise UnsupportedOpError("sources", None, "the design has no allocated source registers")
         self.module = VerilogModule(top)
@@ -79,6 +81,7 @@ class DesignEmitter:
         self.deferred: list = []          # blocks that need a later node's widths (state ROMs)
         self.tsels: set[str] = set()      # per-step table index signals emitted so far
         self.source_wires: set[int] = set()   # source registers instantiated so far
+        self.sobol_sels: set[str] = set()     # layers whose Sobol direction select exists
         self.unread: list[tuple[str, str]] = []   # (expression, why) no comparator reads
         self.register_bits_used = used_register_bits(self.netlist)
         #: every layer / node name reaching the RTL goes through this table (names.py)
@@ -177,10 +180,12 @@ class DesignEmitter:
             return wire
         reg = self.netlist.sources["registers"][k]
         width, seed = int(reg["width"]), int(reg["seed"])
-        check_seed(seed, width)
         if reg["layer"] != self.ctl:
             raise UnsupportedOpError("sources", None,
                                      f"source register {k} of layer {reg['layer']!r} read by {self.ctl!r}")
+        if reg.get("kind", "lfsr") == "sobol":
+            return self.sobol_register(k, reg)
+        check_seed(seed, width)
         mod = lfsr_module_name(width, width, enable=self.idles)
         self.modules.add(mod)
         used = self.register_bits_used.get(k, set())
@@ -189,6 +194,38 @@ class DesignEmitter:
         ports = [("clk", "clk"), ("rst", f"{self.c}_srst")] + ([("en", f"{self.c}_en")] if self.idles else [])
         self.body.instance(mod, f"src{k}_u_lfsr", [("SEED", f"{width}'h{seed:x}"), ("N", width)],
                            ports + [("r", wire)])
+        self.source_wires.add(k)
+        return wire
+
+    def sobol_register(self, k: int, reg: dict) -> str:
+        """The state wire of Sobol register ``k`` (docs/semantics.md §2.5): an ``sc_sobol`` of its
+        width with its dimension's direction numbers, fed by the layer's one ``sc_sobol_sel``
+        (trailing ones of the layer's cycle counter), restarted by ``<layer>_step_rst``."""
+        wire = f"src{k}_s"
+        width, dim, shift = int(reg["width"]), int(reg["dim"]), int(reg["seed"])
+        m = sobol_direction_count(self.Lc)
+        sel = f"{self.c}_sobol_sel"
+        if self.ctl not in self.sobol_sels:
+            self.modules.add("sc_sobol_sel")
+            self.decls.wire(sel, m)
+            if m > counter_width(self.P):
+                raise UnsupportedOpError("sources", None, f"{m} Sobol directions exceed the cycle counter")
+            self.body.instance("sc_sobol_sel", f"{self.c}_u_sobol_sel", [("M", m)],
+                               [("cyc", f"{self.c}_cyc[{m - 1}:0]"), ("sel", sel)])
+            self.sobol_sels.add(self.ctl)
+        self.modules.add("sc_sobol")
+        self.step_rst_used.add(self.ctl)
+        dirs = sobol_directions(dim, width, m)
+        packed = sum(v << (i * width) for i, v in enumerate(dirs))
+        used = self.register_bits_used.get(k, set())
+        self.decls.wire(wire, width, unused=None if len(used) == width else
+                        f"bits {width - len(used)} of {width} of this register feed no comparator")
+        self.body.comment(f"source register {k}: Sobol dimension {dim}, {width} bits, digital shift {shift}")
+        self.body.instance("sc_sobol", f"src{k}_u_sobol",
+                           [("N", width), ("M", m), ("SHIFT", f"{width}'h{shift:x}"),
+                            ("V", f"{width * m}'h{packed:x}")],
+                           [("clk", "clk"), ("restart", f"{self.c}_step_rst"),
+                            ("en", f"{self.c}_en" if self.idles else "1'b1"), ("sel", sel), ("r", wire)])
         self.source_wires.add(k)
         return wire
 

@@ -31,6 +31,7 @@ from ...sim.sources import TAPS, check_width, leap_matrix
 SEMANTICS_SECTIONS: dict[str, str] = {
     "lfsr": "§2.1 LFSR (Galois, leap-forward)",
     "vdc": "§2.2 Low-discrepancy (van der Corput)",
+    "sobol": "§2.5 Sobol source registers (compiled designs)",
     "sng": "§3 Encodings and SNG",
     "gates": "§4 Combinational primitives",
     "apc": "§4 Combinational primitives (APC)",
@@ -125,6 +126,57 @@ module sc_vdc #(
     always @(posedge clk) begin
         if (rst) count <= OFFSET;
         else     count <= count + 1'b1;
+    end
+endmodule
+"""
+
+_SOBOL_SEL = header("sc_sobol_sel", "Sobol direction select: one-hot c(t) = trailing ones of the cycle count.",
+                    "sobol") + """\
+// sel[k] = 1 iff the low k bits of cyc are ones and bit k is zero (k < M): the direction number
+// v_k the Sobol registers XOR in this cycle; no bit is set when the low M bits are all ones.  One
+// instance per layer, shared by all its Sobol registers (cyc = the low M bits of the layer's
+// cycle counter).
+module sc_sobol_sel #(
+    parameter integer M = 4
+) (
+    input  wire [M-1:0] cyc,
+    output wire [M-1:0] sel
+);
+    // the lowest zero bit of cyc, one-hot: cyc + 1 carries through the trailing ones into it
+    wire [M-1:0] inc = cyc + 1'b1;
+    assign sel = ~cyc & inc;
+endmodule
+"""
+
+_SOBOL = header("sc_sobol", "Sobol source register, x <= x ^ V[c(t)], restarting at SHIFT.", "sobol") + """\
+// One dimension of N bits: V holds its M direction numbers (v_k at V[k*N +: N]); sel is the
+// one-hot direction select of sc_sobol_sel.  restart (every step's last cycle, and the layer's
+// stream reset) loads the digital shift SHIFT = x_0; otherwise, in cycles with en high, the
+// register XORs in the selected direction number.  r = the state at the start of the cycle.
+module sc_sobol #(
+    parameter integer N = 8,
+    parameter integer M = 4,
+    parameter [N-1:0] SHIFT = 0,
+    parameter [N*M-1:0] V = 0
+) (
+    input  wire         clk,
+    input  wire         restart,
+    input  wire         en,
+    input  wire [M-1:0] sel,
+    output wire [N-1:0] r
+);
+    reg [N-1:0] x;
+    reg [N-1:0] mask;                   // the selected direction number (sel is one-hot or 0)
+    integer k;
+    always @(*) begin
+        mask = {N{1'b0}};
+        for (k = 0; k < M; k = k + 1)
+            if (sel[k]) mask = mask | V[k*N +: N];
+    end
+    assign r = x;
+    always @(posedge clk) begin
+        if (restart)  x <= SHIFT;
+        else if (en)  x <= x ^ mask;
     end
 endmodule
 """
@@ -434,6 +486,8 @@ endmodule
 #: fixed modules: name -> Verilog text
 FIXED_MODULES: dict[str, str] = {
     "sc_vdc": _VDC,
+    "sc_sobol_sel": _SOBOL_SEL,
+    "sc_sobol": _SOBOL,
     "sc_sng": _SNG,
     "sc_apc": _APC,
     "sc_apc_bipolar": _APC_BIPOLAR,
