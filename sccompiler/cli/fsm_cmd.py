@@ -103,8 +103,9 @@ def fsm_cmd(expression: str, states: int | None, max_error: float | None, input_
         skipped = "--length 0"
     rep = design_report(design, sim, skipped)
     if plot:
-        plot_design(design, plot, sim, force=force)
+        drawn = plot_design(design, plot, sim, force=force)
         rep["plot"] = str(plot)
+        rep["plot_baseline"] = drawn["baseline"]
     # --- Verilog backend ---
     if verilog:
         rep["verilog"] = write_fsm_verilog(design, verilog, testbench=testbench, source=source, length=length,
@@ -115,6 +116,8 @@ def fsm_cmd(expression: str, states: int | None, max_error: float | None, input_
     else:
         click.echo(format_report(rep))
         if plot:
-            click.echo(f"plot      {plot}")
+            note = ("" if rep["plot_baseline"]
+                    else f" ({rep['baseline']['name']} not drawn: it does not approximate the target)")
+            click.echo(f"plot      {plot} (curves and an error panel){note}")
         if verilog:  # --- Verilog backend ---
             click.echo(format_entry(rep["verilog"]))

@@ -90,9 +90,24 @@ def format_report(rep: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: the baseline is drawn only when its analytic RMSE is below this share of the target's range:
+#: a Stanh next to, e.g., x^2 is another function, not an approximation worth comparing
+BASELINE_RELEVANT_SHARE = 0.2
+
+
+def baseline_applies(design: FSMDesign) -> bool:
+    """Whether the baseline (Brown-Card Stanh) approximates this target at all."""
+    lo, hi = design.domain
+    t = np.asarray(design.target_value(np.linspace(lo, hi, 201)), dtype=np.float64)
+    span = float(np.ptp(t)) if t.size else 0.0
+    return span > 0 and design.baseline.analytic_rmse <= BASELINE_RELEVANT_SHARE * span
+
+
 def plot_design(design: FSMDesign, path: str | os.PathLike, sim: SimulatedError | None = None,
-                force: bool = False) -> None:
-    """PNG: target, analytic curve (quantized weights), baseline, simulated points (if given)."""
+                force: bool = False) -> dict[str, bool]:
+    """PNG: target, analytic curve (quantized weights), baseline where it approximates the target
+    (:func:`baseline_applies`), simulated points (if given), and a panel below with the errors
+    (target - analytic, target - simulated mean).  Returns what was drawn."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg", force=True)
@@ -100,7 +115,8 @@ def plot_design(design: FSMDesign, path: str | os.PathLike, sim: SimulatedError 
 
     from ..io import atomic_file  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    show_base = baseline_applies(design)
+    fig, (ax, ex) = plt.subplots(2, 1, figsize=(7, 6), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     try:
         if isinstance(design.input, GRID_MODELS):
             x = np.linspace(design.domain[0], design.domain[1], 801)
@@ -112,24 +128,39 @@ def plot_design(design: FSMDesign, path: str | os.PathLike, sim: SimulatedError 
             phi = steady_state(design.input.increments(None), design.states)[order]
         to_value = (lambda p: 2 * p - 1) if design.output == "bipolar" else (lambda p: p)
         style = "-" if isinstance(design.input, GRID_MODELS) else "."
-        ax.plot(x, design.target_value(x), style, color="black", lw=2.2, label="target")
-        ax.plot(x, to_value(phi @ design.realized_weights), style, color="tab:blue", lw=1.2,
+        target = design.target_value(x)
+        analytic = to_value(phi @ design.realized_weights)
+        ax.plot(x, target, style, color="black", lw=2.2, label="target")
+        ax.plot(x, analytic, style, color="tab:blue", lw=1.2,
                 label=f"WFSM analytic (N={design.states}, {design.weight_bits}-bit)")
-        ax.plot(x, to_value(phi @ np.asarray(design.baseline.weights)), "--" if style == "-" else "x",
-                color="tab:gray", lw=1, label=f"{design.baseline.name} analytic")
+        ex.plot(x, target - analytic, style, color="tab:blue", lw=1.2, label="target - WFSM analytic")
+        if show_base:
+            base = to_value(phi @ np.asarray(design.baseline.weights))
+            ax.plot(x, base, "--" if style == "-" else "x", color="tab:gray", lw=1,
+                    label=f"{design.baseline.name} analytic")
+            ex.plot(x, target - base, "--" if style == "-" else "x", color="tab:gray", lw=1,
+                    label=f"target - {design.baseline.name}")
         if sim is not None:
             ax.plot(sim.x, sim.mean_output, "o", color="tab:red", ms=4,
                     label=f"WFSM simulated (L={sim.length}, {sim.source}, mean of {sim.repeats})")
-            ax.plot(sim.x, sim.baseline_mean_output, "s", color="tab:orange", ms=3, mfc="none",
-                    label=f"{design.baseline.name} simulated")
-        ax.set_xlabel(f"x (input {design.input.name})")
+            ex.plot(sim.x, design.target_value(sim.x) - sim.mean_output, "o", color="tab:red", ms=3,
+                    label="target - WFSM simulated mean")
+            if show_base:
+                ax.plot(sim.x, sim.baseline_mean_output, "s", color="tab:orange", ms=3, mfc="none",
+                        label=f"{design.baseline.name} simulated")
+        ex.axhline(0.0, color="black", lw=0.6)
+        ex.set_xlabel(f"x (input {design.input.name})")
+        ex.set_ylabel("error")
         ax.set_ylabel(f"y ({design.output})")
-        ax.set_title(f"{design.expression}: analytic rmse {design.analytic_rmse:.2g}, "
-                     f"{design.baseline.name} {design.baseline.analytic_rmse:.2g}")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        base_txt = (f", {design.baseline.name} {design.baseline.analytic_rmse:.2g}" if show_base
+                    else f" ({design.baseline.name} does not approximate this target: not drawn)")
+        ax.set_title(f"{design.expression}: analytic rmse {design.analytic_rmse:.2g}{base_txt}", fontsize=9)
+        for a in (ax, ex):
+            a.grid(alpha=0.3)
+            a.legend(fontsize=7, loc="best")
         fig.tight_layout()
         with atomic_file(path, force=force, mode="wb") as fh:
             fig.savefig(fh, format="png")
     finally:
         plt.close(fig)
+    return {"baseline": show_base, "error_panel": True}

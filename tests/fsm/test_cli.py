@@ -46,6 +46,26 @@ def test_plot_written_atomically_and_not_overwritten(tmp_path):
     assert _run([*args, "--force"]).exit_code == 0
 
 
+@pytest.mark.parametrize("expr, drawn", [("tanh(2*x)", True), ("x**2", False)])
+def test_plot_has_an_error_panel_and_the_baseline_only_where_it_applies(tmp_path, expr, drawn):
+    """Stanh approximates tanh(2x) (drawn) but not x^2 (its RMSE is near the target's whole range:
+    left out, and the text says so); the PNG carries two panels either way."""
+    import matplotlib.image as mpimg
+
+    out = tmp_path / "p.png"
+    res = _run([expr, "--states", "8", "--length", "256", "--points", "9", "--repeats", "2", "--plot", str(out),
+                "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["plot_baseline"] is drawn
+    if not drawn:
+        assert rep["baseline"]["analytic_rmse"] > 0.2      # the reason, in the target's units (range 1)
+    img = mpimg.imread(out)
+    assert img.shape[0] > img.shape[1] * 0.8                # the taller two-panel figure (7 x 6 in)
+    text = _run([expr, "--states", "8", "--length", "0", "--plot", str(tmp_path / "q.png")]).output
+    assert ("not drawn" in text) is (not drawn) and "error panel" in text
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["__import__('os').system('echo hacked')"], "whitelisted"),
     (["tanh(z)"], "undefined name 'z'"),
