@@ -103,3 +103,12 @@ def test_cli_journey_train_export_quantize_compile_simulate_cost_verify(tmp_path
     assert k["steps"] == STEPS and k["designs"][k["sc"]]["cost"]["energy_per_inference_j"] > 0
     v = _scc("verify", tmp_path / "d", "--simulator", simulator, "--json")
     assert v["passed"] is True
+    # the user's own vectors: re-emitted into a temporary directory, all of them checked
+    np.save(tmp_path / "mine.npy", xv[:3, :7])
+    before = sorted(p.name for p in (tmp_path / "d" / "tb").iterdir())
+    v = _scc("verify", tmp_path / "d", "--inputs", tmp_path / "mine.npy", "--simulator", simulator, "--json")
+    assert v["passed"] is True and (v["sequences"], v["steps"]) == (3, 7)
+    assert sorted(p.name for p in (tmp_path / "d" / "tb").iterdir()) == before
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3, 5)))
+    res = CliRunner().invoke(cli, ["verify", str(tmp_path / "d"), "--inputs", str(tmp_path / "bad.npy")])
+    assert res.exit_code != 0 and res.output.startswith("error:") and len(res.output.splitlines()) == 1, res.output

@@ -97,17 +97,26 @@ def synth_with_progress(outdir: str, show: bool):
 @click.option("--synth", is_flag=True,
               help="also synthesize OUTDIR/rtl with Yosys: cells, flip-flops, transistor estimate "
                    "(-> OUTDIR/synth.json)")
+@click.option("--inputs", "inputs", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="test vectors (.npy, (B, T, F) or token ids (B, T)) instead of the stored ones: the design is "
+                   "emitted again with them into a temporary directory (OUTDIR is not changed) and all of them "
+                   "are checked unless --sequences/--steps say less")
 @quiet_option
 @click.option("--json", "as_json", is_flag=True, help="machine-readable result")
 def verify_cmd(outdir: str, simulator: str, sequences: int | None, steps: int | None, timeout: float, synth: bool,
-               quiet: bool, as_json: bool) -> None:
+               inputs: str | None, quiet: bool, as_json: bool) -> None:
     """Run OUTDIR's RTL testbench; exit 0 only on a bit-exact match."""
     from ..backends.verilog.design import synth_summary  # noqa: PLC0415
     from ..errors import SimulationError  # noqa: PLC0415
 
     show = progress_enabled(quiet, as_json)
-    passed, res, sim = run_verify(outdir, simulator, sequences, steps, timeout, show)
+    if inputs is None:
+        passed, res, sim = run_verify(outdir, simulator, sequences, steps, timeout, show)
+    else:
+        passed, res, sim = _verify_with_inputs(outdir, inputs, simulator, sequences, steps, timeout, show)
     doc = verify_doc(passed, res, simulator)
+    if inputs is not None:
+        doc["inputs"] = str(inputs)
     stats = synth_with_progress(outdir, show) if synth and passed else None
     if as_json:
         if stats is not None:
@@ -123,6 +132,34 @@ def verify_cmd(outdir: str, simulator: str, sequences: int | None, steps: int | 
     if not passed:
         what = doc["summary"][-1] if doc["summary"] else "no PASS line from the testbench"
         raise SimulationError(f"verify {outdir} ({res.simulator}): RTL does not match the simulator: {what}")
+
+
+def _verify_with_inputs(outdir: str, inputs: str, simulator: str, sequences: int | None, steps: int | None,
+                       timeout: float, show: bool):
+    """The compiled design of OUTDIR emitted with the user's vectors into a temporary directory, verified there."""
+    import tempfile  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from ..backends.verilog.design import emit_design  # noqa: PLC0415
+    from ..design import load_design  # noqa: PLC0415
+    from ..errors import ConfigError, SCValueError  # noqa: PLC0415
+    from .compile_cmd import load_inputs  # noqa: PLC0415
+
+    if not (Path(outdir) / "design.json").is_file():
+        raise ConfigError(f"--inputs: {outdir} holds no compiled SC design (design.json); a fixed-point baseline "
+                          "is emitted with its vectors by `scc baseline --emit`")
+    from ..reference import check_input  # noqa: PLC0415
+
+    design = load_design(outdir)
+    x = load_inputs(inputs, "--inputs")
+    try:
+        check_input(design.model, x)          # the model's input kind and width, before any emission
+    except SCValueError as exc:
+        raise ConfigError(f"--inputs {inputs}: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="scc-verify-") as tmp:
+        emit_design(design, tmp, inputs=x, force=True)
+        B, T = int(x.shape[0]), int(x.shape[1])
+        return run_verify(tmp, simulator, sequences or B, steps or T, timeout, show)
 
 
 def echo_synth(stats, outdir: str, analytic: dict | None) -> None:
