@@ -158,3 +158,34 @@ def metric_rows(result: Mapping) -> list[tuple[str, dict | None]]:
     rows.append(("quantized", result["quantized"]))
     rows += [(f"SC L={r['length']}" if r["length"] is not None else "SC", r) for r in result["sc"]]
     return rows
+
+
+#: post-training scale factors tried by :func:`search_scale` (times the scheme's W0; log-spaced)
+SCALE_FACTORS = (0.25, 0.35, 0.5, 0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0)
+
+
+def search_scale(float_model: Model, scheme: str, x, *, targets=None, metric: str | None = None,
+                 factors: Sequence[float] = SCALE_FACTORS, **quantize_options) -> dict:
+    """Post-training scale search: quantize with ``W0 * f`` for every ``f`` in ``factors`` and
+    keep the best on the calibration inputs ``x`` -- the task metric with ``targets``, else the
+    mean |quantized - float| -- ties to the factor nearest 1 (the authors' rule).  Returns
+    {"criterion", "best", "rows": [{"factor", "error", "metric"}]}."""
+    from .quantize import quantize_model  # noqa: PLC0415
+
+    xc = check_input(float_model, x)
+    f = forward(float_model, xc)
+    name = None if targets is None else resolve_metric(metric, targets, f.shape, float_model.input.kind == "tokens")
+    rows = []
+    for factor in factors:
+        q = forward(quantize_model(float_model, scheme, scale_factor=float(factor), **quantize_options), xc)
+        row = {"factor": float(factor), "error": _error(q, f)["mean_abs"], "metric": None}
+        if name is not None:
+            row["metric"] = metrics.evaluate_metric(name, q, targets).value
+        rows.append(row)
+
+    def badness(r):
+        value = r["error"] if name is None else (-r["metric"] if name in HIGHER_IS_BETTER else r["metric"])
+        return (value, abs(np.log(r["factor"])))
+
+    best = min(rows, key=badness)
+    return {"criterion": name or "mean_abs_error", "best": best["factor"], "rows": rows}

@@ -116,3 +116,31 @@ def test_quantize_layers_then_the_float_rest(model_dir, tmp_path):
 def test_quantize_missing_model_one_line(tmp_path):
     res = _run("quantize", tmp_path / "nope.onnx", "--scheme", "binary", "-o", tmp_path / "q")
     assert res.exit_code != 0 and res.output.startswith("error:") and len(res.output.splitlines()) == 1
+
+
+def test_search_scale_picks_the_best_factor_and_records_it(model_dir, tmp_path):
+    """Post-training scale search: the chosen factor is the best of the grid on the calibration
+    inputs (recomputed here), its W0 is the tensor's scale, and misuse is one error line."""
+    from sccompiler.evaluation import SCALE_FACTORS, search_scale
+    from sccompiler.quantize import iclr_scale, quantize_model
+    from sccompiler.reference import forward
+
+    src = native.load_native(model_dir)
+    x = np.random.default_rng(3).integers(0, 5, (16, 6))
+    res = search_scale(src, "ternary", x)
+    f = forward(src, x)
+    errs = [float(np.abs(forward(quantize_model(src, "ternary", scale_factor=k), x) - f).mean()) for k in SCALE_FACTORS]
+    assert [r["error"] for r in res["rows"]] == pytest.approx(errs, abs=1e-12)
+    assert res["best"] == SCALE_FACTORS[int(np.argmin(errs))] and res["criterion"] == "mean_abs_error"
+    np.save(tmp_path / "x.npy", x)
+    out = _run("quantize", model_dir, "--scheme", "ternary", "--search-scale", "--calibration", tmp_path / "x.npy",
+               "-o", tmp_path / "q", "--json")
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)             # (a collapse warning goes to stderr)
+    assert doc["scale_search"]["best"] == res["best"] and doc["scale_factor"] == res["best"]
+    q = native.load_native(tmp_path / "q")
+    assert q.layer("lstm").w_ih.quant.scale == pytest.approx(res["best"] * iclr_scale(3, 8))
+    for args, match in ((["--scheme", "ternary", "--search-scale"], "needs --calibration"),
+                        (["--scheme", "int:8", "--search-scale", "--calibration", tmp_path / "x.npy"], "no fan-based")):
+        bad = _run("quantize", model_dir, *args, "-o", tmp_path / "bad")
+        assert bad.exit_code != 0 and match in bad.output and len(bad.output.splitlines()) == 1, bad.output

@@ -34,6 +34,9 @@ def _format_levels(row: dict) -> str:
 @click.option("--include-embeddings", is_flag=True, help="also quantize embedding tables")
 @click.option("--requantize", is_flag=True,
               help="quantize tensors that are already quantized again (default: they are kept, only float ones change)")
+@click.option("--search-scale", "search", is_flag=True,
+              help="post-training scale search (binary/ternary/ott-ternary, needs --calibration): try W0 x "
+                   "0.25..8 and keep the best task metric (--targets) or the smallest output error")
 @click.option("--layers", "layers", default=None, metavar="NAME[,NAME...]",
               help="quantize only these layers (default: all; see `scc inspect MODEL` for the names)")
 @click.option("-o", "--output", "output", required=True, type=click.Path(),
@@ -44,7 +47,8 @@ def _format_levels(row: dict) -> str:
 @metric_options(".npy targets of --calibration (labels or values): report the task metric before and after")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
-                 include_embeddings: bool, requantize: bool, layers: str | None, output: str, force: bool,
+                 include_embeddings: bool, requantize: bool, search: bool, layers: str | None, output: str,
+                 force: bool,
                  calibration: str | None, targets: str | None, metric: str | None, as_json: bool) -> None:
     """Quantize MODEL's weight matrices and write the result to OUTPUT.
 
@@ -68,8 +72,19 @@ def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
     which = ("weights", "embeddings") if include_embeddings else ("weights",)
     source = load_model(model)
     chosen = None if layers is None else [n.strip() for n in layers.split(",") if n.strip()]
-    quantized = quantize_model(source, scheme, stochastic=stochastic, seed=seed,
-                               which=which, requantize=requantize, layers=chosen)
+    options = dict(stochastic=stochastic, seed=seed, which=which, requantize=requantize, layers=chosen)
+    search_result = None
+    if search:
+        from ..evaluation import search_scale  # noqa: PLC0415
+
+        if x is None:
+            raise ConfigError("--search-scale needs --calibration (the inputs the scale is chosen on)")
+        if not parse_scheme(scheme)[0].uses_fan:
+            raise ConfigError(f"--search-scale: scheme {scheme!r} has no fan-based scale W0 to search "
+                              "(binary, ternary and ott-ternary have)")
+        search_result = search_scale(source, scheme, x, targets=y, metric=metric, **options)
+    quantized = quantize_model(source, scheme, scale_factor=search_result["best"] if search_result else 1.0,
+                               **options)
     effect = None
     if x is not None:
         from ..evaluation import quantization_effect  # noqa: PLC0415
@@ -80,13 +95,20 @@ def quantize_cmd(model: str, scheme: str, stochastic: bool, seed: int | None,
     record = quantized.metadata["quantization"]
     if as_json:
         echo_json({"model": str(model), "output": str(output), **record, "tensors": rows,
-                   **({"effect": effect} if effect is not None else {})})
+                   **({"effect": effect} if effect is not None else {}),
+                   **({"scale_search": search_result} if search_result is not None else {})})
         if effect is not None and effect["collapsed"]:
             click.echo(f"warning: {collapse_message(scheme, effect)}", err=True)
         return
     how = "stochastic" if stochastic else "deterministic"
     seed_txt = f", seed {record['seed']}" if stochastic else ""
     click.echo(f"quantized {model} with {scheme} ({how}{seed_txt}) -> {output}")
+    if search_result is not None:
+        crit = search_result["criterion"]
+        cells = ", ".join(f"{r['factor']:g}: {r['metric'] if r['metric'] is not None else r['error']:.4g}"
+                          for r in search_result["rows"])
+        click.echo(f"scale search ({crit} on the calibration set, W0 x factor): {cells}; "
+                   f"chosen W0 x {search_result['best']:g}")
     if record["kept"]:
         click.echo(f"kept as quantized before (pass --requantize to change them): {', '.join(record['kept'])}")
     names = [f"{row['layer']}.{row['tensor']}" for row in rows]

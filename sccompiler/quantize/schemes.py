@@ -330,16 +330,20 @@ class Scheme:
     apply: Callable[..., QuantResult]
 
 
-def _apply_binary(w, fan_in, fan_out, stochastic, seed, param):
-    return binary(w, fan_in, fan_out, stochastic=stochastic, seed=seed)
+def _apply_binary(w, fan_in, fan_out, stochastic, seed, param, w0=None):
+    return binary(w, fan_in, fan_out, stochastic=stochastic, seed=seed, w0=w0)
 
 
-def _apply_ternary(w, fan_in, fan_out, stochastic, seed, param):
-    return ternary(w, fan_in, fan_out, stochastic=stochastic, seed=seed)
+def _apply_ternary(w, fan_in, fan_out, stochastic, seed, param, w0=None):
+    return ternary(w, fan_in, fan_out, stochastic=stochastic, seed=seed, w0=w0)
 
 
-def _apply_ott_ternary(w, fan_in, fan_out, stochastic, seed, param):
-    return ott_ternary(w, fan_in, fan_out, stochastic=stochastic, seed=seed)
+def _apply_ott_ternary(w, fan_in, fan_out, stochastic, seed, param, w0=None):
+    return ott_ternary(w, fan_in, fan_out, stochastic=stochastic, seed=seed, w0=w0)
+
+
+#: the fan-based scale of each fan-scaled scheme (what ``scale_factor`` multiplies)
+FAN_SCALE = {"binary": iclr_scale, "ternary": iclr_scale, "ott-ternary": ott_scale}
 
 
 def _apply_pow2(w, fan_in, fan_out, stochastic, seed, param):
@@ -415,7 +419,7 @@ def _tensor_plan(layer, scheme: str = "binary") -> list[tuple[str, str, int | No
 
 def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed: int | None = None,
                    which: Iterable[str] = ("weights",), requantize: bool = False,
-                   layers: Iterable[str] | None = None) -> Model:
+                   layers: Iterable[str] | None = None, scale_factor: float = 1.0) -> Model:
     """Quantize a model's tensors; return a new :class:`Model` (the input is not modified).
 
     ``scheme``: one of :data:`SCHEMES` (``int:K`` for K-bit).  ``which``: tensor categories among
@@ -431,6 +435,8 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
     again changes its values, which must not happen silently); when nothing selected is still
     float, :class:`ConfigError`.  ``layers``: the names of the layers to quantize (default: all).
     The kept and the quantized tensors are listed in ``metadata["quantization"]``.
+    ``scale_factor``: a fan-scaled scheme's ``W0`` times this (a post-training scale, e.g. from
+    :func:`sccompiler.evaluation.search_scale`; 1 = the authors' rule), recorded in the metadata.
     """
     spec_scheme, param = parse_scheme(scheme)
     which = tuple(which)
@@ -445,6 +451,12 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
     if seed is not None and (not is_int(seed)
                              or seed < 0):
         raise SCValueError("seed", f"must be a non-negative int, got {seed!r}")
+    if isinstance(scale_factor, bool) or not isinstance(scale_factor, (int, float)) \
+            or not math.isfinite(scale_factor) or scale_factor <= 0:
+        raise SCValueError("scale_factor", f"must be a positive finite number, got {scale_factor!r}")
+    if scale_factor != 1.0 and not spec_scheme.uses_fan:
+        raise ConfigError(f"scheme {scheme!r} has no fan-based scale to multiply (scale_factor applies to "
+                          f"{', '.join(FAN_SCALE)})")
     model.validate()
     names = [layer.name for layer in model.layers]
     chosen = set(names) if layers is None else set(layers)
@@ -475,14 +487,19 @@ def quantize_model(model: Model, scheme: str, *, stochastic: bool = False, seed:
             if stochastic:
                 j = layer.tensor_fields.index(fname)
                 rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(k, j)))
-            q, qspec = spec_scheme.apply(tensor.data, fan_in, fan_out, stochastic, rng, param)
+            if scale_factor != 1.0 and fan_in is not None:
+                w0 = scale_factor * FAN_SCALE[spec_scheme.name](fan_in, fan_out)
+                q, qspec = spec_scheme.apply(tensor.data, fan_in, fan_out, stochastic, rng, param, w0=w0)
+            else:
+                q, qspec = spec_scheme.apply(tensor.data, fan_in, fan_out, stochastic, rng, param)
             if stochastic:
                 qspec = dataclasses.replace(qspec, seed=int(seed))
             changes[fname] = Tensor(q, qspec)
         layers.append(layer.replace(**changes) if changes else layer)
     record = {"scheme": scheme.strip(), "stochastic": bool(stochastic),
               "seed": int(seed) if stochastic else None, "which": list(which),
-              "layers": sorted(chosen) if layers is not None else None, "kept": kept}
+              "layers": sorted(chosen) if layers is not None else None, "kept": kept,
+              "scale_factor": float(scale_factor)}
     return dataclasses.replace(model, layers=tuple(layers),
                                metadata={**model.metadata, "quantization": record})
 
