@@ -299,6 +299,8 @@ def test_cli_train_hardware_aware(tr, designs, tmp_path):
     assert out["hardware_aware"]["design"] == str(tmp_path / "design") and len(out["hardware_aware"]["losses"]) == 2
     rec = load_model(tmp_path / "model").metadata["training"]["layers"][0]["activations"]
     assert rec["cell_tanh"]["source"] == "wfsm"
-    # a GRU cannot take an LSTM design's curves: one line, non-zero exit
+    # a GRU cannot take an LSTM design's curves: a clear error, non-zero exit
     bad = CliRunner().invoke(cli, [*args[:-3], "--cell", "gru", "-o", str(tmp_path / "gru"), "--json"])
-    assert bad.exit_code != 0 and "error:" in bad.output and "Traceback" not in bad.output
+    # under --json the error is a JSON object (one per failure), never a traceback
+    assert bad.exit_code != 0 and "Traceback" not in bad.output
+    assert "the model does not have" in json.loads(bad.output)["error"]["message"]
