@@ -48,10 +48,10 @@ import numpy as np
 
 from ..errors import SCValueError, SimulationError
 from ..ir.sc import SIGMOID_UNIPOLAR, TANH, SCNetlist, SCNode
-from ..runtime.engine import VALUE_OPS, align_banks, eval_value_op, sng_values
+from ..runtime.engine import VALUE_OPS, align_banks, eval_value_op, sng_values, wfsm_group_bits
 from ..runtime.randoms import COMPARATOR_OPS, LayerRandoms, comparator_nodes, comparator_wiring
 from ..sim.encoding import threshold
-from ..sim.kernels import fsm_streams_out, lfsr_fill, updown_streams
+from ..sim.kernels import lfsr_fill, updown_streams
 from ..sim.primitives import mux, sng, up_counter, xnor_
 from ..sim.rules import comparator_bits, fsm_reset_state, stats_row
 from ..sim.sources import byte_tables, leap_matrix
@@ -492,17 +492,7 @@ class MixedRuntime:
             fsm_state[n.name][:] = fsm_reset_state(N)
         state = fsm_state[n.name].reshape(B, rows)
         y = np.empty((B, rows, L), dtype=np.bool_)
-        for g in range(wq_all.shape[0]):
-            sel = np.flatnonzero(group == g)
-            if sel.size == 0:
-                continue
-            st = np.ascontiguousarray(state[:, sel].reshape(-1))
-            lane_steps = np.ascontiguousarray(steps[:, sel, :].reshape(-1, L).T.astype(np.int32))
-            lane_r = np.ascontiguousarray(np.broadcast_to(rw[:, sel][:, None, :], (L, B, sel.size)).reshape(L, -1))
-            out = np.empty((L, B * sel.size), dtype=np.bool_)
-            fsm_streams_out(lane_steps, lane_r, np.ascontiguousarray(wq_all[g]), 0, N, st, out)
-            state[:, sel] = st.reshape(B, sel.size)
-            y[:, sel, :] = out.T.reshape(B, sel.size, L)
+        wfsm_group_bits(steps.astype(np.int32), rw, wq_all, group, N, state, y)
         fsm_state[n.name] = state.reshape(-1)
         return y.reshape((B,) + n.shape + (L,))
 

@@ -228,18 +228,7 @@ class Runtime:
         wq_all = n.arrays["wq"].astype(np.uint64)
         if wq_all.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
             wq_all = wq_all[stats_row(t, wq_all.shape[0])]
-        for g in range(wq_all.shape[0]):
-            sel = np.flatnonzero(group == g)
-            if sel.size == 0:
-                continue
-            st = np.ascontiguousarray(state[:, sel].reshape(-1))
-            lane_steps = np.ascontiguousarray(steps[:, sel, :].reshape(-1, L).T)
-            lane_r = np.ascontiguousarray(np.broadcast_to(rw[:, sel][:, None, :], (L, B, sel.size)).reshape(L, -1))
-            out = np.empty((L, B * sel.size), dtype=np.bool_)
-            # half (the Stanh decode threshold) = 0: unused, a WFSM always has a weight source
-            fsm_streams_out(lane_steps, lane_r, np.ascontiguousarray(wq_all[g]), 0, N, st, out)
-            state[:, sel] = st.reshape(B, sel.size)
-            y[:, sel, :] = out.T.reshape(B, sel.size, L)
+        wfsm_group_bits(steps, rw, wq_all, group, N, state, y)
         fsm_state[n.name] = state.reshape(-1)
         return y.reshape((B,) + n.shape + (L,))
 
@@ -256,6 +245,27 @@ def layer_sequence(plan, run: LayerRun) -> LayerRun:
     if plan.kind != "last_step":
         return run
     return LayerRun(run.out[:, -1:], {k: v[:, -1:] for k, v in run.trace.items()}, run.saturations)
+
+
+def wfsm_group_bits(steps: np.ndarray, rw: np.ndarray, wq_all: np.ndarray, group: np.ndarray, N: int,
+                    state: np.ndarray, y: np.ndarray) -> None:
+    """Step a WFSM bank's rows table group by table group (each group shares one weight table):
+    ``steps`` (B, rows, L) input increments, ``rw`` (L, rows) weight randoms, ``state`` (B, rows)
+    updated in place, output bits into ``y`` (B, rows, L).  Shared by the engine and the error
+    budget's mixed runtime."""
+    B, _, L = steps.shape
+    for g in range(wq_all.shape[0]):
+        sel = np.flatnonzero(group == g)
+        if sel.size == 0:
+            continue
+        st = np.ascontiguousarray(state[:, sel].reshape(-1))
+        lane_steps = np.ascontiguousarray(steps[:, sel, :].reshape(-1, L).T)
+        lane_r = np.ascontiguousarray(np.broadcast_to(rw[:, sel][:, None, :], (L, B, sel.size)).reshape(L, -1))
+        out = np.empty((L, B * sel.size), dtype=np.bool_)
+        # half (the Stanh decode threshold) = 0: unused, a WFSM always has a weight source
+        fsm_streams_out(lane_steps, lane_r, np.ascontiguousarray(wq_all[g]), 0, N, st, out)
+        state[:, sel] = st.reshape(B, sel.size)
+        y[:, sel, :] = out.T.reshape(B, sel.size, L)
 
 
 def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
