@@ -276,6 +276,8 @@ class MixedRuntime:
         for plan in self.layers:
             L = int(length) if length is not None and plan.length else plan.length
             values = self._run_layer(plan, L, values, prev)
+            if plan.kind == "last_step":       # as engine.layer_sequence: the layers after it see the last step only
+                values = values[:, -1:]
             prev = f"{plan.name}.h" if plan.kind in ("lstm", "gru") else self.by_layer[plan.name][-1].name
         return values
 

@@ -64,6 +64,23 @@ def test_every_class_exact_is_the_design_reference(small, length):
     assert np.abs(stochastic - golden).max() > 1e-3          # the oracle can tell the two apart
 
 
+def test_last_step_design_both_ends_of_the_budget():
+    """A head on the last step (LastStep): nothing exact is the runtime bit for bit, everything exact
+    the design reference -- the mixed runtime hands the head the last step only, as the engine does."""
+    from sccompiler.ir.model import LastStep
+
+    m = lstm_model(I=3, H=6, dense=2)
+    m = m.with_layers(m.layers[:1] + (LastStep("last"),) + m.layers[1:])
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 5, 3))
+    design = compile_model(m, {"length": 64, **FAST}, calibration=x)
+    want, _ = Runtime(design.netlist).run(x)
+    np.testing.assert_array_equal(MixedRuntime(design.netlist).run(x), want)
+    golden, _ = golden_forward(design.model, design.plans, x)
+    got = MixedRuntime(design.netlist, set(element_classes(design.netlist))).run(x)
+    assert got.shape == golden.shape == (4, 1, 2)
+    np.testing.assert_allclose(got, golden, rtol=0, atol=1e-9)
+
+
 def test_sng_exact_alone_gives_its_threshold_probability(small):
     # only the SNG quantization stochastic: the output differs from the reference, by little
     design, x = small
