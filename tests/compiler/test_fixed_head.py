@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from compiler.models import FAST, lstm_model
+from compiler.models import FAST, assert_bit_exact, lstm_model
 from sccompiler.config import LayerConfig
 from sccompiler.cost.netlist_cost import cost_report, netlist_inventory, sequence_layers
 from sccompiler.design import compile_model
@@ -62,17 +62,6 @@ def _inputs(mode: str, seed: int = 1):
     return rng.uniform(-1, 1, (B, T, I)), {"length": 32, **FAST}
 
 
-def _bit_exact(design, x):
-    y_ref, runs_ref = Runtime(design.netlist).run(x, trace=True)
-    y_pk, runs_pk = PackedRuntime(design.netlist).run(x, trace=True)
-    np.testing.assert_array_equal(y_pk, y_ref)
-    for name, run in runs_ref.items():
-        np.testing.assert_array_equal(runs_pk[name].out, run.out, err_msg=name)
-        for node, v in run.trace.items():
-            np.testing.assert_array_equal(runs_pk[name].trace[node], v, err_msg=node)
-    return y_ref, runs_ref
-
-
 @pytest.mark.parametrize("last", [False, True])
 @pytest.mark.parametrize("mode", ["exact", "stream"])
 @pytest.mark.parametrize("head", ["float", "int4"])
@@ -83,7 +72,7 @@ def test_fixed_head_compiles_simulates_and_matches_the_integer_oracle(head, mode
     plan = design.netlist.layers[-1]
     assert plan.options.mode == "fixed" and plan.options.weight_bits == (4 if head == "int4" else 8)
     assert plan.length == (0 if mode == "exact" else 32)
-    y, runs = _bit_exact(design, x)
+    y, runs = assert_bit_exact(design.netlist, x)
     steps = 1 if last else T
     assert y.shape == (B, steps, O)
     np.testing.assert_array_equal(design.simulate(x), y)
@@ -149,7 +138,7 @@ def test_head_weight_bits_option():
     design = compile_model(model, cfg | {"layers": {"head": {"head_weight_bits": 3}}}, calibration=x)
     wq = design.netlist.node("head.acc").arrays["wq"]
     assert design.netlist.layers[-1].options.weight_bits == 3 and np.abs(wq).max() == 3
-    _bit_exact(design, x)
+    assert_bit_exact(design.netlist, x)
     # an int:4 head keeps its own K whatever the option says
     design = compile_model(_model("int4", False), cfg | {"layers": {"head": {"head_weight_bits": 12}}},
                            calibration=x)

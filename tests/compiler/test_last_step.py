@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_frontends_last_step import classifier, export_onnx
 
-from compiler.models import FAST, SIGN_OUT, lstm_model
+from compiler.models import FAST, SIGN_OUT, assert_bit_exact, lstm_model
 from sccompiler.cost import Activity, Design, Inventory
 from sccompiler.cost.inventory import dynamic_energy_per_cycle_j
 from sccompiler.cost.netlist_cost import cost_report
@@ -19,8 +19,6 @@ from sccompiler.frontends.onnx_frontend import load_onnx
 from sccompiler.ir.model import LastStep
 from sccompiler.quantize import quantize_model
 from sccompiler.reference import forward
-from sccompiler.runtime.engine import Runtime
-from sccompiler.runtime.packed import PackedRuntime
 
 B, T = 3, 5
 
@@ -32,17 +30,6 @@ def _with_last_step(model):
 
 def _exact(shape, seed):
     return np.random.default_rng(seed).choice([-1.0, 0.0, 1.0], size=shape)
-
-
-def _assert_bit_exact(design, x):
-    y_ref, runs_ref = Runtime(design.netlist).run(x, trace=True)
-    y_pk, runs_pk = PackedRuntime(design.netlist).run(x, trace=True)
-    np.testing.assert_array_equal(y_pk, y_ref)
-    for name, run in runs_ref.items():
-        np.testing.assert_array_equal(runs_pk[name].out, run.out, err_msg=name)
-        for node, v in run.trace.items():
-            np.testing.assert_array_equal(runs_pk[name].trace[node], v, err_msg=node)
-    return y_ref, runs_ref
 
 
 @pytest.mark.parametrize("kind, head", [("LSTM", "last"), ("GRU", "hn"), ("LSTM", "hn"), ("GRU", "last")])
@@ -59,7 +46,7 @@ def test_imported_classifier_compiles_and_simulates_bit_exact(torch, tmp_path, k
         cfg = {"length": 32, **FAST}
     design = compile_model(model, cfg, calibration=x)
     assert [p.kind for p in design.netlist.layers] == [kind.lower(), "last_step", "dense"]
-    y, runs = _assert_bit_exact(design, x)
+    y, runs = assert_bit_exact(design.netlist, x)
     rec, last, fc = (p.name for p in design.netlist.layers)
     assert y.shape == (B, 1, 2) and runs[last].out.shape[1] == 1
     np.testing.assert_array_equal(design.simulate(x), y)
@@ -77,7 +64,7 @@ def test_exact_head_is_the_per_step_heads_last_step_bit_for_bit():
     cfg = {"length": 24, "defaults": SIGN_OUT, **FAST}
     per_step = compile_model(model, cfg, calibration=x).simulate(x)
     last = compile_model(_with_last_step(model), cfg, calibration=x)
-    y, _ = _assert_bit_exact(last, x)
+    y, _ = assert_bit_exact(last.netlist, x)
     np.testing.assert_array_equal(y[:, 0], per_step[:, -1])
     assert not np.array_equal(per_step[:, -1], per_step[:, -2])      # the oracle tells the steps apart
 
@@ -95,7 +82,7 @@ def test_streamed_head_on_one_step_inputs_is_the_per_step_design(layers):
     last = compile_model(_with_last_step(model), cfg, calibration=cal)
     x1 = cal[:, :1]
     np.testing.assert_array_equal(last.simulate(x1), per_step.simulate(x1))
-    y, runs = _assert_bit_exact(last, cal)
+    y, runs = assert_bit_exact(last.netlist, cal)
     head = last.netlist.node("head.y")
     h_last = runs[f"lstm{layers - 1}"].out[:, -1]                      # what the head's SNGs encode
     R = float(last.netlist.node("head.x_s").params["scale"])

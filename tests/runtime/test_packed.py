@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compiler.models import FAST, lstm_model  # noqa: I001  (tests/ is on sys.path)
+from compiler.models import FAST, assert_bit_exact, lstm_model  # noqa: I001  (tests/ is on sys.path)
 from verilog.sweep import compile_spec, draw, draw_sobol
 
 from sccompiler.design import compile_model
@@ -22,31 +22,6 @@ from sccompiler.runtime.packed import PackedRuntime, comparator_numbers
 from sccompiler.runtime.randoms import LayerRandoms
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _collector(store: dict):
-    def collect(layer, node, bits, t):
-        store.setdefault(node.name, {})[t] = np.array(bits, dtype=bool)
-    return collect
-
-
-def assert_bit_exact(netlist, x, length=None, **kw):
-    """Output, traces (every node), collected bit streams and saturations identical."""
-    ref_bits, got_bits = {}, {}
-    o1, r1 = Runtime(netlist).run(x, length=length, trace=True, collect=_collector(ref_bits))
-    o2, r2 = PackedRuntime(netlist).run(x, length=length, trace=True, collect=_collector(got_bits), **kw)
-    np.testing.assert_array_equal(o1, o2)
-    assert r1.keys() == r2.keys()
-    for layer in r1:
-        assert r1[layer].saturations == r2[layer].saturations, layer
-        assert r1[layer].trace.keys() == r2[layer].trace.keys(), layer
-        for name, v in r1[layer].trace.items():
-            assert v.shape == r2[layer].trace[name].shape, name
-            np.testing.assert_array_equal(v, r2[layer].trace[name], err_msg=name)
-    assert ref_bits.keys() == got_bits.keys()
-    for name, steps in ref_bits.items():
-        for t, v in steps.items():
-            np.testing.assert_array_equal(v, got_bits[name][t], err_msg=f"{name} step {t}")
 
 
 @pytest.mark.parametrize("seed", range(16))
