@@ -30,7 +30,7 @@ from .io import parse_json, read_text
 from .sim.rules import int_problem
 
 GATE_INPUTS = ("auto", "table", "integral_wfsm")
-HIDDEN = ("auto", "stream", "sign")
+HIDDEN = ("auto", "stream", "sign", "ternary")
 FSM_STATE = ("carry", "reset")
 BIAS_ENCODINGS = ("streams", "offset")
 FSM_INPUT_MODELS = ("auto", "binomial")
@@ -58,8 +58,13 @@ class LayerConfig:
     hidden: ``stream`` (h_t = counter value, requantized to sng_bits and re-encoded by SNGs),
       ``sign`` (binary h_t = sign of the counter value: exact XNOR inputs for the next step) or
       ``auto`` (default: ``sign`` for a layer whose model has binary hidden states,
-      ``hidden_activation: sign``, else ``stream``; ``stream`` on such a layer is refused: it would
-      compute another network).
+      ``hidden_activation: sign``, ``ternary`` for one with ternary hidden states,
+      ``hidden_activation: ternary``, else ``stream``; ``stream`` on such a layer is refused: it
+      would compute another network), ``ternary`` (GXNOR h_t in {-1, 0, +1}: the counter value
+      d = 2 C - L against the integer threshold k = ceil(r L) of the layer's ``hidden_threshold``
+      r, ``sim.rules.ternary_decode``; a zero state switches its XNORs off, the state skipping the
+      cost model counts).  An LSTM with ternary h always counts o XNOR tanh(c) (``sign_from`` is
+      ``output``: |o tanh(c)| >= r depends on o, which the cell count alone does not see).
     sign_from (LSTM, ``hidden: sign``): ``cell`` (default) decides h_t = sign(o tanh(BNc(c_t))) =
       sign(BNc(c_t)) from the count of c_t's integral stream against a per-step threshold
       (``sim.rules.cell_sign_thresholds``), since o > 0: no tanh(c) WFSM, o stream or h counter,

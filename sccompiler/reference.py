@@ -47,6 +47,7 @@ from .ir.model import (
     Model,
 )
 from .quantize.bnfold import bn_affine_table
+from .sim.rules import ternary_state
 
 Trace = dict[str, dict[str, np.ndarray]]
 
@@ -65,6 +66,16 @@ def softmax(x: np.ndarray) -> np.ndarray:
 def sign(x: np.ndarray) -> np.ndarray:
     """±1 with sign(0) = +1 (the binary-activation convention)."""
     return np.where(x >= 0, 1.0, -1.0)
+
+
+def hidden_state(kind: str, h: np.ndarray, threshold: float) -> np.ndarray:
+    """What a recurrent layer hands on: h itself (``identity``), sign(h) (``sign``) or the
+    ternary state (``ternary``: :func:`~sccompiler.sim.rules.ternary_state` against ``threshold``)."""
+    if kind == "sign":
+        return sign(h)
+    if kind == "ternary":
+        return ternary_state(h, threshold)
+    return h
 
 
 ACTIVATION_FUNCTIONS = {
@@ -169,8 +180,7 @@ def _lstm(layer: LSTM, x: np.ndarray, state: list[np.ndarray], trace: bool):
         c = f * c + i * g
         cn = c if bn_c is None else bn_c[0][t] * c + bn_c[1][t]
         h = o * np.tanh(cn)
-        if layer.hidden_activation == "sign":
-            h = sign(h)
+        h = hidden_state(layer.hidden_activation, h, layer.hidden_threshold)
         out[:, t] = h
         if rec is not None:
             for k, v in zip(keys, (i, f, g, o, c, h, pre)):
@@ -215,8 +225,7 @@ def _gru(layer: GRU, x: np.ndarray, state: list[np.ndarray], trace: bool):
         else:
             n = np.tanh(xp[:, n_rows] + r * hp[:, n_rows])
         h = (1.0 - z) * n + z * h
-        if layer.hidden_activation == "sign":
-            h = sign(h)
+        h = hidden_state(layer.hidden_activation, h, layer.hidden_threshold)
         out[:, t] = h
         if rec is not None:
             for k, v in zip(keys, (r, z, n, h, xp, hp)):

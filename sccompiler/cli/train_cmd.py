@@ -111,7 +111,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--hidden-quant", type=click.Choice(["none", "binary", "ternary"]), default="none", show_default=True,
               help="quantize the hidden state h_t: binary = sign(h) with a clipped straight-through gradient "
                    "(the XNOR-LSTM; compiles with table gates and hidden sign), ternary = GXNOR "
-                   "sign(h)*[|h| >= threshold] (ONNX export only: the compiler has no ternary h)")
+                   "sign(h)*[|h| >= threshold] (compiles with table gates and hidden ternary: zero states skip "
+                   "their XNORs)")
 @click.option("--hidden-clip", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
               help="binary h: the straight-through gradient passes where |h| <= clip")
 @click.option("--hidden-threshold", type=click.FloatRange(min=0, min_open=True), default=0.5, show_default=True,
@@ -150,9 +151,6 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         raise ConfigError("give exactly one of --task and --data")
     if output is None and onnx_path is None:
         raise ConfigError("give -o/--output and/or --onnx")
-    if hidden_quant == "ternary" and output is not None:
-        raise ConfigError("--hidden-quant ternary cannot be saved in the native format (the IR's hidden states are "
-                          "real or binary); use --onnx only, or --hidden-quant binary")
     if prune != "none" and output is not None:
         raise ConfigError("--prune cannot be saved in the native format (the IR has no state threshold); "
                           "use --onnx only")

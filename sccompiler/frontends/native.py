@@ -18,7 +18,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ModelFormatError, SCValueError
 from ..io import SafeNpz, atomic_dir, read_json
-from ..ir.model import LAYER_TYPES, BatchNormParams, InputSpec, Layer, Model, QuantSpec, Tensor
+from ..ir.model import HIDDEN_THRESHOLD, LAYER_TYPES, BatchNormParams, InputSpec, Layer, Model, QuantSpec, Tensor
 
 FORMAT_NAME = "sccompiler-model"
 FORMAT_VERSION = 1
@@ -46,7 +46,7 @@ def check_layer_name(name: object, where: str = "layer") -> str:
 
 #: attributes added after format version 1 shipped: written only when not at their default, so
 #: models that do not use them keep their files, and files without them load
-OPTIONAL_ATTRS = {"hidden_activation": "identity"}
+OPTIONAL_ATTRS = {"hidden_activation": "identity", "hidden_threshold": HIDDEN_THRESHOLD}
 
 
 def _array_key(index: int, field: str, part: str | None = None) -> str:

@@ -34,7 +34,9 @@ GRU_GATE_ORDER = ("r", "z", "n")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "softmax", "identity", "sign")
 #: what a recurrent layer applies to h_t before it is fed back and passed on: ``identity`` (the
 #: usual real-valued h) or ``sign`` (binary h_t = sign(h_t), sign(0) = +1: the XNOR-LSTM)
-HIDDEN_ACTIVATIONS = ("identity", "sign")
+HIDDEN_ACTIVATIONS = ("identity", "sign", "ternary")
+#: the default threshold r of ternary hidden states (``hidden_activation="ternary"``)
+HIDDEN_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,10 @@ def _check_hidden_activation(layer: "LSTM | GRU") -> None:
     if layer.hidden_activation not in HIDDEN_ACTIVATIONS:
         raise InvalidWeightsError(f"layer {layer.name!r}: hidden_activation must be one of "
                                   f"{', '.join(HIDDEN_ACTIVATIONS)}, got {layer.hidden_activation!r}")
+    r = layer.hidden_threshold
+    if isinstance(r, bool) or not isinstance(r, (int, float)) or not np.isfinite(r) or r <= 0:
+        raise InvalidWeightsError(f"layer {layer.name!r}: hidden_threshold must be a positive finite number, "
+                                  f"got {r!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,7 +227,8 @@ class LSTM(Layer):
     [i f g o] = act(BNx(W_ih x_t) + BNh(W_hh h_{t-1}) + b_ih + b_hh) and, when ``bn_c`` is set,
     h_t = o*tanh(BNc(c_t)) (recurrent batch norm, Cooijmans et al. / Ardakani et al. ICLR 2019).
     ``hidden_activation="sign"``: h_t = sign(o*tanh(...)) is what the next step and the next
-    layer see (binary hidden states).
+    layer see (binary hidden states); ``"ternary"``: h_t = ternary_state(o*tanh(...), r) in
+    {-1, 0, +1} with r = ``hidden_threshold`` (GXNOR ternary states, ``sim.rules.ternary_state``).
     """
 
     kind: ClassVar[str] = "lstm"
@@ -238,6 +245,7 @@ class LSTM(Layer):
     bn_h: BatchNormParams | None = None
     bn_c: BatchNormParams | None = None
     hidden_activation: str = "identity"
+    hidden_threshold: float = HIDDEN_THRESHOLD
 
     @property
     def in_features(self) -> int:
@@ -264,7 +272,7 @@ class LSTM(Layer):
 @dataclass(frozen=True, eq=False)
 class GRU(Layer):
     """One GRU layer (gate order r, z, n); h_t = (1-z)*n + z*h_{t-1} (``hidden_activation="sign"``:
-    h_t = sign of that, as for :class:`LSTM`)."""
+    h_t = sign of that, ``"ternary"``: its ternary state, as for :class:`LSTM`)."""
 
     kind: ClassVar[str] = "gru"
     tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh")
@@ -280,6 +288,7 @@ class GRU(Layer):
     bn_x: BatchNormParams | None = None
     bn_h: BatchNormParams | None = None
     hidden_activation: str = "identity"
+    hidden_threshold: float = HIDDEN_THRESHOLD
 
     @property
     def in_features(self) -> int:

@@ -159,15 +159,23 @@ def _input_feed(model: Model, cfg: CompileConfig, calib: dict) -> Feed:
     return Feed(False, 1.0, float(rng))
 
 
+#: hidden encodings whose h_t is exact (a code in {-1, 0, +1}): table gates can read them
+EXACT_HIDDEN = ("sign", "ternary")
+
+
 def resolve_hidden(lay: LSTM | GRU, hidden: str) -> str:
-    """The hidden encoding of a layer: ``auto`` follows the model (sign for binary hidden states);
-    real-valued h on a layer the model defines with sign(h) would compute another network."""
+    """The hidden encoding of a layer: ``auto`` follows the model (sign for binary hidden states,
+    ternary for ternary ones); an encoding other than the model's on a layer the model defines
+    with sign(h) or ternary(h) would compute another network and is refused."""
+    own = {"sign": "sign", "ternary": "ternary"}.get(lay.hidden_activation)
     if hidden == "auto":
-        return "sign" if lay.hidden_activation == "sign" else "stream"
-    if hidden == "stream" and lay.hidden_activation == "sign":
-        raise ConfigError(f"layers.{lay.name}.hidden: 'stream' gives real-valued h_t, but the model's layer "
-                          f"{lay.name!r} has binary hidden states (hidden_activation sign); use hidden 'sign' "
-                          "or 'auto'")
+        return own or "stream"
+    if own is not None and hidden != own:
+        what = {"sign": "binary hidden states (hidden_activation sign)",
+                "ternary": f"ternary hidden states (hidden_activation ternary, threshold {lay.hidden_threshold:g})"}[own]
+        got = {"stream": "real-valued h_t", "sign": "binary h_t", "ternary": "ternary h_t"}[hidden]
+        raise ConfigError(f"layers.{lay.name}.hidden: {hidden!r} gives {got}, but the model's layer "
+                          f"{lay.name!r} has {what}; use hidden {own!r} or 'auto'")
     return hidden
 
 
@@ -180,11 +188,11 @@ def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> Recurren
     # datapath (XNOR of r's stream with h's) can form
     reset_first = isinstance(lay, GRU) and not lay.linear_before_reset
     if mode == "auto":
-        mode = "table" if feed.exact and hidden == "sign" and not reset_first else "integral_wfsm"
+        mode = "table" if feed.exact and hidden in EXACT_HIDDEN and not reset_first else "integral_wfsm"
     if mode == "table" and reset_first:
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' cannot lower GRU linear_before_reset=0 "
                           f"(W_hn (r*h) has real-valued operands r*h); use --set {lay.name}.gate_input=integral_wfsm")
-    if mode == "table" and not (feed.exact and hidden == "sign"):
+    if mode == "table" and not (feed.exact and hidden in EXACT_HIDDEN):
         why = "its input x is multi-level" if not feed.exact else "hidden: stream makes h multi-level"
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
                           f"{why}; use --set {lay.name}.gate_input=integral_wfsm, or --set {lay.name}.hidden=sign "
@@ -192,7 +200,7 @@ def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> Recurren
     if lc.gate_sngs == "per_gate" and isinstance(lay, GRU) and mode == "integral_wfsm":
         raise ConfigError(f"layers.{lay.name}.gate_sngs: 'per_gate' is implemented for LSTM layers only; "
                           f"use --set {lay.name}.gate_sngs=shared for GRU layers")
-    out = Feed(True, 1.0, 1.0) if hidden == "sign" else Feed(False, 1.0, 1.0)
+    out = Feed(True, 1.0, 1.0) if hidden in EXACT_HIDDEN else Feed(False, 1.0, 1.0)
     return RecurrentPlan(
         name=lay.name, kind=lay.kind, input=feed, output=out, length=length, sng_bits=lc.bits_for(length),
         gate_input=mode, hidden=hidden, cell_range=lc.cell_range, gate_fsm_states=lc.gate_fsm_states,

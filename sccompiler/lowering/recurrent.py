@@ -81,6 +81,14 @@ def _integral_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) ->
     return lower_lstm_integral(lay, plan, f, u, ax, ah, srow)
 
 
+def _h_decode(lay: LSTM | GRU, plan: RecurrentPlan) -> dict:
+    """The params of h's decode: sign, bipolar value, or the ternary state against the layer's
+    threshold r (the integer threshold follows the run's L: ``sim.rules.ternary_count_threshold``)."""
+    if plan.hidden == "ternary":
+        return {"mode": "ternary", "threshold": float(lay.hidden_threshold), "bits": plan.sng_bits}
+    return {"mode": "sign" if plan.hidden == "sign" else "bipolar", "bits": plan.sng_bits}
+
+
 def lower_recurrent(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent, source: str) -> Lowered:
     """An LSTM/GRU layer reading ``source`` (the previous layer's output node) per time step."""
     n, H, I, L = lay.name, lay.hidden_size, lay.input_size, plan.length
@@ -108,7 +116,6 @@ def lower_recurrent(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent, so
         return Lowered(tuple(nodes), gates.derived)
     nodes += [
         node(f"{n}.h_cnt", "counter", (f"{n}.h_bits",), (H,), n, "binary", (0, L)),
-        node(f"{n}.h", "decode", (f"{n}.h_cnt",), (H,), n, "binary", (-1, 1),
-             {"mode": "sign" if plan.hidden == "sign" else "bipolar", "bits": plan.sng_bits}),
+        node(f"{n}.h", "decode", (f"{n}.h_cnt",), (H,), n, "binary", (-1, 1), _h_decode(lay, plan)),
     ]
     return Lowered(tuple(nodes), gates.derived)

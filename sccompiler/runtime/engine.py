@@ -39,7 +39,15 @@ from ..reference import ACTIVATION_FUNCTIONS, sigmoid
 from ..sim.encoding import threshold
 from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
-from ..sim.rules import bipolar_count, cell_sign, fsm_reset_state, sign_decode, stats_row
+from ..sim.rules import (
+    bipolar_count,
+    cell_sign,
+    fsm_reset_state,
+    sign_decode,
+    stats_row,
+    ternary_count_threshold,
+    ternary_decode,
+)
 from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
@@ -305,6 +313,8 @@ def eval_value_op(n: SCNode, vals: dict, regs: dict, L: int, t: int):
         mode = p["mode"]
         if mode == "sign":
             return sign_decode(c, L)
+        if mode == "ternary":
+            return ternary_decode(c, L, ternary_count_threshold(p["threshold"], L))
         if mode == "cell_sign":
             r = stats_row(t, n.arrays["thr"].shape[0])
             return cell_sign(c, n.arrays["ge"][r], n.arrays["thr"][r])

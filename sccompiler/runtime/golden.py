@@ -2,7 +2,8 @@
 quantization points applied, i.e. what the SC hardware computes as L -> infinity.
 
 It differs from :func:`sccompiler.reference.forward` only where the design says so:
-``hidden='sign'`` makes h_t = sign(h_t) (sign(0) = +1), and the LSTM cell state is saturated
+``hidden='sign'`` makes h_t = sign(h_t) (sign(0) = +1), ``hidden='ternary'`` the ternary state
+(``sim.rules.ternary_state`` against the layer's ``hidden_threshold``), and the LSTM cell state is saturated
 to [-K, K] (``cell_range``) where the hardware stores it; with ``bn_steps: last|mean`` every
 per-time-step batch norm is replaced by the one time-invariant affine the design uses
 (:func:`design_layer`).  With ``hidden='stream'`` and c inside
@@ -24,7 +25,7 @@ from ..ir.model import GRU, LSTM, Linear, Model, Tensor
 from ..ir.sc import LayerOptions
 from ..quantize.bnfold import bn_affine_table, design_layer
 from ..quantize.schemes import head_codes
-from ..reference import layer_forward, sigmoid, sign
+from ..reference import hidden_state, layer_forward, sigmoid
 
 
 def _bn_part(v: np.ndarray, w, bn, t: int) -> np.ndarray:
@@ -52,7 +53,7 @@ def step_lstm(layer: LSTM, x: np.ndarray, h: np.ndarray, c: np.ndarray, t: int, 
         s, m = bn_affine_table(layer.bn_c, t + 1)
         cn = s[t] * c_new + m[t]
     h_pre = o * np.tanh(cn)
-    h_new = sign(h_pre) if hidden == "sign" else h_pre
+    h_new = h_pre if hidden == "stream" else hidden_state(hidden, h_pre, layer.hidden_threshold)
     return {"i": i, "f": f, "g": g, "o": o, "c": c_new, "h_pre": h_pre, "h": h_new}
 
 
@@ -78,7 +79,7 @@ def step_gru(layer: GRU, x: np.ndarray, h: np.ndarray, t: int, *, hidden: str) -
             hn = hn + layer.b_hh.data[2 * H:]
         n = np.tanh(xp[:, 2 * H:] + hn)
     h_pre = (1.0 - z) * n + z * h
-    h_new = sign(h_pre) if hidden == "sign" else h_pre
+    h_new = h_pre if hidden == "stream" else hidden_state(hidden, h_pre, layer.hidden_threshold)
     return {"r": r, "z": z, "n": n, "h_pre": h_pre, "h": h_new}
 
 
@@ -87,7 +88,7 @@ def design_points(options: LayerOptions | None, model_hidden: str = "identity") 
     (no options: the quantized model's own, i.e. per-step tables, no saturation, and the model's
     hidden states: real h, or sign(h) where ``model_hidden`` is ``sign``)."""
     o = options or LayerOptions()
-    own = "sign" if model_hidden == "sign" else "stream"
+    own = model_hidden if model_hidden in ("sign", "ternary") else "stream"
     return (o.bn_steps or "tables", float(o.cell_range) if o.cell_range is not None else np.inf,
             o.hidden or own)
 

@@ -130,6 +130,36 @@ def sign_decode(count, length: int) -> np.ndarray:
     return np.where(2 * np.asarray(count) >= int(length), 1.0, -1.0)
 
 
+def ternary_state(x, threshold):
+    """The GXNOR ternary hidden state (Deng et al.): +1 where ``x >= threshold``, -1 where
+    ``x <= -threshold``, else 0 (threshold r > 0), i.e. sign(x) [|x| >= r] with ties at |x| = r
+    going to +-1.  The one definition of the rule: training's forward (torch tensors: the result
+    is a float tensor), the reference, the design reference and the runtimes' count decode
+    (:func:`ternary_decode`) all call it; numpy in, float64 out."""
+    return 1.0 * (x >= threshold) - 1.0 * (x <= -threshold)
+
+
+def ternary_count_threshold(threshold: float, length: int) -> int:
+    """The integer threshold k of a ternary decode over L cycles: the smallest k with
+    ``k / L >= threshold`` (float64), so that ``ternary_state((2 C - L) / L, r)`` equals
+    ``ternary_state(2 C - L, k)`` for every count C in 0..L (k >= 1 for r > 0)."""
+    r, L = float(threshold), int(length)
+    if not (np.isfinite(r) and r > 0):
+        raise SCValueError("hidden_threshold", f"must be a positive finite number, got {threshold!r}")
+    k = max(1, int(np.ceil(r * L)))
+    while k > 1 and (k - 1) / L >= r:
+        k -= 1
+    while k / L < r:
+        k += 1
+    return k
+
+
+def ternary_decode(count, length: int, k: int) -> np.ndarray:
+    """h in {-1, 0, +1} of a counted bipolar stream (C ones in L cycles): :func:`ternary_state`
+    of d = 2 C - L against the integer threshold ``k`` (:func:`ternary_count_threshold`)."""
+    return ternary_state(2 * np.asarray(count, dtype=np.float64) - int(length), int(k))
+
+
 def bipolar_count(count, length: int) -> np.ndarray:
     """The signed integer of a counted bipolar stream: 2 C - L for C ones in L cycles (E = L x for
     a stream of value x); a fixed-point head's operand (int64; an expected count, float, stays

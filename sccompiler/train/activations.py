@@ -1,6 +1,7 @@
 """Activation-side pieces of quantization-aware training.
 
-* :class:`TernaryActivation` — GXNOR's ternary activation ``φ(x) = sign(x)·[|x| >= r]`` with the
+* :class:`TernaryActivation` — GXNOR's ternary activation ``φ(x) = sign(x)·[|x| >= r]``
+  (:func:`sccompiler.sim.rules.ternary_state`, the rule the reference and the runtimes use) with the
   windowed gradient ``1/(2a)·[r-a < |x| < r+a]`` (Deng et al.; r = 1, a = 0.5 gives gradient 1 for
   0.5 < |x| < 1.5).
 * :class:`BinaryActivation` — the XNOR-LSTM's binary hidden state ``sign(x)`` (sign(0) = +1, the
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import SCValueError
+from ..sim.rules import ternary_state
 
 
 def _positive(name: str, value: float) -> float:
@@ -34,7 +36,7 @@ class _TernaryActivationFn(torch.autograd.Function):
     def forward(ctx, x, threshold, half_width):  # noqa: D102
         ctx.save_for_backward(x)
         ctx.threshold, ctx.half_width = threshold, half_width
-        return torch.sign(x) * (x.abs() >= threshold).to(x.dtype) + 0.0  # no -0.0
+        return ternary_state(x, threshold).to(x.dtype)   # the one rule (sim.rules), no -0.0
 
     @staticmethod
     def backward(ctx, grad_out):  # noqa: D102

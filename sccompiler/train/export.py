@@ -6,11 +6,13 @@ tensor carries the :class:`~sccompiler.ir.QuantSpec` of its scheme (levels, scal
 frozen stochastic sample its seed).  Recurrent batch norms become per-step
 :class:`~sccompiler.ir.BatchNormParams` ``(steps, features)``.
 
-What the IR cannot express: GXNOR ternary hidden activations and state pruning change the
-recurrence itself, and the IR's LSTM/GRU have no hidden-state quantizer or threshold; with
-``strict=True`` (the default) :func:`to_ir` refuses them with
+Hidden-state quantizers: binary sign(h) is exported as ``hidden_activation: sign``, GXNOR
+ternary states as ``hidden_activation: ternary`` with ``hidden_threshold`` r (the rule is
+``sim.rules.ternary_state``, the one training's forward uses).  What the IR cannot express: state
+pruning changes the recurrence itself with a learned per-unit threshold the IR's LSTM/GRU do not
+have; with ``strict=True`` (the default) :func:`to_ir` refuses it with
 :class:`~sccompiler.errors.UnsupportedOpError`; ``strict=False`` exports the plain recurrence and
-records them in ``metadata["training"]``.  Tabulated (hardware-aware) activations are always
+records it in ``metadata["training"]``.  Tabulated (hardware-aware) activations are always
 recorded in the metadata: the IR keeps the nominal σ/tanh that the hardware approximates.
 """
 
@@ -29,9 +31,20 @@ from torch import nn
 
 from ..errors import ConfigError, UnsupportedOpError
 from ..io import atomic_file
-from ..ir.model import FLOAT, GRU, LSTM, BatchNormParams, Embedding, InputSpec, Linear, Model, Tensor
+from ..ir.model import (
+    FLOAT,
+    GRU,
+    HIDDEN_THRESHOLD,
+    LSTM,
+    BatchNormParams,
+    Embedding,
+    InputSpec,
+    Linear,
+    Model,
+    Tensor,
+)
 from ..quantize import schemes
-from .activations import BinaryActivation
+from .activations import BinaryActivation, TernaryActivation
 from .layers import (
     GateActivations,
     QuantRecurrentLayer,
@@ -104,6 +117,17 @@ def _layer_record(layer: QuantRecurrentLayer) -> dict:
     }
 
 
+def _hidden_of(hq) -> tuple[str, float]:
+    """(hidden_activation, hidden_threshold) of a layer's hidden-state quantizer: sign(h) for
+    :class:`BinaryActivation`, the GXNOR ternary state with its threshold for
+    :class:`TernaryActivation` (its windowed gradient is training-only), h itself for none."""
+    if isinstance(hq, BinaryActivation):
+        return "sign", HIDDEN_THRESHOLD
+    if isinstance(hq, TernaryActivation):
+        return "ternary", float(hq.threshold)
+    return "identity", HIDDEN_THRESHOLD
+
+
 def to_ir(model: nn.Module, *, name: str = "model", strict: bool = True) -> Model:
     """The :class:`~sccompiler.ir.Model` of a trained module's eval-mode network (validated)."""
     embedding, layers, seq, head_quant = _unpack(model)
@@ -115,11 +139,7 @@ def to_ir(model: nn.Module, *, name: str = "model", strict: bool = True) -> Mode
                                    weight=Tensor(w)))
     for k, layer in enumerate(layers):
         lname = f"{layer.kind}{k}"
-        binary_h = isinstance(layer.hidden_quant, BinaryActivation)
-        if strict and layer.hidden_quant is not None and not binary_h:
-            raise UnsupportedOpError("ternary-activation", lname,
-                                     "the IR has no ternary hidden-state quantizer (binary sign(h) it has); pass "
-                                     "strict=False to export the plain recurrence and record it in metadata")
+        hidden_activation, hidden_threshold = _hidden_of(layer.hidden_quant)
         if strict and layer.prunings():
             raise UnsupportedOpError("state-pruning", lname,
                                      "the IR has no state threshold; pass strict=False to export the plain "
@@ -132,7 +152,7 @@ def to_ir(model: nn.Module, *, name: str = "model", strict: bool = True) -> Mode
         common = dict(name=lname, input_size=layer.input_size, hidden_size=layer.hidden_size,
                       w_ih=w_ih, w_hh=w_hh, b_ih=_vector(layer.bias_ih), b_hh=_vector(layer.bias_hh),
                       bn_x=_bn(layer.bn_x), bn_h=_bn(layer.bn_h),
-                      hidden_activation="sign" if binary_h else "identity")
+                      hidden_activation=hidden_activation, hidden_threshold=hidden_threshold)
         if layer.kind == "lstm":
             ir_layers.append(LSTM(**common, bn_c=_bn(layer.bn_c)))
         else:
