@@ -32,7 +32,13 @@ VARIANTS = ("float", "binary", "ternary", "binary-h")
 #: the same variants with the recurrent cell replaced by a GRU (``gru-ternary``, ...): trained with
 #: ``train.py --variants gru-float gru-ternary``, evaluated when committed
 GRU_VARIANTS = tuple(f"gru-{v}" for v in VARIANTS)
-ALL_VARIANTS = VARIANTS + GRU_VARIANTS
+#: variants trained only where a task asks for them (not columns of the results table):
+#: ``ternary-h`` = ternary weights and GXNOR ternary hidden states h in {-1, 0, +1}
+#: (``TernaryActivation(TERNARY_H_THRESHOLD)``; zero states skip their XNORs in hardware)
+EXTRA_VARIANTS = ("ternary-h",)
+ALL_VARIANTS = VARIANTS + GRU_VARIANTS + EXTRA_VARIANTS
+#: the ternary-h threshold r: |h| < r becomes 0 (h = o tanh(c) lies in (-1, 1))
+TERNARY_H_THRESHOLD = 0.3
 
 
 def variant_parts(variant: str, cell: str) -> tuple[str, str]:
@@ -155,15 +161,21 @@ def build_model(spec: ModelSpec, variant: str, seed: int, batch_norm: bool = Fal
     """A fresh :class:`~sccompiler.train.QuantSequenceModel` for ``variant`` (float / binary /
     ternary recurrent weights; the head is quantized with the same scheme so that the whole
     network is an XNOR network; quantized matrices carry a learned scalar gain, :func:`_add_gains`)."""
-    from sccompiler.train import BatchNormConfig, BinaryActivation, QuantConfig, QuantSequenceModel  # noqa: PLC0415
+    from sccompiler.train import (  # noqa: PLC0415
+        BatchNormConfig,
+        BinaryActivation,
+        QuantConfig,
+        QuantSequenceModel,
+        TernaryActivation,
+    )
 
     cell, variant = variant_parts(variant, spec.cell)
-    binary_h = variant == "binary-h"
-    quant = QuantConfig(scheme="binary" if binary_h else variant)
+    hidden_quant = {"binary-h": BinaryActivation, "ternary-h": lambda: TernaryActivation(TERNARY_H_THRESHOLD)}
+    quant = QuantConfig(scheme={"binary-h": "binary", "ternary-h": "ternary"}.get(variant, variant))
     model = QuantSequenceModel(cell, spec.input_size, spec.hidden_size, spec.output_size,
                                num_layers=spec.num_layers, quant=quant,
                                head_quant=None if variant == "float" else quant,
-                               hidden_quant=BinaryActivation() if binary_h else None,
+                               hidden_quant=hidden_quant[variant]() if variant in hidden_quant else None,
                                batch_norm=BatchNormConfig() if batch_norm else None, seed=seed)
     if variant != "float":
         _add_gains(model)

@@ -150,6 +150,9 @@ def checked_fields(em: DesignEmitter, trace: dict, steps: int) -> list[tuple]:
             col = v[:, :, r]
             if o.get("sign"):
                 col = (col > 0).astype(np.int64)       # h = +-1 on a 1-bit port: 1 = +1
+            elif o.get("ternary"):
+                # h in {-1, 0, +1} on a 2-bit port {pos, nz}: the exact-input code nz | pos << 1
+                col = (col != 0).astype(np.int64) | ((col > 0).astype(np.int64) << 1)
             fields.append((o["node"], r, o["width"], o["signed"], np.rint(col).astype(np.int64)))
     return fields
 
@@ -198,7 +201,7 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
             group = None if o["ctl"] == last else o["ctl"]
         out_step, exp_now = ("out_step", "exp_now") if group is None else (f"out_step_{group}", f"exp_now_{group}")
         what = node if comment_text(node) == node else em.nid(node)      # a printable name, as is
-        what += " (h: 1 = +1, 0 = -1)" if o.get("sign") else ""
+        what += " (h: 1 = +1, 0 = -1)" if o.get("sign") else (" (h: 3 = +1, 1 = -1, 0 = 0)" if o.get("ternary") else "")
         checks[group] += mismatch_check(f"o_{em.nid(node)}[{r * width + width - 1}:{r * width}]",
                                         f"{exp_now}[{sh + width - 1}:{sh}]", em.vid(design.netlist.node(node).layer),
                                         what, r, out_step, signed)

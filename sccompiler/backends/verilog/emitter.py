@@ -106,9 +106,9 @@ class DesignEmitter:
             if p.kind not in ("lstm", "gru"):
                 raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports LSTM/GRU layers (+ a dense "
                                          f"head) yet; this design has {kinds}")
-            if p.options.hidden == "sign" and p.options.gate_input != "table":
-                raise UnsupportedOpError(p.kind, p.name, "Verilog emission supports hidden: sign with "
-                                         f"gate_input: table yet, got {p.options.gate_input!r} "
+            if p.options.hidden in ("sign", "ternary") and p.options.gate_input != "table":
+                raise UnsupportedOpError(p.kind, p.name, f"Verilog emission supports hidden: {p.options.hidden} "
+                                         f"with gate_input: table yet, got {p.options.gate_input!r} "
                                          f"(--set {p.name}.gate_input=table)")
         for k, p in enumerate(tail):
             if p.kind != "dense" or k != len(tail) - 1:

@@ -7,7 +7,7 @@ boundary cycle."""
 from __future__ import annotations
 
 from ....sim.primitives import counter_width
-from ....sim.rules import signed_width, stats_row
+from ....sim.rules import signed_width, stats_row, ternary_count_threshold
 from ..emitter import DesignEmitter, Signal, unsupported
 from ..names import comment_text
 from ..verilog_text import concat
@@ -21,7 +21,7 @@ def op_register(em: DesignEmitter, n) -> None:
         raise unsupported(n, f"state from a {nxt.op} node")
     mode = nxt.params["mode"]
     cnt = em.netlist.node(nxt.inputs[0])
-    if (mode, cnt.op) in (("sign", "counter"), ("cell_sign", "updown_counter")):
+    if (mode, cnt.op) in (("sign", "counter"), ("ternary", "counter"), ("cell_sign", "updown_counter")):
         kind = "tern"
     elif (mode, cnt.op) in (("integral", "updown_counter"), ("bipolar", "counter")):
         kind = "cval"
@@ -106,6 +106,23 @@ def op_decode(em: DesignEmitter, n) -> None:
         rows = [f"{base}_pos[{r}]" for r in range(n.size)]
         em.sig[n.name] = Signal("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
         em.outputs.append({"node": n.name, "width": 1, "signed": False, "rows": rows, "sign": True, "ctl": em.c})
+    elif mode == "ternary" and c.kind == "count" and not c.extra["signed"]:
+        # sim.rules.ternary_decode in hardware: d = 2 C - L against k; pos = 2 C >= L + k (h = +1),
+        # nz = pos | (2 C <= L - k) (h = -1); nz = 0 is h = 0, whose XNORs the next step skips
+        k = ternary_count_threshold(n.params["threshold"], em.Lc)
+        w = c.width + 2
+        em.decls.wire(f"{base}_pos", n.size)
+        em.decls.wire(f"{base}_nz", n.size)
+        for r in range(n.size):
+            two_c = f"{{1'b0, {c.rows[r]}, 1'b0}}"
+            em.body.assign(f"{base}_pos[{r}]", f"({two_c} >= {w}'d{em.Lc + k})")
+            em.body.assign(f"{base}_nz[{r}]", f"{base}_pos[{r}] | ({two_c} <= {w}'d{max(em.Lc - k, 0)})"
+                           if em.Lc - k >= 0 else f"{base}_pos[{r}]")
+        pos = [f"{base}_pos[{r}]" for r in range(n.size)]
+        nz = [f"{base}_nz[{r}]" for r in range(n.size)]
+        em.sig[n.name] = Signal("tern", nz, 1, {"pos": pos})
+        em.outputs.append({"node": n.name, "width": 2, "signed": False, "ternary": True, "ctl": em.c,
+                           "rows": [f"{{{p}, {z}}}" for p, z in zip(pos, nz)]})
     elif mode == "cell_sign" and c.kind == "count" and c.extra["signed"]:
         rows = cell_sign_bits(em, n, c)
         em.sig[n.name] = Signal("tern", ["1'b1"] * n.size, 1, {"pos": rows, "sign": True})
@@ -167,7 +184,7 @@ def bind_register(em: DesignEmitter, reg: dict, dec, cnt: Signal) -> None:
         em.decls.reg(f"{q}_pos_q", size)
         em.decls.wire(f"{q}_nz_now", size)
         em.decls.wire(f"{q}_pos_now", size)
-        em.body.assign(f"{q}_nz_now", f"{fresh_now} ? {{{size}{{1'b1}}}} : {q}_nz_q")
+        em.body.assign(f"{q}_nz_now", f"{fresh_now} ? {concat(em.sig[dec.name].rows)} : {q}_nz_q")
         em.body.assign(f"{q}_pos_now", f"{fresh_now} ? {concat(em.sig[dec.name].extra['pos'])} : {q}_pos_q")
         em.body.always("posedge clk", [
             f"if ({c}_srst) begin {q}_nz_q <= {size}'d0; {q}_pos_q <= {size}'d0; end",
