@@ -120,7 +120,8 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
         rows, cols = w.shape
         inv = Inventory.of("xnor", int(np.count_nonzero(w)), domain="binary").add(
             "apc", rows, inputs=cols, domain="binary")
-        if np.any(w == 0):
+        if np.any(w == 0) or p.get("skip_zero"):
+            # gated XNOR: zero weights, and zero ternary states (state skipping), switch it off
             inv = inv.add("and", int(np.count_nonzero(w)), domain="binary")
     elif op == "int_mac":
         inv = int_mac_inventory(node)
@@ -157,6 +158,55 @@ def node_inventory(node: SCNode, length: int) -> Inventory:
         t = node.arrays["table"]
         inv = Inventory.of("weight_memory", bits=int(t.size) * 8)
     return inv
+
+
+def skipping_banks(netlist: SCNetlist) -> list[SCNode]:
+    """The XNOR + popcount banks that read ternary hidden states (``skip_zero``): a zero state
+    switches its XNORs off (state skipping, Ardakani et al. DATE 2019)."""
+    return [n for n in netlist if n.op == "xnor_popcount" and n.params.get("skip_zero")]
+
+
+def state_skipping(netlist: SCNetlist, runs: dict, *, source: str) -> dict:
+    """The fraction of XNOR evaluations that zero ternary states switch off, counted from a
+    simulation's traces (``runs``: layer -> ``LayerRun`` with ``trace``, as ``Runtime.run(...,
+    trace=True)`` returns).  Bank r x j evaluates once per time step for every weight w_rj != 0;
+    it is skipped where the operand o_j of that step is 0, so the skipped evaluations of a step
+    are ``sum_j nnz(W[:, j]) [o_j = 0]`` out of ``nnz(W)``.  ``source`` says where the inputs came
+    from (reported as is)."""
+    banks = {}
+    total = skipped = 0
+    for n in skipping_banks(netlist):
+        run = runs.get(n.layer)
+        if run is None or n.inputs[0] not in run.trace:
+            continue
+        o = np.rint(np.asarray(run.trace[n.inputs[0]], dtype=np.float64) / float(n.params["operand_scale"]))
+        col = np.count_nonzero(n.arrays["weights"], axis=0)          # nonzero weights per operand j
+        evals = int(col.sum()) * int(o.shape[0] * o.shape[1])
+        off = int(((o == 0) * col).sum())
+        banks[n.name] = {"xnor_evaluations": evals, "skipped": off,
+                         "skipped_fraction": off / evals if evals else 0.0,
+                         "zero_state_fraction": float(np.mean(o == 0)) if o.size else 0.0}
+        total += evals
+        skipped += off
+    return {"skipped_fraction": skipped / total if total else 0.0, "xnor_evaluations": total,
+            "skipped": skipped, "banks": banks, "source": source}
+
+
+def skipping_energy(netlist: SCNetlist, skipping: dict, target, steps: int) -> dict:
+    """Switching energy the skipped XNORs (and their enable ANDs) do not spend, per inference of
+    ``steps`` time steps: per bank the dynamic energy of one evaluation of its XNOR + AND gates
+    (binary domain: they settle once per step) x steps x the bank's skipped fraction."""
+    from .inventory import dynamic_energy_per_cycle_j  # noqa: PLC0415
+
+    saved = 0.0
+    for n in skipping_banks(netlist):
+        b = skipping["banks"].get(n.name)
+        if b is None:
+            continue
+        nnz = int(np.count_nonzero(n.arrays["weights"]))
+        inv = Inventory.of("xnor", nnz, domain="binary").add("and", nnz, domain="binary")
+        saved += dynamic_energy_per_cycle_j(inv, target) * steps * b["skipped_fraction"]
+    return {"energy_saved_per_inference_j": saved}
 
 
 def int_mac_inventory(node: SCNode) -> Inventory:
@@ -223,10 +273,13 @@ def _kind_counts(inv: Inventory) -> dict[str, int]:
     return out
 
 
-def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
+def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1, skipping: dict | None = None) -> dict:
     """Cost of the compiled design running ``steps`` time steps vs the fixed-point and
     accumulate-only baselines (equal latency included), and the primitive counts next to the
-    analytic reference datapath."""
+    analytic reference datapath.  ``skipping`` (:func:`state_skipping` of a simulation) adds the
+    ``state_skipping`` entry for designs with ternary hidden states: the measured fraction of
+    skipped XNOR evaluations and the energy per inference with them switched off (area counts
+    the enable ANDs already)."""
     from . import (  # noqa: PLC0415
         binary_weight_design,
         compare,
@@ -264,6 +317,16 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1) -> dict:
                  binary_weight_design(shapes, weights=kind, act_bits=bits, parallelism=p_eq, **hd)]
     result = compare(sc, baselines, config.cost_target, steps=steps)
     result["equal_latency_parallelism"] = p_eq
+    if skipping_banks(netlist):
+        if skipping is None:
+            result["state_skipping"] = {"skipped_fraction": None, "source": "not measured: compile with "
+                                        "calibration inputs (the cost pass simulates them)"}
+        else:
+            e = skipping_energy(netlist, skipping, config.cost_target, steps)
+            full = float(result["designs"][sc.name]["cost"]["energy_per_inference_j"])
+            result["state_skipping"] = {**skipping, **e,
+                                        "energy_per_inference_j": full - e["energy_saved_per_inference_j"],
+                                        "energy_per_inference_j_without_skipping": full}
     result["timing"] = timing.to_json()
     # the analytic reference (docs/background.md §5) for LSTM layers, counted per primitive kind
     mine = _kind_counts(sc.inventory)

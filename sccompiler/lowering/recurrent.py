@@ -31,7 +31,8 @@ def _table_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) -> li
         node(f"{n}.kx", "xnor_popcount", (f"{n}.x",), (G * H,), n, "integral", (-I, I),
              {"operand_scale": xs}, {"weights": f.w_ih}),
         node(f"{n}.kh", "xnor_popcount", (f"{n}.h_prev",), (G * H,), n, "integral", (-H, H),
-             {"operand_scale": 1.0}, {"weights": f.w_hh}),
+             {"operand_scale": 1.0, **({"skip_zero": True} if plan.hidden == "ternary" else {})},
+             {"weights": f.w_hh}),
     ]
     tables = {"ax": f.scale_x * f.alpha_ih * xs, "ah": f.scale_h * f.alpha_hh,
               "act": gate_act_codes(lay.kind, H)[:G * H]}
