@@ -172,7 +172,8 @@ def resolve_hidden(lay: LSTM | GRU, hidden: str) -> str:
         return own or "stream"
     if own is not None and hidden != own:
         what = {"sign": "binary hidden states (hidden_activation sign)",
-                "ternary": f"ternary hidden states (hidden_activation ternary, threshold {lay.hidden_threshold:g})"}[own]
+                "ternary": "ternary hidden states (hidden_activation ternary, threshold "
+                           f"{lay.hidden_threshold:g})"}[own]
         got = {"stream": "real-valued h_t", "sign": "binary h_t", "ternary": "ternary h_t"}[hidden]
         raise ConfigError(f"layers.{lay.name}.hidden: {hidden!r} gives {got}, but the model's layer "
                           f"{lay.name!r} has {what}; use hidden {own!r} or 'auto'")

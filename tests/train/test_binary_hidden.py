@@ -96,12 +96,12 @@ def test_bad_hidden_activation_is_refused(tr):
         bad.validate()
 
 
-def test_ternary_h_export_stays_refused(tr):
+def test_state_pruning_export_stays_refused(tr):
     from sccompiler.errors import UnsupportedOpError  # noqa: PLC0415
 
     m = tr.QuantSequenceModel("lstm", 1, 4, 2, quant=tr.QuantConfig("ternary"),
-                              hidden_quant=tr.TernaryActivation(0.5), seed=0)
-    with pytest.raises(UnsupportedOpError, match="ternary hidden"):
+                              pruning=tr.layers.PruningConfig(), seed=0)
+    with pytest.raises(UnsupportedOpError, match="state threshold"):
         tr.to_ir(m)
 
 
@@ -186,6 +186,6 @@ def test_scc_train_binary_h_sequence_targets_validation_and_compile(tr, tmp_path
     out = CliRunner().invoke(cli_pkg.cli, ["compile", str(tmp_path / "m"), "--length", "32",
                                            "-o", str(tmp_path / "d")])
     assert out.exit_code == 0, out.output
-    bad = CliRunner().invoke(cli_pkg.cli, ["train", "--task", "sine", "--hidden-quant", "ternary",
+    bad = CliRunner().invoke(cli_pkg.cli, ["train", "--task", "sine", "--prune", "h",
                                            "-o", str(tmp_path / "t")])
-    assert bad.exit_code != 0 and bad.output.startswith("error:") and "ternary" in bad.output
+    assert bad.exit_code != 0 and bad.output.startswith("error:") and "prune" in bad.output
