@@ -15,6 +15,7 @@ import math
 import os
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +142,25 @@ def test_seq_mnist_accuracy_above_chance(tmp_path: Path) -> None:
     for variant in VARIANTS:
         # 64 images: P(accuracy >= 0.5 | chance 0.1) is ~1e-20
         assert r["variants"][variant]["value"] >= 0.5, (variant, r["variants"][variant])
+
+
+def test_quickstart_ternary_h(tmp_path: Path) -> None:
+    """The GXNOR example (#15 tracker): ternary weights and ternary h committed, the quick mode
+    trains it, and its SC design (table gates, hidden: ternary) is simulated against it."""
+    model = load_model(EXAMPLES / "quickstart" / "model" / "ternary-h")
+    lay = model.layers[0]
+    assert (lay.hidden_activation, lay.hidden_threshold) == ("ternary", 0.3)
+    assert np.unique(lay.w_hh.data).size <= 3
+    r = _evaluate("quickstart", tmp_path, "--variants", "ternary", "binary-h", "ternary-h", "--lengths", "256",
+                  "--sc-samples", "8", "--sc-variant", "ternary-h")
+    # measured: quantized 1.00 (512 sequences), SC 1.00 at L = 256 on 64 sequences
+    assert r["variants"]["ternary-h"]["value"] > 0.95
+    assert r["sc"]["variant"] == "ternary-h" and r["sc"]["lengths"]["256"] > 0.8
+    if find_spec("torch") is not None:
+        out = _run(EXAMPLES / "quickstart" / "make_model.py", "--quick", "--variants", "ternary-h",
+                   "--out", str(tmp_path / "m"))
+        assert "[ternary-h] trained in" in out
+        assert load_model(tmp_path / "m" / "ternary-h").layers[0].hidden_activation == "ternary"
 
 
 @pytest.mark.parametrize("task", TASKS)
