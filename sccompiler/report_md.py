@@ -173,6 +173,7 @@ def _cost(rep: dict) -> list[str]:
                   "analytic designs of the same layers (docs/cost-model.md).", ""]
     lines.append(to_markdown(cost))
     lines += _verdict(rep)
+    lines += _skipping(cost.get("state_skipping"))
     rc = cost.get("reference_comparison")
     if rc:
         kinds = sorted(set(rc["netlist"]) | set(rc["reference"]))
@@ -183,6 +184,18 @@ def _cost(rep: dict) -> list[str]:
         lines += [f"| {k} | {rc['netlist'].get(k, 0):,} | {rc['reference'].get(k, 0):,} |" for k in kinds]
         lines += [""] + [f"- {e}" for e in rc["explanations"]] + [""]
     return lines
+
+
+def _skipping(sk: dict | None) -> list[str]:
+    """State skipping of ternary hidden states: the measured skipped fraction and its energy."""
+    if not sk:
+        return []
+    if sk.get("skipped_fraction") is None:
+        return ["", f"State skipping (ternary h): {sk['source']}.", ""]
+    return ["", f"State skipping (ternary h): {sk['skipped_fraction']:.1%} of the {sk['xnor_evaluations']:,} "
+                f"recurrent XNOR evaluations are switched off by zero states ({sk['source']}); energy per "
+                f"inference {sk['energy_per_inference_j']:.4g} J with skipping, "
+                f"{sk['energy_per_inference_j_without_skipping']:.4g} J without.", ""]
 
 
 def _verdict(rep: dict) -> list[str]:

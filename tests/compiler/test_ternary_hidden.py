@@ -158,6 +158,7 @@ def test_skipped_fraction_equals_a_direct_count():
     assert sk["skipped_fraction"] == off / total and 0.1 < off / total < 1.0
     assert sk["energy_per_inference_j"] < sk["energy_per_inference_j_without_skipping"]
     assert "calibration sequences" in sk["source"]
+    assert f"State skipping (ternary h): {off / total:.1%}" in d.report_markdown()
     # without calibration inputs nothing is measured, and the report says so
     d2 = compile_model(model, {"length": 64, "disable": ["correlation_report", "accuracy_report"],
                                "input_encoding": "exact", "input_range": 1.0})
