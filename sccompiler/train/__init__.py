@@ -71,6 +71,7 @@ from .noise import (  # noqa: E402
     design_noise,
     finetune_noise_aware,
     install_noise,
+    model_noise,
     remove_noise,
     wfsm_average_variance,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "WFSMCurve", "design_curves", "finetune_hardware_aware", "gate_activations", "install_curves",
     "load_design_curves", "nominal_activations", "wfsm_curves", "wfsm_transfer",
     # noise-aware fine-tuning (sccompiler.train.noise)
-    "LayerNoise", "StreamNoise", "design_noise", "finetune_noise_aware", "install_noise", "remove_noise",
+    "LayerNoise", "StreamNoise", "design_noise", "finetune_noise_aware", "install_noise", "model_noise",
+    "remove_noise",
     "wfsm_average_variance",
 ]

@@ -241,6 +241,34 @@ def remove_noise(model) -> None:
         lay.noise = None
 
 
+def model_noise(model, config=None, *, calibration=None, length: int | None = None
+                ) -> tuple[dict[str, LayerNoise], object]:
+    """Compile the torch ``model`` once (:func:`~sccompiler.train.to_ir`, then
+    :func:`~sccompiler.design.compile_model` with ``config``: a CompileConfig, a dict or None;
+    ``length`` overrides its stream length) and return ``(design_noise(design), design)``."""
+    from ..config import CompileConfig, load_config  # noqa: PLC0415
+    from ..design import compile_model  # noqa: PLC0415
+    from .export import to_ir  # noqa: PLC0415
+
+    if length is not None and (not is_int(length) or length < 1):
+        raise SCValueError("length", f"must be an integer >= 1, got {length!r}")
+    if config is None:
+        config = load_config(None)
+    if length is not None:
+        if isinstance(config, CompileConfig):
+            config = dataclasses.replace(config, length=int(length))
+        else:
+            config = {**dict(config), "length": int(length)}
+    was_training = model.training
+    model.eval()
+    try:
+        ir = to_ir(model)
+    finally:
+        model.train(was_training)
+    design = compile_model(ir, config, calibration=calibration)
+    return design_noise(design), design
+
+
 def finetune_noise_aware(model, inputs: torch.Tensor, targets: torch.Tensor, noise: Mapping[str, LayerNoise], *,
                          epochs: int = 3, config: TrainConfig | None = None, noise_seed: int | None = None,
                          scale: float = 1.0, log: Callable[[str], None] | None = None) -> TrainResult:
@@ -261,4 +289,4 @@ def finetune_noise_aware(model, inputs: torch.Tensor, targets: torch.Tensor, noi
 
 
 __all__ = ["LayerNoise", "StdCurve", "StreamNoise", "design_noise", "finetune_noise_aware", "install_noise",
-           "remove_noise", "wfsm_average_variance"]
+           "model_noise", "remove_noise", "wfsm_average_variance"]
