@@ -2,7 +2,7 @@
 noise injected (:mod:`sccompiler.train.noise`) help the SC-simulated model at short streams?
 
 1. trains the quickstart's ternary 1x8 LSTM (as ``make_model.py``);
-2. compiles it once at ``--noise-length`` and reads the variance model (:func:`sccompiler.train.model_noise`);
+2. compiles it once at ``--noise-length`` and reads the variance model (:func:`sccompiler.train.design_noise`);
 3. fine-tunes two copies for ``--epochs`` epochs with the same settings and seed: ``control``
    (no noise) and ``noise-aware`` (the design's noise injected);
 4. compiles base / control / noise-aware (default config at ``--noise-length``) and evaluates the SC
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default 3, reduced 1)")
     ap.add_argument("--lr", type=float, default=2e-3, help="fine-tuning learning rate")
     ap.add_argument("--noise-length", type=int, default=128, help="the L whose noise is injected and compiled at")
+    ap.add_argument("--noise-scale", type=float, default=1.0, help="multiply the injected std by this")
     ap.add_argument("--lengths", type=int, nargs="+", default=None, help="stream lengths (default 64 128 256)")
     ap.add_argument("--sequences", type=int, default=None, help="held-out sequences (default 512, reduced 16)")
     ap.add_argument("--seed", type=int, default=0)
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_threads(1)
     from sccompiler.design import compile_model  # noqa: PLC0415
     from sccompiler.reference import forward  # noqa: PLC0415
-    from sccompiler.train import TrainConfig, finetune_noise_aware, fit, model_noise, synthetic_task  # noqa: PLC0415
+    from sccompiler.train import TrainConfig, design_noise, finetune_noise_aware, fit, synthetic_task  # noqa: PLC0415
 
     hp = make_model.QUICK if args.reduced else make_model.FULL
     epochs = args.epochs if args.epochs is not None else (1 if args.reduced else 3)
@@ -58,14 +59,17 @@ def main(argv: list[str] | None = None) -> dict:
     tune = TrainConfig(epochs=epochs, batch_size=hp["batch_size"], lr=args.lr, seed=args.seed + 1,
                        clip_steps="quantized")
     config = {"length": int(args.noise_length), "disable": NO_REPORTS}
-    noise, _ = model_noise(base, config, calibration=calibration)
+    # the variance model of the base model's own design (export_ir: with the examples' learned gains)
+    noise = design_noise(compile_model(export_ir(base, "quickstart-base"), config, calibration=calibration))
     control, aware = copy.deepcopy(base), copy.deepcopy(base)
     fit(control, x, y, tune)
-    finetune_noise_aware(aware, x, y, noise, epochs=epochs, config=tune)
+    finetune_noise_aware(aware, x, y, noise, epochs=epochs, config=tune, scale=args.noise_scale)
     print(f"base: ternary LSTM 1x{hp['hidden']} trained {hp['epochs']} epochs on {hp['sequences']} sequences; "
-          f"fine-tuning {epochs} epoch(s) at lr {args.lr} (noise of L = {args.noise_length}); "
+          f"fine-tuning {epochs} epoch(s) at lr {args.lr} (noise of L = {args.noise_length}, "
+          f"scale {args.noise_scale}); "
           f"{n_test} held-out sequences; L = {lengths}")
-    results: dict = {"epochs": epochs, "lr": args.lr, "noise_length": args.noise_length, "lengths": lengths,
+    results: dict = {"epochs": epochs, "lr": args.lr, "noise_length": args.noise_length,
+                     "noise_scale": args.noise_scale, "lengths": lengths,
                      "test_sequences": n_test, "train_sequences": hp["sequences"],
                      "noise_model": {k: v.describe() for k, v in noise.items()}, "models": {}}
     for name, model in (("base", base), ("control", control), ("noise-aware", aware)):
