@@ -139,6 +139,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
               help="--noise-aware: the stream length of that compile (default: the --config file's, else 256)")
 @click.option("--config", "noise_config", type=click.Path(dir_okay=False), default=None,
               help="--noise-aware: the scc compile config (YAML/JSON) of that compile")
+@click.option("--noise-scale", "noise_scale", type=click.FloatRange(min=0), default=None,
+              help="--noise-aware: multiply the injected noise's standard deviation by this (default 1)")
 @click.option("--hardware-epochs", type=click.IntRange(min=1), default=3, show_default=True,
               help="fine-tuning epochs with --hardware-aware / --noise-aware")
 @click.option("-o", "--output", type=click.Path(), default=None, help="native model directory")
@@ -148,7 +150,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, hidden_quant,
               hidden_clip, hidden_threshold, quantize_head, val_fraction, ste, batch_norm, prune, epochs,
-              batch_size, lr, seed, hardware_aware, noise_aware, noise_length, noise_config, hardware_epochs,
+              batch_size, lr, seed, hardware_aware, noise_aware, noise_length, noise_config, noise_scale,
+              hardware_epochs,
               output, onnx_path,
               force, quiet, as_json) -> None:
     """Train a quantized LSTM/GRU and export it (native with -o, ONNX with --onnx)."""
@@ -164,8 +167,8 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     if prune != "none" and output is not None:
         raise ConfigError("--prune cannot be saved in the native format (the IR has no state threshold); "
                           "use --onnx only")
-    if not noise_aware and (noise_length is not None or noise_config is not None):
-        raise ConfigError("--length and --config set the compile of --noise-aware; add --noise-aware")
+    if not noise_aware and (noise_length is not None or noise_config is not None or noise_scale is not None):
+        raise ConfigError("--length, --config and --noise-scale set up --noise-aware; add --noise-aware")
     if noise_aware and (hidden_quant == "ternary" or prune != "none"):
         raise ConfigError("--noise-aware compiles the trained model: it needs --hidden-quant none|binary and "
                           "--prune none")
@@ -243,8 +246,10 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         noise_model, design = tr.model_noise(model, noise_cfg, calibration=x[:32].numpy())
         if curves is not None:
             tr.install_curves(model, curves)
-        tuned = tr.finetune_noise_aware(model, x, y, noise_model, epochs=hardware_epochs, config=tune_cfg, log=log)
+        tuned = tr.finetune_noise_aware(model, x, y, noise_model, epochs=hardware_epochs, config=tune_cfg, log=log,
+                                        scale=1.0 if noise_scale is None else noise_scale)
         noise = {"lengths": {k: v.length for k, v in noise_model.items()},
+                 "scale": 1.0 if noise_scale is None else noise_scale,
                  "layers": [v.describe() for v in noise_model.values()], **tuned.to_json()}
         if curves is not None:
             hardware = {"design": str(hardware_aware), "with_noise": True}

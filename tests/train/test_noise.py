@@ -163,10 +163,11 @@ def test_cli_train_noise_aware(tr, tmp_path):
                 "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)["noise_aware"]
-    assert out["lengths"] == {"lstm0": 32} and len(out["losses"]) == 2
+    assert out["lengths"] == {"lstm0": 32} and out["scale"] == 1.0 and len(out["losses"]) == 2
     for bad, msg in (([*base, "--length", "32", "-o", str(tmp_path / "a")], "add --noise-aware"),
                      ([*base, "--config", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "b")],
                       "add --noise-aware"),
+                     ([*base, "--noise-scale", "2", "-o", str(tmp_path / "b2")], "add --noise-aware"),
                      ([*base, "--noise-aware", "--config", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "c")],
                       "config file not found"),
                      ([*base, "--noise-aware", "--hidden-quant", "ternary", "--onnx", str(tmp_path / "d.onnx")],
@@ -210,3 +211,23 @@ def test_variance_model_against_the_bit_exact_runtime(tr, tiny):
     assert 1.0 <= meas_c / pred_c.mean() <= 1.5, meas_c / pred_c.mean()
     assert meas_c / binomial_c.mean() > meas_c / pred_c.mean()
     assert 0.85 <= meas_h / pred_h.mean() <= 1.2, meas_h / pred_h.mean()
+
+
+def test_quickstart_noise_finetune_script_reduced(tr, tmp_path):
+    """The comparison script runs end to end (reduced mode) and records all three models at each L."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "noise.json"
+    proc = subprocess.run([sys.executable, str(root / "examples" / "quickstart" / "noise_finetune.py"), "--reduced",
+                           "--json", str(out)], cwd=root, text=True, timeout=300,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, proc.stdout
+    res = json.loads(out.read_text())
+    assert set(res["models"]) == {"base", "control", "noise-aware"}
+    for row in res["models"].values():
+        (r,) = row["sc"].values()
+        assert 0.0 <= r["ci"][0] <= r["value"] <= r["ci"][1] <= 1.0
+    assert res["noise_model"]["lstm0"]["length"] == 128
