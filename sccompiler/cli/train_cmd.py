@@ -133,8 +133,17 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--hardware-aware", "hardware_aware", type=click.Path(exists=True, file_okay=False), default=None,
               metavar="DESIGN_DIR", help="after training, fine-tune with sigma/tanh replaced by the WFSM transfer "
                                          "curves of this compiled design (scc compile -o DIR; same layer names)")
+@click.option("--noise-aware", "noise_aware", is_flag=True,
+              help="after training, fine-tune with the stream noise of the model's own compiled design at its "
+                   "stream length injected (compiled once at the start; with --hardware-aware, on top of the curves)")
+@click.option("--length", "noise_length", type=click.IntRange(min=1), default=None, metavar="L",
+              help="--noise-aware: the stream length of that compile (default: the --config file's, else 256)")
+@click.option("--config", "noise_config", type=click.Path(dir_okay=False), default=None,
+              help="--noise-aware: the scc compile config (YAML/JSON) of that compile")
+@click.option("--noise-scale", "noise_scale", type=click.FloatRange(min=0), default=None,
+              help="--noise-aware: multiply the injected noise's standard deviation by this (default 1)")
 @click.option("--hardware-epochs", type=click.IntRange(min=1), default=3, show_default=True,
-              help="fine-tuning epochs with --hardware-aware")
+              help="fine-tuning epochs with --hardware-aware / --noise-aware")
 @click.option("-o", "--output", type=click.Path(), default=None, help="native model directory")
 @click.option("--onnx", "onnx_path", type=click.Path(), default=None, help="also export ONNX here")
 @click.option("--force", is_flag=True, help="overwrite outputs that exist")
@@ -142,7 +151,9 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, hidden_quant,
               hidden_clip, hidden_threshold, quantize_head, val_fraction, ste, batch_norm, prune, epochs,
-              batch_size, lr, seed, hardware_aware, hardware_epochs, output, onnx_path,
+              batch_size, lr, seed, hardware_aware, noise_aware, noise_length, noise_config, noise_scale,
+              hardware_epochs,
+              output, onnx_path,
               force, quiet, as_json) -> None:
     """Train a quantized LSTM/GRU and export it (native with -o, ONNX with --onnx)."""
     from ..io import check_writable  # noqa: PLC0415
@@ -154,6 +165,16 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     if prune != "none" and output is not None:
         raise ConfigError("--prune cannot be saved in the native format (the IR has no state threshold); "
                           "use --onnx only")
+    if not noise_aware and (noise_length is not None or noise_config is not None or noise_scale is not None):
+        raise ConfigError("--length, --config and --noise-scale set up --noise-aware; add --noise-aware")
+    if noise_aware and (hidden_quant == "ternary" or prune != "none"):
+        raise ConfigError("--noise-aware compiles the trained model: it needs --hidden-quant none|binary and "
+                          "--prune none")
+    noise_cfg = None
+    if noise_aware:
+        from .common import effective_config  # noqa: PLC0415
+
+        noise_cfg = effective_config(noise_config, (), length=noise_length)   # a bad config fails first
     for path in (output, onnx_path):
         if path is not None:
             check_writable(path, force)
@@ -213,12 +234,25 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         lo, hi = validation["ci"]
         log(f"validation ({validation['sequences']} held-out sequences): {validation['metric']} "
             f"{validation['value']:.4f} (95% CI {lo:.4f} .. {hi:.4f})")
-    hardware = None
+    hardware = noise = None
+    tune_cfg = tr.TrainConfig(batch_size=batch_size, lr=lr, seed=seed, targets_at=where)
+    curves = None
     if hardware_aware is not None:
         # curves first: a bad design directory fails before any fine-tuning
         curves = tr.load_design_curves(hardware_aware)
-        tuned = tr.finetune_hardware_aware(model, x, y, curves, epochs=hardware_epochs,
-                                           config=tr.TrainConfig(batch_size=batch_size, lr=lr, seed=seed), log=log)
+    if noise_aware:
+        noise_model, design = tr.model_noise(model, noise_cfg, calibration=x[:32].numpy())
+        if curves is not None:
+            tr.install_curves(model, curves)
+        tuned = tr.finetune_noise_aware(model, x, y, noise_model, epochs=hardware_epochs, config=tune_cfg, log=log,
+                                        scale=1.0 if noise_scale is None else noise_scale)
+        noise = {"lengths": {k: v.length for k, v in noise_model.items()},
+                 "scale": 1.0 if noise_scale is None else noise_scale,
+                 "layers": [v.describe() for v in noise_model.values()], **tuned.to_json()}
+        if curves is not None:
+            hardware = {"design": str(hardware_aware), "with_noise": True}
+    elif curves is not None:
+        tuned = tr.finetune_hardware_aware(model, x, y, curves, epochs=hardware_epochs, config=tune_cfg, log=log)
         hardware = {"design": str(hardware_aware), **tuned.to_json()}
     written = {}
     if output is not None:
@@ -228,7 +262,8 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
     if as_json:
         echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme, "validation": validation,
                    "hidden_quant": hidden_quant, "targets_at": where, "head_quantized": model.head_quant is not None,
-                   "stochastic": stochastic, "seed": seed, "hardware_aware": hardware})
+                   "stochastic": stochastic, "seed": seed, "hardware_aware": hardware,
+                   "noise_aware": noise})
         return
     for kind, path in written.items():
         click.echo(f"wrote {kind} model {path}")

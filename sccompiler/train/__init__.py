@@ -12,7 +12,9 @@ Implements the training recipes the compiler's input models come from (docs/back
 * Deng et al. (GXNOR) — ternary activations with a windowed gradient;
 * Ardakani et al., DATE 2019 — learned thresholding of the hidden/cell state (state pruning);
 * hardware-aware fine-tuning with pluggable activation curves (:class:`TabulatedActivation`), built
-  from a compiled design's WFSM tables by :func:`wfsm_curves` (:mod:`.hardware`).
+  from a compiled design's WFSM tables by :func:`wfsm_curves` (:mod:`.hardware`);
+* noise-aware fine-tuning: the design's stream noise at its L (:func:`design_noise`) injected into
+  the forward pass (:func:`finetune_noise_aware`, :mod:`.noise`).
 
 Trained modules map to the model IR (:func:`to_ir`) and are written with :func:`export_native`
 and :func:`export_onnx`.  The numpy quantizers in :mod:`sccompiler.quantize.schemes` are the
@@ -63,6 +65,16 @@ from .layers import (  # noqa: E402
     recalibrate_batchnorm,
     state_sparsity,
 )
+from .noise import (  # noqa: E402
+    LayerNoise,
+    StreamNoise,
+    design_noise,
+    finetune_noise_aware,
+    install_noise,
+    model_noise,
+    remove_noise,
+    wfsm_average_variance,
+)
 from .optim import PaperAdam, clip_weights, make_optimizer  # noqa: E402
 from .quantizers import (  # noqa: E402
     TRAIN_SCHEMES,
@@ -84,4 +96,8 @@ __all__ = [
     # hardware-aware fine-tuning (sccompiler.train.hardware)
     "WFSMCurve", "design_curves", "finetune_hardware_aware", "gate_activations", "install_curves",
     "load_design_curves", "nominal_activations", "wfsm_curves", "wfsm_transfer",
+    # noise-aware fine-tuning (sccompiler.train.noise)
+    "LayerNoise", "StreamNoise", "design_noise", "finetune_noise_aware", "install_noise", "model_noise",
+    "remove_noise",
+    "wfsm_average_variance",
 ]

@@ -112,7 +112,7 @@ def wfsm_transfer(quantized_weights, weight_bits: int, pre, *, gain: float, oper
 
 
 # ------------------------------------------------------------------------------- design side
-def _recurrent_layer(design, layer: "str | int"):
+def design_layer(design, layer: "str | int"):
     from ..ir.model import GRU, LSTM  # noqa: PLC0415
 
     rec = [lay for lay in design.model.layers if isinstance(lay, (LSTM, GRU))]
@@ -126,7 +126,7 @@ def _recurrent_layer(design, layer: "str | int"):
     raise SCValueError("layer", f"no LSTM/GRU layer {layer!r} in the design (has {[lay.name for lay in rec]})")
 
 
-def _gate_rows(kind: str, name: str, hidden: int) -> dict[str, tuple[str, np.ndarray]]:
+def gate_rows(kind: str, name: str, hidden: int) -> dict[str, tuple[str, np.ndarray]]:
     """gate -> (wfsm node name, its rows) for the integral-WFSM lowerings of passes/core.py."""
     rows = np.arange(hidden)
     if kind == "lstm":
@@ -136,7 +136,7 @@ def _gate_rows(kind: str, name: str, hidden: int) -> dict[str, tuple[str, np.nda
     return {g: (f"{name}.{g}_s", rows) for g in ("r", "z", "n")}
 
 
-def _node_tables(node) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def node_tables(node) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(wq (T, G, N), gains (T, G), shifts (T, G)) of a wfsm node, banks or not."""
     wq = np.asarray(node.arrays["wq"])
     tables = wq if wq.ndim == 3 else wq[None]
@@ -162,7 +162,7 @@ def _sample_fitted(node, group: int) -> bool:
 
 def _gate_curve(node, rows: np.ndarray, points: int, reduce: str,
                 calibrated: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    tables, gains, shifts = _node_tables(node)
+    tables, gains, shifts = node_tables(node)
     group = np.asarray(node.arrays["group"])[rows]
     operands = np.asarray(node.arrays["operands"])[rows].astype(np.int64)
     acts = np.asarray(node.arrays["target_act"]).astype(int)
@@ -217,10 +217,10 @@ def wfsm_curves(design, layer: "str | int", *, points: int = 257, reduce: str = 
         raise SCValueError("calibrated", f"expected one of {CALIBRATED}, got {calibrated!r}")
     if isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 2:
         raise SCValueError("points", f"must be an integer >= 2, got {points!r}")
-    lay = _recurrent_layer(design, layer)
+    lay = design_layer(design, layer)
     nodes = {n.name: n for n in design.netlist.nodes if n.op == "wfsm" and n.layer == lay.name}
     curves: dict[str, WFSMCurve] = {}
-    for gate, (node_name, rows) in _gate_rows(lay.kind, lay.name, lay.hidden_size).items():
+    for gate, (node_name, rows) in gate_rows(lay.kind, lay.name, lay.hidden_size).items():
         node = nodes.get(node_name)
         if node is None:
             continue

@@ -241,6 +241,8 @@ class QuantRecurrentLayer(nn.Module):
         self.scale_hh = weight_scale(self.quant, hidden_size, fan_out)
         #: generator for the stochastic weight draws (the global torch RNG when None)
         self.generator: torch.Generator | None = None
+        #: the design's stream noise injected in training mode (:mod:`sccompiler.train.noise`)
+        self.noise = None
         # a frozen stochastic sample and its seed (empty / -1 when none), buffers so that they are
         # saved in the state_dict
         self.register_buffer("sample_ih", torch.zeros(0, dtype=torch.float64))
@@ -383,11 +385,21 @@ class QuantLSTMLayer(QuantRecurrentLayer):
         for t in range(steps):
             a, b = self._pre(xw[:, t], h, wh, t)
             i, f, g, o = (a + b).chunk(4, dim=1)
-            c = act.sigmoid(f) * c + act.sigmoid(i) * act.tanh(g)
+            noise = self.noise if self.training else None
+            if noise is None:
+                c = act.sigmoid(f) * c + act.sigmoid(i) * act.tanh(g)
+            else:
+                sf, ig = noise.gate("f", f, act.sigmoid(f)), noise.gate("i", i, act.sigmoid(i)) * noise.gate(
+                    "g", g, act.tanh(g))
+                c = noise.cell(sf * c + ig, sf * c, ig)
             if self.prune_c is not None:
                 c = self.prune_c(c)
             cn = self.bn_c(c, t) if self.bn_c is not None else c
-            h = self._post_hidden(act.sigmoid(o) * act.cell_tanh(cn))
+            if noise is None:
+                h = self._post_hidden(act.sigmoid(o) * act.cell_tanh(cn))
+            else:
+                h = noise.hidden(noise.gate("o", o, act.sigmoid(o)) * noise.gate("cell", cn, act.cell_tanh(cn)))
+                h = self._post_hidden(h)
             out.append(h)
         return torch.stack(out, dim=1)
 
@@ -414,10 +426,17 @@ class QuantGRULayer(QuantRecurrentLayer):
             a, b = self._pre(xw[:, t], h, wh, t)
             ar, az, an = a.chunk(3, dim=1)
             br, bz, bn = b.chunk(3, dim=1)
+            noise = self.noise if self.training else None
             r = act.sigmoid(ar + br)
             z = act.sigmoid(az + bz)
+            if noise is not None:
+                r, z = noise.gate("r", ar + br, r), noise.gate("z", az + bz, z)
             n = act.tanh(an + r * bn)
-            h = self._post_hidden((1 - z) * n + z * h)
+            if noise is None:
+                h = self._post_hidden((1 - z) * n + z * h)
+            else:
+                n = noise.gate("n", an + r * bn, n)
+                h = self._post_hidden(noise.hidden((1 - z) * n + z * h))
             out.append(h)
         return torch.stack(out, dim=1)
 
