@@ -36,6 +36,7 @@ from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, layer_seque
 from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
+    constant_words,
     rows_last,
     sng_direct,
     sng_streams,
@@ -148,6 +149,9 @@ class _Terms:
         groups = []
         for jp, on, P, N, wcol in self.pops:
             jp32, on32 = jp.view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
+            if _constant_operands(jp32, on32):
+                base = base + _constant_terms(jp32[:, 0], on32, wcol)
+                continue
             groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
         groups.sort(key=lambda g: not g[0])
         dense_g = [g for g in groups if g[0]]
@@ -184,6 +188,25 @@ def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray
     jp = np.concatenate([np.broadcast_to(g[1], (bj, L, g[1].shape[2])) for g in groups], axis=2)
     on = np.concatenate([np.broadcast_to(g[2], (bo, g[2].shape[1])) for g in groups], axis=1)
     return np.ascontiguousarray(jp), np.ascontiguousarray(on)
+
+
+def _constant_operands(jp: np.ndarray, on: np.ndarray) -> bool:
+    """Whether every operand word of an XNOR bank (``jp & on``: (B', L, Mw) / (B' or 1, Mw)
+    uint32) is the same in all cycles of the step (exact gated inputs: a one-hot character's
+    stream is all ones where it is on)."""
+    if jp.shape[1] <= 1 or jp.shape[0] < on.shape[0]:
+        return False
+    return bool(constant_words(np.ascontiguousarray(jp), np.ascontiguousarray(on)))
+
+
+def _constant_terms(x: np.ndarray, on: np.ndarray, wcol: np.ndarray) -> np.ndarray:
+    """(B', R) int64: the per-cycle XNOR-popcount term of constant operand words ``x & on``
+    ((B', Mw) / (B' or 1, Mw) uint32): ``2 sum_j w_rj`` over the operands that are one (the same
+    integer as the kernel's popcounts, which every cycle would add again)."""
+    w = np.ascontiguousarray(x & on).astype("<u4", copy=False)
+    bits = np.unpackbits(w.view(np.uint8), axis=-1, bitorder="little")          # (B', Mw * 32)
+    s = bits.astype(np.float64) @ wcol.astype(np.float64)      # exact: small integers
+    return np.rint(s).astype(np.int64)
 
 
 def _counts32(words: np.ndarray) -> np.ndarray:
