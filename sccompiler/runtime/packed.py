@@ -149,8 +149,8 @@ class _Terms:
         groups = []
         for jp, on, P, N, wcol in self.pops:
             jp32, on32 = jp.view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
-            if _constant_operands(jp32, on32):
-                base = base + _constant_terms(jp32[:, 0], on32, wcol)
+            if constant_operands(jp32, on32):
+                base = base + constant_terms(jp32[:, 0], on32, wcol)
                 continue
             groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
         groups.sort(key=lambda g: not g[0])
@@ -190,7 +190,7 @@ def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray
     return np.ascontiguousarray(jp), np.ascontiguousarray(on)
 
 
-def _constant_operands(jp: np.ndarray, on: np.ndarray) -> bool:
+def constant_operands(jp: np.ndarray, on: np.ndarray) -> bool:
     """Whether every operand word of an XNOR bank (``jp & on``: (B', L, Mw) / (B' or 1, Mw)
     uint32) is the same in all cycles of the step (exact gated inputs: a one-hot character's
     stream is all ones where it is on)."""
@@ -199,7 +199,7 @@ def _constant_operands(jp: np.ndarray, on: np.ndarray) -> bool:
     return bool(constant_words(np.ascontiguousarray(jp), np.ascontiguousarray(on)))
 
 
-def _constant_terms(x: np.ndarray, on: np.ndarray, wcol: np.ndarray) -> np.ndarray:
+def constant_terms(x: np.ndarray, on: np.ndarray, wcol: np.ndarray) -> np.ndarray:
     """(B', R) int64: the per-cycle XNOR-popcount term of constant operand words ``x & on``
     ((B', Mw) / (B' or 1, Mw) uint32): ``2 sum_j w_rj`` over the operands that are one (the same
     integer as the kernel's popcounts, which every cycle would add again)."""
