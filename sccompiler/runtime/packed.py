@@ -476,6 +476,7 @@ class PackedRuntime:
         for n in netlist:
             for i in n.inputs:
                 self.consumers[i].append(n.name)
+        self._randoms: dict[tuple[str, int], LayerRandoms] = {}
         self.live = {n.name: np.asarray(n.arrays["src"]).reshape(-1) >= 0 for n in netlist
                      if n.op == "sng" and "src" in n.arrays and (np.asarray(n.arrays["src"]) < 0).any()}
 
@@ -545,7 +546,10 @@ class PackedRuntime:
         nodes = self.by_layer[layer]
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
-        randoms = LayerRandoms(self.netlist, layer, window=L)
+        key = (layer, L)
+        if key not in self._randoms:                                  # static wiring: built once
+            self._randoms[key] = LayerRandoms(self.netlist, layer, window=L)
+        randoms = self._randoms[key].restarted()
         fsm_state = {n.name: np.full((B, n.size), fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         out_node = nodes[-1]
