@@ -120,8 +120,9 @@ class _Terms:
     """The per-cycle input of a WFSM as the fused kernel takes it: XNOR-popcount operands,
     dense per-cycle terms and a per-row base."""
 
-    def __init__(self, B: int, L: int, R: int) -> None:
+    def __init__(self, B: int, L: int, R: int, static: dict | None = None) -> None:
         self.B, self.L, self.R = B, L, R
+        self.static = {} if static is None else static      # weight words per set of XNOR banks
         self.pops: list[tuple] = []
         self.dense: np.ndarray | None = None
         self.bits: list[np.ndarray] = []
@@ -152,28 +153,36 @@ class _Terms:
             if constant_operands(jp32, on32):
                 base = base + constant_terms(jp32[:, 0], on32, wcol)
                 continue
-            groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
+            groups.append((not _sparse(jp32, on32), jp32, on32, P, N, wcol))
         groups.sort(key=lambda g: not g[0])
         dense_g = [g for g in groups if g[0]]
         sparse_g = [g for g in groups if not g[0]]
         jd, od = _operand_words(dense_g, B, L)
         js, os_ = _operand_words(sparse_g, B, L)
-        if groups:
-            Nm = np.concatenate([g[4] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
-            Z = np.concatenate([g[3] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
-            wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
-            npc = 2 * _counts32(Nm[:-1])
-            base = base - npc[:jd.shape[2]].sum(axis=0, dtype=np.int64)[None, :]
-        else:
-            Z = Nm = np.zeros((1, R), dtype=np.uint32)
-            wcol = np.zeros((0, R), dtype=np.int32)
-            npc = np.zeros((0, R), dtype=np.int32)
+        key = tuple((id(g[3]), g[0]) for g in groups)
+        if key not in self.static:                        # the banks' weight words: once per run
+            self.static[key] = _weight_words(groups, R)
+        Z, Nm, wcol, npc = self.static[key]
+        base = base - npc[:jd.shape[2]].sum(axis=0, dtype=np.int64)[None, :]
         dense = np.zeros((0, L, R), dtype=np.int32) if self.dense is None else \
             np.ascontiguousarray(self.dense, dtype=np.int32)
         bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
             np.zeros((0, 0, 0, R), dtype=np.uint32)
-        return (jd, od, js, os_, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol,
-                np.ascontiguousarray(npc, dtype=np.int32), bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+        return (jd, od, js, os_, Z, Nm, wcol, npc, bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+
+
+def _weight_words(groups: list, R: int) -> tuple:
+    """(Z, Nm, wcol, npc) of XNOR banks side by side in 32-bit words (:func:`~.fsm_kernels.
+    wfsm_bank`'s arguments; one zero word appended to Z and Nm)."""
+    if not groups:
+        z = np.zeros((1, R), dtype=np.uint32)
+        npc = np.zeros((0, R), dtype=np.int32)
+        return z, z, np.zeros((0, R), dtype=np.int32), npc
+    Nm = np.concatenate([words32(g[4]) for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
+    Z = np.concatenate([words32(g[3]) for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
+    wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
+    npc = np.ascontiguousarray(2 * _counts32(Nm[:-1]), dtype=np.int32)
+    return np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol, npc
 
 
 def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -287,7 +296,7 @@ class _Step:
         p = n.params
         R, B, L = n.size, self.B, self.L
         src = n.inputs[0]
-        terms = _Terms(B, L, R)
+        terms = _Terms(B, L, R, self.rt.static.setdefault(n.name, {}))
         if self.rt.nodes[src].kind == "int":
             self.int_terms(src, terms)
         else:                                                        # binary input: d = 2 bit - 1
@@ -477,6 +486,8 @@ class PackedRuntime:
             for i in n.inputs:
                 self.consumers[i].append(n.name)
         self._randoms: dict[tuple[str, int], LayerRandoms] = {}
+        #: per WFSM node: the weight words of its XNOR banks (:class:`_Terms`), static per design
+        self.static: dict[str, dict] = {}
         self.live = {n.name: np.asarray(n.arrays["src"]).reshape(-1) >= 0 for n in netlist
                      if n.op == "sng" and "src" in n.arrays and (np.asarray(n.arrays["src"]) < 0).any()}
 
