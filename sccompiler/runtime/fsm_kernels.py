@@ -217,6 +217,25 @@ def _step4p4(acc, st, word, e, lo, hi, m0, m1, m2, m3, sh, top, x0, Z0, N0, x1, 
 
 
 @njit(inline="always")
+def _step4p4d(bb, drow, st, word, e, lo, hi, m0, m1, m2, m3, sh, top, x0, Z0, N0, x1, Z1, N1, x2, Z2, N2, x3, Z3,
+              N3):
+    """:func:`_step4p4` with the input's base and shared per-cycle row read directly (no acc)."""
+    for r in range(np.uint64(lo), np.uint64(hi)):
+        s = st[e, r]
+        a0 = m0[r]
+        a1 = m1[r]
+        a2 = m2[r]
+        a3 = m3[r]
+        lo_ = a1 if s >= 32 else a0
+        hi_ = a3 if s >= 96 else a2
+        m = hi_ if s >= 64 else lo_
+        word[e, r] |= _shl32(_bit32(m, s), sh)
+        p = (np.int32(popcount32((x0 & Z0[r]) ^ N0[r])) + np.int32(popcount32((x1 & Z1[r]) ^ N1[r]))
+             + np.int32(popcount32((x2 & Z2[r]) ^ N2[r])) + np.int32(popcount32((x3 & Z3[r]) ^ N3[r])))
+        st[e, r] = _clamp(s, _add32(_add32(bb[r], drow[r]), np.int32(2 * p)), top)
+
+
+@njit(inline="always")
 def _sel8(mk, r, s):
     """Word ``s // 32`` of the 8 mask words ``mk[:, r]``, by selects (no gather)."""
     a0 = mk[0, r]
@@ -253,6 +272,17 @@ def _step8p4(acc, st, word, e, lo, hi, mk, sh, top, x0, Z0, N0, x1, Z1, N1, x2, 
         p = (np.int32(popcount32((x0 & Z0[r]) ^ N0[r])) + np.int32(popcount32((x1 & Z1[r]) ^ N1[r]))
              + np.int32(popcount32((x2 & Z2[r]) ^ N2[r])) + np.int32(popcount32((x3 & Z3[r]) ^ N3[r])))
         st[e, r] = _clamp(s, _add32(acc[e, r], np.int32(2 * p)), top)
+
+
+@njit(inline="always")
+def _step8p4d(bb, drow, st, word, e, lo, hi, mk, sh, top, x0, Z0, N0, x1, Z1, N1, x2, Z2, N2, x3, Z3, N3):
+    """:func:`_step8p4` with the input's base and shared per-cycle row read directly (no acc)."""
+    for r in range(np.uint64(lo), np.uint64(hi)):
+        s = st[e, r]
+        word[e, r] |= _shl32(_bit32(_sel8(mk, r, s), s), sh)
+        p = (np.int32(popcount32((x0 & Z0[r]) ^ N0[r])) + np.int32(popcount32((x1 & Z1[r]) ^ N1[r]))
+             + np.int32(popcount32((x2 & Z2[r]) ^ N2[r])) + np.int32(popcount32((x3 & Z3[r]) ^ N3[r])))
+        st[e, r] = _clamp(s, _add32(_add32(bb[r], drow[r]), np.int32(2 * p)), top)
 
 
 @njit(inline="always")
@@ -304,6 +334,10 @@ def wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, nstates
     top = np.int32(nstates - 1)
     EB = ELEMENT_BLOCK
     RT = ROW_TILE
+    # the common gate bank (4 dense operand words, a shared per-cycle row, no other terms): the
+    # step reads base + the shared row directly, no pass over acc
+    direct = ndense == 4 and (NW == 4 or NW == 8) and not want and Ms == 0 and Kb == 0 and Bd <= 1
+    zrow = np.zeros(R, dtype=np.int32)
     for blk in prange(-(-B // EB)):
         b0 = blk * EB
         nb = min(EB, B - b0)
@@ -318,9 +352,16 @@ def wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, nstates
         for t in range(L):
             sh = np.uint32(t & 31)
             tw = t >> 5
+            drow = dense[0, t] if Bd == 1 else zrow
             for e in range(nb):
                 b = b0 + e
                 bb = base[b]
+                if direct:                                   # only the dense operand words
+                    bj = b if jd.shape[0] > 1 else 0
+                    bo = b if od.shape[0] > 1 else 0
+                    for w in range(ndense):
+                        xs[e, w] = jd[bj, t, w] & od[bo, w]
+                    continue
                 if Bd > 0:
                     drow = dense[b if Bd > 1 else 0, t]
                     for r in range(R):
@@ -357,6 +398,16 @@ def wfsm_bank(jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense, masks, nstates
             for lo in range(0, R, RT):
                 hi = min(R, lo + RT)
                 for e in range(nb):
+                    if direct:
+                        bb = base[b0 + e]
+                        if NW == 4:
+                            _step4p4d(bb, drow, st, word, e, lo, hi, masks[t, 0], masks[t, 1], masks[t, 2],
+                                      masks[t, 3], sh, top, xs[e, 0], Z[0], Nm[0], xs[e, 1], Z[1], Nm[1], xs[e, 2],
+                                      Z[2], Nm[2], xs[e, 3], Z[3], Nm[3])
+                        else:
+                            _step8p4d(bb, drow, st, word, e, lo, hi, masks[t], sh, top, xs[e, 0], Z[0], Nm[0],
+                                      xs[e, 1], Z[1], Nm[1], xs[e, 2], Z[2], Nm[2], xs[e, 3], Z[3], Nm[3])
+                        continue
                     if ndense == 4 and NW == 4 and not want:
                         _step4p4(acc, st, word, e, lo, hi, masks[t, 0], masks[t, 1], masks[t, 2], masks[t, 3], sh,
                                  top, xs[e, 0], Z[0], Nm[0], xs[e, 1], Z[1], Nm[1], xs[e, 2], Z[2], Nm[2],

@@ -36,6 +36,7 @@ from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, layer_seque
 from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
+    constant_words,
     rows_last,
     sng_direct,
     sng_streams,
@@ -119,8 +120,9 @@ class _Terms:
     """The per-cycle input of a WFSM as the fused kernel takes it: XNOR-popcount operands,
     dense per-cycle terms and a per-row base."""
 
-    def __init__(self, B: int, L: int, R: int) -> None:
+    def __init__(self, B: int, L: int, R: int, static: dict | None = None) -> None:
         self.B, self.L, self.R = B, L, R
+        self.static = {} if static is None else static      # weight words per set of XNOR banks
         self.pops: list[tuple] = []
         self.dense: np.ndarray | None = None
         self.bits: list[np.ndarray] = []
@@ -148,28 +150,39 @@ class _Terms:
         groups = []
         for jp, on, P, N, wcol in self.pops:
             jp32, on32 = jp.view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
-            groups.append((not _sparse(jp32, on32), jp32, on32, words32(P), words32(N), wcol))
+            if constant_operands(jp32, on32):
+                base = base + constant_terms(jp32[:, 0], on32, wcol)
+                continue
+            groups.append((not _sparse(jp32, on32), jp32, on32, P, N, wcol))
         groups.sort(key=lambda g: not g[0])
         dense_g = [g for g in groups if g[0]]
         sparse_g = [g for g in groups if not g[0]]
         jd, od = _operand_words(dense_g, B, L)
         js, os_ = _operand_words(sparse_g, B, L)
-        if groups:
-            Nm = np.concatenate([g[4] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
-            Z = np.concatenate([g[3] for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
-            wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
-            npc = 2 * _counts32(Nm[:-1])
-            base = base - npc[:jd.shape[2]].sum(axis=0, dtype=np.int64)[None, :]
-        else:
-            Z = Nm = np.zeros((1, R), dtype=np.uint32)
-            wcol = np.zeros((0, R), dtype=np.int32)
-            npc = np.zeros((0, R), dtype=np.int32)
+        key = tuple((id(g[3]), g[0]) for g in groups)
+        if key not in self.static:                        # the banks' weight words: once per run
+            self.static[key] = _weight_words(groups, R)
+        Z, Nm, wcol, npc = self.static[key]
+        base = base - npc[:jd.shape[2]].sum(axis=0, dtype=np.int64)[None, :]
         dense = np.zeros((0, L, R), dtype=np.int32) if self.dense is None else \
             np.ascontiguousarray(self.dense, dtype=np.int32)
         bt = np.ascontiguousarray(np.concatenate(self.bits, axis=1)) if self.bits else \
             np.zeros((0, 0, 0, R), dtype=np.uint32)
-        return (jd, od, js, os_, np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol,
-                np.ascontiguousarray(npc, dtype=np.int32), bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+        return (jd, od, js, os_, Z, Nm, wcol, npc, bt, np.ascontiguousarray(base, dtype=np.int32), dense)
+
+
+def _weight_words(groups: list, R: int) -> tuple:
+    """(Z, Nm, wcol, npc) of XNOR banks side by side in 32-bit words (:func:`~.fsm_kernels.
+    wfsm_bank`'s arguments; one zero word appended to Z and Nm)."""
+    if not groups:
+        z = np.zeros((1, R), dtype=np.uint32)
+        npc = np.zeros((0, R), dtype=np.int32)
+        return z, z, np.zeros((0, R), dtype=np.int32), npc
+    Nm = np.concatenate([words32(g[4]) for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0)
+    Z = np.concatenate([words32(g[3]) for g in groups] + [np.zeros((1, R), dtype=np.uint32)], axis=0) | Nm
+    wcol = np.ascontiguousarray(np.concatenate([g[5] for g in groups], axis=0))
+    npc = np.ascontiguousarray(2 * _counts32(Nm[:-1]), dtype=np.int32)
+    return np.ascontiguousarray(Z), np.ascontiguousarray(Nm), wcol, npc
 
 
 def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,6 +197,25 @@ def _operand_words(groups: list, B: int, L: int) -> tuple[np.ndarray, np.ndarray
     jp = np.concatenate([np.broadcast_to(g[1], (bj, L, g[1].shape[2])) for g in groups], axis=2)
     on = np.concatenate([np.broadcast_to(g[2], (bo, g[2].shape[1])) for g in groups], axis=1)
     return np.ascontiguousarray(jp), np.ascontiguousarray(on)
+
+
+def constant_operands(jp: np.ndarray, on: np.ndarray) -> bool:
+    """Whether every operand word of an XNOR bank (``jp & on``: (B', L, Mw) / (B' or 1, Mw)
+    uint32) is the same in all cycles of the step (exact gated inputs: a one-hot character's
+    stream is all ones where it is on)."""
+    if jp.shape[1] <= 1 or jp.shape[0] < on.shape[0]:
+        return False
+    return bool(constant_words(np.ascontiguousarray(jp), np.ascontiguousarray(on)))
+
+
+def constant_terms(x: np.ndarray, on: np.ndarray, wcol: np.ndarray) -> np.ndarray:
+    """(B', R) int64: the per-cycle XNOR-popcount term of constant operand words ``x & on``
+    ((B', Mw) / (B' or 1, Mw) uint32): ``2 sum_j w_rj`` over the operands that are one (the same
+    integer as the kernel's popcounts, which every cycle would add again)."""
+    w = np.ascontiguousarray(x & on).astype("<u4", copy=False)
+    bits = np.unpackbits(w.view(np.uint8), axis=-1, bitorder="little")          # (B', Mw * 32)
+    s = bits.astype(np.float64) @ wcol.astype(np.float64)      # exact: small integers
+    return np.rint(s).astype(np.int64)
 
 
 def _counts32(words: np.ndarray) -> np.ndarray:
@@ -264,7 +296,7 @@ class _Step:
         p = n.params
         R, B, L = n.size, self.B, self.L
         src = n.inputs[0]
-        terms = _Terms(B, L, R)
+        terms = _Terms(B, L, R, self.rt.static.setdefault(n.name, {}))
         if self.rt.nodes[src].kind == "int":
             self.int_terms(src, terms)
         else:                                                        # binary input: d = 2 bit - 1
@@ -453,6 +485,9 @@ class PackedRuntime:
         for n in netlist:
             for i in n.inputs:
                 self.consumers[i].append(n.name)
+        self._randoms: dict[tuple[str, int], LayerRandoms] = {}
+        #: per WFSM node: the weight words of its XNOR banks (:class:`_Terms`), static per design
+        self.static: dict[str, dict] = {}
         self.live = {n.name: np.asarray(n.arrays["src"]).reshape(-1) >= 0 for n in netlist
                      if n.op == "sng" and "src" in n.arrays and (np.asarray(n.arrays["src"]) < 0).any()}
 
@@ -522,7 +557,10 @@ class PackedRuntime:
         nodes = self.by_layer[layer]
         B, T = seq.shape[0], seq.shape[1]
         regs = {n.name: np.full((B,) + n.shape, float(n.params.get("reset", 0.0))) for n in nodes if n.op == "register"}
-        randoms = LayerRandoms(self.netlist, layer, window=L)
+        key = (layer, L)
+        if key not in self._randoms:                                  # static wiring: built once
+            self._randoms[key] = LayerRandoms(self.netlist, layer, window=L)
+        randoms = self._randoms[key].restarted()
         fsm_state = {n.name: np.full((B, n.size), fsm_reset_state(n.params["states"]), dtype=np.int64)
                      for n in nodes if n.op == "wfsm"}
         out_node = nodes[-1]

@@ -128,6 +128,21 @@ def stream_ones(bits, out):
         out[i] = c
 
 
+@njit(nogil=True, cache=True)
+def constant_words(jp, on):
+    """Whether ``jp[b, t, w] & on[b or 0, w]`` ((B, L, Mw) / (B or 1, Mw) uint32 operand words)
+    is the same in every cycle ``t`` of each element (stops at the first difference)."""
+    B, L, Mw = jp.shape
+    for b in range(B):
+        o = on[b if on.shape[0] > 1 else 0]
+        for w in range(Mw):
+            x0 = jp[b, 0, w] & o[w]
+            for t in range(1, L):
+                if (jp[b, t, w] & o[w]) != x0:
+                    return False
+    return True
+
+
 # ----------------------------------------------------------------------------- layouts
 @njit(inline="always")
 def _transpose64(a):

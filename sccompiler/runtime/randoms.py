@@ -15,6 +15,8 @@ This is the one implementation of that wiring for the runtimes; the emitter wire
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..errors import SimulationError
@@ -87,6 +89,7 @@ class LayerRandoms:
             cols = np.flatnonzero((self.widths == w) & ~sobol)
             tables = byte_tables(leap_matrix(int(w), int(w)))
             self.groups.append((cols, tables, seeds[cols].copy(), np.uint64((1 << int(w)) - 1)))
+        self.seeds = [g[2].copy() for g in self.groups]
         self.nodes = comparator_nodes(netlist, layer)
         srcs, taps, self.columns = [], [], {}
         start = 0
@@ -110,10 +113,21 @@ class LayerRandoms:
             self.taps[a:b, :t.shape[1]] = t
             self.nbits[a:b] = t.shape[1]
             self.offsets[a:b] = contiguous_offsets(t)
-        for c in np.flatnonzero(self.src >= 0):
-            w = int(self.widths[self.src[c]])
-            if int(self.taps[c, :self.nbits[c]].max(initial=0)) >= w:
-                raise SimulationError(f"a comparator of layer {layer!r} reads a bit beyond its {w}-bit register")
+        used = self.src >= 0
+        read = np.where(np.arange(width)[None, :] < self.nbits[:, None], self.taps, 0).max(axis=1, initial=0)
+        beyond = np.flatnonzero(used & (read >= self.widths[np.where(used, self.src, 0)] if self.widths.size
+                                        else np.zeros_like(used)))
+        if beyond.size:
+            w = int(self.widths[self.src[beyond[0]]])
+            raise SimulationError(f"a comparator of layer {layer!r} reads a bit beyond its {w}-bit register")
+
+    def restarted(self) -> "LayerRandoms":
+        """A copy of these registers back at their seeds (cycle 0), sharing the static tables
+        (wiring, leap tables, Sobol block): what a new run starts from, without rebuilding them."""
+        out = copy.copy(self)
+        out.cycle = 0
+        out.groups = [(cols, tables, s0.copy(), mask) for (cols, tables, _, mask), s0 in zip(self.groups, self.seeds)]
+        return out
 
     def states(self, L: int) -> np.ndarray:
         """(L, S) register states s_t of the next L cycles (advances the registers by L)."""

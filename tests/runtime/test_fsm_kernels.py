@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sccompiler.runtime.fsm_kernels import mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
+from sccompiler.runtime.packed import constant_operands, constant_terms
 from sccompiler.runtime.packed_kernels import (
     apc_wfsm,
     rows_last,
@@ -77,6 +78,9 @@ CASES = [  # B, L, R, N, operand sizes, densities, K bit terms, shared dense, ga
     (1, 1, 5, 2, (10,), (0.9,), 0, True, False),
     (4, 100, 48, 256, (65, 128), (0.3, 0.02), 0, True, True),
     (3, 40, 20, 300, (), (), 1, True, False),
+    # the direct step (4 dense operand words only, a shared per-cycle row; 128 and 256 states)
+    (8, 256, 512, 128, (128,), (0.5,), 0, True, False),
+    (6, 100, 64, 256, (100,), (0.5,), 0, True, True),
 ]
 
 
@@ -151,3 +155,43 @@ def test_sng_streams_match_the_direct_comparison(B, S, L, bits):
     sng_direct(rand, thr.astype(np.uint64), want)
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(got, _pack(rand[None, :, :] < thr[:, :, None]))
+
+
+@pytest.mark.parametrize("gated", [False, True])
+def test_constant_operands_fold_into_the_base(gated):
+    """Operand words constant over the cycles (a gated one-hot input) folded into the base
+    (packed.constant_terms) give the kernel's own result on them, bit for bit."""
+    B, L, R, N = 7, 90, 48, 128
+    rng = np.random.default_rng(11 + gated)
+    groups, jp, on, P, Nm, wcol, bits, base, dense, rw, wq, group, state, Mw = \
+        _bank(rng, B, L, R, N, (65, 128), (0.05, 0.5), 0, True, gated)
+    jp[:, :, :2] = jp[:, :1, :2]                                   # the 65 operands: constant in time
+    jp32, on32 = np.ascontiguousarray(jp).view(np.uint32), np.ascontiguousarray(on).view(np.uint32)
+    assert constant_operands(np.ascontiguousarray(jp32[:, :, :4]), np.ascontiguousarray(on32[:, :4]))
+    assert not constant_operands(np.ascontiguousarray(jp32[:, :, 4:]), np.ascontiguousarray(on32[:, 4:]))
+    Z = np.concatenate([words32(P | Nm), np.zeros((1, R), dtype=np.uint32)])
+    N32 = np.concatenate([words32(Nm), np.zeros((1, R), dtype=np.uint32)])
+    npc = (2 * np.bitwise_count(N32[:-1])).astype(np.int32)
+    m32 = np.empty((L, mask_words(N), R), dtype=np.uint32)
+    wfsm_masks32(rw, wq, group, m32)
+    none = np.zeros((0, 0, 0, R), dtype=np.uint32)
+    W = -(-L // 64)
+
+    def run(jd, od, js, os_, Zs, Ns, wc, nc, b):
+        s, y = state.copy(), np.zeros((B, R, W), dtype=np.uint64)
+        wfsm_bank(*(np.ascontiguousarray(a) for a in (jd, od, js, os_)), Zs, Ns, wc, nc, none, b.astype(np.int32),
+                  dense, m32, N, s, y.view(np.uint32), np.empty((0, R), dtype=np.int64))
+        return s, y
+
+    # all in the kernel: the 128 operands dense (words 4..7), the 65 sparse (words 0..3 after them)
+    order = [4, 5, 6, 7, 0, 1, 2, 3]
+    b1 = base - npc[4:8].sum(axis=0, dtype=np.int64)[None, :]
+    wc = np.concatenate([wcol[128:], wcol[:128]])
+    s1, y1 = run(jp32[:, :, 4:], on32[:, 4:], jp32[:, :, :4], on32[:, :4], Z[order + [8]], N32[order + [8]], wc,
+                 npc[order], b1)
+    # folded: only the 128 dense operands reach the kernel
+    b2 = b1 + constant_terms(jp32[:, 0, :4], on32[:, :4], wcol[:128])
+    s2, y2 = run(jp32[:, :, 4:], on32[:, 4:], jp32[:, :, :0], on32[:, :0], Z[[4, 5, 6, 7, 8]], N32[[4, 5, 6, 7, 8]],
+                 np.ascontiguousarray(wcol[128:]), npc[4:8], b2)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(y1, y2)

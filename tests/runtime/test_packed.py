@@ -232,3 +232,25 @@ def test_token_and_dense_input_layers_bit_exact(kind):
     cfg = {"length": 64, **({"defaults": {"hidden": "sign"}} if kind == "binary_embedding" else {}), **FAST}
     design = compile_model(model, cfg, calibration=x)
     assert_bit_exact(design.netlist, x)
+
+
+@pytest.mark.parametrize("spec", [draw(0), draw_sobol(0)], ids=["lfsr", "sobol"])
+def test_restarted_randoms_and_repeated_runs(spec):
+    """The runtime keeps each layer's source wiring across runs (``LayerRandoms.restarted``): a
+    restarted copy draws a fresh one's numbers although the original has advanced, and running
+    the same runtime again (other L, then the first again) gives the same bits."""
+    design, x = compile_spec(spec)
+    layer = design.netlist.layers[0].name
+    L = design.netlist.layers[0].length
+    used = LayerRandoms(design.netlist, layer, window=L)
+    used.numbers(L)
+    used.numbers(3)
+    again, fresh = used.restarted(), LayerRandoms(design.netlist, layer, window=L)
+    for _ in range(3):
+        a, b = again.numbers(L), fresh.numbers(L)
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    rt = PackedRuntime(design.netlist)
+    first = rt.run(x)[0]
+    rt.run(x, length=37)
+    np.testing.assert_array_equal(rt.run(x)[0], first)
+    np.testing.assert_array_equal(first, Runtime(design.netlist).run(x)[0])
