@@ -338,8 +338,10 @@ def _retag(model: Model, specs: dict) -> Model:
             key = (tuple(t.data.shape), np.asarray(t.data, dtype=np.float32).tobytes())
             if key in specs:
                 found.add(key)
-                if specs[key] is not None:
-                    changes[fname] = Tensor(t.data, specs[key])
+                sp = specs[key]
+                if sp is not None:   # codes x scale exactly (float32 rounding of an int:K product undone)
+                    data = np.rint(t.data / sp.scale) * sp.scale if sp.scheme == "int" else t.data
+                    changes[fname] = Tensor(data, sp)
         layers.append(lay.replace(**changes) if changes else lay)
     missing = [k for k, sp in specs.items() if sp is not None and k not in found]
     if missing:
@@ -391,6 +393,7 @@ def load_brevitas(module: Any, *, name: str | None = None, input_kind: str | Non
     expected = _value(expected[0] if isinstance(expected, tuple) else expected)
     if not isinstance(expected, torch.Tensor):
         raise UnsupportedOpError(type(module).__name__, "<root>", "forward must return one tensor")
+    model = _retag(model, specs)
     info = model.metadata.get("onnx", {})
     xi = as_ir_layout(x.numpy(), info.get("input_layout"))
     want = as_ir_layout(expected.detach().double().numpy(), info.get("output_layout"))
@@ -403,7 +406,6 @@ def load_brevitas(module: Any, *, name: str | None = None, input_kind: str | Non
                                  f"shapes {got.shape} vs {want.shape}); refusing rather than guessing")
     import brevitas  # noqa: PLC0415
 
-    model = _retag(model, specs)
     meta = {**model.metadata, "source": "brevitas",
             "brevitas": {"version": brevitas.__version__, "max_error_vs_brevitas": err}}
     return Model(model.layers, model.input, model.name, meta).validate()
