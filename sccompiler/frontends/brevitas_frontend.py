@@ -28,6 +28,7 @@ Brevitas 0.13 has no ``QuantGRU``.  See docs/frontends.md.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import numpy as np
@@ -328,7 +329,20 @@ class _FirstOutput:
 # ------------------------------------------------------------------------------ import
 
 
-def _retag(model: Model, specs: dict) -> Model:
+_ADAPTER_NAME = re.compile(r"^(.+)\.rnn(?:\.[A-Za-z_]+)?$")
+
+
+def _module_path(name: str, paths: set[str]) -> str:
+    """An imported layer's name as the module path it came from ('lstm.rnn.LSTM' -> 'lstm',
+    'fc.Gemm' -> 'fc'), where that is one."""
+    adapter = _ADAPTER_NAME.sub(r"\1", name)
+    if adapter != name and adapter in paths:
+        return adapter
+    head = name.rpartition(".")[0]
+    return head if head in paths else name
+
+
+def _retag(model: Model, specs: dict, paths: set[str]) -> Model:
     """Give every imported weight the exact spec of the Brevitas quantizer it came from."""
     found = set()
     layers = []
@@ -348,7 +362,7 @@ def _retag(model: Model, specs: dict) -> Model:
         raise UnsupportedOpError("QuantLayer", "<root>", f"{len(missing)} quantized weight tensor(s) of shape "
                                  f"{missing[0][0]} were transformed on import; refusing rather than guessing their "
                                  "quantization")
-    names = [lay.name[: -len(".rnn")] if lay.name.endswith(".rnn") else lay.name for lay in layers]
+    names = [_module_path(lay.name, paths) for lay in layers]
     if len(set(names)) == len(names):   # 'lstm.rnn' (the adapter's nn.LSTM) -> 'lstm', the QuantLSTM's path
         layers = [lay.replace(name=n) if n != lay.name else lay for lay, n in zip(layers, names)]
     return Model(tuple(layers), model.input, model.name, dict(model.metadata))
@@ -393,7 +407,7 @@ def load_brevitas(module: Any, *, name: str | None = None, input_kind: str | Non
     expected = _value(expected[0] if isinstance(expected, tuple) else expected)
     if not isinstance(expected, torch.Tensor):
         raise UnsupportedOpError(type(module).__name__, "<root>", "forward must return one tensor")
-    model = _retag(model, specs)
+    model = _retag(model, specs, {p for p, _ in module.named_modules() if p})
     info = model.metadata.get("onnx", {})
     xi = as_ir_layout(x.numpy(), info.get("input_layout"))
     want = as_ir_layout(expected.detach().double().numpy(), info.get("output_layout"))
