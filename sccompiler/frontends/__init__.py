@@ -101,4 +101,5 @@ def load_model(source: Any, *, format: str | None = None, input_kind: str | None
     return loader(source, input_kind=input_kind, input_size=input_size)
 
 
-__all__ = ["FORMATS", "detect_format", "load_brevitas", "load_model", "load_native", "load_onnx", "load_torch", "save_model"]
+__all__ = ["FORMATS", "detect_format", "load_brevitas", "load_model", "load_native", "load_onnx", "load_torch",
+           "save_model"]

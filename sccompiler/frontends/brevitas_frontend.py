@@ -389,7 +389,8 @@ def load_brevitas(module: Any, *, name: str | None = None, input_kind: str | Non
         else:
             module_fn = module
         plain.eval()
-        x = find_example_input(plain, input_kind, input_size) if example_input is None else torch.as_tensor(example_input)
+        x = (find_example_input(plain, input_kind, input_size) if example_input is None
+             else torch.as_tensor(example_input))
         if x.is_floating_point():
             x = x.float()
         model = load_torch(plain, name=name or type(module).__name__, input_kind=input_kind,

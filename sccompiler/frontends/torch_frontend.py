@@ -249,7 +249,8 @@ def _from_module(module: Any, example_input: Any, input_kind: str | None, input_
     was_training = module.training
     module.eval()
     try:
-        x = find_example_input(module, input_kind, input_size) if example_input is None else torch.as_tensor(example_input)
+        x = (find_example_input(module, input_kind, input_size) if example_input is None
+             else torch.as_tensor(example_input))
         if x.dtype == torch.float64:
             x = x.float()
         proto = _export(module, x)
