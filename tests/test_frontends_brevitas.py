@@ -262,3 +262,20 @@ def test_brevitas_qonnx_export_is_refused_clearly(tmp_path):
         pytest.skip(f"brevitas' QONNX export fails here: {type(exc).__name__}")
     with pytest.raises((UnsupportedOpError, ModelFormatError)):
         load_model(path)
+
+
+def test_qonnx_quant_lstm_cell_op_is_refused_by_name():
+    """What brevitas' QONNX export writes for a QuantLSTM (brevitas/export/onnx/qonnx/function.py:
+    one ``qonnx.custom_op.general::QuantLSTMCell`` node, not an ONNX LSTM) is refused naming it."""
+    import onnx  # noqa: PLC0415
+    from onnx import TensorProto, helper  # noqa: PLC0415
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, B, I])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [T, B, H])
+    node = helper.make_node("QuantLSTMCell", ["x"], ["y"], domain="qonnx.custom_op.general", name="lstm")
+    proto = helper.make_model(helper.make_graph([node], "g", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 17),
+                                             helper.make_opsetid("qonnx.custom_op.general", 1)])
+    assert isinstance(proto, onnx.ModelProto)
+    with pytest.raises(UnsupportedOpError, match="'QuantLSTMCell' .*not supported"):
+        load_model(proto)
