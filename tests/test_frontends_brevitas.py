@@ -279,3 +279,35 @@ def test_qonnx_quant_lstm_cell_op_is_refused_by_name():
     assert isinstance(proto, onnx.ModelProto)
     with pytest.raises(UnsupportedOpError, match="'QuantLSTMCell' .*not supported"):
         load_model(proto)
+
+
+def test_quant_embedding_front_end_imports_and_matches():
+    class Tok(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = qnn.QuantEmbedding(11, I, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=6)
+            self.lstm = qnn.QuantLSTM(I, H, batch_first=True, weight_quant=SignedTernaryWeightPerTensorConst, **OFF)
+
+        def forward(self, ids):
+            return self.lstm(self.emb(ids))[0]
+
+    torch.manual_seed(9)
+    module = Tok().eval()
+    model = load_model(module)
+    assert [lay.kind for lay in model.layers] == ["embedding", "lstm"] and model.input.kind == "tokens"
+    _assert_exact_spec(model.layers[0].weight, "int", 6)
+    ids = torch.randint(0, 11, (B, T), generator=torch.Generator().manual_seed(4))
+    want = _brevitas_out(module, ids)
+    got = forward(model, ids.numpy())
+    assert np.max(np.abs(got - want)) <= 1e-5 * (1 + np.max(np.abs(want)))
+
+
+def test_a_wrong_replacement_is_refused_not_imported(monkeypatch):
+    """The check against Brevitas's own output can fail: gates stacked in the wrong order (a
+    replacement that no longer computes what the QuantLSTM does) are refused."""
+    from sccompiler.frontends import brevitas_frontend  # noqa: PLC0415
+
+    monkeypatch.setattr(brevitas_frontend, "_GATES", ("forget", "input", "cell", "output"))
+    torch.manual_seed(0)
+    with pytest.raises(UnsupportedOpError, match="does not reproduce the Brevitas module"):
+        load_brevitas(Net("binary").eval())
