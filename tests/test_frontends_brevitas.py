@@ -311,3 +311,17 @@ def test_a_wrong_replacement_is_refused_not_imported(monkeypatch):
     torch.manual_seed(0)
     with pytest.raises(UnsupportedOpError, match="does not reproduce the Brevitas module"):
         load_brevitas(Net("binary").eval())
+
+
+def test_native_round_trip_keeps_the_exact_quantization(tmp_path):
+    """The CLI reads files: a Brevitas import saved with save_model keeps every spec and value."""
+    from sccompiler.frontends import save_model  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    model = load_model(Net("int4", "last").eval())
+    save_model(model, tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    for a, b in zip(model.layers, again.layers):
+        for (f, t), (_, u) in zip(a.tensors(), b.tensors()):
+            assert t.quant == u.quant, (a.name, f)
+            np.testing.assert_array_equal(t.data, u.data)
