@@ -185,7 +185,7 @@ def test_default_activation_quantizers_are_refused_by_name():
     torch.manual_seed(0)
     lstm = qnn.QuantLSTM(I, H, batch_first=True, weight_quant=SignedBinaryWeightPerTensorConst)
     _refused(lstm, "io_quant", "gate_acc_quant", "sigmoid_quant", "tanh_quant", "cell_state_quant",
-             "sigmoid_quant=None")
+             "sigmoid_quant=None", "bias_quant=None")
 
 
 @pytest.mark.parametrize("arg", ["io_quant", "gate_acc_quant", "sigmoid_quant", "tanh_quant", "cell_state_quant"])

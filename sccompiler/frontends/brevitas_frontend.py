@@ -164,6 +164,8 @@ def _lstm(m: Any, node: str, specs: dict) -> Any:
         if enabled:
             listed = ", ".join(f"{a} ({q})" for a, q in enabled.items())
             off = ", ".join(f"{a}=None" for a in enabled)
+            if lay.input_gate_params.bias is not None and lay.input_gate_params.bias_quant.is_quant_enabled:
+                off += " (and bias_quant=None: a bias quantizer like the default Int32Bias needs io_quant's scale)"
             raise UnsupportedOpError("QuantLSTM", node, f"activation quantizers are enabled: {listed}; the IR "
                                      f"computes gates, cell and hidden states in real arithmetic and cannot represent "
                                      f"them: construct the QuantLSTM with {off}")
