@@ -54,7 +54,6 @@ def validation(task: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, s
         cal, _ = synthetic_task_arrays("delay", 16, 16, seed=0)
         return x, y, cal, "step_accuracy"
     import data  # noqa: PLC0415
-
     from _shared import example_metadata  # noqa: PLC0415
 
     if task == "shakespeare_char":
