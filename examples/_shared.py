@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -249,7 +250,7 @@ def reference_logits(model: Model, x: np.ndarray, batch: int = 256) -> np.ndarra
 SC_METRICS = {"bpc": "bpc", "accuracy": "accuracy", "step accuracy": "step_accuracy"}
 
 
-def sc_simulator(workers: int = 1) -> tuple[Callable | None, str]:
+def sc_simulator(workers: int = 1, base: dict | None = None) -> tuple[Callable | None, str]:
     """``(simulate, note)``: ``simulate(model, x, targets, metric, lengths, calibration) ->
     {L: (result, logits)}`` (``result``: :meth:`CompiledDesign.evaluate`'s metric with its
     confidence interval) when the compiler's Python API is importable, else ``None`` and the
@@ -265,7 +266,7 @@ def sc_simulator(workers: int = 1) -> tuple[Callable | None, str]:
         # one design per L (sc_config)
         out = {}
         for length in lengths:
-            config = config_from_dict(sc_config(length))
+            config = config_from_dict(sc_config(length, base))
             design = compile_model(model, config, calibration=calibration)
             res = design.evaluate(x, targets, metric, workers=workers, progress=True, outputs=True)[0]
             out[int(length)] = (res, np.asarray(res.pop("outputs")))
@@ -356,15 +357,32 @@ class TaskData:
     description: str
 
 
-def sc_config(length: int) -> dict:
+def sc_config(length: int, base: dict | None = None) -> dict:
     """The compile options of the examples' SC designs at stream length ``length``: the SNG
     comparator width and the gate FSM sizes follow L (``auto`` gives wide layers the states they
     need, docs/compiler.md §3 "WFSM size"); the optional accuracy-vs-L report pass is skipped (it
-    simulates the calibration set at L/4..2L, which the evaluation measures)."""
-    return {"length": int(length), "disable": ["accuracy_report"], "defaults": {"gate_fsm_states": "auto"}}
+    simulates the calibration set at L/4..2L, which the evaluation measures).
+
+    ``base``: a complete compile config (:func:`load_sc_config`, ``--sc-config FILE``) used instead
+    of those options, with ``length`` set to ``length`` and ``accuracy_report`` disabled."""
+    if base is None:
+        return {"length": int(length), "disable": ["accuracy_report"], "defaults": {"gate_fsm_states": "auto"}}
+    disable = list(base.get("disable") or [])
+    return {**base, "length": int(length),
+            "disable": disable + [p for p in ("accuracy_report",) if p not in disable]}
 
 
-def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndarray) -> dict:
+def load_sc_config(path: Path) -> dict:
+    """The compile config of ``--sc-config FILE`` (a ``scc compile --config`` YAML/JSON file, read
+    and validated by :func:`sccompiler.config.load_config`) as a complete plain mapping; a bad
+    file raises :class:`~sccompiler.errors.ConfigError` naming the file and the key."""
+    from sccompiler.config import load_config  # noqa: PLC0415
+
+    return load_config(path).to_dict()
+
+
+def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndarray,
+          base: dict | None = None) -> dict:
     """Hardware cost of the compiled SC design at each L (:func:`sccompiler.cost.netlist_cost.cost_report`
     on the design the SC columns simulate, one evaluation sequence of ``steps`` steps), with the
     ratios against the equal-latency 8-bit fixed-point and ternary-weight designs."""
@@ -374,7 +392,8 @@ def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndar
 
     rows = {}
     for length in lengths:
-        cfg = sc_config(length) | {"disable": ["accuracy_report", "correlation_report", "cost"]}
+        cfg = sc_config(length, base)
+        cfg["disable"] = sorted(set(cfg["disable"]) | {"accuracy_report", "correlation_report", "cost"})
         design = compile_model(model, config_from_dict(cfg), calibration=calibration)
         rep = cost_report(design.netlist, design.model, design.config, steps=steps)
         sc = rep["designs"][rep["sc"]]["cost"]
@@ -393,10 +412,13 @@ def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndar
 
 def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = VARIANTS,
                   sc_lengths: Sequence[int] = SC_LENGTHS, sc_samples: int = 8, sc_variant: str = "ternary",
-                  log: Callable[[str], None] | None = print, workers: int = 1) -> dict:
+                  log: Callable[[str], None] | None = print, workers: int = 1,
+                  sc_base: dict | None = None) -> dict:
     """Evaluate the committed variants on ``data`` with the reference forward pass; the SC
     columns (``sc_variant`` compiled and simulated at each L on the first ``sc_samples`` test
-    sequences) when the compiler is available; the compiled design's cost at each L."""
+    sequences) when the compiler is available; the compiled design's cost at each L (the
+    examples' L grid, or ``sc_lengths`` when ``sc_base``, a ``--sc-config`` file's config, is
+    given: the SC design is then compiled from it, :func:`sc_config`)."""
     clock = timer()
     result: dict = {"metric": data.metric_name, "lower_is_better": data.lower_is_better,
                     "baseline": {"name": data.baseline_name, "value": data.baseline},
@@ -413,8 +435,9 @@ def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = 
                                        "architecture": rec.get("architecture")}
         if log:
             log(f"{variant:8s} {data.metric_name} {value:.4f}  ({model.param_count()} parameters)")
-    simulate, note = sc_simulator(workers)
-    sc: dict = {"status": note, "variant": sc_variant, "samples": 0, "lengths": {}, "ci": {}, "seconds": {}}
+    simulate, note = sc_simulator(workers, sc_base)
+    sc: dict = {"status": note, "variant": sc_variant, "samples": 0, "lengths": {}, "ci": {}, "seconds": {},
+                "config": "examples default (sc_config)" if sc_base is None else sc_base}
     if log:
         log(note)
     if simulate is not None and sc_variant in models and sc_lengths:
@@ -446,7 +469,8 @@ def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = 
     result["sc"] = sc
     if sc_variant in models:
         try:
-            result["cost"] = _cost(models[sc_variant], SC_LENGTHS, int(data.x.shape[1]), data.calibration)
+            cost_lengths = SC_LENGTHS if sc_base is None else sc_lengths
+            result["cost"] = _cost(models[sc_variant], cost_lengths, int(data.x.shape[1]), data.calibration, sc_base)
         except SCCError as exc:
             result["cost_status"] = f"compiled cost: compiler refused the model: {exc}"
     result["seconds"] = round(clock(), 2)
@@ -466,8 +490,12 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     ap.add_argument("--model-dir", type=Path, default=model_dir)
     ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=None,
                     help="default: the plain variants and every committed gru-* one")
-    ap.add_argument("--lengths", nargs="*", type=int, default=list(SC_LENGTHS),
-                    help="SC stream lengths (none: skip the SC simulation)")
+    ap.add_argument("--lengths", nargs="*", type=int, default=None,
+                    help="SC stream lengths (none: skip the SC simulation; default: the --sc-config file's "
+                         f"length, else {' '.join(map(str, SC_LENGTHS))})")
+    ap.add_argument("--sc-config", type=Path, default=None, metavar="FILE",
+                    help="compile the SC design with this `scc compile --config` file (e.g. sc_best.yaml "
+                         "next to the script) instead of the examples' default options")
     ap.add_argument("--sc-samples", type=int, default=None, help="test sequences simulated in SC")
     ap.add_argument("--sc-variant", choices=ALL_VARIANTS, default="ternary", help="the variant compiled and simulated")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
@@ -477,14 +505,24 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
         extra_args(ap)
     args = ap.parse_args(argv)
     set_threads(args.threads)
+    sc_base = None
+    if args.sc_config is not None:
+        try:
+            sc_base = load_sc_config(args.sc_config)
+        except SCCError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    lengths = args.lengths if args.lengths is not None else \
+        list(SC_LENGTHS) if sc_base is None else [int(sc_base["length"])]
     data = load_data(args.reduced, args)
     sc_samples = (args.sc_samples if args.sc_samples is not None
                   else reduced_sc_samples if args.reduced else full_sc_samples)
     print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
     variants = args.variants if args.variants is not None else \
         list(VARIANTS) + [v for v in GRU_VARIANTS if (Path(args.model_dir) / v).is_dir()]
-    result = evaluate_task(args.model_dir, data, variants=variants, sc_lengths=args.lengths,
-                           sc_samples=sc_samples, workers=args.workers, sc_variant=args.sc_variant)
+    result = evaluate_task(args.model_dir, data, variants=variants, sc_lengths=lengths,
+                           sc_samples=sc_samples, workers=args.workers, sc_variant=args.sc_variant,
+                           sc_base=sc_base)
     result["task"] = task
     result["mode"] = "reduced" if args.reduced else "full"
     dump_json(args.json, result)

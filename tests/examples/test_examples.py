@@ -216,3 +216,70 @@ def test_shakespeare_explore_inputs(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(here / "make_val.py"), "-o", str(out)], cwd=ROOT, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
     assert proc.returncode != 0 and "exists" in proc.stdout
+
+
+# ------------------------------------------------------------------ --sc-config and sc_best.yaml
+def _shared_module():
+    sys.path.insert(0, str(EXAMPLES))
+    import _shared  # noqa: PLC0415
+
+    return _shared
+
+
+def _flip_flops(config: dict) -> tuple[int, int]:
+    """(flip-flops, random-source registers) of the quickstart ternary design compiled from ``config``."""
+    from sccompiler.config import config_from_dict  # noqa: PLC0415
+    from sccompiler.cost.netlist_cost import cost_report  # noqa: PLC0415
+    from sccompiler.design import compile_model  # noqa: PLC0415
+    from sccompiler.tasks import synthetic_task_arrays  # noqa: PLC0415
+
+    cal, _ = synthetic_task_arrays("delay", 16, 16, seed=0)          # make_model.task_data(16, held_out=False)
+    model = load_model(EXAMPLES / "quickstart" / "model" / "ternary")
+    cfg = dict(config, disable=["accuracy_report", "correlation_report", "cost"])
+    d = compile_model(model, config_from_dict(cfg), calibration=cal)
+    rep = cost_report(d.netlist, d.model, d.config, steps=16)
+    return int(rep["designs"][rep["sc"]]["cost"]["flip_flops"]), int(d.netlist.sources["count"])
+
+
+def test_sc_config_is_honoured(tmp_path: Path) -> None:
+    """evaluate.py --sc-config FILE compiles the SC design from FILE: its length is the default L,
+    the reported cost is that of FILE's design (same flip-flops and registers as compiling FILE
+    through the API) and differs from the examples' default design at the same L."""
+    shared = _shared_module()
+    cfg = tmp_path / "sc.yaml"
+    cfg.write_text("length: 64\nsource: sobol\ndefaults:\n  gate_fsm_states: 8\n  cell_fsm_states: 4\n  sng_bits: 5\n")
+    r = _evaluate("quickstart", tmp_path, "--variants", "ternary", "--sc-samples", "2", "--sc-config", str(cfg))
+    assert list(r["sc"]["lengths"]) == ["64"] and list(r["cost"]) == ["64"]
+    assert r["sc"]["config"]["source"] == "sobol" and r["sc"]["config"]["defaults"]["gate_fsm_states"] == 8
+    ff, regs = _flip_flops(shared.sc_config(64, shared.load_sc_config(cfg)))
+    assert (r["cost"]["64"]["flip_flops"], r["cost"]["64"]["sources"]) == (ff, regs)
+    assert (ff, regs) != _flip_flops(shared.sc_config(64))
+
+
+@pytest.mark.parametrize("text", ["length: [\n", "length: 64\ndefaults:\n  gate_fsm_state: 8\n", "- 1\n"])
+def test_bad_sc_config_is_one_error_line(text: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "quickstart" / "evaluate.py"), "--reduced",
+                           "--sc-config", str(cfg)], cwd=ROOT, text=True, capture_output=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(cfg) in lines[0]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_committed_sc_best_loads_and_compiles(task: str) -> None:
+    """examples/<task>/sc_best.yaml names its model variant and compiles it (lowering flow)."""
+    from sccompiler.config import config_from_dict  # noqa: PLC0415
+    from sccompiler.design import compile_model  # noqa: PLC0415
+
+    shared = _shared_module()
+    path = EXAMPLES / task / "sc_best.yaml"
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# model variant: ")
+    variant = first.split(": ", 1)[1].split()[0]
+    base = shared.load_sc_config(path)
+    assert base["length"] <= {"quickstart": 1024, "shakespeare_char": 256, "seq_mnist": 128}[task]
+    model = load_model(EXAMPLES / task / "model" / variant)
+    d = compile_model(model, config_from_dict(shared.sc_config(base["length"], base) | {"flow": "lower"}))
+    assert d.config.source == base["source"] and d.lengths and max(d.lengths.values()) == base["length"]
