@@ -236,7 +236,8 @@ def test_results_render_every_variant_and_say_who_wins() -> None:
     paragraph takes the shortest L at equal accuracy and the cost ratios at that L."""
     mr = _make_results_module()
     sc = {"samples": 7, "quantized_same_samples": 0.9, "status": "ok",
-          "lengths": {"16": 0.5, "32": 0.87, "64": 0.95}, "ci": {L: {"low": 0.1, "high": 0.2} for L in ("16", "32", "64")},
+          "lengths": {"16": 0.5, "32": 0.87, "64": 0.95},
+          "ci": {L: {"low": 0.1, "high": 0.2} for L in ("16", "32", "64")},
           "logit_mean_abs_error": {"16": 1.0}}
     low = dict(sc, lengths={"16": 0.2, "32": 0.3, "64": 0.4})
     rec = {"value": 0.9, "parameters": 10, "fixed8": 0.88, "architecture": None}
