@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,8 @@ def start_task(script: Path, args: list[str], json_path: Path, log_path: Path) -
     cmd = [sys.executable, str(script), *args, "--json", str(json_path)]
     print("$", " ".join(str(c) for c in cmd[1:]), f"> {log_path}", flush=True)
     with open(log_path, "w") as log:  # the subprocess keeps its own descriptor
-        return subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(cmd, cwd=ROOT, text=True, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def finish_task(proc: subprocess.Popen, script: Path, json_path: Path, log_path: Path) -> dict:
@@ -47,6 +49,25 @@ def finish_task(proc: subprocess.Popen, script: Path, json_path: Path, log_path:
     if rc != 0:
         raise SystemExit(f"error: {script.relative_to(ROOT)} failed with exit code {rc}")
     return json.loads(json_path.read_text())
+
+
+def load_task_json(json_dir: Path, task: str) -> dict | None:
+    """``DIR/<task>.json``, or the merge of ``DIR/<task>.<variant>.json`` (one evaluation run per
+    SC variant: their SC records and costs side by side; the first file's other numbers), or
+    ``None`` when there is neither."""
+    whole = json_dir / f"{task}.json"
+    parts = [whole] if whole.is_file() else sorted(json_dir.glob(f"{task}.*.json"))
+    if not parts:
+        return None
+    merged = None
+    for path in parts:
+        r = json.loads(path.read_text())
+        if merged is None:
+            merged = r
+            continue
+        merged["sc_all"].update(r.get("sc_all", {}))
+        merged["cost_all"].update(r.get("cost_all", {}))
+    return merged
 
 
 def _fmt(v: float | None, digits: int = 3) -> str:
@@ -93,17 +114,22 @@ def _verdict(fixed_area: float | None, fixed: float | None) -> str:
         + " area)"
 
 
+def _in_variant_order(r: dict, per_variant: dict) -> dict:
+    order = list(r["variants"])
+    return dict(sorted(per_variant.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
 def _sc_all(r: dict) -> dict:
     """Every simulated variant's SC record (older JSON: only ``sc``)."""
     if r.get("sc_all"):
-        return r["sc_all"]
+        return _in_variant_order(r, r["sc_all"])
     sc = r.get("sc") or {}
     return {sc["variant"]: sc} if sc.get("lengths") else {}
 
 
 def _cost_all(r: dict) -> dict:
     if r.get("cost_all"):
-        return r["cost_all"]
+        return _in_variant_order(r, r["cost_all"])
     sc = r.get("sc") or {}
     return {sc.get("variant", "ternary"): r["cost"]} if r.get("cost") else {}
 
@@ -305,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             json_path = json_dir / f"{task}.json"
             if args.from_json:
-                results[task] = json.loads(json_path.read_text())
+                found = load_task_json(json_dir, task)
+                if found is not None:
+                    results[task] = found
                 continue
             task_args = (["--reduced"] if args.reduced else extra) + ["--lengths", *map(str, args.lengths)]
             task_args += ["--sc-variants", *args.sc_variants]
