@@ -387,9 +387,13 @@ def sc_compilable(variant: str) -> bool:
 def fixed_point_metric(model: Model, data: TaskData, bits: int = 8) -> float | None:
     """The task metric of the k-bit fixed-point design's integer model
     (:class:`sccompiler.quantize.fixed_point.FixedPointModel`, the datapath `scc baseline` emits)
-    on the whole evaluation set; ``None`` when it refuses the model."""
+    on the whole evaluation set; ``None`` when it refuses the model or when a layer has binary
+    hidden states (``hidden_activation="sign"``, binary-h): the integer model computes tanh-valued
+    k-bit h for every layer, i.e. another network than that one."""
     from sccompiler.quantize.fixed_point import FixedPointModel  # noqa: PLC0415
 
+    if any(getattr(lay, "hidden_activation", "identity") != "identity" for lay in model.layers):
+        return None
     try:
         fp = FixedPointModel.from_model(model, bits)
         logits = np.concatenate([fp.forward_float(data.x[s:s + 256]) for s in range(0, data.x.shape[0], 256)])
@@ -444,7 +448,8 @@ def _simulate_variant(model: Model, data: TaskData, n: int, lengths: Sequence[in
 def _plan_options(plan) -> dict:
     """The gate-input and hidden-state choices a compiled layer plan carries (for the report)."""
     opts = getattr(plan, "options", None)
-    return {k: getattr(opts, k) for k in ("gate_input", "hidden") if opts is not None and hasattr(opts, k)}
+    return {k: getattr(opts, k) for k in ("gate_input", "hidden")
+            if opts is not None and getattr(opts, k, None) is not None}
 
 
 def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] | None = None,

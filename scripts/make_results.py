@@ -52,21 +52,17 @@ def finish_task(proc: subprocess.Popen, script: Path, json_path: Path, log_path:
 
 
 def load_task_json(json_dir: Path, task: str) -> dict | None:
-    """``DIR/<task>.json``, or the merge of ``DIR/<task>.<variant>.json`` (one evaluation run per
-    SC variant: their SC records and costs side by side; the first file's other numbers), or
+    """``DIR/<task>.json``, or the merge of ``DIR/<task>.<part>.json`` (e.g. one evaluation run
+    per SC variant: their SC records and costs side by side; the newest file's other numbers), or
     ``None`` when there is neither."""
     whole = json_dir / f"{task}.json"
-    parts = [whole] if whole.is_file() else sorted(json_dir.glob(f"{task}.*.json"))
+    parts = [whole] if whole.is_file() else sorted(json_dir.glob(f"{task}.*.json"), key=lambda p: p.stat().st_mtime)
     if not parts:
         return None
-    merged = None
-    for path in parts:
-        r = json.loads(path.read_text())
-        if merged is None:
-            merged = r
-            continue
-        merged["sc_all"].update(r.get("sc_all", {}))
-        merged["cost_all"].update(r.get("cost_all", {}))
+    runs = [json.loads(path.read_text()) for path in parts]
+    merged = runs[-1]
+    merged["sc_all"] = {k: v for r in runs for k, v in r.get("sc_all", {}).items()}
+    merged["cost_all"] = {k: v for r in runs for k, v in r.get("cost_all", {}).items()}
     return merged
 
 
@@ -143,6 +139,9 @@ def who_wins(task: str, r: dict) -> str:
     parts = []
     for v, sc in _sc_all(r).items():
         fixed = r["variants"].get(v, {}).get("fixed8")
+        what = "the fixed-point design's"
+        if fixed is None:  # binary-h: the digital design of the same network computes the reference
+            fixed, what = r["variants"].get(v, {}).get("value"), "the quantized reference's"
         cost = _cost_all(r).get(v, {})
         if fixed is None or not sc.get("lengths"):
             continue
@@ -153,14 +152,14 @@ def who_wins(task: str, r: dict) -> str:
             c = cost.get(str(L)) or cost.get(L)
             fa, fe, _ = _ratios(c) if c else (None, None, None)
             win = _verdict(fa, fe)
-            parts.append(f"`{v}` reaches the fixed-point design's {r['metric']} ({fixed:.3f}, within {tol}) at "
+            parts.append(f"`{v}` reaches {what} {r['metric']} ({fixed:.3f}, within {tol}) at "
                          f"L = {L} ({vals[L]:.3f}); there, at equal latency, fixed8/SC energy is {_fmt(fe)} and "
                          f"area {_fmt(fa)}: **{win}** wins")
         else:
             L = max(vals)
             c = cost.get(str(L)) or cost.get(L)
             fa, fe, _ = _ratios(c) if c else (None, None, None)
-            parts.append(f"`{v}` does not reach the fixed-point design's {r['metric']} ({fixed:.3f}) at any "
+            parts.append(f"`{v}` does not reach {what} {r['metric']} ({fixed:.3f}) at any "
                          f"L <= {L} (SC at L = {L}: {vals[L]:.3f}), so **fixed8** wins at equal accuracy "
                          f"(even at L = {L} and equal latency, fixed8/SC energy is {_fmt(fe)}, area {_fmt(fa)})")
     if not parts:
@@ -197,7 +196,8 @@ def render_task(task: str, r: dict, lengths: list[int]) -> list[str]:
             cells.append("-" if val is None else f"{val:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]")
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     refused = [f"`{v}`: {sc['status']}" for v, sc in sc_all.items() if "refused" in sc.get("status", "")]
-    options = [f"`{v}`: {', '.join(sc['options'])}" for v, sc in sc_all.items() if sc.get("options")]
+    options = [f"`{v}`: {', '.join(o for o in sc['options'] if not o.endswith('=None'))}"
+               for v, sc in sc_all.items() if sc.get("options")]
     if options:
         lines += ["", "Layer choices the `auto` config made: " + "; ".join(options) + "."]
     if refused:
@@ -238,9 +238,7 @@ def render(results: dict[str, dict], lengths: list[int], mode: str, plot_name: s
              f"{EQUAL_ACCURACY_DEFAULT} accuracy of the fixed-point design's.", "",
              "## Summary", "",
              "| task | metric | trivial baseline | " + " | ".join(
-                 sorted({v for r in results.values() for v in r["variants"]},
-                        key=lambda v: min(list(r["variants"]).index(v) if v in r["variants"] else 99
-                                          for r in results.values()))) + " |"]
+                 dict.fromkeys(v for r in results.values() for v in r["variants"])) + " |"]
     cols = lines[-1].count("|") - 4
     names = [c.strip() for c in lines[-1].strip("|").split("|")][3:]
     lines.append("|---|---|---:|" + "---:|" * cols)
