@@ -61,6 +61,10 @@ def load_task_json(json_dir: Path, task: str) -> dict | None:
         return None
     runs = [json.loads(path.read_text()) for path in parts]
     merged = runs[-1]
+    # variants: the union, in the order of the run that evaluated the most (newest values win)
+    widest = max(runs, key=lambda r: len(r["variants"]))
+    merged["variants"] = {v: next(r["variants"][v] for r in reversed(runs) if v in r["variants"])
+                          for v in [*widest["variants"], *(v for r in runs for v in r["variants"])]}
     merged["sc_all"] = {k: v for r in runs for k, v in r.get("sc_all", {}).items()}
     merged["cost_all"] = {k: v for r in runs for k, v in r.get("cost_all", {}).items()}
     return merged
