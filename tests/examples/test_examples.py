@@ -256,3 +256,21 @@ def test_results_render_every_variant_and_say_who_wins() -> None:
     assert "| ternary | 0.500 [0.100, 0.200] | 0.870 [0.100, 0.200] | 0.950 [0.100, 0.200] |" in text
     assert "| t | float | - | 10 |" in text and "| t | binary-h | - | 10 |" in text
     assert "first n = 7 of the 100" in text
+
+
+def test_results_merge_one_run_per_sc_variant(tmp_path: Path) -> None:
+    """make_results --from-json merges DIR/<task>.<part>.json: every run's SC records and costs,
+    the union of the evaluated variants (the newest run's values win)."""
+    mr = _make_results_module()
+    base = {"metric": "accuracy", "description": "d"}
+    old = dict(base, variants={"float": {"value": 1}, "ternary": {"value": 2}, "binary-h": {"value": 3}},
+               sc_all={"ternary": {"lengths": {"16": 0.5}}}, cost_all={"ternary": {"16": {}}})
+    new = dict(base, variants={"binary-h": {"value": 4}}, sc_all={"binary-h": {"lengths": {"16": 0.6}}},
+               cost_all={"binary-h": {"16": {}}})
+    (tmp_path / "t.ternary.json").write_text(json.dumps(old))
+    os.utime(tmp_path / "t.ternary.json", (1, 1))
+    (tmp_path / "t.binary-h.json").write_text(json.dumps(new))
+    r = mr.load_task_json(tmp_path, "t")
+    assert list(r["variants"]) == ["float", "ternary", "binary-h"] and r["variants"]["binary-h"]["value"] == 4
+    assert set(r["sc_all"]) == set(r["cost_all"]) == {"ternary", "binary-h"}
+    assert mr.load_task_json(tmp_path, "other") is None
