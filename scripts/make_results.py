@@ -114,9 +114,16 @@ def _verdict(fixed_area: float | None, fixed: float | None) -> str:
         + " area)"
 
 
+#: column order of the variants (the evaluate scripts' JSON has sorted keys); others after, by name
+VARIANT_ORDER = ("float", "binary", "ternary", "binary-h", "gru-float", "gru-binary", "gru-ternary", "gru-binary-h")
+
+
+def _variant_key(name: str) -> tuple[int, str]:
+    return (VARIANT_ORDER.index(name) if name in VARIANT_ORDER else len(VARIANT_ORDER), name)
+
+
 def _in_variant_order(r: dict, per_variant: dict) -> dict:
-    order = list(r["variants"])
-    return dict(sorted(per_variant.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    return dict(sorted(per_variant.items(), key=lambda kv: _variant_key(kv[0])))
 
 
 def _sc_all(r: dict) -> dict:
@@ -185,7 +192,7 @@ def render_task(task: str, r: dict, lengths: list[int]) -> list[str]:
              "| variant | architecture | parameters | quantized reference (whole set) | 8-bit fixed point "
              "(whole set) | reference on the SC samples (n) | epochs | training time (s) |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for v, rec in r["variants"].items():
+    for v, rec in _in_variant_order(r, r["variants"]).items():
         same = sc_all.get(v, {}).get("quantized_same_samples")
         lines.append(f"| {v} | {_arch(rec)} | {rec['parameters']} | {_fmt(rec['value'])} | {_fmt(rec.get('fixed8'))} "
                      f"| {_same(same, sc_all.get(v))} "
@@ -242,7 +249,7 @@ def render(results: dict[str, dict], lengths: list[int], mode: str, plot_name: s
              f"{EQUAL_ACCURACY_DEFAULT} accuracy of the fixed-point design's.", "",
              "## Summary", "",
              "| task | metric | trivial baseline | " + " | ".join(
-                 dict.fromkeys(v for r in results.values() for v in r["variants"])) + " |"]
+                 sorted({v for r in results.values() for v in r["variants"]}, key=_variant_key)) + " |"]
     cols = lines[-1].count("|") - 4
     names = [c.strip() for c in lines[-1].strip("|").split("|")][3:]
     lines.append("|---|---|---:|" + "---:|" * cols)
@@ -256,7 +263,7 @@ def render(results: dict[str, dict], lengths: list[int], mode: str, plot_name: s
     lines += ["## Models", "", "| task | variant | architecture | parameters | epochs | training time (s) |",
               "|---|---|---|---:|---:|---:|"]
     for task, r in results.items():
-        for v, rec in r["variants"].items():
+        for v, rec in _in_variant_order(r, r["variants"]).items():
             lines.append(f"| {task} | {v} | {_arch(rec)} | {rec['parameters']} | {rec.get('epochs') or '-'} | "
                          f"{rec.get('train_seconds') or '-'} |")
     return "\n".join(lines) + "\n"
