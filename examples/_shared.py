@@ -49,7 +49,7 @@ def variant_parts(variant: str, cell: str) -> tuple[str, str]:
         raise SCValueError("variant", f"must be one of {', '.join(ALL_VARIANTS)}, got {variant!r}")
     return ("gru", variant[4:]) if variant.startswith("gru-") else (cell, variant)
 #: stream lengths the SC columns are simulated at
-SC_LENGTHS = (64, 128, 256, 512, 1024)
+SC_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)
 
 
 def set_threads(n: int = 1) -> None:
@@ -381,45 +381,122 @@ def load_sc_config(path: Path) -> dict:
     return load_config(path).to_dict()
 
 
-def _cost(model: Model, lengths: Sequence[int], steps: int, calibration: np.ndarray,
-          base: dict | None = None) -> dict:
-    """Hardware cost of the compiled SC design at each L (:func:`sccompiler.cost.netlist_cost.cost_report`
-    on the design the SC columns simulate, one evaluation sequence of ``steps`` steps), with the
+def _cost_row(design, steps: int) -> dict:
+    """Hardware cost of one compiled SC design (:func:`sccompiler.cost.netlist_cost.cost_report` on
+    the netlist the SC columns simulate, one evaluation sequence of ``steps`` steps), with the
     ratios against the equal-latency 8-bit fixed-point and ternary-weight designs."""
-    from sccompiler.config import config_from_dict  # noqa: PLC0415
     from sccompiler.cost.netlist_cost import cost_report  # noqa: PLC0415
+
+    rep = cost_report(design.netlist, design.model, design.config, steps=steps)
+    sc = rep["designs"][rep["sc"]]["cost"]
+    p_eq = rep["equal_latency_parallelism"]
+    equal = {name.split("-P")[0]: rep["ratios"][name] for name, d in rep["designs"].items()
+             if name != rep["sc"] and d["params"].get("parallelism") == p_eq}
+    return {"area_um2": sc["area"], "energy_per_sequence_j": sc["energy_per_inference_j"],
+            "latency_s": sc["latency_s"], "flip_flops": sc["flip_flops"],
+            "sources": int(design.netlist.sources["count"]),
+            "cycles_per_step": int(rep["timing"]["step_period"]),
+            "energy_ratio_equal_latency": {k: v["energy_per_inference_j"] for k, v in equal.items()},
+            "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
+            "equal_latency_parallelism": p_eq, "target": rep["target"], "source": "compiled netlist"}
+
+
+def committed_variants(model_dir: Path) -> list[str]:
+    """Every variant committed under ``model_dir`` (a directory holding a model), the known names
+    in :data:`ALL_VARIANTS` order first, then any other (a later ``ternary-h``) by name."""
+    found = sorted(p.name for p in Path(model_dir).iterdir() if p.is_dir() and any(p.iterdir()))
+    return [v for v in ALL_VARIANTS if v in found] + [v for v in found if v not in ALL_VARIANTS]
+
+
+def sc_compilable(variant: str) -> bool:
+    """Whether a variant has binary/ternary weights (float weights: the compiler refuses them)."""
+    return "float" not in variant
+
+
+def fixed_point_metric(model: Model, data: TaskData, bits: int = 8) -> float | None:
+    """The task metric of the k-bit fixed-point design's integer model
+    (:class:`sccompiler.quantize.fixed_point.FixedPointModel`, the datapath `scc baseline` emits)
+    on the whole evaluation set; ``None`` when it refuses the model or when a layer has binary
+    hidden states (``hidden_activation="sign"``, binary-h): the integer model computes tanh-valued
+    k-bit h for every layer, i.e. another network than that one."""
+    from sccompiler.quantize.fixed_point import FixedPointModel  # noqa: PLC0415
+
+    if any(getattr(lay, "hidden_activation", "identity") != "identity" for lay in model.layers):
+        return None
+    try:
+        fp = FixedPointModel.from_model(model, bits)
+        logits = np.concatenate([fp.forward_float(data.x[s:s + 256]) for s in range(0, data.x.shape[0], 256)])
+    except SCCError:
+        return None
+    return data.metric(logits, data.targets)
+
+
+def _simulate_variant(model: Model, data: TaskData, n: int, lengths: Sequence[int], workers: int,
+                      log: Callable[[str], None] | None, name: str, base: dict | None = None) -> dict:
+    """SC columns and compiled cost of one variant: one design per L, evaluated on the first
+    ``n`` test sequences, its netlist costed."""
+    from sccompiler.config import config_from_dict  # noqa: PLC0415
     from sccompiler.design import compile_model  # noqa: PLC0415
 
-    rows = {}
+    x, t = data.x[:n], data.targets[:n]
+    quantized = reference_logits(model, x)
+    sc: dict = {"status": "SC simulation: sccompiler.design.compile_model + CompiledDesign.evaluate "
+                          f"(packed runtime, {workers} worker(s))", "variant": name, "samples": n,
+                "lengths": {}, "ci": {}, "seconds": {}, "logit_mean_abs_error": {},
+                "quantized_same_samples": data.metric(quantized, t),
+                "config": "examples default (sc_config)" if base is None else base}
+    cost = {}
     for length in lengths:
         cfg = sc_config(length, base)
         cfg["disable"] = sorted(set(cfg["disable"]) | {"accuracy_report", "correlation_report", "cost"})
-        design = compile_model(model, config_from_dict(cfg), calibration=calibration)
-        rep = cost_report(design.netlist, design.model, design.config, steps=steps)
-        sc = rep["designs"][rep["sc"]]["cost"]
-        p_eq = rep["equal_latency_parallelism"]
-        equal = {name.split("-P")[0]: rep["ratios"][name] for name, d in rep["designs"].items()
-                 if name != rep["sc"] and d["params"].get("parallelism") == p_eq}
-        rows[int(length)] = {"area_um2": sc["area"], "energy_per_sequence_j": sc["energy_per_inference_j"],
-                             "latency_s": sc["latency_s"], "flip_flops": sc["flip_flops"],
-                             "sources": int(design.netlist.sources["count"]),
-                             "cycles_per_step": int(rep["timing"]["step_period"]),
-                             "energy_ratio_equal_latency": {k: v["energy_per_inference_j"] for k, v in equal.items()},
-                             "area_ratio_equal_latency": {k: v["area"] for k, v in equal.items()},
-                             "target": rep["target"], "source": "compiled netlist"}
-    return rows
+        try:
+            design = compile_model(model, config_from_dict(cfg), calibration=data.calibration)
+        except SCCError as exc:
+            sc["status"] = f"SC simulation: compiler refused the model: {exc}"
+            if log:
+                log(f"[{name}] {sc['status']}")
+            break
+        if length == lengths[0]:
+            sc["options"] = sorted({f"{k}={v}" for p in design.netlist.layers for k, v in
+                                    _plan_options(p).items()})
+        res = design.evaluate(x, t, SC_METRICS[data.metric_name], workers=workers, progress=False,
+                              outputs=True)[0]
+        logits = np.asarray(res.pop("outputs"))
+        sc["lengths"][length] = res["value"]
+        sc["ci"][length] = {"low": res["ci"][0], "high": res["ci"][1], "confidence": res["confidence"],
+                            "interval": res["interval"]}
+        sc["seconds"][length] = round(res["seconds"], 2)
+        sc["logit_mean_abs_error"][length] = float(np.mean(np.abs(logits - quantized)))
+        cost[int(length)] = _cost_row(design, int(data.x.shape[1]))
+        if log:
+            log(f"[{name}] SC L={length:5d} {data.metric_name} {res['value']:.4f} "
+                f"[{res['ci'][0]:.4f}, {res['ci'][1]:.4f}] ({res['confidence']:.0%} CI, {n} sequences, "
+                f"{res['seconds']:.1f} s; quantized on the same {n}: {sc['quantized_same_samples']:.4f}); "
+                f"mean |logit - quantized logit| {sc['logit_mean_abs_error'][length]:.4f}")
+    return {"sc": sc, "cost": cost}
 
 
-def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = VARIANTS,
-                  sc_lengths: Sequence[int] = SC_LENGTHS, sc_samples: int = 8, sc_variant: str = "ternary",
+def _plan_options(plan) -> dict:
+    """The gate-input and hidden-state choices a compiled layer plan carries (for the report)."""
+    opts = getattr(plan, "options", None)
+    return {k: getattr(opts, k) for k in ("gate_input", "hidden")
+            if opts is not None and getattr(opts, k, None) is not None}
+
+
+def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] | None = None,
+                  sc_lengths: Sequence[int] = SC_LENGTHS, sc_samples: int = 8,
+                  sc_variants: Sequence[str] | None = None, sc_variant: str = "ternary",
                   log: Callable[[str], None] | None = print, workers: int = 1,
                   sc_base: dict | None = None) -> dict:
-    """Evaluate the committed variants on ``data`` with the reference forward pass; the SC
-    columns (``sc_variant`` compiled and simulated at each L on the first ``sc_samples`` test
-    sequences) when the compiler is available; the compiled design's cost at each L (the
-    examples' L grid, or ``sc_lengths`` when ``sc_base``, a ``--sc-config`` file's config, is
-    given: the SC design is then compiled from it, :func:`sc_config`)."""
+    """Evaluate the committed variants (default: every one, :func:`committed_variants`) on
+    ``data`` with the reference forward pass and the 8-bit fixed-point integer model; for each of
+    ``sc_variants`` (default: ``[sc_variant]``) the SC columns (compiled and simulated at each L
+    on the first ``sc_samples`` test sequences) and the compiled design's cost at each L.
+    ``result["sc"]`` / ``result["cost"]`` are ``sc_variant``'s (or the first one's),
+    ``result["sc_all"]`` / ``result["cost_all"]`` every simulated variant's. ``sc_base``: a
+    ``--sc-config`` file's compile config the SC designs are compiled from (:func:`sc_config`)."""
     clock = timer()
+    variants = list(variants) if variants is not None else committed_variants(model_dir)
     result: dict = {"metric": data.metric_name, "lower_is_better": data.lower_is_better,
                     "baseline": {"name": data.baseline_name, "value": data.baseline},
                     "test_sequences": int(data.x.shape[0]), "steps": int(data.x.shape[1]),
@@ -429,50 +506,31 @@ def evaluate_task(model_dir: Path, data: TaskData, *, variants: Sequence[str] = 
         model = load_variant(model_dir, variant)
         models[variant] = model
         value = data.metric(reference_logits(model, data.x), data.targets)
-        rec = example_metadata(model).get("training_record", {})
+        meta = example_metadata(model)
+        rec = meta.get("training_record", {})
         result["variants"][variant] = {"value": value, "parameters": model.param_count(),
                                        "train_seconds": rec.get("seconds"), "epochs": rec.get("epochs"),
-                                       "architecture": rec.get("architecture")}
+                                       "architecture": rec.get("architecture"),
+                                       "fixed8": fixed_point_metric(model, data) if sc_compilable(variant) else None,
+                                       "metadata_metrics": meta.get("metrics") or rec.get("metrics")}
         if log:
-            log(f"{variant:8s} {data.metric_name} {value:.4f}  ({model.param_count()} parameters)")
+            log(f"{variant:12s} {data.metric_name} {value:.4f}  ({model.param_count()} parameters)")
     simulate, note = sc_simulator(workers, sc_base)
-    sc: dict = {"status": note, "variant": sc_variant, "samples": 0, "lengths": {}, "ci": {}, "seconds": {},
-                "config": "examples default (sc_config)" if sc_base is None else sc_base}
+    sc_list = list(sc_variants) if sc_variants is not None else [sc_variant]
+    result["sc_all"], result["cost_all"] = {}, {}
     if log:
         log(note)
-    if simulate is not None and sc_variant in models and sc_lengths:
+    if simulate is not None and sc_lengths:
         n = min(sc_samples, data.x.shape[0])
-        x, t = data.x[:n], data.targets[:n]
-        sc["samples"] = n
-        quantized = reference_logits(models[sc_variant], x)
-        sc["quantized_same_samples"] = data.metric(quantized, t)
-        sc["logit_mean_abs_error"] = {}
-        try:
-            outs = simulate(models[sc_variant], x, t, SC_METRICS[data.metric_name], sc_lengths, data.calibration)
-        except SCCError as exc:
-            sc["status"] = f"SC simulation: compiler refused the model: {exc}"
-            if log:
-                log(sc["status"])
-        else:
-            for length, (res, logits) in outs.items():
-                sc["lengths"][length] = res["value"]
-                sc["ci"][length] = {"low": res["ci"][0], "high": res["ci"][1], "confidence": res["confidence"],
-                                    "interval": res["interval"]}
-                sc["seconds"][length] = round(res["seconds"], 2)
-                # how far the SC outputs are from the quantized model's, whatever the task metric
-                sc["logit_mean_abs_error"][length] = float(np.mean(np.abs(logits - quantized)))
-                if log:
-                    log(f"SC L={length:5d} {data.metric_name} {res['value']:.4f} "
-                        f"[{res['ci'][0]:.4f}, {res['ci'][1]:.4f}] ({res['confidence']:.0%} CI, {n} sequences, "
-                        f"{res['seconds']:.1f} s; quantized on the same {n}: {sc['quantized_same_samples']:.4f}); "
-                        f"mean |logit - quantized logit| {sc['logit_mean_abs_error'][length]:.4f}")
-    result["sc"] = sc
-    if sc_variant in models:
-        try:
-            cost_lengths = SC_LENGTHS if sc_base is None else sc_lengths
-            result["cost"] = _cost(models[sc_variant], cost_lengths, int(data.x.shape[1]), data.calibration, sc_base)
-        except SCCError as exc:
-            result["cost_status"] = f"compiled cost: compiler refused the model: {exc}"
+        for variant in sc_list:
+            if variant in models and sc_compilable(variant):
+                out = _simulate_variant(models[variant], data, n, list(sc_lengths), workers, log, variant,
+                                        sc_base)
+                result["sc_all"][variant], result["cost_all"][variant] = out["sc"], out["cost"]
+    primary = sc_variant if sc_variant in result["sc_all"] else next(iter(result["sc_all"]), None)
+    result["sc"] = result["sc_all"].get(primary, {"status": note, "variant": sc_variant, "samples": 0,
+                                                  "lengths": {}, "ci": {}, "seconds": {}})
+    result["cost"] = result["cost_all"].get(primary, {})
     result["seconds"] = round(clock(), 2)
     return result
 
@@ -488,8 +546,7 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--reduced", action="store_true", help="few test sequences (CI mode)")
     ap.add_argument("--model-dir", type=Path, default=model_dir)
-    ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=None,
-                    help="default: the plain variants and every committed gru-* one")
+    ap.add_argument("--variants", nargs="+", default=None, help="default: every committed variant")
     ap.add_argument("--lengths", nargs="*", type=int, default=None,
                     help="SC stream lengths (none: skip the SC simulation; default: the --sc-config file's "
                          f"length, else {' '.join(map(str, SC_LENGTHS))})")
@@ -497,7 +554,9 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
                     help="compile the SC design with this `scc compile --config` file (e.g. sc_best.yaml "
                          "next to the script) instead of the examples' default options")
     ap.add_argument("--sc-samples", type=int, default=None, help="test sequences simulated in SC")
-    ap.add_argument("--sc-variant", choices=ALL_VARIANTS, default="ternary", help="the variant compiled and simulated")
+    ap.add_argument("--sc-variant", default="ternary", help="the variant compiled and simulated")
+    ap.add_argument("--sc-variants", nargs="*", default=None,
+                    help="simulate each of these (all: every committed binary/ternary variant)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1, help="threads of the SC simulation (packed runtime)")
@@ -518,11 +577,17 @@ def evaluation_main(task: str, doc: str, model_dir: Path, load_data: Callable[[b
     sc_samples = (args.sc_samples if args.sc_samples is not None
                   else reduced_sc_samples if args.reduced else full_sc_samples)
     print(f"{task}: {data.description}; trivial baseline ({data.baseline_name}) {data.baseline:.4f}")
-    variants = args.variants if args.variants is not None else \
-        list(VARIANTS) + [v for v in GRU_VARIANTS if (Path(args.model_dir) / v).is_dir()]
+    committed = committed_variants(args.model_dir)
+    variants = args.variants if args.variants is not None else committed
+    sc_variants = args.sc_variants
+    if sc_variants is not None and sc_variants in ([], ["all"]):
+        sc_variants = [v for v in committed if sc_compilable(v)]
+    for v in [args.sc_variant, *(sc_variants or [])]:
+        if v not in committed:
+            raise SystemExit(f"error: no committed variant {v!r} in {args.model_dir} ({', '.join(committed)})")
     result = evaluate_task(args.model_dir, data, variants=variants, sc_lengths=lengths,
                            sc_samples=sc_samples, workers=args.workers, sc_variant=args.sc_variant,
-                           sc_base=sc_base)
+                           sc_variants=sc_variants, sc_base=sc_base)
     result["task"] = task
     result["mode"] = "reduced" if args.reduced else "full"
     dump_json(args.json, result)

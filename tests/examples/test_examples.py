@@ -283,3 +283,79 @@ def test_committed_sc_best_loads_and_compiles(task: str) -> None:
     model = load_model(EXAMPLES / task / "model" / variant)
     d = compile_model(model, config_from_dict(shared.sc_config(base["length"], base) | {"flow": "lower"}))
     assert d.config.source == base["source"] and d.lengths and max(d.lengths.values()) == base["length"]
+def _make_results_module():
+    spec = importlib.util.spec_from_file_location("make_results", ROOT / "scripts" / "make_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_committed_variants_are_discovered_from_the_model_dirs(tmp_path: Path) -> None:
+    """Every committed variant directory is evaluated (a later ``ternary-h`` appears by itself),
+    known names in column order first; float variants are never compiled."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from _shared import committed_variants, sc_compilable
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    for name in ("ternary-h", "ternary", "gru-ternary", "float", "binary-h"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.json").write_text("{}")
+    (tmp_path / "empty").mkdir()
+    assert committed_variants(tmp_path) == ["float", "ternary", "binary-h", "gru-ternary", "ternary-h"]
+    assert committed_variants(EXAMPLES / "quickstart" / "model") == [
+        "float", "binary", "ternary", "binary-h", "gru-float", "gru-ternary", "ternary-h"]
+    assert [v for v in committed_variants(tmp_path) if sc_compilable(v)] == ["ternary", "binary-h", "gru-ternary",
+                                                                              "ternary-h"]
+
+
+def _cost(fixed_area: float, fixed_energy: float) -> dict:
+    return {"cycles_per_step": 10, "sources": 1, "flip_flops": 5, "area_um2": 100.0,
+            "energy_per_sequence_j": 1e-9, "latency_s": 1e-6,
+            "energy_ratio_equal_latency": {"fixed8": fixed_energy, "ternary-acc8": 0.5},
+            "area_ratio_equal_latency": {"fixed8": fixed_area}}
+
+
+def test_results_render_every_variant_and_say_who_wins() -> None:
+    """The per-task tables list every variant and every SC variant's L row; the who-wins
+    paragraph takes the shortest L at equal accuracy and the cost ratios at that L."""
+    mr = _make_results_module()
+    sc = {"samples": 7, "quantized_same_samples": 0.9, "status": "ok",
+          "lengths": {"16": 0.5, "32": 0.87, "64": 0.95},
+          "ci": {L: {"low": 0.1, "high": 0.2} for L in ("16", "32", "64")},
+          "logit_mean_abs_error": {"16": 1.0}}
+    low = dict(sc, lengths={"16": 0.2, "32": 0.3, "64": 0.4})
+    rec = {"value": 0.9, "parameters": 10, "fixed8": 0.88, "architecture": None}
+    r = {"metric": "accuracy", "lower_is_better": False, "baseline": {"name": "chance", "value": 0.1},
+         "description": "d", "test_sequences": 100,
+         "variants": {"float": dict(rec, fixed8=None), "ternary": rec, "binary-h": rec},
+         "sc_all": {"ternary": sc, "binary-h": low},
+         "cost_all": {"ternary": {"16": _cost(0.5, 0.5), "32": _cost(2.0, 3.0), "64": _cost(0.1, 0.1)},
+                      "binary-h": {"64": _cost(0.5, 2.0)}}}
+    text = mr.render({"t": r}, [16, 32, 64], "full", "p.png")
+    # 0.87 >= 0.88 - 0.01 at L = 32 (not 16): there fixed8/SC energy 3.0, area 2.0 -> SC
+    assert "`ternary` reaches the fixed-point design's accuracy (0.880, within 0.01) at L = 32 (0.870)" in text
+    assert "area 2.000: **SC** wins" in text
+    assert "`binary-h` does not reach" in text and "**fixed8** wins at equal accuracy" in text
+    assert "| binary-h | 64 |" in text and "| ternary | 16 |" in text
+    assert "| ternary | 0.500 [0.100, 0.200] | 0.870 [0.100, 0.200] | 0.950 [0.100, 0.200] |" in text
+    assert "| t | float | - | 10 |" in text and "| t | binary-h | - | 10 |" in text
+    assert "first n = 7 of the 100" in text
+
+
+def test_results_merge_one_run_per_sc_variant(tmp_path: Path) -> None:
+    """make_results --from-json merges DIR/<task>.<part>.json: every run's SC records and costs,
+    the union of the evaluated variants (the newest run's values win)."""
+    mr = _make_results_module()
+    base = {"metric": "accuracy", "description": "d"}
+    old = dict(base, variants={"float": {"value": 1}, "ternary": {"value": 2}, "binary-h": {"value": 3}},
+               sc_all={"ternary": {"lengths": {"16": 0.5}}}, cost_all={"ternary": {"16": {}}})
+    new = dict(base, variants={"binary-h": {"value": 4}}, sc_all={"binary-h": {"lengths": {"16": 0.6}}},
+               cost_all={"binary-h": {"16": {}}})
+    (tmp_path / "t.ternary.json").write_text(json.dumps(old))
+    os.utime(tmp_path / "t.ternary.json", (1, 1))
+    (tmp_path / "t.binary-h.json").write_text(json.dumps(new))
+    r = mr.load_task_json(tmp_path, "t")
+    assert list(r["variants"]) == ["float", "ternary", "binary-h"] and r["variants"]["binary-h"]["value"] == 4
+    assert set(r["sc_all"]) == set(r["cost_all"]) == {"ternary", "binary-h"}
+    assert mr.load_task_json(tmp_path, "other") is None
