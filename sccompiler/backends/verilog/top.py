@@ -75,11 +75,13 @@ def layer_control(sec: Section, p: str, prev: str | None, period: int, lw: int, 
         "end"])
 
 
-def sequential_mac_control(sec: Section, mac: dict, go: str, step: str, final: str) -> tuple[str, str, str]:
+def sequential_mac_control(sec: Section, mac: dict, go: str, step: str, final: str,
+                           src_done: str) -> tuple[str, str, str]:
     """The control of a sequential fixed-point head (:func:`.ops.dense.sequential_mac`): started
     (operands captured) in the cycle ``go`` in which a parallel head would be read, busy for its C
     MAC cycles, ``valid`` in the next cycle with the step ``step`` had at ``go``; ``done`` one
-    cycle after the valid of the evaluation started by the ``final`` (last) step.  Returns the
+    cycle after the valid of the evaluation started by the ``final`` (last) step (its layer's
+    ``src_done`` is high by then).  Returns the
     top's (valid, out_step, done)."""
     b, c, w, S = mac["base"], mac["cycles"], mac["width"], STEP_BITS
     sec.comment(f"sequential MAC control: capture on {b}_go, {c} accumulate cycle(s), {b}_valid after them")
@@ -93,7 +95,7 @@ def sequential_mac_control(sec: Section, mac: dict, go: str, step: str, final: s
         f"    {b}_step <= {S}'d0;",
         "end else begin",
         f"    {b}_valid <= {b}_busy && ({b}_cyc == {w}'d{c - 1});",
-        f"    if ({b}_valid && {b}_last) {b}_done <= 1'b1;",
+        f"    if ({b}_valid && {b}_last && {src_done}) {b}_done <= 1'b1;",
         f"    if ({b}_go) begin",
         f"        {b}_busy <= 1'b1; {b}_cyc <= {w}'d0; {b}_last <= {final}; {b}_step <= {step};",
         f"    end else if ({b}_busy) begin",
@@ -165,7 +167,7 @@ def top_text(em: DesignEmitter) -> str:
         valid, out_step = f"{last}_valid", f"{last}_out_step"
     done = f"{last}_done"
     if em.seq_mac:
-        valid, out_step, done = sequential_mac_control(ctl, em.seq_mac, valid, out_step, f"{last}_flush")
+        valid, out_step, done = sequential_mac_control(ctl, em.seq_mac, valid, out_step, f"{last}_flush", done)
     ctl.assign("valid", valid)
     ctl.assign("out_step", out_step)
     ctl.assign("done", done)
