@@ -104,6 +104,13 @@ class LayerConfig:
       [-(2^(K-1)-1), 2^(K-1)-1] with one symmetric scale s = max|W| / (2^(K-1)-1) per tensor; an
       int:K-quantized tensor keeps its own K and scale.  The head multiplies Wq with the integer h
       the SC core produces (exact codes, or per-input stream counts) and accumulates exactly.
+    head_macs (the same heads): ``full`` (default) = one multiplier per weight, combinational,
+      read when its operands are final; an integer P >= 1 = a sequential (folded) MAC of P
+      multiply-accumulate units shared over the head's outputs x inputs: its operands are
+      captured, then ceil(outputs * inputs / P) cycles accumulate (docs/semantics.md, "Sequential
+      MAC"); a head per step overlaps the next step, and stretches the step period when its
+      1 + ceil(outputs * inputs / P) cycles exceed it; ``auto`` = the smallest P that fits one step
+      period (never stretches it).
     """
 
     gate_input: str = "auto"
@@ -122,6 +129,7 @@ class LayerConfig:
     gate_sngs: str = "shared"
     sign_from: str = "cell"
     head_weight_bits: int = 8
+    head_macs: int | str = "full"
 
     def __post_init__(self) -> None:
         _choice("sign_from", self.sign_from, SIGN_FROM)
@@ -141,6 +149,10 @@ class LayerConfig:
             raise ConfigError(f"fsm_tolerance: must be a number in (0, 1), got {self.fsm_tolerance!r}")
         _int("fsm_weight_bits", self.fsm_weight_bits, 1, 16)
         _int("head_weight_bits", self.head_weight_bits, 2, 16)
+        if self.head_macs not in ("full", "auto"):
+            if isinstance(self.head_macs, bool) or not isinstance(self.head_macs, int) or self.head_macs < 1:
+                raise ConfigError(f"head_macs: must be 'full', 'auto' or an integer >= 1 (multiply-accumulate "
+                                  f"units), got {self.head_macs!r}")
         if self.sng_bits is not None:
             _int("sng_bits", self.sng_bits, 1, 24)
         if self.length is not None:

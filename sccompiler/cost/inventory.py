@@ -342,6 +342,11 @@ class Design:
     #: cycles the sequence parts are active per inference (None: one step period, max
     #: ``step_cycles``): a folded baseline head's own MAC cycles
     sequence_cycles: int | None = None
+    #: (part, active cycles per inference) of parts whose binary logic works every cycle it is
+    #: active -- a sequential MAC -- rather than settling once per ``settle_cycles``: their
+    #: switching energy is charged at the undivided binary activity for those cycles only (clock
+    #: gated otherwise), in place of the settle model and of the sequence-part gating
+    active_parts: tuple[tuple[str, int], ...] = ()
 
     @property
     def inventory(self) -> Inventory:
@@ -362,16 +367,23 @@ class Design:
                  activity: Activity | None = None, clock_mhz: float | None = None) -> CostReport:
         cycles = self.latency_cycles(steps)
         rep = self.inventory.estimate(target, cycles=cycles, activity=self.activity(activity), clock_mhz=clock_mhz)
-        idle = [inv for name, inv in self.parts if name in self.sequence_parts]
-        return self._gated(rep, idle, target, cycles, activity)
+        busy = dict(self.active_parts)
+        idle = [inv for name, inv in self.parts if name in self.sequence_parts and name not in busy]
+        return self._gated(rep, idle, target, cycles, activity,
+                           [(inv, busy[name]) for name, inv in self.parts if name in busy])
 
-    def _gated(self, rep: CostReport, idle: list[Inventory], target, cycles: int, activity) -> CostReport:
-        """``rep`` less the switching energy of the sequence parts ``idle`` in the cycles they sit idle."""
-        if not idle:
+    def _gated(self, rep: CostReport, idle: list[Inventory], target, cycles: int, activity,
+               busy: list[tuple[Inventory, int]] = ()) -> CostReport:
+        """``rep`` less the switching energy of the sequence parts ``idle`` in the cycles they sit
+        idle, and with the parts ``busy`` (inventory, active cycles) charged per active cycle."""
+        if not idle and not busy:
             return rep
         active = max(self.step_cycles) if self.sequence_cycles is None else self.sequence_cycles
         off = cycles - min(cycles, active)
         saved = sum(dynamic_energy_per_cycle_j(inv, target, self.activity(activity)) for inv in idle) * off
+        for inv, on in busy:
+            saved += dynamic_energy_per_cycle_j(inv, target, self.activity(activity)) * cycles
+            saved -= dynamic_energy_per_cycle_j(inv, target, activity or Activity()) * min(cycles, on)
         energy = rep.energy_per_inference_j - saved
         return dataclasses.replace(rep, energy_per_inference_j=energy, energy_per_cycle_j=energy / cycles,
                                    power_w=energy / cycles * rep.clock_mhz * 1e6)
@@ -381,6 +393,8 @@ class Design:
         """Per-part cost (same latency for all parts): where the area and energy go."""
         tgt = load_target(target)
         cycles = self.latency_cycles(steps)
+        busy = dict(self.active_parts)
         return {name: self._gated(inv.estimate(tgt, cycles=cycles, activity=self.activity(activity)),
-                                  [inv] if name in self.sequence_parts else [], tgt, cycles, activity)
+                                  [inv] if name in self.sequence_parts and name not in busy else [], tgt, cycles,
+                                  activity, [(inv, busy[name])] if name in busy else [])
                 for name, inv in self.parts}

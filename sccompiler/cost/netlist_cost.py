@@ -16,10 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.sc import SCNetlist, SCNode
-from ..sim.rules import bipolar_count_width, unsigned_width
+from ..sim.rules import bipolar_count_width, mac_schedule, signed_width, unsigned_width
 from ..sim.sources import sobol_direction_count, sobol_directions
 from .inventory import Design, Inventory
-from .timing import RESULT_CYCLES, netlist_timing
+from .timing import netlist_timing, sequential_head
 
 
 def _bits(n: int) -> int:
@@ -210,10 +210,11 @@ def skipping_energy(netlist: SCNetlist, skipping: dict, target, steps: int) -> d
 
 
 def int_mac_inventory(node: SCNode) -> Inventory:
-    """A fixed-point head, fully parallel and combinational (settles once per step, as the
-    emitted RTL): one K x w-bit array multiplier per nonzero weight (w = 2 for exact codes
+    """A fixed-point head.  Fully parallel (no ``macs``), combinational (settles once per step, as
+    the emitted RTL): one K x w-bit array multiplier per nonzero weight (w = 2 for exact codes
     {-1, 0, 1}; for counts the w = bits(L) + 1 bits of 2 c - L, formed by one constant-subtract
-    ripple adder per input), then per output row a balanced adder tree of its products."""
+    ripple adder per input), then per output row a balanced adder tree of its products.
+    Sequential (``macs`` = P): :func:`sequential_mac_inventory`."""
     wq = np.asarray(node.arrays["wq"])
     k = int(node.params["weight_bits"])
     if node.params["operands"] == "codes":
@@ -222,11 +223,39 @@ def int_mac_inventory(node: SCNode) -> Inventory:
     else:
         w = bipolar_count_width(int(node.params["length"]))
         inv = Inventory.of("ripple_adder", wq.shape[1], width=w, carry_in=False, domain="binary")
+    if node.params.get("macs") is not None:
+        return inv + sequential_mac_inventory(node, w)
     nnz = np.count_nonzero(wq, axis=1)
     if int(nnz.sum()):
         inv = inv.add("array_multiplier", int(nnz.sum()), width=k, width_b=w, domain="binary")
     for terms, count in zip(*np.unique(nnz[nnz > 1], return_counts=True)):
         inv = inv.add("adder_tree", int(count), terms=int(terms), width=k + w, domain="binary")
+    return inv
+
+
+def sequential_mac_inventory(node: SCNode, operand_width: int) -> Inventory:
+    """A sequential (folded) MAC of P units over the schedule :func:`sim.rules.mac_schedule`, as
+    the emitted RTL: the operands captured in J registers of w bits; per unit a C:1 operand select
+    (w-bit 2:1 muxes over the distinct inputs it reads) and a C:1 weight select (K-bit muxes; the
+    weights themselves are the ``weights`` part), one K x w multiplier, and one accumulator per row
+    its block touches; per row one adder per further unit's partial; the control counter over the
+    C cycles.  The K-bit weights stay in the ``weights`` part."""
+    wq = np.asarray(node.arrays["wq"])
+    rows, cols = wq.shape
+    k, w = int(node.params["weight_bits"]), int(operand_width)
+    aw = signed_width(*map(int, node.range))
+    sched = mac_schedule(rows, cols, int(node.params["macs"]))
+    cycles = len(sched[0])
+    inv = Inventory.of("register", cols, width=w, domain="binary")            # operand capture
+    inv = inv.add("counter", 1, width=unsigned_width(max(cycles, 1)))        # the MAC cycle counter
+    muxes = sum((len({j for _, j in blk}) - 1) * w + (len(blk) - 1) * k for blk in sched)
+    if muxes:
+        inv = inv.add("mux", muxes, domain="binary")
+    inv = inv.add("array_multiplier", len(sched), width=k, width_b=w, domain="binary")
+    partials = sum(len({r for r, _ in blk}) for blk in sched)
+    inv = inv.add("accumulator", partials, width=aw, input_width=min(k + w, aw), domain="binary")
+    if partials > rows:
+        inv = inv.add("ripple_adder", partials - rows, width=aw, domain="binary")
     return inv
 
 
@@ -296,11 +325,14 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1, skipping: 
     rec = [p for p in netlist.layers if p.kind in ("lstm", "gru")]
     timing = netlist_timing(netlist, steps=steps, clock_mhz=load_target(config.cost_target).clock_mhz)
     P = timing.step_period
+    head = sequential_head(netlist)
+    # a sequential head works H cycles per evaluation (once per step, or once per sequence)
+    active = ((head[0], head[1] * (1 if head[2] else steps)),) if head else ()
     sc = Design(name=f"sc-compiled-L{max(p.length for p in rec)}", parts=tuple(parts.items()),
-                step_cycles=timing.step_cycles, result_cycles=RESULT_CYCLES,
+                step_cycles=timing.step_cycles, result_cycles=timing.result_cycles, active_parts=active,
                 description=(f"the compiled SC netlist (this design), timed as its emitted RTL: "
                              f"{timing.pipeline_depth} pipelined layer(s) stepping every P = {P} cycles, "
-                             f"(T + {timing.pipeline_depth - 1}) x {P} + {RESULT_CYCLES} cycles for T steps"),
+                             f"(T + {timing.pipeline_depth - 1}) x {P} + {timing.result_cycles} cycles for T steps"),
                 ops_unit="stream-bit XNOR",
                 params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P,
                 sequence_parts=sequence_layers(netlist))

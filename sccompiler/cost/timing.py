@@ -32,6 +32,16 @@ LAST step and runs one step: it occupies the slot in which it would have run ste
 figures above are unchanged (``valid`` is then high once, at ``latency_cycles``; the cost model
 charges its switching energy for one period P only, ``cost.inventory.Design.sequence_parts``).
 
+A **sequential fixed-point head** (``head_macs`` = P, :func:`sccompiler.sim.rules.mac_latency`)
+takes H = 1 + ceil(outputs x inputs / P) cycles after the cycle in which its operands are final
+(the cycle in which a parallel head's ``valid`` would be high): one cycle captures the operands,
+C = ceil(outputs x inputs / P) accumulate, and ``valid`` is high in the next cycle.  A head per step
+overlaps the next step (it must finish before the next operands are captured, H <= P), so the step
+period becomes max(max L, H): when H exceeds the longest L, **every layer's step is stretched** to
+H cycles (the layers run their L active cycles and hold for the rest, as any shorter layer).  A head
+after ``last_step`` runs once, after the last step, with no constraint.  Either way the last result
+comes H cycles later: latency_cycles = (T + K - 1) P + 1 + H, done one cycle after it.
+
 The analytic XNOR-LSTM reference datapath (:mod:`.reference`, docs/background.md §5) is a different circuit with
 its own step of L + ``overhead_cycles`` cycles; it shares only :func:`pipeline_latency_cycles`.
 """
@@ -43,7 +53,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import SCValueError
-from ..sim.rules import check_int
+from ..sim.rules import check_int, mac_latency
 
 #: cycles after the last step ends until its results are presented: the emitted control's flush
 #: cycle (the last step's counts are final in the cycle after its last active cycle)
@@ -77,6 +87,10 @@ class Timing:
     active_cycles: tuple[tuple[str, int], ...]
     steps: int = 1
     clock_mhz: float | None = None
+    #: H of a sequential fixed-point head (0: none, or a combinational one) and whether it runs
+    #: once per sequence (after ``last_step``) rather than once per step
+    head_cycles: int = 0
+    head_once: bool = False
 
     def __post_init__(self) -> None:
         if not self.active_cycles:
@@ -84,14 +98,17 @@ class Timing:
         for name, L in self.active_cycles:
             check_int(f"length of {name}", L, 1)
         check_int("steps", self.steps, 1)
+        check_int("head_cycles", self.head_cycles, 0)
         if self.clock_mhz is not None and not (isinstance(self.clock_mhz, (int, float))
                                                and math.isfinite(self.clock_mhz) and self.clock_mhz > 0):
             raise SCValueError("clock_mhz", f"must be > 0, got {self.clock_mhz!r}")
 
     @property
     def step_period(self) -> int:
-        """P: the cycles of one time step of every timed layer (the longest L)."""
-        return max(L for _, L in self.active_cycles)
+        """P: the cycles of one time step of every timed layer: the longest L, or a per-step
+        sequential head's H when that is longer (the step is stretched to it)."""
+        longest = max(L for _, L in self.active_cycles)
+        return longest if self.head_once else max(longest, self.head_cycles)
 
     @property
     def pipeline_depth(self) -> int:
@@ -116,18 +133,24 @@ class Timing:
     @property
     def compute_cycles(self) -> int:
         """Cycles in which some layer computes: (T + K - 1) P."""
-        return pipeline_latency_cycles(self.step_cycles, self.steps)
+        return pipeline_latency_cycles(self.step_cycles, self.steps) + self.head_cycles
 
     @property
     def latency_cycles(self) -> int:
         """Edges from the one that samples ``start`` to the one that samples the last step's
         ``valid``: (T + K - 1) P + 1.  The cost model's latency and energy use this figure."""
-        return pipeline_latency_cycles(self.step_cycles, self.steps, result_cycles=RESULT_CYCLES)
+        return pipeline_latency_cycles(self.step_cycles, self.steps, result_cycles=self.result_cycles)
+
+    @property
+    def result_cycles(self) -> int:
+        """Cycles from the end of the last step to its presented result: the flush cycle, plus a
+        sequential head's H."""
+        return RESULT_CYCLES + self.head_cycles
 
     @property
     def first_result_cycles(self) -> int:
         """Edges from ``start`` to the ``valid`` of the last layer's step 0: K P + 1."""
-        return pipeline_latency_cycles(self.step_cycles, 1, result_cycles=RESULT_CYCLES)
+        return pipeline_latency_cycles(self.step_cycles, 1, result_cycles=self.result_cycles)
 
     @property
     def done_cycles(self) -> int:
@@ -150,7 +173,8 @@ class Timing:
                 "overhead_cycles_per_step": 0, "input_cycles": self.input_cycles,
                 "compute_cycles": self.compute_cycles,
                 "latency_cycles": self.latency_cycles, "first_result_cycles": self.first_result_cycles,
-                "done_cycles": self.done_cycles, "clock_mhz": self.clock_mhz, "latency_s": self.latency_s,
+                "done_cycles": self.done_cycles, "head_cycles": self.head_cycles,
+                "head_once": self.head_once, "clock_mhz": self.clock_mhz, "latency_s": self.latency_s,
                 "throughput_steps_per_s": self.throughput_steps_per_s,
                 "model": "emitted RTL: every timed layer steps with the period P = max L, no overhead cycle, "
                          "layers pipelined one step apart; latency = (T + K - 1) P + 1 cycles from start to the "
@@ -163,15 +187,30 @@ def timed_layers(netlist) -> dict[str, int]:
     return {p.name: int(p.length) for p in netlist.layers if p.length and int(p.length) > 0}
 
 
+def sequential_head(netlist) -> tuple[str, int, bool] | None:
+    """(layer, H, once per sequence) of a sequential fixed-point head (an ``int_mac`` node with
+    ``macs``), else None."""
+    kinds = [p.kind for p in netlist.layers]
+    after = {p.name for p in netlist.layers[kinds.index("last_step") + 1:]} if "last_step" in kinds else set()
+    for n in netlist:
+        if n.op == "int_mac" and n.params.get("macs") is not None:
+            rows, cols = n.arrays["wq"].shape
+            return n.layer, mac_latency(rows * cols, int(n.params["macs"])), n.layer in after
+    return None
+
+
 def design_timing(lengths: Mapping[str, int] | Sequence[tuple[str, int]], steps: int = 1,
-                  clock_mhz: float | None = None) -> Timing:
+                  clock_mhz: float | None = None, head_cycles: int = 0, head_once: bool = False) -> Timing:
     """The :class:`Timing` of timed layers with stream lengths ``lengths`` (layer -> L, in
     pipeline order) running ``steps`` time steps, at ``clock_mhz`` (optional)."""
     items = tuple((str(k), int(v)) for k, v in (lengths.items() if isinstance(lengths, Mapping) else lengths))
-    return Timing(items, steps=steps, clock_mhz=None if clock_mhz is None else float(clock_mhz))
+    return Timing(items, steps=steps, clock_mhz=None if clock_mhz is None else float(clock_mhz),
+                  head_cycles=int(head_cycles), head_once=bool(head_once))
 
 
 def netlist_timing(netlist, steps: int = 1, clock_mhz: float | None = None) -> Timing:
     """The :class:`Timing` of the RTL emitted for ``netlist`` (an :class:`~sccompiler.ir.sc.SCNetlist`)
     running ``steps`` time steps, at ``clock_mhz`` (optional: a target's ``clock_mhz``)."""
-    return design_timing(timed_layers(netlist), steps=steps, clock_mhz=clock_mhz)
+    head = sequential_head(netlist)
+    return design_timing(timed_layers(netlist), steps=steps, clock_mhz=clock_mhz,
+                         head_cycles=head[1] if head else 0, head_once=bool(head and head[2]))

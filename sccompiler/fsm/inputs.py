@@ -250,7 +250,9 @@ def gated_operand_input(values, active) -> EmpiricalInput:
     a = np.asarray(active, dtype=bool)
     if v.ndim != 2 or v.shape != a.shape or v.shape[0] < 1 or v.shape[1] < 1:
         raise SCValueError("operand_values", f"need matching (S, M) values and mask, got {v.shape} and {a.shape}")
-    if not np.all(np.isfinite(v)) or np.any(np.abs(v[a]) > 1.0):
+    # a value a rounding step outside [-1, 1] (e.g. -1.0000000000000002 = h / scale of a torch export)
+    # is mathematically in range: clipped below; anything further out is refused
+    if not np.all(np.isfinite(v)) or np.any(np.abs(v[a]) > 1.0 + 1e-12):
         raise SCValueError("operand_values", "active bipolar operand values must lie in [-1, 1]")
     s, m = v.shape
     # the number k of +1s among the active operands is Poisson-binomial with p = 0 for the

@@ -148,7 +148,7 @@ class LayerOptions:
     ``x_streams`` (shared / per_row / per_gate x banks with per-step or per-row gains),
     ``bn_gate_tables`` / ``bn_c_tables`` (rows of per-step WFSM table banks).  Dense layers:
     ``mode`` (exact / stream / fixed), ``sng_bits`` and, for a fixed-point head, ``weight_bits`` (K
-    of its integer weights); activations: ``function``.
+    of its integer weights) and ``macs`` (P of its sequential MAC; None: fully parallel); activations: ``function``.
     """
 
     mode: str | None = None
@@ -173,6 +173,7 @@ class LayerOptions:
     bn_gate_tables: int | None = None
     bn_c_tables: int | None = None
     weight_bits: int | None = None
+    macs: int | None = None
 
     def to_json(self) -> dict:
         return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)

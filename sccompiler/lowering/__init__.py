@@ -64,7 +64,8 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
             new = lower_dense(lay, plan, prev.name)
             records.append(LayerPlan(lay.name, "dense", plan.length if plan.streamed else 0,
                                      LayerOptions(mode=plan.mode, sng_bits=plan.sng_bits,
-                                                  weight_bits=plan.weight_bits)))
+                                                  weight_bits=plan.weight_bits,
+                                                  macs=getattr(plan, "macs", None))))
             out = new[-1]
         elif isinstance(lay, (Embedding, BatchNorm, Activation, LastStep)):
             new = [lower_binary_domain(lay, prev)]

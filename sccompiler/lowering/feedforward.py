@@ -46,7 +46,8 @@ def lower_fixed_head(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
     b = bias_vector(lay.bias, lay.out_size)
     inp = plan.input
     row_sum = int(np.abs(codes).sum(1).max())
-    mac = {"weight_bits": bits}
+    # macs: the sequential MAC's units P (absent: fully parallel); the values do not depend on it
+    mac = {"weight_bits": bits} | ({"macs": int(plan.macs)} if plan.macs is not None else {})
     if inp.exact:
         span = row_sum
         pre = [node(f"{n}.acc", "int_mac", (prev,), (lay.out_size,), n, "integral", (-span, span),

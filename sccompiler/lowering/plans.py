@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
 from ..quantize.bnfold import design_layer
 from ..quantize.schemes import head_codes
-from ..sim.rules import stats_rows
+from ..sim.rules import auto_macs, stats_rows
 from .common import affine_tables, bias_vector, exact_levels, is_sc_levels, weight_levels
 
 
@@ -83,6 +83,8 @@ class DensePlan:
     mode: str
     kind: str = "dense"
     weight_bits: int | None = None
+    #: a fixed-point head's multiply-accumulate units P (None: fully parallel, combinational)
+    macs: int | None = None
 
     @property
     def streamed(self) -> bool:
@@ -211,7 +213,20 @@ def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> Recurren
         sign_from=lc.sign_from if (hidden == "sign" and lay.kind == "lstm") else "output")
 
 
-def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int) -> DensePlan:
+def _head_macs(lay: Linear, option: int | str, period: int) -> int | None:
+    """``head_macs`` resolved: None (full), P, or ``auto``'s smallest P fitting one step period."""
+    if option == "full":
+        return None
+    n = lay.out_size * lay.in_size
+    if option == "auto":
+        return auto_macs(n, period)
+    if option > n:
+        raise ConfigError(f"layers.{lay.name}.head_macs: {option} exceeds the head's {lay.out_size} x "
+                          f"{lay.in_size} = {n} products; use at most {n}, or 'full'")
+    return int(option)
+
+
+def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int, period: int) -> DensePlan:
     lc = cfg.layer(lay.name)
     length = lc.length if lc.length is not None else prev_length
     # the range of what the next layer sees is a hard bound, not a calibration maximum: the SC
@@ -222,8 +237,10 @@ def _dense_plan(lay: Linear, feed: Feed, cfg: CompileConfig, prev_length: int) -
         # a float / k-bit head: integer weights Wq times the integer h the SC core produces
         codes, scale, bits = head_codes(lay.weight, lc.head_weight_bits)
         bound = scale * mag * float(np.abs(codes).sum(1).max()) + bias
+        # the step period the head overlaps: the longest L of the timed layers (its own, if streamed)
+        step = max(period, length if not feed.exact else 0)
         return DensePlan(lay.name, feed, Feed(False, 1.0, max(bound, 1e-12)), length, lc.bits_for(length),
-                         "fixed", weight_bits=bits)
+                         "fixed", weight_bits=bits, macs=_head_macs(lay, lc.head_macs, step))
     levels, alpha = weight_levels(lay.weight, "weight", lay.name)
     bound = alpha * mag * float(np.abs(levels).sum(1).max()) + bias
     return DensePlan(lay.name, feed, Feed(False, 1.0, max(bound, 1e-12)), length, lc.bits_for(length),
@@ -254,12 +271,14 @@ def plan_layers(model: Model, cfg: CompileConfig, calib: dict) -> dict[str, Laye
     feed = _input_feed(model, cfg, calib)
     plans: dict[str, LayerPlanT] = {}
     prev_length = cfg.length
+    period = 0
     for lay in model.layers:
         if isinstance(lay, (LSTM, GRU)):
             plan = _recurrent_plan(lay, feed, cfg)
             prev_length = plan.length
+            period = max(period, plan.length)
         elif isinstance(lay, Linear):
-            plan = _dense_plan(lay, feed, cfg, prev_length)
+            plan = _dense_plan(lay, feed, cfg, prev_length, period)
         else:
             plan = PassThroughPlan(lay.name, lay.kind, feed, _pass_through_output(lay, feed))
         plans[lay.name] = plan

@@ -43,11 +43,13 @@ from ..sim.rules import (
     bipolar_count,
     cell_sign,
     fsm_reset_state,
+    int_mac_operands,
     sign_decode,
     stats_row,
     ternary_count_threshold,
     ternary_decode,
 )
+from ..sim.rules import int_mac as int_mac_rule
 from .randoms import COMPARATOR_OPS, LayerRandoms
 
 _INT_LO = -(1 << 62)
@@ -394,13 +396,9 @@ def _xnor_popcount(n: SCNode, v: np.ndarray) -> np.ndarray:
 def int_mac(n: SCNode, v: np.ndarray, L: int) -> np.ndarray:
     """A fixed-point head's accumulators acc_r = sum_j Wq_rj o_j (int64, exact): o = the exact
     codes round(v / operand_scale), or 2 c - L of the per-input stream counts c (L: the step's
-    cycles in this run)."""
-    wq = np.asarray(n.arrays["wq"], dtype=np.int64)
-    if n.params["operands"] == "codes":
-        o = np.rint(np.asarray(v, dtype=np.float64) / float(n.params["operand_scale"])).astype(np.int64)
-    else:
-        o = bipolar_count(v, L)
-    return o @ (wq.T if o.dtype.kind != "f" else wq.T.astype(np.float64))   # expected counts: float
+    cycles in this run); the rules are :func:`sim.rules.int_mac_operands` and :func:`sim.rules.int_mac`."""
+    o = int_mac_operands(v, n.params["operands"], L, float(n.params.get("operand_scale", 1.0)))
+    return int_mac_rule(n.arrays["wq"], o)
 
 
 def _gate_table(n: SCNode, kx: np.ndarray, kh: np.ndarray, t: int) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import SCValueError, SimulationError
 from .encoding import ENCODINGS, check_range, quantize_weights, threshold
 from .packed import pack_bits, packed_gate, unpack_bits
-from .rules import check_int, fsm_reset_state, stanh_threshold
+from .rules import check_int, fsm_reset_state, int_mac, int_mac_operands, stanh_threshold
 from .seeds import SourceAllocator, check_uncorrelated
 from .sources import SourceSpec, byte_tables, leap_matrix, vdc_sequence
 
@@ -241,6 +241,24 @@ class Netlist:
         return self._add(name, "fsm", (a,), BIT, deps | {spec.name}, states=n, reset=r,
                          wq=wq, weight_bits=b, source=spec.name)
 
+    def int_mac(self, counts: list[str] | tuple[str, ...], weights, *, name: str | None = None) -> str:
+        """A fixed-point head's accumulators (a word per row, (B, R)): acc_r = sum_j W_rj (2 c_j - L)
+        over the up counters ``counts`` (c_j: ones of stream j in this run of L cycles), the
+        integer rule :func:`~.rules.int_mac` of the bipolar counts :func:`~.rules.int_mac_operands`."""
+        refs = tuple(counts)
+        if not refs:
+            raise SCValueError("counts", "int_mac needs at least one counter")
+        for r in refs:
+            self._require(r, (WORD,), "counts")
+            if self.nodes[r].op != "counter":
+                raise SCValueError("counts", f"node {r!r} is a {self.nodes[r].op}, expected an up counter")
+        w = np.asarray(weights)
+        if w.ndim != 2 or w.shape[1] != len(refs) or not np.all(w == np.rint(w)):
+            raise SCValueError("weights", f"must be an integer (rows, {len(refs)}) array, got shape {w.shape}")
+        deps = frozenset().union(*(self._deps[r] for r in refs))
+        return self._add(self._new_name("int_mac", name), "int_mac", refs, WORD, deps,
+                         wq=tuple(map(tuple, w.astype(np.int64).tolist())))
+
     def sign(self, a: str, *, threshold: int = 0, name: str | None = None) -> str:
         """Binary threshold of a word at the end of a run: 1 if value >= threshold."""
         self._require(a, (WORD,), "a")
@@ -325,6 +343,7 @@ class Simulator:
             chunk_cycles = max(1, self.chunk_elements // b)
         chunk_cycles = check_int("chunk_cycles", chunk_cycles, 1)
         st = self._initial_state(b) if state is None else self._continue(state, b)
+        counts_at_start = {k: v.copy() for k, v in st.counters.items()}   # int_mac reads this run's counts
         thresholds = {}
         for nd in nodes:
             if nd.op == "sng":
@@ -401,6 +420,9 @@ class Simulator:
             elif nd.op == "sign":
                 result_values[nd.name] = (result_values[nd.inputs[0]]
                                           >= nd.param("threshold")).astype(np.int64)
+            elif nd.op == "int_mac":
+                c = np.stack([st.counters[i] - counts_at_start[i] for i in nd.inputs], axis=-1)
+                result_values[nd.name] = int_mac(nd.param("wq"), int_mac_operands(c, "counts", length))
             elif nd.op == "fsm":
                 result_values[f"{nd.name}.state"] = st.fsm[nd.name].copy()
         return SimResult(result_values,

@@ -168,6 +168,66 @@ def bipolar_count(count, length: int) -> np.ndarray:
     return 2 * (c.astype(np.float64) if c.dtype.kind == "f" else c.astype(np.int64)) - int(length)
 
 
+def int_mac_operands(values, operands: str, length: int, operand_scale: float = 1.0) -> np.ndarray:
+    """The integer operands o_j of a fixed-point head (``int_mac``): the exact codes
+    round(v / operand_scale) in {-1, 0, 1} (``operands="codes"``), or the bipolar counts 2 c - L of
+    per-input stream counts c (``"counts"``, :func:`bipolar_count`; an expected count stays float)."""
+    if operands == "codes":
+        return np.rint(np.asarray(values, dtype=np.float64) / float(operand_scale)).astype(np.int64)
+    if operands == "counts":
+        return bipolar_count(values, length)
+    raise SCValueError("operands", f"must be 'codes' or 'counts', got {operands!r}")
+
+
+def int_mac(wq, o) -> np.ndarray:
+    """A fixed-point head's accumulators acc_r = sum_j Wq_rj o_j over the last axis of ``o``
+    (int64, exact; float operands -- expected counts -- give float).  The order in which a
+    sequential MAC adds the products does not change the integer sum."""
+    o = np.asarray(o)
+    w = np.asarray(wq, dtype=np.int64)
+    return o @ (w.T if o.dtype.kind != "f" else w.T.astype(np.float64))
+
+
+#: ``head_macs`` of a fully parallel (combinational) fixed-point head
+FULL_MACS = "full"
+
+
+def mac_cycles(products: int, macs: int) -> int:
+    """Cycles of a sequential (folded) MAC: ceil(products / P) for P shared multiply-accumulate
+    units (products = outputs x inputs, zero weights included: a fixed schedule)."""
+    n = check_int("products", products, 1)
+    return -(-n // check_int("head_macs", macs, 1, n))
+
+
+def mac_latency(products: int, macs: int | None) -> int:
+    """Cycles from the one in which a head's operands are final to the one in which its
+    accumulators are: 0 for a fully parallel head (``macs`` None: combinational), else one
+    operand-capture cycle + ceil(products / P) accumulate cycles."""
+    return 0 if macs is None else 1 + mac_cycles(products, macs)
+
+
+def auto_macs(products: int, period: int) -> int:
+    """``head_macs: auto``: the smallest P whose latency (:func:`mac_latency`) fits one step period
+    of ``period`` cycles (the head then overlaps the next step's cycles without stretching it);
+    P = products (one cycle) when even that is longer than the period."""
+    n = check_int("products", products, 1)
+    p = check_int("period", period, 1)
+    if p < 2:
+        return n
+    return min(n, -(-n // (p - 1)))
+
+
+def mac_schedule(rows: int, cols: int, macs: int) -> list[list[tuple[int, int]]]:
+    """Which product a sequential MAC's unit computes in each cycle: the products in row-major
+    order m = r * cols + j, unit u taking the contiguous block m in [u C, (u + 1) C) (C =
+    :func:`mac_cycles`), one per cycle; unit u's cycle c is ``schedule[u][c]`` = (r, j).  A unit
+    keeps one partial sum per row its block touches; acc_r is the sum of the partials of row r."""
+    n = check_int("rows", rows, 1) * check_int("cols", cols, 1)
+    c = mac_cycles(n, macs)
+    return [[divmod(m, cols) for m in range(u * c, min((u + 1) * c, n))] for u in range(macs)
+            if u * c < n]
+
+
 def bipolar_count_width(length: int) -> int:
     """Two's-complement bits of 2 C - L, C in 0..L: ``unsigned_width(L) + 1``."""
     return signed_width(-int(length), int(length))

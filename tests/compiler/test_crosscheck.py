@@ -10,7 +10,7 @@ from sccompiler.design import compile_model
 from sccompiler.sim.netlist import Netlist, Simulator
 from sccompiler.sim.seeds import SourceAllocator
 
-from .models import FAST, lstm_model
+from .models import FAST, assert_bit_exact, lstm_model
 
 
 def _mirror(design, layer: str):
@@ -98,3 +98,46 @@ def test_compiled_lstm_equals_sim_netlist_bit_for_bit():
         np.testing.assert_array_equal(c_cnt - prev_c, tr["lstm0.c_cnt"][:, t])
         np.testing.assert_array_equal(h_cnt - prev_h, tr["lstm0.h_cnt"][:, t])
         prev_c, prev_h = c_cnt, h_cnt
+
+
+def test_fixed_head_equals_sim_netlist_int_mac_bit_for_bit():
+    """A fixed-point head over stream counts (float head weights -> int8 Wq) built in sim.netlist:
+    one SNG per input on its own LFSR (private sources, allocated after the core's as the compiler
+    does), one up counter per input, and sim.netlist's int_mac; per step its accumulators equal
+    both runtimes' head.acc (the netlist continues its registers from step to step)."""
+    import dataclasses
+
+    from sccompiler.ir.model import Tensor
+
+    rng = np.random.default_rng(7)
+    base = lstm_model(I=2, H=3, dense=2, seed=3)
+    fc = dataclasses.replace(base.layers[-1], weight=Tensor(rng.normal(0, 0.3, (2, 3))))
+    model = base.with_layers(base.layers[:-1] + (fc,))
+    x = rng.uniform(-1, 1, (3, 3, 2))
+    design = compile_model(model, {"length": 64, "sources": "private", **FAST}, calibration=x)
+    nl = design.netlist
+    assert nl.node("head.acc").params["operands"] == "counts"
+    tr = design.trace(x)
+    src = nl.sources
+    alloc = SourceAllocator(kind="lfsr", width=src["width"], length=src["window_cycles"],
+                            master_seed=src["master_seed"], max_sources=src["count"])
+    net = Netlist(alloc)
+    xs = nl.node("head.x_s")
+    J = xs.shape[0]
+    for k in range(src["count"] - J):                     # the core's sources come first
+        alloc.allocate(f"core{k}")
+    ins = [net.input(f"h{j}") for j in range(J)]
+    cnt = [net.counter(net.sng(ins[j], bits=xs.params["bits"], source=alloc.allocate(f"s{j}").name))
+           for j in range(J)]
+    wq = nl.node("head.acc").arrays["wq"]
+    acc = net.int_mac(cnt, wq, name="acc")
+    sim = Simulator(net)
+    state = None
+    h = tr["lstm0"]["sc"]["lstm0.h"]
+    want = tr["head"]["sc"]["head.acc"]
+    for t in range(x.shape[1]):
+        res = sim.run({f"h{j}": h[:, t, j] / xs.params["scale"] for j in range(J)}, length=64, state=state)
+        state = res.state
+        np.testing.assert_array_equal(res.values[acc], want[:, t])
+    _, runs = assert_bit_exact(nl, x)
+    np.testing.assert_array_equal(runs["head"].trace["head.acc"], want)

@@ -236,3 +236,36 @@ def test_error_budget_with_every_element_exact_is_the_design_reference():
     res = design.error_budget(x, lengths=[32]).to_dict()["lengths"][0]
     assert res["mse_exact"]["golden"] < 1e-20
     assert res["mse_exact"]["quantized"] > 1e-12                 # the head's quantization is not SC noise
+
+
+def test_head_macs_option_schedule_and_cost():
+    """head_macs: bad values are one ConfigError; auto = the smallest P with 1 + ceil(O I / P) <= the
+    step period (checked against a brute-force search here); the sequential head's values equal the
+    parallel one's bit for bit; its inventory has one multiplier per unit and one accumulator per
+    (unit, row) partial of the schedule."""
+    from sccompiler.sim.rules import auto_macs, mac_cycles, mac_schedule
+    for bad in (0, -1, True, "two", 1.5):
+        with pytest.raises(ConfigError, match="head_macs"):
+            LayerConfig(head_macs=bad)
+    model = _model("float", False)
+    x, cfg = _inputs("exact")
+    with pytest.raises(ConfigError, match="head_macs: 25 exceeds"):
+        compile_model(model, cfg | {"layers": {"head": {"head_macs": 25}}}, calibration=x)
+    for n, period in ((24, 32), (24, 8), (640, 64), (7, 2), (5, 1)):
+        brute = next((p for p in range(1, n + 1) if 1 + -(-n // p) <= period), n)
+        assert auto_macs(n, period) == brute
+    full = compile_model(model, cfg, calibration=x)
+    y_full = full.simulate(x)
+    for macs, P in (("auto", 1), (1, 1), (5, 5), (24, 24)):
+        d = compile_model(model, cfg | {"layers": {"head": {"head_macs": macs}}}, calibration=x)
+        assert d.netlist.layers[-1].options.macs == P == d.netlist.node("head.acc").params["macs"]
+        np.testing.assert_array_equal(d.simulate(x), y_full)
+        inv = dict((p.kind, 0) for p, _ in netlist_inventory(d.netlist)["head"])
+        for p, k in netlist_inventory(d.netlist)["head"]:
+            inv[p.kind] += k
+        sched = mac_schedule(O, H, P)
+        assert len(sched[0]) == mac_cycles(O * H, P) and sum(map(len, sched)) == O * H
+        assert sorted(m for blk in sched for m in blk) == [(r, j) for r in range(O) for j in range(H)]
+        assert inv["array_multiplier"] == len(sched)
+        assert inv["accumulator"] == sum(len({r for r, _ in blk}) for blk in sched)
+        assert inv["register"] == H                       # the captured operands

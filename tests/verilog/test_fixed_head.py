@@ -50,7 +50,21 @@ CASES = {
     "stream_last_int4": lambda: (_fixed(lstm_model(I=2, H=3, dense=2, seed=4), True, bits=4),
                                  {"length": 16, **FAST}, _real((2, 3, 2), 4)),
 }
-VERILATOR_CASES = ("exact_last", "stream_last_int4")
+# sequential MACs (head_macs = P): P = 1 and P = 3; "exact_stretch" (L = 8, 2 x 4 products, P = 1:
+# H = 9 > 8) stretches every layer's step to 9 cycles
+SEQ = {"exact_p1": ("exact", 1, None), "stream_p3": ("stream", 3, None), "exact_last_p1": ("exact_last", 1, None),
+       "stream_last_int4_p3": ("stream_last_int4", 3, None), "exact_stretch": ("exact", 1, 8)}
+
+
+def _seq(base: str, macs: int, length: int | None):
+    model, cfg, x = CASES[base]()
+    cfg = cfg | {"layers": {"head": {"head_macs": macs}}} | ({"length": length} if length else {})
+    return model, cfg, x
+
+
+for _name, (_base, _macs, _len) in SEQ.items():
+    CASES[_name] = (lambda b=_base, m=_macs, n=_len: _seq(b, m, n))
+VERILATOR_CASES = ("exact_last", "stream_last_int4", "exact_p1", "stream_last_int4_p3", "exact_stretch")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +118,7 @@ def test_accumulators_are_checked_and_the_host_affine_is_simulate(emitted, case)
 
 
 @pytest.mark.hw
-@pytest.mark.parametrize("case", ["stream", "exact_last"])
+@pytest.mark.parametrize("case", ["stream", "exact_last", "exact_p1", "stream_last_int4_p3"])
 def test_corrupted_accumulator_is_reported(emitted, tmp_path, case):
     require_tool("iverilog")
     _, outdir, x = emitted[case]
@@ -136,3 +150,24 @@ def test_lint_wall_clean(emitted):
         _, outdir, _ = emitted[case]
         man = json.loads((outdir / "tb" / "manifest.json").read_text())
         assert verilator_lint([outdir / "rtl" / f for f in man["rtl"]], "sc_design") == [], case
+
+
+def test_sequential_head_timing_and_manifest(emitted):
+    """The emitted control and the one timing model agree: H = 1 + ceil(O I / P) after the
+    parallel head's read, the step stretched to H only when a per-step head exceeds the longest L."""
+    from sccompiler.cost import netlist_timing
+    for name, (base, macs, length) in SEQ.items():
+        design, outdir, x = emitted[name]
+        node = design.netlist.node("head.acc")
+        rows, cols = node.arrays["wq"].shape
+        assert node.params["macs"] == macs
+        H = 1 + -(-rows * cols // macs)
+        T = x.shape[1]
+        t = netlist_timing(design.netlist, steps=T)
+        par = netlist_timing(emitted[base][0].netlist, steps=T) if length is None else None
+        man = json.loads((outdir / "tb" / "manifest.json").read_text())
+        assert man["timing"]["head_cycles"] == H == t.head_cycles
+        if name == "exact_stretch":
+            assert H == 9 and t.step_period == 9 == man["cycles_per_step"]
+        else:
+            assert t.step_period == par.step_period and t.latency_cycles == par.latency_cycles + H

@@ -195,7 +195,9 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
     sh = 0
     for node, r, width, signed, _ in fields:
         o = next(o for o in em.outputs if o["node"] == node)
-        if em.per_sequence:                        # the head's values: at the final (once per sequence) valid
+        if em.seq_head is not None:                # a sequential head's values: at its MAC's valid
+            group = None if design.netlist.node(node).op == "int_mac" else o["ctl"]
+        elif em.per_sequence:                      # the head's values: at the final (once per sequence) valid
             group = None if design.netlist.node(node).layer in em.sequence_layers else o["ctl"]
         else:
             group = None if o["ctl"] == last else o["ctl"]
@@ -206,10 +208,12 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
                                         f"{exp_now}[{sh + width - 1}:{sh}]", em.vid(design.netlist.node(node).layer),
                                         what, r, out_step, signed)
         sh += width
+    head_wait = em.seq_head[1] if em.seq_head else 0       # a sequential head's H after the last step
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.design",
         expected="the design's runtime (CompiledDesign.simulate)", sequences=B, steps=T,
-        timeout=f"B * (T + {len(em.rec_layers) + 1}) * {em.P} + 10 * B + 10", x_bits=em.x_width * em.in_size,
+        timeout=f"B * (T + {len(em.rec_layers) + 1}) * {em.P} + {10 + head_wait} * B + 10",
+        x_bits=em.x_width * em.in_size,
         exp_bits=total, inner=[em.vid(layer) for layer in em.inner_layers], finish_note=True, checks=checks,
         final_valids=1 if em.per_sequence else None,
         outputs=[(f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs])

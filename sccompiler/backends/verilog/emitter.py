@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ...cost.timing import sequential_head
 from ...errors import UnsupportedOpError
 from ...sim.primitives import counter_width
 from ...sim.rules import unsigned_width
@@ -133,6 +134,15 @@ class DesignEmitter:
         # FSMs and counters (clock enable <layer>_en) for the remaining P - L cycles
         self.lengths = {p.name: int(p.length) for p in layers if p.name in self.rec_layers}
         self.P = max(self.lengths.values())
+        #: a sequential fixed-point head (layer, H, once): its MAC control owns valid / out_step /
+        #: done; every timed layer reports on its own valid_<layer> port, and a head per step
+        #: stretches the step period to H when that is longer (cost/timing.py)
+        self.seq_head = sequential_head(self.netlist)
+        self.seq_mac: dict | None = None
+        if self.seq_head is not None:
+            self.inner_layers = list(self.rec_layers)
+            if not self.seq_head[2]:
+                self.P = max(self.P, self.seq_head[1])
         self.ctl = self.rec_layers[0]
 
     # ------------------------------------------------------------------ shared helpers

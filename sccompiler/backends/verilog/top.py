@@ -75,6 +75,37 @@ def layer_control(sec: Section, p: str, prev: str | None, period: int, lw: int, 
         "end"])
 
 
+def sequential_mac_control(sec: Section, mac: dict, go: str, step: str, final: str,
+                           src_done: str) -> tuple[str, str, str]:
+    """The control of a sequential fixed-point head (:func:`.ops.dense.sequential_mac`): started
+    (operands captured) in the cycle ``go`` in which a parallel head would be read, busy for its C
+    MAC cycles, ``valid`` in the next cycle with the step ``step`` had at ``go``; ``done`` one
+    cycle after the valid of the evaluation started by the ``final`` (last) step (its layer's
+    ``src_done`` is high by then).  Returns the
+    top's (valid, out_step, done)."""
+    b, c, w, S = mac["base"], mac["cycles"], mac["width"], STEP_BITS
+    sec.comment(f"sequential MAC control: capture on {b}_go, {c} accumulate cycle(s), {b}_valid after them")
+    sec.wire(f"{b}_go", init=go)
+    sec.reg((f"{b}_busy", f"{b}_valid", f"{b}_last", f"{b}_done"))
+    sec.reg(f"{b}_cyc", w)
+    sec.reg(f"{b}_step", S)
+    sec.always("posedge clk", [
+        "if (rst || start) begin",
+        f"    {b}_busy <= 1'b0; {b}_valid <= 1'b0; {b}_last <= 1'b0; {b}_done <= 1'b0; {b}_cyc <= {w}'d0;",
+        f"    {b}_step <= {S}'d0;",
+        "end else begin",
+        f"    {b}_valid <= {b}_busy && ({b}_cyc == {w}'d{c - 1});",
+        f"    if ({b}_valid && {b}_last && {src_done}) {b}_done <= 1'b1;",
+        f"    if ({b}_go) begin",
+        f"        {b}_busy <= 1'b1; {b}_cyc <= {w}'d0; {b}_last <= {final}; {b}_step <= {step};",
+        f"    end else if ({b}_busy) begin",
+        f"        if ({b}_cyc == {w}'d{c - 1}) {b}_busy <= 1'b0;",
+        f"        else {b}_cyc <= {b}_cyc + {w}'d1;",
+        "    end",
+        "end"])
+    return f"{b}_valid", f"{b}_step", f"{b}_done"
+
+
 def input_port(em: DesignEmitter) -> tuple[int, str]:
     """(width, comment) of ``x_in`` for the design's input format."""
     if em.x_format == "tern":
@@ -129,13 +160,17 @@ def top_text(em: DesignEmitter) -> str:
     first, last = em.vid(em.rec_layers[0]), em.vid(em.layer)
     ctl.assign("busy", f"{first}_busy")
     ctl.assign("x_step", f"{first}_step")
-    if em.layer in em.inner_layers:      # an exact head on the last step: valid once, after the last step
-        ctl.assign("valid", f"{last}_flush")
-        ctl.assign("out_step", f"{last}_steps - {STEP_BITS}'d1")
+    once_exact = em.per_sequence and em.layer not in em.sequence_layers
+    if once_exact:                       # an exact head on the last step: valid once, after the last step
+        valid, out_step = f"{last}_flush", f"{last}_steps - {STEP_BITS}'d1"
     else:
-        ctl.assign("valid", f"{last}_valid")
-        ctl.assign("out_step", f"{last}_out_step")
-    ctl.assign("done", f"{last}_done")
+        valid, out_step = f"{last}_valid", f"{last}_out_step"
+    done = f"{last}_done"
+    if em.seq_mac:
+        valid, out_step, done = sequential_mac_control(ctl, em.seq_mac, valid, out_step, f"{last}_flush", done)
+    ctl.assign("valid", valid)
+    ctl.assign("out_step", out_step)
+    ctl.assign("done", done)
     for layer in inner:
         ctl.assign(f"valid_{layer}", f"{layer}_valid")
         ctl.assign(f"out_step_{layer}", f"{layer}_out_step")

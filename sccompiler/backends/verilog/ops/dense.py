@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from ....sim.primitives import counter_width
-from ....sim.rules import bipolar_count_width, signed_width
+from ....sim.rules import bipolar_count_width, mac_schedule, signed_width, unsigned_width
 from ..emitter import DesignEmitter, Signal, unsupported
 from ..names import comment_text
-from ..verilog_text import concat
+from ..verilog_text import concat, sign_extend
 
 
 def op_xnor_popcount(em: DesignEmitter, n) -> None:
@@ -95,6 +95,9 @@ def op_int_mac(em: DesignEmitter, n) -> None:
             em.body.assign(o, f"({ext} << 1) - {ow}'d{L}")
             ops.append(o)
     aw = signed_width(*map(int, n.range))
+    if n.params.get("macs") is not None:
+        sequential_mac(em, n, wq, ops, ow, aw)
+        return
     rows = []
     for r in range(rows_n):
         a = f"{base}_r{r}"
@@ -103,6 +106,65 @@ def op_int_mac(em: DesignEmitter, n) -> None:
                  for k in range(j) if wq[r, k] != 0]
         em.body.assign(a, " + ".join(terms) if terms else f"{aw}'sd0",
                        comment=f"row {r}: sum_j Wq[{r}, j] o_j (exact in {aw} bits)")
+        rows.append(a)
+    em.sig[n.name] = Signal("word", rows, aw, {"j": j})
+
+
+def sequential_mac(em: DesignEmitter, n, wq: np.ndarray, ops: list[str], ow: int, aw: int) -> None:
+    """A sequential (folded) MAC of P units (``macs``), on the schedule of
+    :func:`sim.rules.mac_schedule`: on ``<base>_go`` (the cycle in which the operands are final)
+    the operands are captured and the partial sums cleared; in MAC cycle c (``<base>_cyc``, while
+    ``<base>_busy``) unit u adds Wq[r, j] o_j of its product (r, j) = schedule[u][c] to its partial
+    of row r; acc_r = the sum of row r's partials, final when ``<base>_valid`` (the control in
+    :mod:`..top`).  Exact: the integer sum does not depend on the order."""
+    rows_n, j = wq.shape
+    base = em.nid(n.name)
+    macs = int(n.params["macs"])
+    sched = mac_schedule(rows_n, j, macs)
+    cycles = len(sched[0])
+    cw = max(1, unsigned_width(cycles - 1))
+    wk = signed_width(-int(np.abs(wq).max()), int(np.abs(wq).max()))
+    em.seq_mac = {"base": base, "cycles": cycles, "width": cw, "layer": n.layer}
+    em.body.comment(f"sequential MAC: {len(sched)} unit(s) x {cycles} cycle(s) over {rows_n} x {j} products "
+                    "(row-major, unit u: a contiguous block)")
+    opr = []
+    for k in range(j):
+        q = f"{base}_q{k}"
+        em.decls.reg(q, ow, signed=True)
+        opr.append(q)
+    em.body.always("posedge clk", [f"if ({base}_go) begin",
+                                   *[f"    {opr[k]} <= {ops[k]};" for k in range(j)], "end"])
+    partial: dict[int, list[str]] = {r: [] for r in range(rows_n)}
+    for u, blk in enumerate(sched):
+        pu = f"{base}_u{u}"
+        em.decls.reg((f"{pu}_w",), wk, signed=True)
+        em.decls.reg((f"{pu}_x",), ow, signed=True)
+        em.decls.wire(f"{pu}_p", aw, signed=True)
+        ent_w = [(f"{cw}'d{c}", f"{'-' if wq[r, jj] < 0 else ''}{wk}'sd{abs(int(wq[r, jj]))}")
+                 for c, (r, jj) in enumerate(blk)]
+        ent_x = [(f"{cw}'d{c}", opr[jj]) for c, (r, jj) in enumerate(blk)]
+        em.body.case_table(f"{pu}_w", f"{base}_cyc", ent_w, f"{wk}'sd0")
+        em.body.case_table(f"{pu}_x", f"{base}_cyc", ent_x, f"{ow}'sd0")
+        em.body.assign(f"{pu}_p", f"{sign_extend(f'{pu}_x', ow, aw)} * {sign_extend(f'{pu}_w', wk, aw)}",
+                       comment=f"unit {u}: Wq x o of its product this cycle")
+        touched = sorted({r for r, _ in blk})
+        names = {r: f"{pu}_r{r}" for r in touched}
+        for r in touched:
+            em.decls.reg(names[r], aw, signed=True)
+            partial[r].append(names[r])
+        stmts = [f"if ({base}_go) begin", *[f"    {names[r]} <= {aw}'sd0;" for r in touched],
+                 f"end else if ({base}_busy) begin", f"    case ({base}_cyc)"]
+        for r in touched:
+            cs = [f"{cw}'d{c}" for c, (rr, _) in enumerate(blk) if rr == r]
+            stmts.append(f"        {', '.join(cs)}: {names[r]} <= {names[r]} + {pu}_p;")
+        stmts += ["        default: ;", "    endcase", "end"]
+        em.body.always("posedge clk", stmts)
+    rows = []
+    for r in range(rows_n):
+        a = f"{base}_r{r}"
+        em.decls.wire(a, aw, signed=True)
+        em.body.assign(a, " + ".join(partial[r]) if partial[r] else f"{aw}'sd0",
+                       comment=f"row {r}: sum of its partials (final when {base}_valid)")
         rows.append(a)
     em.sig[n.name] = Signal("word", rows, aw, {"j": j})
 
