@@ -42,10 +42,10 @@ from .ir.model import (
     BatchNormParams,
     Embedding,
     LastStep,
-    direction_layers,
     Layer,
     Linear,
     Model,
+    direction_layers,
 )
 from .quantize.bnfold import bn_affine_table
 
