@@ -46,3 +46,16 @@ def test_direction_layers_and_validation():
         lay.replace(w_ih_reverse=None).validate()
     with pytest.raises(InvalidWeightsError, match="direction must be"):
         lay.replace(direction="backward").validate()
+
+
+def test_compile_refuses_bidirectional():
+    from sccompiler.design import compile_model
+    from sccompiler.errors import UnsupportedOpError
+    from sccompiler.quantize.schemes import quantize_model
+
+    torch.manual_seed(2)
+    model = Model((_layer("LSTM", torch.nn.LSTM(3, 4, bidirectional=True).double()),), InputSpec("features", 3))
+    q = quantize_model(model, "binary")
+    assert set(np.unique(q.layers[0].w_hh_reverse.data)) <= {-1.0, 1.0} or q.layers[0].w_hh_reverse.quant.is_quantized
+    with pytest.raises(UnsupportedOpError, match="bidirectional"):
+        compile_model(q)
