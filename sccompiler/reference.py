@@ -45,6 +45,7 @@ from .ir.model import (
     Layer,
     Linear,
     Model,
+    direction_layers,
 )
 from .quantize.bnfold import bn_affine_table
 from .sim.rules import ternary_state
@@ -233,7 +234,22 @@ def _gru(layer: GRU, x: np.ndarray, state: list[np.ndarray], trace: bool):
     return out, rec
 
 
+def _bidirectional(layer: LSTM | GRU, x: np.ndarray, initial_state, trace: bool):
+    """concat(forward h_t, backward h_t): the backward direction runs on x reversed in time (its
+    initial state under ``NAME.reverse``); its trace is under ``NAME.reverse``'s keys with a
+    ``reverse.`` prefix, in the sequence's own time order."""
+    fwd, bwd = direction_layers(layer)
+    out_f, rec_f = layer_forward(fwd, x, initial_state, trace)
+    out_b, rec_b = layer_forward(bwd, x[:, ::-1], initial_state, trace)
+    out = np.concatenate([out_f, out_b[:, ::-1]], axis=-1)
+    if not trace:
+        return out, None
+    return out, rec_f | {f"reverse.{k}": v[:, ::-1] for k, v in rec_b.items()} | {"out": out}
+
+
 def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
+    if isinstance(layer, (LSTM, GRU)) and layer.direction == "bidirectional":
+        return _bidirectional(layer, x, initial_state, trace)
     if isinstance(layer, LSTM):
         return _lstm(layer, x, _state(initial_state, layer, x.shape[0], 2), trace)
     if isinstance(layer, GRU):
@@ -273,7 +289,7 @@ def forward(model: Model, x, *, initial_state: Mapping[str, Any] | None = None,
     if initial_state is not None:
         if not isinstance(initial_state, Mapping):
             raise SCValueError("initial_state", "must map layer names to state arrays")
-        recurrent = {lay.name for lay in model.layers if isinstance(lay, (LSTM, GRU))}
+        recurrent = {d.name for lay in model.layers if isinstance(lay, (LSTM, GRU)) for d in direction_layers(lay)}
         unknown = sorted(set(initial_state) - recurrent)
         if unknown:
             raise SCValueError("initial_state", f"no recurrent layer named {', '.join(map(repr, unknown))}")

@@ -219,6 +219,50 @@ def _check_hidden_activation(layer: "LSTM | GRU") -> None:
                                   f"got {r!r}")
 
 
+#: the backward direction's weights of a bidirectional LSTM/GRU (set only when bidirectional)
+REVERSE_FIELDS = ("w_ih_reverse", "w_hh_reverse", "b_ih_reverse", "b_hh_reverse")
+DIRECTIONS = ("forward", "bidirectional")
+
+
+def _check_direction(layer: "LSTM | GRU", gates: int) -> None:
+    """``direction``: "forward", or "bidirectional" with the backward direction's weights in the
+    ``*_reverse`` fields (same shapes as the forward ones); no batch norm on a bidirectional layer."""
+    if layer.direction not in DIRECTIONS:
+        raise InvalidWeightsError(f"layer {layer.name!r}: direction must be one of {', '.join(DIRECTIONS)}, "
+                                  f"got {layer.direction!r}")
+    h, i = layer.hidden_size, layer.input_size
+    if layer.direction == "forward":
+        extra = [f for f in REVERSE_FIELDS if getattr(layer, f) is not None]
+        if extra:
+            raise InvalidWeightsError(f"layer {layer.name!r}: {', '.join(extra)} set on a forward "
+                                      f"(unidirectional) layer; set direction='bidirectional'")
+        return
+    if layer.w_ih_reverse is None or layer.w_hh_reverse is None:
+        raise InvalidWeightsError(f"layer {layer.name!r}: a bidirectional layer needs w_ih_reverse and w_hh_reverse")
+    layer._expect("w_ih_reverse", (gates * h, i))
+    layer._expect("w_hh_reverse", (gates * h, h))
+    layer._expect("b_ih_reverse", (gates * h,))
+    layer._expect("b_hh_reverse", (gates * h,))
+    bns = [f for f in layer.bn_fields if getattr(layer, f) is not None]
+    if bns:
+        raise InvalidWeightsError(f"layer {layer.name!r}: batch norm ({', '.join(bns)}) on a bidirectional "
+                                  f"layer is not supported")
+
+
+def direction_layers(layer: "LSTM | GRU") -> tuple["LSTM | GRU", ...]:
+    """The unidirectional layers a layer runs: itself, or for a bidirectional one (forward, backward):
+    the backward one (named ``NAME.reverse``, the ``*_reverse`` weights) runs on the sequence reversed
+    in time and its outputs are reversed back; the layer's output at step t is
+    ``concat(forward h_t, backward h_t)`` (torch's / ONNX's order)."""
+    if layer.direction != "bidirectional":
+        return (layer,)
+    plain = {f: None for f in REVERSE_FIELDS} | {"direction": "forward"}
+    fwd = dataclasses.replace(layer, **plain)
+    bwd = dataclasses.replace(layer, name=f"{layer.name}.reverse", w_ih=layer.w_ih_reverse, w_hh=layer.w_hh_reverse,
+                              b_ih=layer.b_ih_reverse, b_hh=layer.b_hh_reverse, **plain)
+    return fwd, bwd
+
+
 @dataclass(frozen=True, eq=False)
 class LSTM(Layer):
     """One LSTM layer (gate order i, f, g, o).
@@ -232,7 +276,7 @@ class LSTM(Layer):
     """
 
     kind: ClassVar[str] = "lstm"
-    tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh")
+    tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh", *REVERSE_FIELDS)
     bn_fields: ClassVar[tuple[str, ...]] = ("bn_x", "bn_h", "bn_c")
 
     input_size: int = 0
@@ -246,6 +290,11 @@ class LSTM(Layer):
     bn_c: BatchNormParams | None = None
     hidden_activation: str = "identity"
     hidden_threshold: float = HIDDEN_THRESHOLD
+    direction: str = "forward"
+    w_ih_reverse: Tensor | None = None
+    w_hh_reverse: Tensor | None = None
+    b_ih_reverse: Tensor | None = None
+    b_hh_reverse: Tensor | None = None
 
     @property
     def in_features(self) -> int:
@@ -253,7 +302,7 @@ class LSTM(Layer):
 
     @property
     def out_features(self) -> int:
-        return self.hidden_size
+        return self.hidden_size * (2 if self.direction == "bidirectional" else 1)
 
     def _check_shapes(self) -> None:
         h, i = self.hidden_size, self.input_size
@@ -264,6 +313,7 @@ class LSTM(Layer):
         self._expect("w_hh", (4 * h, h))
         self._expect("b_ih", (4 * h,))
         self._expect("b_hh", (4 * h,))
+        _check_direction(self, 4)
         self._expect_bn("bn_x", 4 * h)
         self._expect_bn("bn_h", 4 * h)
         self._expect_bn("bn_c", h)
@@ -275,7 +325,7 @@ class GRU(Layer):
     h_t = sign of that, ``"ternary"``: its ternary state, as for :class:`LSTM`)."""
 
     kind: ClassVar[str] = "gru"
-    tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh")
+    tensor_fields: ClassVar[tuple[str, ...]] = ("w_ih", "w_hh", "b_ih", "b_hh", *REVERSE_FIELDS)
     bn_fields: ClassVar[tuple[str, ...]] = ("bn_x", "bn_h")
 
     input_size: int = 0
@@ -289,6 +339,11 @@ class GRU(Layer):
     bn_h: BatchNormParams | None = None
     hidden_activation: str = "identity"
     hidden_threshold: float = HIDDEN_THRESHOLD
+    direction: str = "forward"
+    w_ih_reverse: Tensor | None = None
+    w_hh_reverse: Tensor | None = None
+    b_ih_reverse: Tensor | None = None
+    b_hh_reverse: Tensor | None = None
 
     @property
     def in_features(self) -> int:
@@ -296,7 +351,7 @@ class GRU(Layer):
 
     @property
     def out_features(self) -> int:
-        return self.hidden_size
+        return self.hidden_size * (2 if self.direction == "bidirectional" else 1)
 
     def _check_shapes(self) -> None:
         h, i = self.hidden_size, self.input_size
@@ -307,6 +362,7 @@ class GRU(Layer):
         self._expect("w_hh", (3 * h, h))
         self._expect("b_ih", (3 * h,))
         self._expect("b_hh", (3 * h,))
+        _check_direction(self, 3)
         self._expect_bn("bn_x", 3 * h)
         self._expect_bn("bn_h", 3 * h)
 

@@ -20,6 +20,11 @@ def check_model(state: CompileState) -> None:
         raise UnsupportedOpError("model", None, "the SC compiler needs at least one LSTM or GRU layer")
     for lay in model.layers:
         if isinstance(lay, (LSTM, GRU)):
+            if lay.direction == "bidirectional":
+                raise UnsupportedOpError(
+                    f"bidirectional {lay.kind.upper()}", lay.name,
+                    "the SC lowering, runtimes, cost model and RTL of bidirectional layers are not built yet "
+                    "(the model imports, quantizes and runs in the float64 reference)")
             weight_levels(lay.w_ih, "w_ih", lay.name)
             weight_levels(lay.w_hh, "w_hh", lay.name)
         elif isinstance(lay, Linear):

@@ -285,6 +285,9 @@ class FixedPointModel:
                 raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers, "
                                                              "then optionally a LastStep, then optionally one "
                                                              "Linear head only")
+            if lay.direction == "bidirectional":
+                raise UnsupportedOpError(f"bidirectional {lay.kind.upper()}", lay.name,
+                                         "the fixed-point baseline has no bidirectional layers yet")
             bns = [f for f, _ in lay.batchnorms()]
             if bns:
                 raise UnsupportedOpError("batchnorm", lay.name,

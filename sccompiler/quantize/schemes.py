@@ -406,9 +406,12 @@ def _tensor_plan(layer, scheme: str = "binary") -> list[tuple[str, str, int | No
     """(field, category, fan_in, fan_out) for each tensor of a layer under ``scheme``."""
     if isinstance(layer, (LSTM, GRU)):
         fan_out = recurrent_fan_out(scheme, 4 if isinstance(layer, LSTM) else 3, layer.hidden_size)
-        return [("w_ih", "weights", layer.input_size, fan_out),
+        plan = [("w_ih", "weights", layer.input_size, fan_out),
                 ("w_hh", "weights", layer.hidden_size, fan_out),
                 ("b_ih", "biases", None, None), ("b_hh", "biases", None, None)]
+        if layer.direction == "bidirectional":  # the backward direction: the same fans, its own tensors
+            plan += [(f"{fname}_reverse", cat, fi, fo) for fname, cat, fi, fo in plan]
+        return plan
     if isinstance(layer, Linear):
         return [("weight", "weights", layer.in_size, layer.out_size), ("bias", "biases", None, None)]
     if isinstance(layer, Embedding):

@@ -40,7 +40,6 @@ from ..sim.encoding import threshold
 from ..sim.kernels import fsm_streams_out, updown_streams
 from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
 from ..sim.rules import (
-    bipolar_count,
     cell_sign,
     fsm_reset_state,
     int_mac_operands,
