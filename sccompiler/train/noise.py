@@ -151,11 +151,14 @@ def _gate_std(node, rows: np.ndarray, length: int, points: int) -> StdCurve:
     m = int(round(float(np.median(operands[group == g]))))
     gain, shift = float(gains[0, g]), float(shifts[0, g])
     reach = abs(gain) * m + abs(shift)
+    if gain == 0 or reach == 0:
+        # a gate whose pre-activation cannot move has no stream noise to inject
+        return StdCurve(np.array([-1.0, 1.0]), np.zeros(2), name=f"{node.name}.std")
     grid = np.linspace(-reach, reach, points)
+    # pointwise in the operand mean (grid - shift) / gain, which falls along the grid when the gain
+    # is negative; the curve keeps the increasing pre-activation grid
     _, excess = wfsm_average_variance(tables[0, g], int(node.params["weight_bits"]), (grid - shift) / gain, m,
                                       length)
-    if gain < 0:
-        grid, excess = grid[::-1], excess[::-1]
     return StdCurve(grid, np.sqrt(excess), name=f"{node.name}.std")
 
 

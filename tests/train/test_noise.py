@@ -231,3 +231,26 @@ def test_quickstart_noise_finetune_script_reduced(tr, tmp_path):
         (r,) = row["sc"].values()
         assert 0.0 <= r["ci"][0] <= r["value"] <= r["ci"][1] <= 1.0
     assert res["noise_model"]["lstm0"]["length"] == 128
+
+
+def test_gate_noise_curve_with_a_negative_gain(tr, noise, monkeypatch):
+    """Regression: a gate group with a negative gain (``scc train --task delay --noise-aware`` hit one)
+    gave a decreasing grid and "grid: must be strictly increasing"; its curve is the positive gain's
+    mirrored (shift 0: the operand mean at pre-activation -p under gain -a is the one at p under a)."""
+    import sccompiler.train.noise as noise_mod  # noqa: PLC0415
+    from sccompiler.train.hardware import gate_rows  # noqa: PLC0415
+
+    _, design = noise
+    node_name, rows = gate_rows("lstm", "lstm0", 3)["f"]
+    node = next(n for n in design.netlist.nodes if n.name == node_name)
+    tables, gains, _ = noise_mod.node_tables(node)
+    a = np.abs(np.asarray(gains, dtype=np.float64)) + 0.5
+    curves = {}
+    for sign in (1.0, -1.0):
+        monkeypatch.setattr(noise_mod, "node_tables", lambda n, s=sign: (tables, s * a, np.zeros_like(a)))
+        curves[sign] = noise_mod._gate_std(node, rows, 64, 65)
+    pos, neg = curves[1.0], curves[-1.0]
+    assert np.all(np.diff(neg.grid.numpy()) > 0)
+    np.testing.assert_allclose(neg.grid.numpy(), pos.grid.numpy())
+    np.testing.assert_allclose(neg.values.numpy(), pos.values.numpy()[::-1], rtol=1e-12, atol=1e-15)
+    assert float(pos.values.max()) > 0
