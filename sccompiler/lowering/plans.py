@@ -196,7 +196,8 @@ def _recurrent_plan(lay: LSTM | GRU, feed: Feed, cfg: CompileConfig) -> Recurren
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' cannot lower GRU linear_before_reset=0 "
                           f"(W_hn (r*h) has real-valued operands r*h); use --set {lay.name}.gate_input=integral_wfsm")
     if mode == "table" and not (feed.exact and hidden in EXACT_HIDDEN):
-        why = "its input x is multi-level" if not feed.exact else "hidden: stream makes h multi-level"
+        why = ("its input x is multi-level (if it is binary/ternary, show it with a --calibration set or "
+               "--set input_encoding=exact)") if not feed.exact else "hidden: stream makes h multi-level"
         raise ConfigError(f"layers.{lay.name}.gate_input: 'table' needs exact (binary/ternary) operands, but "
                           f"{why}; use --set {lay.name}.gate_input=integral_wfsm, or --set {lay.name}.hidden=sign "
                           "with binary inputs")
