@@ -24,7 +24,8 @@ For ``linear_before_reset=False`` the trace's ``pre_h`` n-block holds the value 
 ``BatchNormParams.at(t)``), then the biases are added.
 
 Linear, Activation and BatchNorm act per time step; ``sign(0) = +1``; softmax is over the last axis.
-LastStep keeps the last time step, ``(batch, time, F) -> (batch, 1, F)``.
+LastStep keeps the last time step, ``(batch, time, F) -> (batch, 1, F)``; after a bidirectional
+layer its ``select`` may instead keep the directions' final states (:func:`last_step`).
 """
 
 from __future__ import annotations
@@ -247,6 +248,20 @@ def _bidirectional(layer: LSTM | GRU, x: np.ndarray, initial_state, trace: bool)
     return out, rec_f | {f"reverse.{k}": v[:, ::-1] for k, v in rec_b.items()} | {"out": out}
 
 
+def last_step(layer: LastStep, x: np.ndarray) -> np.ndarray:
+    """``(B, T, F) -> (B, 1, ·)``: the output at the last step, or after a bidirectional layer
+    (``F = 2H``, forward half first) its directions' final states: the forward one is its output at
+    step T-1, the backward one (which ran from step T-1 down to 0) its output at step 0."""
+    hidden = x.shape[-1] // 2
+    if layer.select == "final":
+        return np.concatenate([x[:, -1:, :hidden], x[:, :1, hidden:]], axis=-1)
+    if layer.select == "forward":
+        return x[:, -1:, :hidden]
+    if layer.select == "backward":
+        return x[:, :1, hidden:]
+    return x[:, -1:]
+
+
 def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
     if isinstance(layer, (LSTM, GRU)) and layer.direction == "bidirectional":
         return _bidirectional(layer, x, initial_state, trace)
@@ -263,7 +278,7 @@ def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):
     elif isinstance(layer, Activation):
         out = ACTIVATION_FUNCTIONS[layer.function](x)
     elif isinstance(layer, LastStep):
-        out = x[:, -1:]
+        out = last_step(layer, x)
     else:
         raise UnsupportedOpError(layer.kind, layer.name, "no reference implementation")
     return out, ({"out": out} if trace else None)

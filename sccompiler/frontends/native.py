@@ -46,7 +46,8 @@ def check_layer_name(name: object, where: str = "layer") -> str:
 
 #: attributes added after format version 1 shipped: written only when not at their default, so
 #: models that do not use them keep their files, and files without them load
-OPTIONAL_ATTRS = {"hidden_activation": "identity", "hidden_threshold": HIDDEN_THRESHOLD, "direction": "forward"}
+OPTIONAL_ATTRS = {"hidden_activation": "identity", "hidden_threshold": HIDDEN_THRESHOLD, "direction": "forward",
+                  "select": "last"}
 
 
 def _array_key(index: int, field: str, part: str | None = None) -> str:

@@ -453,13 +453,34 @@ class Activation(Layer):
             raise UnsupportedOpError(self.function, self.name, f"supported: {', '.join(ACTIVATIONS)}")
 
 
+#: what a :class:`LastStep` keeps: the output at the last step, or (right after a bidirectional
+#: layer) the final states of its directions: both (torch's ``h_n`` of the layer, forward first),
+#: the forward one only (``h_n[-2]``) or the backward one only (``h_n[-1]``)
+LAST_STEP_SELECTS = ("last", "final", "forward", "backward")
+
+
 @dataclass(frozen=True, eq=False)
 class LastStep(Layer):
     """Keep the last time step: ``(batch, time, F) -> (batch, 1, F)``.  The layers after it see a
     sequence of one step (a sequence-level head runs once per sequence); no recurrent layer may
-    follow it."""
+    follow it.
+
+    ``select`` (only other than ``"last"`` directly after a bidirectional LSTM/GRU, whose output at
+    step t is ``concat(forward h_t, backward h_t)``, H features each): ``"final"`` keeps each
+    direction's final state, ``concat(forward h_{T-1}, backward h_0)`` (width 2H; torch's
+    ``cat((h_n[-2], h_n[-1]), 1)``), ``"forward"`` the forward one (width H, ``h_n[-2]``), and
+    ``"backward"`` the backward one (width H, ``h_n[-1]``: the backward direction's state after the
+    whole sequence, i.e. its output at step 0).  ``"last"`` keeps the output at step T-1, whose
+    backward half is the backward state after one step (``y[:, -1]``)."""
 
     kind: ClassVar[str] = "last_step"
+
+    select: str = "last"
+
+    def _check_shapes(self) -> None:
+        if self.select not in LAST_STEP_SELECTS:
+            raise InvalidWeightsError(f"layer {self.name!r}: select must be one of {', '.join(LAST_STEP_SELECTS)}, "
+                                      f"got {self.select!r}")
 
 
 LAYER_TYPES: dict[str, type[Layer]] = {
@@ -526,6 +547,12 @@ class Model:
                     raise InvalidWeightsError(f"layer {lay.name!r}: a second LastStep (after {last_step.name!r}); "
                                               "the sequence has one step left")
                 last_step = lay
+                prev = self.layers[k - 1] if k else None
+                if lay.select != "last" and not (isinstance(prev, (LSTM, GRU)) and prev.direction == "bidirectional"):
+                    raise InvalidWeightsError(f"layer {lay.name!r}: select={lay.select!r} (a direction's final "
+                                              "state) needs a bidirectional LSTM/GRU right before it")
+                if lay.select in ("forward", "backward") and width is not None:
+                    width //= 2
             elif isinstance(lay, (LSTM, GRU)) and last_step is not None:
                 raise InvalidWeightsError(f"layer {lay.name!r}: a recurrent layer after LastStep "
                                           f"{last_step.name!r} is not supported (it would see one time step)")
