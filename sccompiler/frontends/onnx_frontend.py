@@ -61,6 +61,7 @@ from ..ir.model import (
     BatchNormParams,
     Embedding,
     InputSpec,
+    LastStep,
     Layer,
     Linear,
     Model,
@@ -71,8 +72,8 @@ from ..quantize.detect import detect_quant
 from .onnx_external import has_external_data, load_external_data
 from .onnx_graph import OnnxGraph, import_onnx
 from .onnx_quant import QUANT_OPS
-from .onnx_select import final_state, state_concat, time_gather, time_slice
-from .onnx_shapes import AxisInfo, ShapeEvaluator, sequence_lens_full, squeeze_reshape
+from .onnx_select import STACK2, direction_pair, final_state, state_concat, time_gather, time_slice
+from .onnx_shapes import HALF_LABEL, PAIR_LABEL, AxisInfo, ShapeEvaluator, sequence_lens_full, squeeze_reshape
 
 #: ONNX LSTM stacks gates i, o, f, c; the IR wants i, f, g(=c), o
 ONNX_TO_IR_LSTM_BLOCKS = (0, 2, 3, 1)
@@ -86,6 +87,10 @@ SUPPORTED_DATA_OPS = ("LSTM", "GRU", "Gemm", "MatMul", "Add", "Gather", "BatchNo
 
 #: axis label of a feature axis, of the size-1 direction axis of LSTM/GRU outputs, of Unsqueeze
 FEATURE, DIRECTION, UNIT = "F", "D", "U"
+#: labels that only a bidirectional layer's raw outputs carry (its size-2 direction axis, one direction's
+#: features, PyTorch's stacked h_n of both directions): only layout ops and selections may see them
+BIDIRECTIONAL_LABELS = (PAIR_LABEL, HALF_LABEL, STACK2)
+_PAIR_OPS = ("Identity", "Transpose", "Reshape", "Gather", "Slice", "Concat", "Unsqueeze")
 
 
 def _clean_name(name: str) -> str:
@@ -187,8 +192,9 @@ class _Importer:
         a = g.attrs(node)
         ngates = 4 if op == "LSTM" else 3
         direction = a.get("direction", "forward")
-        if direction != "forward":
-            raise self.fail(node, f"direction={direction!r}; only forward (unidirectional) {op} is supported")
+        if direction not in ("forward", "bidirectional"):
+            raise self.fail(node, f"direction={direction!r}; only forward and bidirectional {op} are supported")
+        dirs = 2 if direction == "bidirectional" else 1
         acts = tuple(s.lower() for s in a.get("activations", _DEFAULT_RNN_ACTIVATIONS[op]))
         if acts != _DEFAULT_RNN_ACTIVATIONS[op]:
             raise self.fail(node, f"activations {list(a['activations'])} (only the default "
@@ -211,21 +217,22 @@ class _Importer:
         for slot, name in zip(states, ins[5:7]):
             if not g.is_zero_state(name, node, slot):
                 raise self.fail(node, f"{slot} is not all zero; nonzero initial states are not supported")
-        self._check_state_shapes(node, states, ins[5:7], int(a.get("hidden_size", 0) or 0), layout)
+        self._check_state_shapes(node, states, ins[5:7], int(a.get("hidden_size", 0) or 0), layout, dirs)
         if op == "LSTM" and ins[7] and np.any(g.const(ins[7], node)):
             raise self.fail(node, "peephole weights (input P) are not supported")
         self.other_inputs_const(node, 0)
         w, r = self.weight(ins[1], node), self.weight(ins[2], node)
-        if w.ndim != 3 or r.ndim != 3 or w.shape[0] != 1 or r.shape[0] != 1:
-            raise self.fail(node, f"W/R must have shape (1, {ngates}*hidden, ...), got {w.shape} and {r.shape}")
+        if w.ndim != 3 or r.ndim != 3 or w.shape[0] != dirs or r.shape[0] != dirs:
+            raise self.fail(node, f"W/R must have shape ({dirs}, {ngates}*hidden, ...) (num_directions={dirs}), "
+                                  f"got {w.shape} and {r.shape}")
         hidden = int(a.get("hidden_size", r.shape[-1]))
         if isinstance(a.get("hidden_size"), int) and a["hidden_size"] < 1:
             raise self.fail(node, f"hidden_size={a['hidden_size']} must be >= 1")
         if w.shape[1] != ngates * hidden or r.shape[1:] != (ngates * hidden, hidden):
             raise self.fail(node, f"W {w.shape} / R {r.shape} do not match hidden_size={hidden}")
         b = self.weight(ins[3], node) if ins[3] else None
-        if b is not None and b.shape != (1, 2 * ngates * hidden):
-            raise self.fail(node, f"B has shape {b.shape}, expected (1, {2 * ngates * hidden})")
+        if b is not None and b.shape != (dirs, 2 * ngates * hidden):
+            raise self.fail(node, f"B has shape {b.shape}, expected ({dirs}, {2 * ngates * hidden})")
         if labels is not None:
             if len(labels) != 3:
                 raise self.fail(node, f"input has rank {len(labels)}, expected 3")
@@ -239,17 +246,20 @@ class _Importer:
             parts = np.split(np.asarray(m, dtype=np.float64), ngates, axis=0)
             return np.concatenate([parts[k] for k in blocks], axis=0)
 
-        tensors = {"w_ih": Tensor(permute(w[0])), "w_hh": Tensor(permute(r[0]))}
-        quant = {"w_ih": self.spec_of(ins[1]), "w_hh": self.spec_of(ins[2])}
-        if b is not None:
-            wb, rb = np.split(b[0], 2)
-            tensors |= {"b_ih": Tensor(permute(wb)), "b_hh": Tensor(permute(rb))}
-            quant |= {"b_ih": self.spec_of(ins[3]), "b_hh": self.spec_of(ins[3])}
+        tensors: dict[str, Tensor] = {}
+        quant: dict[str, QuantSpec | None] = {}
+        for d, suffix in enumerate(("", "_reverse")[:dirs]):     # ONNX: direction 0 forward, 1 reverse
+            tensors |= {f"w_ih{suffix}": Tensor(permute(w[d])), f"w_hh{suffix}": Tensor(permute(r[d]))}
+            quant |= {f"w_ih{suffix}": self.spec_of(ins[1]), f"w_hh{suffix}": self.spec_of(ins[2])}
+            if b is not None:
+                wb, rb = np.split(b[d], 2)
+                tensors |= {f"b_ih{suffix}": Tensor(permute(wb)), f"b_hh{suffix}": Tensor(permute(rb))}
+                quant |= {f"b_ih{suffix}": self.spec_of(ins[3]), f"b_hh{suffix}": self.spec_of(ins[3])}
         name = self.layer_name(node, op.lower())
         if op == "LSTM":
-            layer: Layer = LSTM(name, input_size=int(w.shape[2]), hidden_size=hidden, **tensors)
+            layer: Layer = LSTM(name, input_size=int(w.shape[2]), hidden_size=hidden, direction=direction, **tensors)
         else:
-            layer = GRU(name, input_size=int(w.shape[2]), hidden_size=hidden,
+            layer = GRU(name, input_size=int(w.shape[2]), hidden_size=hidden, direction=direction,
                         linear_before_reset=bool(a.get("linear_before_reset", 0)), **tensors)
         self.add_layer(node, layer, {k: v for k, v in quant.items() if v is not None})
         self.rnn_nodes.append(node)
@@ -258,23 +268,26 @@ class _Importer:
             return final_state(self, node, labels, layout)     # h_n: the last step of Y
         if labels is None:
             return y, None
-        out = (labels[0], DIRECTION, labels[1], FEATURE) if layout == 0 else (labels[0], labels[1], DIRECTION, FEATURE)
+        d_ax, f_ax = (PAIR_LABEL, HALF_LABEL) if dirs == 2 else (DIRECTION, FEATURE)
+        out = (labels[0], d_ax, labels[1], f_ax) if layout == 0 else (labels[0], labels[1], d_ax, f_ax)
         return y, out
 
-    def _check_state_shapes(self, node: Any, slots: tuple, names: list[str], hidden: int, layout: int) -> None:
-        """A constant initial state must have the shape the spec gives it, (1, batch, hidden_size)
-        (layout 0) or (batch, 1, hidden_size) (layout 1): torch's dynamo exporter writes an LSTM with
-        ``proj_size`` as an LSTM of hidden_size=proj_size whose initial_c keeps the cell size, and the
-        projection weights are lost -- such a graph is refused, never read as a plain LSTM."""
+    def _check_state_shapes(self, node: Any, slots: tuple, names: list[str], hidden: int, layout: int,
+                            dirs: int = 1) -> None:
+        """A constant initial state must have the shape the spec gives it, (num_directions, batch,
+        hidden_size) (layout 0) or (batch, num_directions, hidden_size) (layout 1): torch's dynamo
+        exporter writes an LSTM with ``proj_size`` as an LSTM of hidden_size=proj_size whose initial_c
+        keeps the cell size, and the projection weights are lost -- such a graph is refused, never read
+        as a plain LSTM."""
         for slot, name in zip(slots, names):
             if not name or not hidden:
                 continue
             entries = self.shapes.tensor_shape(name, node)
             direction_ax = 0 if layout == 0 else 1
             if entries is None or len(entries) != 3 or None in (entries[direction_ax], entries[2]):
-                raise self.fail(node, f"{slot}: its shape cannot be shown to be (1, batch, hidden_size={hidden})")
+                raise self.fail(node, f"{slot}: its shape cannot be shown to be ({dirs}, batch, hidden_size={hidden})")
             shape = tuple(e[0] if e is not None and not e[1] else "?" for e in entries)
-            if entries[direction_ax] != (1, ()) or entries[2] != (hidden, ()):
+            if entries[direction_ax] != (dirs, ()) or entries[2] != (hidden, ()):
                 raise self.fail(node, f"{slot} has shape {shape}, which does not fit hidden_size={hidden} (one "
                                       f"direction); the graph is inconsistent -- an LSTM with proj_size exported "
                                       f"by torch's dynamo exporter looks like this, and proj_size is not supported")
@@ -472,6 +485,11 @@ class _Importer:
         squeezed = self._squeeze_reshape(node, labels)
         if squeezed is not None:
             return node.output[0], squeezed
+        if any(lab in BIDIRECTIONAL_LABELS for lab in labels):
+            raise self.fail(node, "reshape of a bidirectional layer's output that cannot be shown to merge its "
+                                  "direction axis into the features exactly: only (..., 2, H) -> (..., 2*H) with the "
+                                  "direction axis directly before the feature axis (forward then backward) is "
+                                  "supported")
         if g.kind(node.input[1]) == "shape":
             raise self.fail(node, "the target shape is computed from the data's shape in a way that cannot be "
                                   "shown to keep the batch/time/feature axes")
@@ -511,9 +529,11 @@ class _Importer:
         return out
 
     def feature_width(self) -> int | None:
+        halve = False
         for layer in reversed(self.walk.layers):
+            halve = halve or (isinstance(layer, LastStep) and layer.select in ("forward", "backward"))
             if layer.out_features is not None:
-                return layer.out_features
+                return layer.out_features // 2 if halve else layer.out_features
         dims = self.g.input_dims(self.main_input)
         return dims[-1] if dims else None
 
@@ -538,12 +558,22 @@ class _Importer:
             users = g.data_consumers(current)
             if not users:
                 break
+            if len(users) > 1 and labels is not None and any(lab in (PAIR_LABEL, STACK2) for lab in labels):
+                self._current = current
+                self.axes[current] = AxisInfo(labels, self.feature_width())
+                current, labels = direction_pair(self, [n for n, _ in users], labels)   # cat(h_n[-2], h_n[-1])
+                continue
             if len(users) > 1:
                 names = ", ".join(f"{n.op_type} {g.name(n)!r}" for n, _ in users)
                 raise UnsupportedOpError(users[1][0].op_type, g.name(users[1][0]),
                                          f"tensor {current!r} feeds several nodes ({names}); only a chain of "
                                          f"layers is supported")
             node, _ = users[0]
+            if labels is not None and any(lab in BIDIRECTIONAL_LABELS for lab in labels) \
+                    and node.op_type not in _PAIR_OPS:
+                raise self.fail(node, "the data still has a bidirectional layer's direction axis (2, ..., H); merge it "
+                                      "into the features first ((..., 2, H) -> (..., 2*H), forward then backward) or "
+                                      "select one direction's final state of h_n")
             if id(node) in visited:  # pragma: no cover - ONNX graphs are acyclic
                 raise ModelFormatError(f"{g.source}: cycle at node {g.name(node)!r}")
             visited.add(id(node))
@@ -561,6 +591,10 @@ class _Importer:
             current, labels = handler(node, labels)
         if current not in g.outputs:
             raise ModelFormatError(f"{g.source}: the data path ends at {current!r}, which is not a graph output")
+        if labels is not None and any(lab in BIDIRECTIONAL_LABELS for lab in labels):
+            raise UnsupportedOpError("output", current, "the model's output keeps a bidirectional layer's direction "
+                                                        "axis (2, ..., H); merge it into the features ((..., 2*H)) "
+                                                        "or select a direction's final state")
         if not self.walk.layers:
             raise ModelFormatError(f"{g.source}: no supported layer found on the data path")
         layout_in = _layout(labels_in=[f"x{k}" for k in range(rank)] if rank is not None else None,
@@ -585,7 +619,9 @@ _ROLE = {"B": "batch", "T": "time", FEATURE: "feature"}
 def _describe(label: Any) -> str:
     if isinstance(label, tuple):
         return "merged (reshaped)"
-    return {FEATURE: "feature", DIRECTION: "direction", UNIT: "size-1"}.get(label, f"input axis {label}")
+    names = {FEATURE: "feature", DIRECTION: "direction", UNIT: "size-1", PAIR_LABEL: "direction (size 2)",
+             HALF_LABEL: "one direction's feature", STACK2: "layer-and-direction (h_n)"}
+    return names.get(label, f"input axis {label}")
 
 
 def _layout(labels_in: list | None, binding: dict[str, str]) -> str | None:
@@ -600,6 +636,8 @@ def _layout(labels_in: list | None, binding: dict[str, str]) -> str | None:
             out.append("F")
         elif lab in (DIRECTION, UNIT):
             out.append("1")
+        elif lab in BIDIRECTIONAL_LABELS:
+            out.append("?")
         else:
             out.append(binding.get(lab, "?"))
     return "".join(out)

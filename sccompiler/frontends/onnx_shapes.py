@@ -15,6 +15,13 @@ when its target provably equals the input's sizes with the size-1 axes removed, 
 row-major reshape exactly a squeeze; any op or value the evaluator cannot follow yields ``None``,
 and the caller refuses the reshape.  Nothing is guessed.
 
+A bidirectional LSTM/GRU writes ``Y`` as ``(T, 2, B, H)`` (labels ``D2`` for the size-2 direction
+axis, ``FH`` for one direction's H features); both exporters turn it into ``(T, B, 2H)`` with
+``Transpose(perm=[0, 2, 1, 3])`` and a ``Reshape`` (``[0, 0, -1]``, ``[T, B, 2H]`` or computed from
+``Shape``: ``s[2] * s[3]`` is ``2 * H``).  :func:`direction_merge` accepts the merge only when the
+direction axis lies directly before the feature axis, which makes the row-major result exactly
+``concat(forward, backward)``; every other reshape of a ``D2`` axis is refused.
+
 :func:`sequence_lens_full` decides, by the same evaluation, whether an LSTM/GRU ``sequence_lens``
 input provably equals the full sequence length for every batch entry.
 """
@@ -29,6 +36,9 @@ import numpy as np
 #: the labels of size-1 axes (the LSTM/GRU direction axis, Unsqueeze-created axes)
 UNIT_LABELS = ("D", "U")
 FEATURE_LABEL = "F"
+#: a bidirectional LSTM/GRU output's size-2 direction axis (index 0 forward, 1 backward) and its
+#: per-direction feature axis (H features: half the layer's width ``AxisInfo.width`` = 2H)
+PAIR_LABEL, HALF_LABEL = "D2", "FH"
 #: a shape-tensor entry: (integer coefficient, sorted tuple of symbolic axis labels)
 Entry = tuple[int, tuple]
 
@@ -45,8 +55,12 @@ def label_entry(label: Any, width: int | None) -> Entry | None:
     """The size of an axis with ``label`` as an entry (None if the size cannot be expressed)."""
     if label in UNIT_LABELS:
         return (1, ())
+    if label == PAIR_LABEL:
+        return (2, ())
     if label == FEATURE_LABEL:
         return (int(width), ()) if width is not None else None
+    if label == HALF_LABEL:
+        return (int(width) // 2, ()) if width is not None and width % 2 == 0 else None
     if isinstance(label, tuple):
         return (1, tuple(sorted(label)))
     return (1, (label,))
@@ -252,7 +266,7 @@ class ShapeEvaluator:
             return True
         if entry[1]:
             return False
-        if label == FEATURE_LABEL or label in UNIT_LABELS:
+        if label in (FEATURE_LABEL, HALF_LABEL, PAIR_LABEL) or label in UNIT_LABELS:
             return False  # their sizes are constants: the equality above was the test
         members = label if isinstance(label, tuple) else (label,)
         sizes = [self.static_size(m) for m in members]
@@ -269,8 +283,10 @@ def _clamp(index: int, n: int) -> int:
 
 def squeeze_reshape(ev: ShapeEvaluator, node: Any, info: AxisInfo) -> tuple[tuple | None, str]:
     """``(labels, "")`` if this ``Reshape`` of a tensor with ``info`` provably only removes its
-    size-1 axes (direction/unsqueezed) or changes nothing, else ``(None, why)`` (``why`` is "" when
-    the reshape is not of that kind at all: a different rank or an unknown target).
+    size-1 axes (direction/unsqueezed) or changes nothing -- or, for a bidirectional layer's output,
+    merges its size-2 direction axis with the per-direction feature axis right after it (see
+    :func:`direction_merge`) -- else ``(None, why)`` (``why`` is "" when the reshape is not of that
+    kind at all: a different rank or an unknown target).
 
     Every entry of the target must be shown equal to the size of the corresponding remaining axis:
     a symbolic ``Shape`` entry of that very axis, a constant equal to its static size, ``0``
@@ -280,9 +296,37 @@ def squeeze_reshape(ev: ShapeEvaluator, node: Any, info: AxisInfo) -> tuple[tupl
     if len(node.input) < 2:
         return None, ""
     target = ev.value(node.input[1], node)
-    core = tuple(lab for lab in labels if lab not in UNIT_LABELS)
-    if target is None or len(target) != len(core):
+    if target is None:
         return None, ""
+    core = tuple(lab for lab in labels if lab not in UNIT_LABELS)
+    merged, why = direction_merge(labels)
+    if merged is not None and len(target) == len(merged):
+        return _prove(ev, node, info, target, merged)
+    if len(target) != len(core):
+        return None, why if merged is None and PAIR_LABEL in labels and len(target) == len(core) - 1 else ""
+    return _prove(ev, node, info, target, core)
+
+
+def direction_merge(labels: tuple) -> tuple[tuple | None, str]:
+    """The labels after merging a bidirectional output's direction axis with its feature axis:
+    ``(..., D2, FH, ...) -> (..., F, ...)`` (size-1 axes dropped), else ``(None, why)``.
+
+    Row-major, element ``(d, j)`` of the pair goes to ``d * H + j``: the merged axis is exactly
+    ``concat(forward, backward)`` -- the IR's bidirectional output -- and only when the direction
+    axis comes *directly before* the feature axis; any other order interleaves or mixes them."""
+    if PAIR_LABEL not in labels:
+        return None, ""
+    k = labels.index(PAIR_LABEL)
+    if k + 1 >= len(labels) or labels[k + 1] != HALF_LABEL:
+        return None, ("it would mix the two directions of a bidirectional layer: only merging the direction axis "
+                      "with the feature axis right after it, (..., 2, H) -> (..., 2*H) (forward then backward), is "
+                      "supported (Transpose the direction axis next to the features first)")
+    out = labels[:k] + (FEATURE_LABEL,) + labels[k + 2:]
+    return tuple(lab for lab in out if lab not in UNIT_LABELS), ""
+
+
+def _prove(ev: ShapeEvaluator, node: Any, info: AxisInfo, target: list[Entry], core: tuple) -> tuple[tuple | None, str]:
+    labels = info.labels
     allowzero = ev.g.attrs(node).get("allowzero", 0)
     wildcards = 0
     for k, (entry, lab) in enumerate(zip(target, core)):
