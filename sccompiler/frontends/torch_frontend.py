@@ -71,21 +71,25 @@ def _tensor(value: Any) -> Tensor:
 
 
 def _rnn_layers(kind: str, name: str, params: dict[str, Any], num_layers: int, input_size: int,
-                hidden_size: int) -> list[Layer]:
-    """One IR layer per stacked recurrent layer; ``params`` maps 'weight_ih_l0' ... to tensors."""
+                hidden_size: int, bidirectional: bool = False) -> list[Layer]:
+    """One IR layer per stacked recurrent layer; ``params`` maps 'weight_ih_l0' ... to tensors (and
+    'weight_ih_l0_reverse' ... to the backward direction's of a bidirectional stack, whose layers
+    above the first read the 2H features concat(forward, backward) of the layer below)."""
     layers: list[Layer] = []
     width = input_size
+    direction = "bidirectional" if bidirectional else "forward"
     for k in range(num_layers):
         lname = name if num_layers == 1 else f"{name}.l{k}"
-        tensors = {f: _tensor(params[f"{p}_l{k}"]) for f, p in
+        tensors = {f + ours: _tensor(params[f"{p}_l{k}{suffix}"]) for f, p in
                    (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh"))
-                   if f"{p}_l{k}" in params}
+                   for suffix, ours in (("", ""), ("_reverse", "_reverse"))[:1 + bidirectional]
+                   if f"{p}_l{k}{suffix}" in params}
         if kind == "lstm":
-            layers.append(LSTM(lname, input_size=width, hidden_size=hidden_size, **tensors))
+            layers.append(LSTM(lname, input_size=width, hidden_size=hidden_size, direction=direction, **tensors))
         else:
             layers.append(GRU(lname, input_size=width, hidden_size=hidden_size, linear_before_reset=True,
-                              **tensors))
-        width = hidden_size
+                              direction=direction, **tensors))
+        width = hidden_size * (2 if bidirectional else 1)
     return layers
 
 
@@ -111,9 +115,6 @@ def _refuse_statically(module: Any) -> None:
     """What an export would hide: computations that change the module's own weights."""
     nn = _import_torch().nn
     for path, sub in module.named_modules():
-        if isinstance(sub, nn.RNNBase) and sub.bidirectional:
-            raise UnsupportedOpError(type(sub).__name__, path or "<root>",
-                                     "bidirectional recurrent layers are not supported")
         if isinstance(sub, nn.RNNBase) and getattr(sub, "proj_size", 0):
             raise UnsupportedOpError(type(sub).__name__, path or "<root>",
                                      f"proj_size={sub.proj_size} is not supported")
@@ -303,8 +304,7 @@ def _from_state_dict(state: dict, input_kind: str | None) -> list[Layer]:
         rnn = [k for k in keys if _RNN_KEY.match(k)]
         name = prefix or ("rnn" if rnn else "layer")
         if rnn:
-            if any(k.endswith("_reverse") for k in rnn):
-                raise UnsupportedOpError("bidirectional RNN", name, "bidirectional recurrent layers are not supported")
+            bidirectional = any(k.endswith("_reverse") for k in rnn)
             if any(k.startswith("weight_hr") for k in rnn):
                 raise UnsupportedOpError("LSTM", name, "projections (proj_size > 0) are not supported")
             if set(rnn) != keys:
@@ -312,8 +312,11 @@ def _from_state_dict(state: dict, input_kind: str | None) -> list[Layer]:
             num_layers = 1 + max(int(_RNN_KEY.match(k).group("layer")) for k in rnn)
             for k in range(num_layers):
                 for p in ("weight_ih", "weight_hh"):
-                    if f"{p}_l{k}" not in params:
-                        raise ModelFormatError(f"state_dict: {name}.{p}_l{k} is missing")
+                    for suffix in ("", "_reverse")[:1 + bidirectional]:
+                        if f"{p}_l{k}{suffix}" not in params:
+                            raise ModelFormatError(f"state_dict: {name}.{p}_l{k}{suffix} is missing"
+                                                   + (" (a bidirectional layer needs both directions)"
+                                                      if bidirectional else ""))
             w_hh = _array(params["weight_hh_l0"])
             w_ih = _array(params["weight_ih_l0"])
             if w_hh.ndim != 2 or w_ih.ndim != 2 or w_hh.shape[0] % max(w_hh.shape[1], 1):
@@ -324,7 +327,7 @@ def _from_state_dict(state: dict, input_kind: str | None) -> list[Layer]:
             if kind is None:
                 raise UnsupportedOpError("RNN", name, f"{gates} gates (weight_hh {w_hh.shape}); only LSTM (4) "
                                                       f"and GRU (3) are supported")
-            layers.extend(_rnn_layers(kind, name, params, num_layers, int(w_ih.shape[1]), hidden))
+            layers.extend(_rnn_layers(kind, name, params, num_layers, int(w_ih.shape[1]), hidden, bidirectional))
         elif {"running_mean", "running_var"} <= keys:
             extra = keys - {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
             if extra:
