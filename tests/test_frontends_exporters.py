@@ -1,6 +1,6 @@
 """Real torch exports through both exporters -- legacy (``dynamo=False``, opset 17) and the default
 dynamo exporter (opsets 18 and 23) -- imported and checked against torch's own output, and the
-exports that must be refused (bidirectional, proj_size, runtime initial states, ...) refused with a
+exports that must be refused (proj_size, runtime initial states, ...) refused with a
 message naming the cause.  The full grid is ``slow``; a representative subset runs by default."""
 
 from __future__ import annotations
@@ -178,19 +178,7 @@ def _refused(torch, tmp_path, module, args, exporter, match, names=("x",)):
         load_model(path)
 
 
-@pytest.mark.parametrize("exporter", ["legacy17", "dynamo18"])
-@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-def test_bidirectional_export_is_refused_naming_direction(torch, tmp_path, exporter, kind):
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.rnn = getattr(torch.nn, kind)(F, H, batch_first=True, bidirectional=True)
-
-        def forward(self, x):
-            return self.rnn(x)[0]
-
-    _refused(torch, tmp_path, Net().eval(), (_inputs(torch, False, True),), exporter,
-             f"'{kind}'.*direction='bidirectional'")
+# bidirectional exports (imported, and the refusals around them): tests/test_frontends_bidirectional.py
 
 
 def test_dynamo_proj_size_lstm_is_refused_not_read_as_plain_lstm(torch, tmp_path):

@@ -153,8 +153,7 @@ def test_ternary_weights_detected_on_every_path(torch, tmp_path):
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda nn: nn.LSTM(3, 4, bidirectional=True), "bidirectional"),
-    (lambda nn: nn.GRU(3, 4, bidirectional=True), "bidirectional"),
+    (lambda nn: nn.LSTM(3, 4, bidirectional=True, proj_size=2), "proj_size"),
     (lambda nn: nn.LSTM(3, 4, proj_size=2), "proj_size"),
     (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Conv1d(5, 5, 1)), r"'Conv' \(node '/1/Conv'\)"),
     (lambda nn: nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=1)), "only the last"),
@@ -166,8 +165,9 @@ def test_unsupported_modules(torch, make, match):
 
 def test_unsupported_state_dicts(torch):
     nn = torch.nn
-    with pytest.raises(UnsupportedOpError, match="bidirectional"):
-        load_model(nn.LSTM(3, 4, bidirectional=True).state_dict())
+    with pytest.raises(ModelFormatError, match="weight_hh_l0_reverse is missing .*both directions"):
+        load_model({k: v for k, v in nn.LSTM(3, 4, bidirectional=True).state_dict().items()
+                    if k != "weight_hh_l0_reverse"})
     with pytest.raises(UnsupportedOpError, match="proj"):
         load_model(nn.LSTM(3, 4, proj_size=2).state_dict())
     with pytest.raises(UnsupportedOpError, match="3-D weight is not a Linear/Embedding"):

@@ -95,7 +95,8 @@ def time_gather(imp, node: Any, labels: tuple) -> tuple[str, tuple]:
     elif label == STACK:
         rows = imp.stack_rows   # one per layer, two per bidirectional (lower) layer
         if index not in (-1, rows - 1):
-            raise imp.fail(node, f"selects h_n row {index} of {rows}; only the last layer's final "
+            what = f"layer {index}" if rows == imp.stack_size else f"row {index}"
+            raise imp.fail(node, f"selects h_n of {what} of {rows}; only the last layer's final "
                                  "state (h_n[-1]) is supported")
     elif label in (PAIR_LABEL, STACK2):
         _select_direction(imp, node, label, [_row(imp, node, label, index)])
