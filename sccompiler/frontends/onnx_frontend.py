@@ -9,7 +9,7 @@ exporter emits (``Shape``/``Gather``/``Concat``/``ConstantOfShape``/``Expand``/`
 
 Accepted on the data path:
 
-* compute: ``LSTM``, ``GRU`` (forward direction, default activations, zero initial states of the
+* compute: ``LSTM``, ``GRU`` (forward or bidirectional, default activations, zero initial states of the
   spec's shape, ``sequence_lens`` only when provably the full length, zero peepholes, ``layout`` 0
   or 1), ``Gemm`` (``transA=0``), ``MatMul`` by a
   constant (+ an ``Add`` of a constant bias), ``Gather`` on a constant table (embedding, first
@@ -20,10 +20,14 @@ Accepted on the data path:
   created (LSTM/GRU's ``num_directions`` axis), ``Reshape`` that flattens the leading axes to
   ``(-1, features)`` for a ``Gemm`` and restores them (checked against the input's static sizes),
   ``Reshape`` that provably only drops the size-1 direction axis (the dynamo exporter's pattern,
-  with a constant or a ``Shape``-computed target: :mod:`.onnx_shapes`);
+  with a constant or a ``Shape``-computed target: :mod:`.onnx_shapes`), or that merges a
+  bidirectional layer's size-2 direction axis with the feature axis right after it into
+  ``concat(forward, backward)`` (both exporters; nothing else may touch that axis);
 * the last time step (a ``LastStep`` layer, :mod:`.onnx_select`): ``Gather``/``Slice`` of the last
   step of the time axis, an LSTM/GRU's ``Y_h`` (h_n) and PyTorch's stacked ``h_n`` (``Concat`` of
-  every layer's ``Y_h``) followed by ``Gather`` of its last row.
+  every layer's ``Y_h``) followed by ``Gather`` of its last row; for a bidirectional last layer its
+  final states (``h_n[-1]`` backward, ``h_n[-2]`` forward, both: ``cat((h_n[-2], h_n[-1]), 1)`` or
+  ``h_n[-2:].transpose(0, 1).reshape(B, -1)``) as ``LastStep.select``.
 
 Weights in external data files are read by :mod:`.onnx_external` (checked paths and sizes).
 What imports and what is refused, and why: docs/frontends.md.

@@ -6,15 +6,17 @@ small random one of the shape its first layer takes), that graph is imported by 
 and the imported model must reproduce the module, run in float64 on the same input, to a relative
 error of 1e-6 -- otherwise the import is refused.  So functional ops in ``forward``
 (``torch.tanh(y)``, ``y[:, -1]``), the order ``forward`` applies the children in and their layouts
-are honoured, and whatever the ONNX frontend cannot express is refused, never guessed.  Refused
-before export: ``nn.Embedding(max_norm=...)`` (it rewrites its weights during forward).  Layer names
-are the module paths where the export kept them (``lstm``, ``head.0``).
+are honoured, and whatever the ONNX frontend cannot express is refused, never guessed (bidirectional
+layers and their ``h_n`` heads included: docs/frontends.md).  Refused before export: ``proj_size``,
+``nn.Embedding(max_norm=...)`` (it rewrites its weights during forward).  Layer names are the
+module paths where the export kept them (``lstm``, ``head.0``).
 
 ``state_dict`` import infers layer kinds from key patterns (``weight_ih_l0`` ... -> LSTM or GRU by
-the gate count, ``weight``+``bias`` -> Linear, ``running_mean``/``running_var`` -> batch norm, a
-bias-less first ``weight`` -> Embedding when ``input_kind="tokens"`` or its name contains
-``emb``/``encoder``) in key order: a state_dict holds no computation, so this assumes a plain
-stack (embedding, recurrent layers, per-step linear/batch-norm head) applied in key order.
+the gate count, ``*_reverse`` keys -> a bidirectional layer, ``weight``+``bias`` -> Linear,
+``running_mean``/``running_var`` -> batch norm, a bias-less first ``weight`` -> Embedding when
+``input_kind="tokens"`` or its name contains ``emb``/``encoder``) in key order: a state_dict holds
+no computation, so this assumes a plain stack (embedding, recurrent layers, per-step
+linear/batch-norm head) applied in key order.
 Parameter-free layers (activations) are invisible in a ``state_dict``, and so is a batch norm's
 ``eps`` (the PyTorch default 1e-5 is used); import the module (or its ONNX export) to keep them.
 
