@@ -28,8 +28,9 @@ from sccompiler.reference import forward
 #: the reference forward must reproduce torch's output to this (float64 vs float32)
 TOL = 1e-5
 T, B, F, H, OUT = 6, 3, 4, 5, 2
-#: name -> (dynamo, opset)
-EXPORTERS = {"legacy17": (False, 17), "dynamo18": (True, 18), "dynamo23": (True, 23)}
+#: name -> (dynamo, opset, optimize); "raw": dynamo without its graph optimizer (weights assembled in the graph)
+EXPORTERS = {"legacy17": (False, 17, True), "dynamo18": (True, 18, True), "dynamo23": (True, 23, True),
+             "dynamo18-raw": (True, 18, False)}
 HEADS = ("seq", "last", "hn", "hn_fwd", "cat", "flat")
 #: what the import makes of each head: the LastStep's select (None: no LastStep, a per-step head)
 SELECT = {"seq": None, "last": "last", "hn": "backward", "hn_fwd": "forward", "cat": "final", "flat": "final"}
@@ -69,10 +70,12 @@ def features(torch, batch_first: bool, steps: int = T, batch: int = B, width: in
 
 
 def export(torch, module, x, path, exporter: str, dynamic: bool = False):
-    dynamo, opset = EXPORTERS[exporter]
+    dynamo, opset, optimize = EXPORTERS[exporter]
     if dynamo:
         pytest.importorskip("onnxscript")
     kw: dict = {"opset_version": opset, "input_names": ["x"], "output_names": ["y"]}
+    if dynamo:
+        kw["optimize"] = optimize
     if dynamic and dynamo:
         kw["dynamic_shapes"] = ({0: torch.export.Dim("d0"), 1: torch.export.Dim("d1")},)
     elif dynamic:
@@ -115,7 +118,8 @@ DEFAULT = [("legacy17", "LSTM", 1, True, "seq"), ("legacy17", "GRU", 2, False, "
            ("dynamo18", "GRU", 2, True, "seq"), ("dynamo18", "LSTM", 1, False, "last"),
            ("dynamo18", "GRU", 1, True, "hn"), ("dynamo18", "LSTM", 2, False, "cat"),
            ("dynamo23", "LSTM", 2, True, "flat"), ("dynamo23", "GRU", 1, False, "hn_fwd"),
-           ("dynamo23", "LSTM", 1, True, "seq")]
+           ("dynamo23", "LSTM", 1, True, "seq"), ("dynamo18-raw", "GRU", 2, False, "cat"),
+           ("dynamo18-raw", "LSTM", 1, True, "hn")]
 
 
 @pytest.mark.parametrize("exporter, kind, layers, batch_first, head", DEFAULT)
