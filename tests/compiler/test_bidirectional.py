@@ -1,0 +1,141 @@
+"""Bidirectional LSTM/GRU compiled (docs/semantics.md, "Bidirectional layers"): the forward and
+backward directions are two recurrent datapaths, the backward one running the buffered sequence
+reversed in time, and a ``concat`` layer reading both outputs out of the sequence buffers.
+
+Oracles: both runtimes (and the error budget's mixed runtime) bit-exact, every node; the backward
+direction equals its own datapath run alone on the reversed sequence (time order by construction,
+not by the code under test); the concat is exactly (forward h_t, backward h_t); each direction's
+stream error against the design reference, teacher-forced, falls as 1/sqrt(L) (fixed seeds); the
+SC output approaches the quantized reference; sequences longer than T_max are refused."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from sccompiler.analysis.mixed import MixedRuntime
+from sccompiler.design import compile_model
+from sccompiler.errors import SCValueError
+from sccompiler.ir.sc import LayerOptions, SCNetlist
+from sccompiler.reference import forward
+from sccompiler.runtime.engine import Runtime
+
+from .bidir_models import bidir_model
+from .models import FAST, assert_bit_exact
+
+B, T = 4, 6
+LENGTHS = (64, 256, 1024)
+
+
+def _x(seed=1, steps=T, exact=False):
+    rng = np.random.default_rng(seed)
+    return rng.choice([-1.0, 1.0], (B, steps, 3)) if exact else rng.uniform(-1, 1, (B, steps, 3))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("shape", ["per_step_head", "last_step_head", "second_layer"])
+def test_lowered_and_bit_exact(kind, shape):
+    model = bidir_model(kind, dense=2, second=shape == "second_layer", last=shape != "per_step_head")
+    x = _x()
+    design = compile_model(model, {"length": 64, **FAST}, calibration=x)
+    layers = design.netlist.layers
+    assert [(p.name, p.kind, p.options.direction) for p in layers[:3]] == [
+        ("rnn", kind, "forward"), ("rnn.reverse", kind, "backward"), ("rnn.concat", "concat", None)]
+    assert {p.options.max_steps for p in layers[:3]} == {T}             # T_max: the calibration's T
+    y, runs = assert_bit_exact(design.netlist, x)
+    np.testing.assert_array_equal(MixedRuntime(design.netlist).run(x), y)
+    np.testing.assert_array_equal(design.simulate(x), y)
+    cat = runs["rnn.concat"].out
+    np.testing.assert_array_equal(cat, np.concatenate([runs["rnn"].out, runs["rnn.reverse"].out], axis=-1))
+    assert cat.shape == (B, T, 8)
+    assert y.shape == ((B, T, 2) if shape == "per_step_head" else (B, 1, 2))
+    if shape == "last_step_head":                # the head reads (forward h_{T-1}, backward h_{T-1})
+        np.testing.assert_array_equal(runs["last"].out[:, 0], cat[:, -1])
+    if shape == "second_layer":                  # the next layer reads the concat, per step
+        x2 = runs["rnn2"].trace["rnn2.x"] if "rnn2.x" in runs["rnn2"].trace else None
+        assert x2 is None or np.array_equal(x2, cat)
+
+
+def _alone(netlist: SCNetlist, layer: str) -> SCNetlist:
+    """The netlist of ``layer``'s datapath alone (same nodes, sources and seeds), an ordinary
+    forward layer reading the model input."""
+    nodes = [n for n in netlist if n.layer in ("model", layer)]
+    plan = next(p for p in netlist.layers if p.name == layer)
+    plan = dataclasses.replace(plan, options=dataclasses.replace(plan.options, direction=None, max_steps=None))
+    return netlist.replace(nodes=tuple(nodes), layers=(plan,), metadata={**netlist.metadata, "output": f"{layer}.h"})
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_backward_direction_runs_the_reversed_sequence(kind):
+    model = bidir_model(kind, seed=3)
+    x = _x(2)
+    design = compile_model(model, {"length": 32, **FAST}, calibration=x)
+    _, runs = Runtime(design.netlist).run(x, trace=True)
+    alone, alone_runs = Runtime(_alone(design.netlist, "rnn.reverse")).run(x[:, ::-1], trace=True)
+    np.testing.assert_array_equal(runs["rnn.reverse"].out, alone[:, ::-1])
+    for k, v in alone_runs["rnn.reverse"].trace.items():
+        np.testing.assert_array_equal(runs["rnn.reverse"].trace[k], v[:, ::-1], err_msg=k)
+    fwd, _ = Runtime(_alone(design.netlist, "rnn")).run(x)
+    np.testing.assert_array_equal(runs["rnn"].out, fwd)
+    # the oracle tells the time orders apart: the reversed run is not the forward-order run
+    other, _ = Runtime(_alone(design.netlist, "rnn.reverse")).run(x)
+    assert not np.array_equal(other, alone)
+
+
+def _ratio_ok(errs):
+    """As tests/compiler/test_datapath.py: every error <= 3/sqrt(L), falling, 64 -> 1024 ratio
+    in [2.5, 6] (4 expected for 1/sqrt(L))."""
+    assert all(a > b for a, b in zip(errs, errs[1:])), errs
+    for L, e in zip(LENGTHS, errs):
+        assert e <= 3 / np.sqrt(L), (L, e)
+    assert 2.5 <= errs[0] / errs[-1] <= 6.0, errs
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_both_directions_converge(kind):
+    model = bidir_model(kind, H=6, seed=4, second=True)
+    x = _x(5)
+    design = compile_model(model, {"length": 256, **FAST}, calibration=x)
+    traces = {L: design.trace(x, length=L) for L in LENGTHS}
+    for lay in ("rnn", "rnn.reverse", "rnn2"):
+        _ratio_ok([np.abs(tr[lay]["sc"][f"{lay}.h"] - tr[lay]["teacher_forced"]["h"]).mean()
+                   for tr in traces.values()])
+    ref = forward(model, x)
+    out_err = [np.abs(tr["output"] - ref).mean() for tr in traces.values()]
+    assert out_err[0] > out_err[1] > out_err[2] and out_err[0] / out_err[2] > 2.5, out_err
+    tr = traces[64]
+    np.testing.assert_array_equal(tr["rnn.concat"]["sc"]["rnn.concat"],
+                                  np.concatenate([tr["rnn"]["sc"]["rnn.h"], tr["rnn.reverse"]["sc"]["rnn.reverse.h"]], -1))
+    assert tr["rnn.reverse"]["reference"]["h"].shape == (B, T, 6)
+
+
+def test_sign_hidden_bidirectional_is_bit_exact_and_tables_exact():
+    """sign(h) with binary inputs: table gates (exact XNOR + popcount) in both directions."""
+    model = bidir_model("lstm", seed=6, sign=True, last=True, dense=3)
+    x = _x(7, exact=True)
+    design = compile_model(model, {"length": 64, **FAST}, calibration=x)
+    assert [p.options.gate_input for p in design.netlist.layers[:2]] == ["table", "table"]
+    y, runs = assert_bit_exact(design.netlist, x)
+    assert set(np.unique(runs["rnn.concat"].out)) <= {-1.0, 1.0}
+
+
+def test_sequences_longer_than_the_buffers_are_refused():
+    model = bidir_model("gru", seed=8)
+    design = compile_model(model, {"length": 32, "max_steps": 8, **FAST}, calibration=_x(1, steps=4))
+    assert {p.options.max_steps for p in design.netlist.layers} == {8}
+    design.simulate(_x(2, steps=8))
+    with pytest.raises(SCValueError, match=r"9 time steps exceed the 8 steps \(max_steps\)"):
+        design.simulate(_x(2, steps=9))
+    with pytest.raises(SCValueError, match="max_steps"):
+        Runtime(design.netlist).run(_x(2, steps=9))
+    # without max_steps: the calibration sequences' length
+    d2 = compile_model(model, {"length": 32, **FAST}, calibration=_x(1, steps=4))
+    with pytest.raises(SCValueError, match="exceed the 4 steps"):
+        d2.simulate(_x(2, steps=5))
+
+
+def test_netlist_layer_options_round_trip():
+    opts = LayerOptions(direction="backward", max_steps=12)
+    assert LayerOptions.from_json(opts.to_json()) == opts
