@@ -123,7 +123,7 @@ def test_sign_hidden_bidirectional_is_bit_exact_and_tables_exact():
 
 def test_sequences_longer_than_the_buffers_are_refused():
     model = bidir_model("gru", seed=8)
-    design = compile_model(model, {"length": 32, "max_steps": 8, **FAST}, calibration=_x(1, steps=4))
+    design = compile_model(model, {"length": 32, "max_steps": 8, "input_range": 1.0, **FAST}, calibration=_x(1, steps=4))
     assert {p.options.max_steps for p in design.netlist.layers} == {8}
     design.simulate(_x(2, steps=8))
     with pytest.raises(SCValueError, match=r"9 time steps exceed the 8 steps \(max_steps\)"):
@@ -131,7 +131,7 @@ def test_sequences_longer_than_the_buffers_are_refused():
     with pytest.raises(SCValueError, match="max_steps"):
         Runtime(design.netlist).run(_x(2, steps=9))
     # without max_steps: the calibration sequences' length
-    d2 = compile_model(model, {"length": 32, **FAST}, calibration=_x(1, steps=4))
+    d2 = compile_model(model, {"length": 32, "input_range": 1.0, **FAST}, calibration=_x(1, steps=4))
     with pytest.raises(SCValueError, match="exceed the 4 steps"):
         d2.simulate(_x(2, steps=5))
 
