@@ -372,7 +372,8 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1, skipping: 
                 serial_step_cycles=serial * P, pipeline_once=once, gated_parts=gated,
                 description=(f"the compiled SC netlist (this design), timed as its emitted RTL: {phases}"
                              f"{timing.pipeline_depth} pipelined layer(s) stepping every P = {P} cycles, "
-                             f"(T + {timing.pipeline_depth - 1}) x {P} + {timing.result_cycles} cycles for T steps"),
+                             f"({'1' if once else 'T'} + {timing.pipeline_depth - 1}) x {P} + {timing.result_cycles} "
+                             f"cycles for T steps"),
                 ops_unit="stream-bit XNOR",
                 params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P,
                 sequence_parts=sequence_layers(netlist))
@@ -400,6 +401,16 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1, skipping: 
                                         "energy_per_inference_j": full - e["energy_saved_per_inference_j"],
                                         "energy_per_inference_j_without_skipping": full}
     result["timing"] = timing.to_json()
+    buffers = {}
+    for plan in netlist.layers:
+        if plan.kind == "concat":
+            widths = buffer_widths(netlist, plan)
+            part = result["designs"][sc.name]["parts"][plan.name]
+            buffers[plan.name] = {"max_steps": int(plan.options.max_steps), "bits_per_step": widths,
+                                  "bits": int(plan.options.max_steps) * sum(widths.values()),
+                                  "storage": "register file (REGFILE_BIT)", **part}
+    if buffers:
+        result["sequence_buffers"] = buffers
     # the analytic reference (docs/background.md §5) for LSTM layers, counted per primitive kind
     mine = _kind_counts(sc.inventory)
     ref_total = Inventory()

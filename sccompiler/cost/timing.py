@@ -208,9 +208,10 @@ class Timing:
                 "head_once": self.head_once, "serial_layers": self.serial, "serial_cycles": self.serial_cycles,
                 "pipeline_steps": self.pipeline_steps, "clock_mhz": self.clock_mhz, "latency_s": self.latency_s,
                 "throughput_steps_per_s": self.throughput_steps_per_s,
-                "model": "emitted RTL: every timed layer steps with the period P = max L, no overhead cycle, "
-                         "layers pipelined one step apart; latency = (T + K - 1) P + 1 cycles from start to the "
-                         "last valid"}
+                "model": ("emitted RTL: every timed layer steps with the period P = max L, no overhead cycle, "
+                          "layers pipelined one step apart; latency = (T + K - 1) P + 1 cycles from start to the "
+                          "last valid" + (f"; a bidirectional layer's {self.serial} directions run first, one after "
+                                          "the other over the buffered sequence (+ 2 T P)" if self.serial else ""))}
 
 
 def timed_layers(netlist) -> dict[str, int]:
