@@ -138,3 +138,75 @@ def test_sequences_longer_than_the_buffers_are_refused():
 def test_netlist_layer_options_round_trip():
     opts = LayerOptions(direction="backward", max_steps=12)
     assert LayerOptions.from_json(opts.to_json()) == opts
+
+
+# ---------------------------------------------------------------------------------------- cost
+def _cost_design(shape):
+    model = bidir_model("lstm", H=4, seed=9, dense=2, second=shape == "second_layer", last=shape == "last_step_head")
+    x = _x(3)
+    return compile_model(model, {"length": 32, "max_steps": 10, **FAST}, calibration=x)
+
+
+@pytest.mark.parametrize("shape, pipelined, steps_c", [("per_step_head", 1, T), ("last_step_head", 1, 1),
+                                                       ("second_layer", 2, T)])
+def test_timing_is_the_buffered_schedule(shape, pipelined, steps_c):
+    from sccompiler.cost.netlist_cost import cost_report
+    from sccompiler.cost.timing import netlist_timing
+
+    design = _cost_design(shape)
+    P = 32
+    tm = netlist_timing(design.netlist, steps=T)
+    # forward T steps, backward T steps, then the pipelined rest over T' steps, the flush cycle
+    want = 2 * T * P + (steps_c + pipelined - 1) * P + 1
+    assert (tm.serial, tm.pipeline_depth, tm.latency_cycles) == (2, pipelined, want)
+    assert tm.input_cycles == T * P and tm.done_cycles == want + 1
+    rep = cost_report(design.netlist, design.model, design.config, steps=T)
+    assert rep["designs"][next(iter(rep["designs"]))]["cost"]["latency_cycles"] == want
+
+
+def test_sequence_buffers_are_costed():
+    from sccompiler.cost.inventory import dynamic_energy_per_cycle_j
+    from sccompiler.cost.netlist_cost import buffer_widths, cost_report, netlist_inventory
+    from sccompiler.cost.primitives import sequence_buffer
+
+    design = _cost_design("per_step_head")
+    nl = design.netlist
+    plan = nl.plan("rnn.concat")
+    widths = buffer_widths(nl, plan)
+    bits = nl.plan("rnn").options.sng_bits + 1                         # real inputs: SNG thresholds X
+    hb = int(nl.node("rnn.h").params["bits"])                          # stream h: its hold register
+    assert widths == {"input": 3 * bits, "forward_h": 4 * hb, "backward_h": 4 * hb}
+    inv = netlist_inventory(nl)["rnn.concat"]
+    cells = inv.to_cells()
+    assert cells["REGFILE_BIT"] == 10 * sum(widths.values())           # T_max = max_steps = 10 entries
+    assert cells["MUX2"] == 9 * sum(widths.values())                   # a 10:1 read mux per bit
+    assert sequence_buffer(5, 1).cells() == {"REGFILE_BIT": 5, "AND2": 1}
+    rep = cost_report(nl, design.model, design.config, steps=T)
+    buf = rep["sequence_buffers"]["rnn.concat"]
+    assert buf["bits"] == 10 * sum(widths.values()) and buf["max_steps"] == 10
+    # each direction is clock-gated outside its T P cycles: its part's energy is the ungated
+    # estimate less its switching energy over the other cycles
+    from sccompiler.cost import load_target
+
+    sc = rep["designs"][rep["sc"]]
+    cycles = sc["cost"]["latency_cycles"]
+    tgt = load_target(design.config.cost_target)
+    for layer in ("rnn", "rnn.reverse"):
+        part = netlist_inventory(nl)[layer]
+        full = part.estimate(tgt, cycles=cycles, activity=_settled(32)).energy_per_inference_j
+        want = full - dynamic_energy_per_cycle_j(part, tgt, _settled(32)) * (cycles - T * 32)
+        assert sc["parts"][layer]["energy_per_inference_j"] == pytest.approx(want, rel=1e-12)
+        assert want < full
+
+
+def _settled(P):
+    from sccompiler.cost import Activity
+
+    return Activity(binary=Activity().binary / P)
+
+
+def test_baselines_cost_both_directions():
+    from sccompiler.cost.baselines import layer_shapes
+
+    shapes = layer_shapes(bidir_model("gru", H=5, second=True))
+    assert [(s.cell, s.input_size, s.hidden_size) for s in shapes] == [("gru", 3, 5), ("gru", 3, 5), ("gru", 10, 5)]
