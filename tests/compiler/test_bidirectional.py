@@ -105,8 +105,8 @@ def test_both_directions_converge(kind):
     out_err = [np.abs(tr["output"] - ref).mean() for tr in traces.values()]
     assert out_err[0] > out_err[1] > out_err[2] and out_err[0] / out_err[2] > 2.5, out_err
     tr = traces[64]
-    np.testing.assert_array_equal(tr["rnn.concat"]["sc"]["rnn.concat"],
-                                  np.concatenate([tr["rnn"]["sc"]["rnn.h"], tr["rnn.reverse"]["sc"]["rnn.reverse.h"]], -1))
+    both = np.concatenate([tr["rnn"]["sc"]["rnn.h"], tr["rnn.reverse"]["sc"]["rnn.reverse.h"]], -1)
+    np.testing.assert_array_equal(tr["rnn.concat"]["sc"]["rnn.concat"], both)
     assert tr["rnn.reverse"]["reference"]["h"].shape == (B, T, 6)
 
 
@@ -122,7 +122,8 @@ def test_sign_hidden_bidirectional_is_bit_exact_and_tables_exact():
 
 def test_sequences_longer_than_the_buffers_are_refused():
     model = bidir_model("gru", seed=8)
-    design = compile_model(model, {"length": 32, "max_steps": 8, "input_range": 1.0, **FAST}, calibration=_x(1, steps=4))
+    cfg = {"length": 32, "max_steps": 8, "input_range": 1.0, **FAST}
+    design = compile_model(model, cfg, calibration=_x(1, steps=4))
     assert {p.options.max_steps for p in design.netlist.layers} == {8}
     design.simulate(_x(2, steps=8))
     with pytest.raises(SCValueError, match=r"9 time steps exceed the 8 steps \(max_steps\)"):

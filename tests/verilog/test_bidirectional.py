@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from compiler.bidir_models import bidir_model
+
 from sccompiler.backends.verilog.design import check_supported, emit_design
 from sccompiler.cli import cli
 from sccompiler.design import compile_model
