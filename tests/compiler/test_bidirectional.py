@@ -211,3 +211,25 @@ def test_baselines_cost_both_directions():
 
     shapes = layer_shapes(bidir_model("gru", H=5, second=True))
     assert [(s.cell, s.input_size, s.hidden_size) for s in shapes] == [("gru", 3, 5), ("gru", 3, 5), ("gru", 10, 5)]
+
+
+def test_save_load_error_budget_and_length_search(tmp_path):
+    from sccompiler.analysis.error_budget import error_budget
+    from sccompiler.analysis.mixed import element_classes
+    from sccompiler.design import CompiledDesign
+
+    model = bidir_model("gru", seed=10, last=True, dense=2)
+    x = _x(11)
+    cfg = {"length": 32, "input_range": 1.0, "target_error": 0.2, "schedule": {"lengths": [16, 32, 64]},
+           "disable": ["correlation_report", "cost"]}
+    design = compile_model(model, cfg, calibration=x)
+    lengths = design.info["schedule"]["lengths"]
+    assert set(lengths) == {"rnn", "rnn.reverse"} and lengths["rnn"] == lengths["rnn.reverse"]   # one L per layer
+    design.save(tmp_path / "d")
+    loaded = CompiledDesign.load(tmp_path / "d")
+    assert [p.options for p in loaded.netlist.layers] == [p.options for p in design.netlist.layers]
+    np.testing.assert_array_equal(loaded.simulate(x), design.simulate(x))
+    mine = [c for c in element_classes(design.netlist) if c.startswith("rnn.reverse/")][:2]
+    assert mine
+    budget = error_budget(design, x, lengths=[32], classes=mine)
+    assert list(budget.classes) == mine
