@@ -233,3 +233,34 @@ def test_save_load_error_budget_and_length_search(tmp_path):
     assert mine
     budget = error_budget(design, x, lengths=[32], classes=mine)
     assert list(budget.classes) == mine
+
+
+# ------------------------------------------------------------------------- fixed-point baseline
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_fixed_point_baseline_runs_both_directions(kind):
+    from sccompiler.ir.model import InputSpec, Model, direction_layers
+    from sccompiler.quantize.fixed_point import FixedPointModel
+
+    model = bidir_model(kind, seed=12, second=True, last=True, dense=2)
+    x = _x(13)
+    fpm = FixedPointModel.from_model(model, 8)
+    assert [(lay.name, lay.direction) for lay in fpm.layers] == [("rnn", "forward"), ("rnn.reverse", "backward"),
+                                                                  ("rnn2", "forward")]
+    xi = fpm.quantize_input(x)
+    res = fpm.forward(xi)
+    # exact oracle: each direction is the unidirectional fixed-point layer on its own time order
+    fwd, bwd = direction_layers(model.layers[0])
+    for d, seq, flip in ((fwd, xi, False), (bwd, xi[:, ::-1], True)):
+        alone = FixedPointModel.from_model(Model((d,), InputSpec("features", 3)), 8).forward(seq)[d.name]["h"]
+        np.testing.assert_array_equal(res[d.name]["h"], alone[:, ::-1] if flip else alone)
+    cat = np.concatenate([res["rnn"]["h"], res["rnn.reverse"]["h"]], axis=-1)
+    rnn2 = FixedPointModel.from_model(Model((model.layers[1],), InputSpec("features", 8)), 8).forward(cat)
+    np.testing.assert_array_equal(res["rnn2"]["h"], rnn2["rnn2"]["h"])
+    # k bits -> the quantized reference: the error falls with k
+    ref = forward(model, x)
+    errs = [np.abs(FixedPointModel.from_model(model, k).forward_float(x) - ref).mean() for k in (6, 10, 14)]
+    assert errs[0] > errs[1] > errs[2] and errs[2] < 0.01, errs
+    # a bidirectional last layer: the output is the concat of both directions
+    only = bidir_model(kind, seed=12)
+    out = FixedPointModel.from_model(only, 12).forward_float(x)
+    assert out.shape == (B, T, 8) and np.abs(out - forward(only, x)).mean() < 0.02

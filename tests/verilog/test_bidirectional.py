@@ -58,3 +58,11 @@ def test_cli_compile_simulate_cost_and_emit_refusal(tmp_path):
     np.save(tmp_path / "long.npy", np.random.default_rng(2).uniform(-0.5, 0.5, (2, 9, 3)))
     r = run.invoke(cli, ["simulate", str(tmp_path / "d"), "--inputs", str(tmp_path / "long.npy")])
     assert r.exit_code != 0 and "max_steps" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_fixed_point_baseline_rtl_refuses_bidirectional(tmp_path):
+    from sccompiler.backends.verilog.fixed_point import emit_fixed_point_design
+
+    with pytest.raises(UnsupportedOpError, match="bidirectional GRU.*'rnn'.*RTL has no bidirectional"):
+        emit_fixed_point_design(bidir_model("gru"), tmp_path / "b", bits=8)
+    assert not (tmp_path / "b").exists()
