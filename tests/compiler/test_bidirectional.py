@@ -264,3 +264,13 @@ def test_fixed_point_baseline_runs_both_directions(kind):
     only = bidir_model(kind, seed=12)
     out = FixedPointModel.from_model(only, 12).forward_float(x)
     assert out.shape == (B, T, 8) and np.abs(out - forward(only, x)).mean() < 0.02
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "16"])
+def test_max_steps_config_is_checked(bad):
+    from sccompiler.config import config_from_dict
+    from sccompiler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_steps"):
+        config_from_dict({"max_steps": bad})
+    assert config_from_dict({"max_steps": 16}).max_steps == 16
