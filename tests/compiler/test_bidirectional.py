@@ -274,3 +274,31 @@ def test_max_steps_config_is_checked(bad):
     with pytest.raises(ConfigError, match="max_steps"):
         config_from_dict({"max_steps": bad})
     assert config_from_dict({"max_steps": 16}).max_steps == 16
+
+
+@pytest.mark.parametrize("variant", ["embedding", "ternary_hidden"])
+def test_embedding_input_and_ternary_hidden(variant):
+    from sccompiler.ir.model import Embedding, InputSpec, Tensor
+
+    if variant == "embedding":
+        base = bidir_model("lstm", seed=14, dense=2)
+        emb = Embedding("emb", num_embeddings=5, embedding_dim=3,
+                        weight=Tensor(np.sign(np.random.default_rng(0).normal(size=(5, 3)))))
+        model = dataclasses.replace(base, layers=(emb,) + base.layers, input=InputSpec("tokens", 5))
+        x = np.random.default_rng(1).integers(0, 5, (B, T))
+        cfg = {"length": 64, "defaults": {"hidden": "sign"}, **FAST}
+    else:
+        base = bidir_model("gru", seed=15)
+        model = base.with_layers((dataclasses.replace(base.layers[0], hidden_activation="ternary",
+                                                      hidden_threshold=0.3),))
+        x = _x(16)
+        cfg = {"length": 64, "input_range": 1.0, **FAST}
+    design = compile_model(model, cfg, calibration=x)
+    y, runs = assert_bit_exact(design.netlist, x)
+    if variant == "embedding":                  # both directions read the embedding's output
+        seq = runs["emb"].out
+        np.testing.assert_array_equal(runs["rnn"].trace["rnn.x"], seq)
+        np.testing.assert_array_equal(runs["rnn.reverse"].trace["rnn.reverse.x"], seq)
+        assert [p.options.gate_input for p in design.netlist.layers[1:3]] == ["table", "table"]
+    else:
+        assert set(np.unique(y)) <= {-1.0, 0.0, 1.0} and y.shape == (B, T, 8)
