@@ -546,6 +546,8 @@ class PackedRuntime:
             values, prev = flow.layer_input(plan)
             if plan.kind == "concat":
                 run = flow.concat_run(plan, runs, trace)
+                if progress is not None:
+                    progress(share)                       # its layer's share, as a layer's T steps
             else:
                 run = self._run_layer(plan.name, lengths[plan.name], values, prev, trace, collect, progress, share)
             runs[plan.name] = flow.hand_on(plan, run)
