@@ -302,3 +302,12 @@ def test_embedding_input_and_ternary_hidden(variant):
         assert [p.options.gate_input for p in design.netlist.layers[1:3]] == ["table", "table"]
     else:
         assert set(np.unique(y)) <= {-1.0, 0.0, 1.0} and y.shape == (B, T, 8)
+
+
+def test_accuracy_report_compares_with_the_fixed_point_baseline():
+    model = bidir_model("gru", seed=17, dense=2, last=True)
+    x = _x(18)
+    design = compile_model(model, {"length": 32, "input_range": 1.0, "disable": ["correlation_report", "cost"]},
+                           calibration=x)
+    fixed = design.info["accuracy"]["fixed_point"]
+    assert fixed is not None and fixed["bits"] == 8 and 0 < fixed["error_vs_quantized"] < 0.05
