@@ -278,6 +278,10 @@ def max_steps(cfg: CompileConfig, calib: dict) -> int:
     """T_max of the sequence buffers: ``max_steps``, else the calibration sequences' length, else
     :data:`DEFAULT_MAX_STEPS` (docs/semantics.md, "Bidirectional layers")."""
     if cfg.max_steps is not None:
+        steps = calib.get("steps")
+        if steps and steps > cfg.max_steps:
+            raise ConfigError(f"max_steps: {cfg.max_steps} steps of sequence buffers cannot hold the calibration "
+                              f"sequences ({steps} steps); use --set max_steps={steps} (or more)")
         return int(cfg.max_steps)
     return int(calib.get("steps") or DEFAULT_MAX_STEPS)
 

@@ -276,6 +276,13 @@ def test_max_steps_config_is_checked(bad):
     assert config_from_dict({"max_steps": 16}).max_steps == 16
 
 
+def test_max_steps_shorter_than_the_calibration_is_refused():
+    from sccompiler.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"max_steps: 4 steps .* \(6 steps\); use --set max_steps=6"):
+        compile_model(bidir_model("lstm"), {"length": 32, "max_steps": 4, **FAST}, calibration=_x(1))
+
+
 @pytest.mark.parametrize("variant", ["embedding", "ternary_hidden"])
 def test_embedding_input_and_ternary_hidden(variant):
     from sccompiler.ir.model import Embedding, InputSpec, Tensor
