@@ -201,6 +201,7 @@ class CompileConfig:
     disable: tuple[str, ...] = ()
     cost_target: str = "asic-generic"
     cost_bits: int = 8
+    max_steps: int | None = None
     defaults: LayerConfig = field(default_factory=LayerConfig)
     layers: tuple[tuple[str, LayerConfig], ...] = ()
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -220,6 +221,8 @@ class CompileConfig:
         if self.input_range is not None and not (isinstance(self.input_range, (int, float)) and self.input_range > 0):
             raise ConfigError(f"input_range: must be a positive number, got {self.input_range!r}")
         _int("cost_bits", self.cost_bits, 2, 16)
+        if self.max_steps is not None:
+            _int("max_steps", self.max_steps, 1, 1 << 20)
         for key in ("flow", "cost_target"):
             if not isinstance(getattr(self, key), str):
                 raise ConfigError(f"{key}: expected a name (string), got {type(getattr(self, key)).__name__}")

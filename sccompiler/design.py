@@ -36,8 +36,8 @@ from .errors import ConfigError, LimitError, ModelFormatError, SCCError, SCValue
 from .frontends import load_model
 from .frontends.native import check_layer_name, load_native, save_model
 from .io import SafeNpz, atomic_dir, read_json, regular_file
-from .ir.model import GRU, LSTM, Model
-from .ir.sc import LayerOptions, SCNetlist
+from .ir.model import GRU, LSTM, Model, direction_layers
+from .ir.sc import LayerOptions, SCNetlist, concat_name
 from .jsonable import to_jsonable
 from .lowering import plan_json
 from .passes import CompileState
@@ -218,30 +218,59 @@ class CompiledDesign:
         _, ref = forward(self.model, xc, return_trace=True)
         result: dict = {"output": out}
         layer_input = xc
-        for lay in self.model.layers:
-            run = runs.get(lay.name)
-            entry = {"sc": run.trace if run else {}, "golden": gold.get(lay.name, {}),
-                     "reference": ref.get(lay.name, {}), "saturations": run.saturations if run else 0}
-            if isinstance(lay, (LSTM, GRU)) and run is not None:
-                bn_steps, cell_range, hidden = design_points(self.plans[lay.name])
-                lay = design_layer(lay, bn_steps)
-                h_sc = run.trace[f"{lay.name}.h"]
-                B, T, H = h_sc.shape
-                tf: dict[str, list] = {}
-                for t in range(T):
-                    h_prev = np.zeros((B, H)) if t == 0 else h_sc[:, t - 1]
-                    if isinstance(lay, LSTM):
-                        c_prev = np.zeros((B, H)) if t == 0 else run.trace[f"{lay.name}.c"][:, t - 1]
-                        s = step_lstm(lay, layer_input[:, t], h_prev, c_prev, t, cell_range=cell_range, hidden=hidden)
-                    else:
-                        s = step_gru(lay, layer_input[:, t], h_prev, t, hidden=hidden)
-                    for k, v in s.items():
-                        tf.setdefault(k, []).append(v)
-                entry["teacher_forced"] = {k: np.stack(v, axis=1) for k, v in tf.items()}
-            result[lay.name] = entry
-            if run is not None:
-                layer_input = run.out
+        for model_lay in self.model.layers:
+            # a bidirectional layer: its forward and backward directions (the backward one
+            # teacher-forced on the reversed input, its trace in the sequence's order) and concat
+            units = [(model_lay, "")]
+            if isinstance(model_lay, (LSTM, GRU)) and model_lay.direction == "bidirectional":
+                units = [(d, p) for d, p in zip(direction_layers(model_lay), ("", "reverse."))]
+            for lay, prefix in units:
+                run = runs.get(lay.name)
+                reference = ref.get(model_lay.name, {})
+                if prefix:                            # the backward direction's keys
+                    reference = {k[len(prefix):]: v for k, v in reference.items() if k.startswith(prefix)}
+                elif len(units) > 1:                  # the forward direction's keys
+                    reference = {k: v for k, v in reference.items() if not k.startswith("reverse.") and k != "out"}
+                entry = {"sc": run.trace if run else {}, "golden": gold.get(lay.name, {}),
+                         "reference": reference, "saturations": run.saturations if run else 0}
+                if isinstance(lay, (LSTM, GRU)) and run is not None:
+                    back = bool(prefix)
+                    entry["teacher_forced"] = self._teacher_forced(lay, run, layer_input[:, ::-1] if back
+                                                                   else layer_input, back)
+                result[lay.name] = entry
+                if run is not None and not prefix:
+                    nxt = run.out
+            if len(units) > 1:
+                name = concat_name(model_lay.name)
+                run = runs[name]
+                out = ref.get(model_lay.name, {}).get("out")
+                result[name] = {"sc": run.trace, "golden": gold.get(name, {}),
+                                "reference": {} if out is None else {"out": out}, "saturations": 0}
+                nxt = run.out
+            if model_lay.name in runs or len(units) > 1:
+                layer_input = nxt
         return result
+
+    def _teacher_forced(self, lay, run, layer_input: np.ndarray, backward: bool) -> dict:
+        """The golden step of ``lay`` on the SC's own previous state and input (a backward
+        direction: in its own step order, returned in the sequence's order)."""
+        bn_steps, cell_range, hidden = design_points(self.plans[lay.name])
+        lay = design_layer(lay, bn_steps)
+        flip = (lambda a: a[:, ::-1]) if backward else (lambda a: a)
+        h_sc = flip(run.trace[f"{lay.name}.h"])
+        c_sc = flip(run.trace[f"{lay.name}.c"]) if isinstance(lay, LSTM) else None
+        B, T, H = h_sc.shape
+        tf: dict[str, list] = {}
+        for t in range(T):
+            h_prev = np.zeros((B, H)) if t == 0 else h_sc[:, t - 1]
+            if isinstance(lay, LSTM):
+                c_prev = np.zeros((B, H)) if t == 0 else c_sc[:, t - 1]
+                s = step_lstm(lay, layer_input[:, t], h_prev, c_prev, t, cell_range=cell_range, hidden=hidden)
+            else:
+                s = step_gru(lay, layer_input[:, t], h_prev, t, hidden=hidden)
+            for k, v in s.items():
+                tf.setdefault(k, []).append(v)
+        return {k: flip(np.stack(v, axis=1)) for k, v in tf.items()}
 
     def error(self, x, *, length: int | None = None, reference: str = "quantized", metric: str = "mean_abs") -> float:
         """Deviation of the simulated output from the quantized reference (or ``'golden'``)."""

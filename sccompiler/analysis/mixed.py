@@ -48,7 +48,7 @@ import numpy as np
 
 from ..errors import SCValueError, SimulationError
 from ..ir.sc import SIGMOID_UNIPOLAR, TANH, SCNetlist, SCNode
-from ..runtime.engine import VALUE_OPS, align_banks, eval_value_op, sng_values, wfsm_group_bits
+from ..runtime.engine import VALUE_OPS, LayerFlow, LayerRun, align_banks, eval_value_op, sng_values, wfsm_group_bits
 from ..runtime.randoms import COMPARATOR_OPS, LayerRandoms, comparator_nodes, comparator_wiring
 from ..sim.encoding import threshold
 from ..sim.kernels import lfsr_fill, updown_streams
@@ -270,16 +270,17 @@ class MixedRuntime:
         self.by_layer = {p.name: netlist.layer_nodes(p.name) for p in self.layers}
 
     def run(self, x: np.ndarray, *, length: int | None = None) -> np.ndarray:
-        seq = np.asarray(x)
-        values = seq.astype(np.float64) if seq.dtype.kind == "f" else seq
-        prev = "model.input"
+        flow = LayerFlow(self.netlist, x)     # as both runtimes: last step, bidirectional directions
+        runs: dict[str, LayerRun] = {}
         for plan in self.layers:
             L = int(length) if length is not None and plan.length else plan.length
-            values = self._run_layer(plan, L, values, prev)
-            if plan.kind == "last_step":       # as engine.layer_sequence: the layers after it see the last step only
-                values = values[:, -1:]
-            prev = f"{plan.name}.h" if plan.kind in ("lstm", "gru") else self.by_layer[plan.name][-1].name
-        return values
+            values, prev = flow.layer_input(plan)
+            if plan.kind == "concat":
+                run = flow.concat_run(plan, runs, False)
+            else:
+                run = LayerRun(self._run_layer(plan, L, values, prev))
+            runs[plan.name] = flow.hand_on(plan, run)
+        return flow.values
 
     def _on(self, layer: str, kind: str) -> bool:
         return f"{layer}/{kind}" in self.exact

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..errors import SCValueError, UnsupportedOpError
+from ..ir.model import direction_layers
 from ..sim.rules import check_int
 from .inventory import Design, Inventory
 from .primitives import tree_levels
@@ -69,7 +70,9 @@ def layer_shapes(model) -> tuple[RecurrentShape, ...]:
     recurrent = [lay for lay in model.layers if getattr(lay, "kind", None) in GATES]
     if not recurrent:
         raise UnsupportedOpError("model", getattr(model, "name", None), "no LSTM/GRU layer to cost")
-    return as_shapes(recurrent)
+    # a bidirectional layer: both directions' datapaths (each a unidirectional layer of its shape)
+    return as_shapes([d for lay in recurrent for d in (direction_layers(lay) if getattr(lay, "direction", None)
+                                                         == "bidirectional" else (lay,))])
 
 
 def head_shape(model) -> tuple[int, int] | None:

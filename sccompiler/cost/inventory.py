@@ -347,6 +347,15 @@ class Design:
     #: switching energy is charged at the undivided binary activity for those cycles only (clock
     #: gated otherwise), in place of the settle model and of the sequence-part gating
     active_parts: tuple[tuple[str, int], ...] = ()
+    #: cycles per time step of the layers that run over the whole sequence one after another
+    #: before the pipelined ones (a bidirectional layer's two directions: 2 P, :mod:`.timing`)
+    serial_step_cycles: int = 0
+    #: the pipelined phase after the serial layers runs one step only (a last step right after them)
+    pipeline_once: bool = False
+    #: (part, active cycles per time step) of parts clock-gated outside their own phase (a
+    #: bidirectional layer's directions: P of the inference's serial cycles each): their switching
+    #: energy is charged for steps x those cycles only
+    gated_parts: tuple[tuple[str, int], ...] = ()
 
     @property
     def inventory(self) -> Inventory:
@@ -356,7 +365,9 @@ class Design:
         return total
 
     def latency_cycles(self, steps: int = 1) -> int:
-        return pipeline_latency_cycles(self.step_cycles, steps, result_cycles=self.result_cycles)
+        serial = self.serial_step_cycles * steps
+        return serial + pipeline_latency_cycles(self.step_cycles, 1 if self.pipeline_once else steps,
+                                                result_cycles=self.result_cycles)
 
     def activity(self, activity: Activity | None = None) -> Activity:
         """The activity factors applied to this design (binary domain divided by settle_cycles)."""
@@ -369,8 +380,24 @@ class Design:
         rep = self.inventory.estimate(target, cycles=cycles, activity=self.activity(activity), clock_mhz=clock_mhz)
         busy = dict(self.active_parts)
         idle = [inv for name, inv in self.parts if name in self.sequence_parts and name not in busy]
-        return self._gated(rep, idle, target, cycles, activity,
-                           [(inv, busy[name]) for name, inv in self.parts if name in busy])
+        rep = self._gated(rep, idle, target, cycles, activity,
+                          [(inv, busy[name]) for name, inv in self.parts if name in busy])
+        return self._phase_gated(rep, [(inv, name) for name, inv in self.parts], target, cycles, steps, activity)
+
+    def _phase_gated(self, rep: CostReport, parts: list[tuple[Inventory, str]], target, cycles: int,
+                     steps: int, activity) -> CostReport:
+        """``rep`` less the switching energy of the :attr:`gated_parts` among ``parts`` outside
+        their active cycles (steps x their cycles per step)."""
+        gated = dict(self.gated_parts)
+        mine = [(inv, gated[name]) for inv, name in parts if name in gated]
+        if not mine:
+            return rep
+        act = self.activity(activity)
+        saved = sum(dynamic_energy_per_cycle_j(inv, target, act) * (cycles - min(cycles, c * steps))
+                    for inv, c in mine)
+        energy = rep.energy_per_inference_j - saved
+        return dataclasses.replace(rep, energy_per_inference_j=energy, energy_per_cycle_j=energy / cycles,
+                                   power_w=energy / cycles * rep.clock_mhz * 1e6)
 
     def _gated(self, rep: CostReport, idle: list[Inventory], target, cycles: int, activity,
                busy: list[tuple[Inventory, int]] = ()) -> CostReport:
@@ -394,7 +421,9 @@ class Design:
         tgt = load_target(target)
         cycles = self.latency_cycles(steps)
         busy = dict(self.active_parts)
-        return {name: self._gated(inv.estimate(tgt, cycles=cycles, activity=self.activity(activity)),
-                                  [inv] if name in self.sequence_parts and name not in busy else [], tgt, cycles,
-                                  activity, [(inv, busy[name])] if name in busy else [])
+        return {name: self._phase_gated(
+                    self._gated(inv.estimate(tgt, cycles=cycles, activity=self.activity(activity)),
+                                [inv] if name in self.sequence_parts and name not in busy else [], tgt, cycles,
+                                activity, [(inv, busy[name])] if name in busy else []),
+                    [(inv, name)], tgt, cycles, steps, activity)
                 for name, inv in self.parts}

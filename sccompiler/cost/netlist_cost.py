@@ -19,7 +19,7 @@ from ..ir.sc import SCNetlist, SCNode
 from ..sim.rules import bipolar_count_width, mac_schedule, signed_width, unsigned_width
 from ..sim.sources import sobol_direction_count, sobol_directions
 from .inventory import Design, Inventory
-from .timing import netlist_timing, sequential_head
+from .timing import bidirectional_schedule, netlist_timing, sequential_head
 
 
 def _bits(n: int) -> int:
@@ -267,11 +267,45 @@ def _wfsm_states(netlist: SCNetlist, layer: str, role: str, option) -> int:
     return 32 if option == "auto" else int(option)
 
 
+def buffer_widths(netlist: SCNetlist, plan) -> dict[str, int]:
+    """The bits per time step of a bidirectional layer's three sequence buffers (``plan``: its
+    ``concat`` layer): the input codes (2 bits {nz, pos} per exact input, the SNG threshold's
+    ``bits + 1`` per real one, ``x_in``'s fields) and each direction's h (1 bit sign, 2 ternary,
+    the hold register's bits of a re-encoded h)."""
+    (cat,) = netlist.layer_nodes(plan.name)
+    fwd, bwd = (netlist.node(i) for i in cat.inputs)
+    x = netlist.node(f"{fwd.layer}.x")
+    rec = netlist.plan(fwd.layer).options
+    xb = 2 if x.params.get("exact") else int(rec.sng_bits) + 1
+
+    def hbits(h: SCNode) -> int:
+        mode = h.params.get("mode")
+        return {"sign": 1, "cell_sign": 1, "ternary": 2}.get(mode, int(h.params.get("bits", 8)))
+
+    return {"input": x.size * xb, "forward_h": fwd.size * hbits(fwd), "backward_h": bwd.size * hbits(bwd)}
+
+
+def buffer_inventory(netlist: SCNetlist, plan) -> Inventory:
+    """A bidirectional layer's sequence buffers (``plan``: its ``concat`` layer), T_max =
+    ``max_steps`` entries each (:func:`buffer_widths`), and the step-address logic: a step counter
+    and the reversed address T - 1 - k of the backward phase (a subtractor of the counter's width)."""
+    depth = int(plan.options.max_steps)
+    inv = Inventory()
+    for width in buffer_widths(netlist, plan).values():
+        inv = inv.add("sequence_buffer", 1, width=width, depth=depth)
+    aw = _bits(depth)
+    return inv.add("counter", 1, width=aw).add("ripple_adder", 1, width=aw, domain="binary")
+
+
 def netlist_inventory(netlist: SCNetlist) -> dict[str, Inventory]:
-    """Layer name -> inventory (weights as a separate ``weights`` part)."""
+    """Layer name -> inventory (weights as a separate ``weights`` part; a bidirectional layer's
+    ``concat`` layer: its sequence buffers)."""
     parts: dict[str, Inventory] = {}
     weight_bits = 0
     for plan in netlist.layers:
+        if plan.kind == "concat":
+            parts[plan.name] = buffer_inventory(netlist, plan)
+            continue
         inv = source_inventory(netlist, plan.name)
         for node in netlist.layer_nodes(plan.name):
             inv = inv + node_inventory(node, plan.length or 1)
@@ -328,11 +362,18 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1, skipping: 
     head = sequential_head(netlist)
     # a sequential head works H cycles per evaluation (once per step, or once per sequence)
     active = ((head[0], head[1] * (1 if head[2] else steps)),) if head else ()
+    serial, once = bidirectional_schedule(netlist)
+    # a bidirectional layer: its directions run one after the other (clock-gated outside their phase)
+    gated = tuple((p.name, P) for p in netlist.layers if p.options.direction is not None)
+    phases = (f"a bidirectional layer's 2 directions one after the other over the buffered sequence "
+              f"(2 T x {P} cycles), then " if serial else "")
     sc = Design(name=f"sc-compiled-L{max(p.length for p in rec)}", parts=tuple(parts.items()),
                 step_cycles=timing.step_cycles, result_cycles=timing.result_cycles, active_parts=active,
-                description=(f"the compiled SC netlist (this design), timed as its emitted RTL: "
+                serial_step_cycles=serial * P, pipeline_once=once, gated_parts=gated,
+                description=(f"the compiled SC netlist (this design), timed as its emitted RTL: {phases}"
                              f"{timing.pipeline_depth} pipelined layer(s) stepping every P = {P} cycles, "
-                             f"(T + {timing.pipeline_depth - 1}) x {P} + {timing.result_cycles} cycles for T steps"),
+                             f"({'1' if once else 'T'} + {timing.pipeline_depth - 1}) x {P} + {timing.result_cycles} "
+                             f"cycles for T steps"),
                 ops_unit="stream-bit XNOR",
                 params=(("lengths", tuple(p.length for p in rec)),), settle_cycles=P,
                 sequence_parts=sequence_layers(netlist))
@@ -360,13 +401,24 @@ def cost_report(netlist: SCNetlist, model, config, *, steps: int = 1, skipping: 
                                         "energy_per_inference_j": full - e["energy_saved_per_inference_j"],
                                         "energy_per_inference_j_without_skipping": full}
     result["timing"] = timing.to_json()
+    buffers = {}
+    for plan in netlist.layers:
+        if plan.kind == "concat":
+            widths = buffer_widths(netlist, plan)
+            part = result["designs"][sc.name]["parts"][plan.name]
+            buffers[plan.name] = {"max_steps": int(plan.options.max_steps), "bits_per_step": widths,
+                                  "bits": int(plan.options.max_steps) * sum(widths.values()),
+                                  "storage": "register file (REGFILE_BIT)", **part}
+    if buffers:
+        result["sequence_buffers"] = buffers
     # the analytic reference (docs/background.md §5) for LSTM layers, counted per primitive kind
     mine = _kind_counts(sc.inventory)
     ref_total = Inventory()
     for plan in rec:
         if plan.kind != "lstm":
             continue
-        lay = model.layer(plan.name)
+        # a backward direction has the shape of its model layer (``NAME.reverse`` of ``NAME``)
+        lay = model.layer(plan.name.removesuffix(".reverse") if plan.options.direction == "backward" else plan.name)
         o = plan.options
         ref_total = ref_total + xnor_lstm_reference_inventory(
             lay.input_size, lay.hidden_size, plan.length, weight_bits=2 if kind == "ternary" else 1,

@@ -513,6 +513,22 @@ def weight_memory(bits: int, storage: str = "register", read_bits_per_cycle: int
     return acc.add("mem_read_bits", r).done("storage")
 
 
+def sequence_buffer(width: int, depth: int, domain: str = "binary") -> Resources:
+    """A bidirectional layer's sequence buffer: ``depth`` (T_max) entries of ``width`` bits, one
+    entry written and one read per time step (docs/cost-model.md): ``width x depth`` REGFILE_BIT
+    (the latch-based register-file bit of the weight registers), a ``depth``:1 read mux per bit
+    (``width (depth - 1)`` MUX2) and the write-enable decode of the step address (``depth`` AND2);
+    FPGA: the bits as flip-flops, ``ceil((depth - 1) / 3)`` 6-input functions (4:1 muxes) per bit.
+    The step-address counter is a separate ``counter``.  Its logic is binary-domain (it changes
+    once per step)."""
+    w = check_int("width", width, 1)
+    d = check_int("depth", depth, 1)
+    acc = _Acc().add("cell:REGFILE_BIT", w * d).add("fpga:membits:register", w * d)
+    if d > 1:
+        acc = acc.add("cell:MUX2", w * (d - 1)).add("fpga:func:6", w * math.ceil((d - 1) / 3))
+    return acc.add("cell:AND2", d).add("fpga:func:6", math.ceil(d / 6)).done(domain)
+
+
 #: kind name -> function (the Inventory stores (kind, params) and calls these)
 PRIMITIVES: dict[str, Callable[..., Resources]] = {
     "gate": gate, "xnor": xnor, "and": and_, "or": or_, "xor": xor, "not": not_, "mux": mux,
@@ -524,5 +540,5 @@ PRIMITIVES: dict[str, Callable[..., Resources]] = {
     "sign_threshold": sign_threshold, "array_multiplier": array_multiplier, "adder_tree": adder_tree,
     "accumulator": accumulator, "activation_lut": activation_lut,
     "conditional_negate": conditional_negate, "ternary_select": ternary_select,
-    "requantize": requantize, "weight_memory": weight_memory,
+    "requantize": requantize, "weight_memory": weight_memory, "sequence_buffer": sequence_buffer,
 }

@@ -97,6 +97,11 @@ def to_markdown(comparison: dict) -> str:
               "|---|" + "---:|" * len(RATIO_METRICS)]
     for name, r in comparison["ratios"].items():
         lines.append(f"| {name} | " + " | ".join("-" if r[m] is None else f"{r[m]:.3g}x" for m in RATIO_METRICS) + " |")
+    for name, b in comparison.get("sequence_buffers", {}).items():
+        per = ", ".join(f"{k} {v}" for k, v in b["bits_per_step"].items())
+        lines += ["", f"Sequence buffers `{name}` (bidirectional layer): {b['max_steps']} steps (T_max) x "
+                      f"({per}) bits = {b['bits']} bits, {b['storage']}: area {_num(b['area'])}, "
+                      f"energy/inference {_eng(b['energy_per_inference_j'], 'J')}"]
     lines += ["", "Descriptions:"]
     lines += [f"- `{n}`: {d['description']}" for n, d in comparison["designs"].items()]
     return "\n".join(lines) + "\n"

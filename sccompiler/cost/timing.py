@@ -42,6 +42,16 @@ H cycles (the layers run their L active cycles and hold for the rest, as any sho
 after ``last_step`` runs once, after the last step, with no constraint.  Either way the last result
 comes H cycles later: latency_cycles = (T + K - 1) P + 1 + H, done one cycle after it.
 
+A **bidirectional layer** (docs/semantics.md, "Bidirectional layers") runs in three phases: its
+forward direction steps through the sequence as it arrives (T P cycles, writing the input codes and
+its h_t into sequence buffers), then its backward direction steps through the buffered sequence in
+reverse (T P cycles), then the layers after it run pipelined as above over T steps (one step, when a
+``last_step`` follows the layer directly) reading concat(forward h_t, backward h_t) from the
+buffers; with no timed layer after it the read-out still steps with the period P.  With the two
+directions the **serial** layers (``serial = 2``) and K' = max(1, K - 2) pipelined stages::
+
+    latency_cycles = 2 T P + (T' + K' - 1) P + 1      T' = T, or 1 for a last step right after it
+
 The analytic XNOR-LSTM reference datapath (:mod:`.reference`, docs/background.md §5) is a different circuit with
 its own step of L + ``overhead_cycles`` cycles; it shares only :func:`pipeline_latency_cycles`.
 """
@@ -91,6 +101,12 @@ class Timing:
     #: once per sequence (after ``last_step``) rather than once per step
     head_cycles: int = 0
     head_once: bool = False
+    #: the leading timed layers that run one after another over the whole sequence (a
+    #: bidirectional layer's forward and backward directions: 2), before the pipelined ones
+    serial: int = 0
+    #: whether the pipelined phase after the serial layers runs one step only (a ``last_step``
+    #: right after a bidirectional layer)
+    pipeline_once: bool = False
 
     def __post_init__(self) -> None:
         if not self.active_cycles:
@@ -99,6 +115,7 @@ class Timing:
             check_int(f"length of {name}", L, 1)
         check_int("steps", self.steps, 1)
         check_int("head_cycles", self.head_cycles, 0)
+        check_int("serial", self.serial, 0, len(self.active_cycles))
         if self.clock_mhz is not None and not (isinstance(self.clock_mhz, (int, float))
                                                and math.isfinite(self.clock_mhz) and self.clock_mhz > 0):
             raise SCValueError("clock_mhz", f"must be > 0, got {self.clock_mhz!r}")
@@ -112,8 +129,21 @@ class Timing:
 
     @property
     def pipeline_depth(self) -> int:
-        """K: the number of timed layers (each one step behind the previous one)."""
+        """K: the number of pipelined timed layers (each one step behind the previous one); after
+        serial layers at least 1 (the buffers' read-out steps with the period P)."""
+        if self.serial:
+            return max(1, len(self.active_cycles) - self.serial)
         return len(self.active_cycles)
+
+    @property
+    def serial_cycles(self) -> int:
+        """Cycles of the serial layers: each steps through the whole sequence, T P."""
+        return self.serial * self.steps * self.step_period
+
+    @property
+    def pipeline_steps(self) -> int:
+        """Steps of the pipelined phase: T, or 1 (:attr:`pipeline_once`)."""
+        return 1 if self.pipeline_once else self.steps
 
     @property
     def cycles_per_step(self) -> dict[str, int]:
@@ -132,14 +162,15 @@ class Timing:
 
     @property
     def compute_cycles(self) -> int:
-        """Cycles in which some layer computes: (T + K - 1) P."""
-        return pipeline_latency_cycles(self.step_cycles, self.steps) + self.head_cycles
+        """Cycles in which some layer computes: (T + K - 1) P (+ the serial layers' cycles)."""
+        return self.serial_cycles + pipeline_latency_cycles(self.step_cycles, self.pipeline_steps) + self.head_cycles
 
     @property
     def latency_cycles(self) -> int:
         """Edges from the one that samples ``start`` to the one that samples the last step's
         ``valid``: (T + K - 1) P + 1.  The cost model's latency and energy use this figure."""
-        return pipeline_latency_cycles(self.step_cycles, self.steps, result_cycles=self.result_cycles)
+        return self.serial_cycles + pipeline_latency_cycles(self.step_cycles, self.pipeline_steps,
+                                                            result_cycles=self.result_cycles)
 
     @property
     def result_cycles(self) -> int:
@@ -150,7 +181,7 @@ class Timing:
     @property
     def first_result_cycles(self) -> int:
         """Edges from ``start`` to the ``valid`` of the last layer's step 0: K P + 1."""
-        return pipeline_latency_cycles(self.step_cycles, 1, result_cycles=self.result_cycles)
+        return self.serial_cycles + pipeline_latency_cycles(self.step_cycles, 1, result_cycles=self.result_cycles)
 
     @property
     def done_cycles(self) -> int:
@@ -174,11 +205,13 @@ class Timing:
                 "compute_cycles": self.compute_cycles,
                 "latency_cycles": self.latency_cycles, "first_result_cycles": self.first_result_cycles,
                 "done_cycles": self.done_cycles, "head_cycles": self.head_cycles,
-                "head_once": self.head_once, "clock_mhz": self.clock_mhz, "latency_s": self.latency_s,
+                "head_once": self.head_once, "serial_layers": self.serial, "serial_cycles": self.serial_cycles,
+                "pipeline_steps": self.pipeline_steps, "clock_mhz": self.clock_mhz, "latency_s": self.latency_s,
                 "throughput_steps_per_s": self.throughput_steps_per_s,
-                "model": "emitted RTL: every timed layer steps with the period P = max L, no overhead cycle, "
-                         "layers pipelined one step apart; latency = (T + K - 1) P + 1 cycles from start to the "
-                         "last valid"}
+                "model": ("emitted RTL: every timed layer steps with the period P = max L, no overhead cycle, "
+                          "layers pipelined one step apart; latency = (T + K - 1) P + 1 cycles from start to the "
+                          "last valid" + (f"; a bidirectional layer's {self.serial} directions run first, one after "
+                                          "the other over the buffered sequence (+ 2 T P)" if self.serial else ""))}
 
 
 def timed_layers(netlist) -> dict[str, int]:
@@ -200,17 +233,31 @@ def sequential_head(netlist) -> tuple[str, int, bool] | None:
 
 
 def design_timing(lengths: Mapping[str, int] | Sequence[tuple[str, int]], steps: int = 1,
-                  clock_mhz: float | None = None, head_cycles: int = 0, head_once: bool = False) -> Timing:
+                  clock_mhz: float | None = None, head_cycles: int = 0, head_once: bool = False,
+                  serial: int = 0, pipeline_once: bool = False) -> Timing:
     """The :class:`Timing` of timed layers with stream lengths ``lengths`` (layer -> L, in
     pipeline order) running ``steps`` time steps, at ``clock_mhz`` (optional)."""
     items = tuple((str(k), int(v)) for k, v in (lengths.items() if isinstance(lengths, Mapping) else lengths))
     return Timing(items, steps=steps, clock_mhz=None if clock_mhz is None else float(clock_mhz),
-                  head_cycles=int(head_cycles), head_once=bool(head_once))
+                  head_cycles=int(head_cycles), head_once=bool(head_once), serial=int(serial),
+                  pipeline_once=bool(pipeline_once))
+
+
+def bidirectional_schedule(netlist) -> tuple[int, bool]:
+    """(serial layers, pipeline once) of a netlist: (2, whether a ``last_step`` follows the
+    ``concat`` layer directly) with a bidirectional layer, else (0, False)."""
+    kinds = [p.kind for p in netlist.layers]
+    if "concat" not in kinds:
+        return 0, False
+    k = kinds.index("concat")
+    return 2, k + 1 < len(kinds) and kinds[k + 1] == "last_step"
 
 
 def netlist_timing(netlist, steps: int = 1, clock_mhz: float | None = None) -> Timing:
     """The :class:`Timing` of the RTL emitted for ``netlist`` (an :class:`~sccompiler.ir.sc.SCNetlist`)
     running ``steps`` time steps, at ``clock_mhz`` (optional: a target's ``clock_mhz``)."""
     head = sequential_head(netlist)
+    serial, once = bidirectional_schedule(netlist)
     return design_timing(timed_layers(netlist), steps=steps, clock_mhz=clock_mhz,
-                         head_cycles=head[1] if head else 0, head_once=bool(head and head[2]))
+                         head_cycles=head[1] if head else 0, head_once=bool(head and head[2]),
+                         serial=serial, pipeline_once=once)

@@ -61,6 +61,8 @@ OPS: dict[str, str] = {
     "decode": "value",         # counter word -> value (+ sign / requantize / saturate)
     "last_step": "value",      # the value of the last time step only: the layers after it run once
                                # per sequence (the runtimes keep step T-1 of this layer's output)
+    "concat": "value",         # a bidirectional layer's output: concat(forward h_t, backward h_t), read
+                               # from its sequence buffers (docs/semantics.md, "Bidirectional layers")
 }
 INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "input": (), "register": (), "lookup": ("value",), "affine": ("value",), "activation": ("value",),
@@ -71,10 +73,16 @@ INPUT_KINDS: dict[str, tuple[str, ...]] = {
     "xnor_apc": ("bits", "value"),       # + the exact operand values when zero inputs gate XNORs off
     "apc": ("bits", "int"), "wfsm": ("int", "bits"), "counter": ("bits",),
     "updown_counter": ("int",), "decode": ("word",), "last_step": ("value",),
+    "concat": ("value",),
 }
 ENCODINGS = ("bipolar", "unipolar", "integral", "binary")
 #: activation codes of gate-table (``act``) and WFSM-bank (``target_act``) arrays
 SIGMOID, TANH, SIGMOID_UNIPOLAR = 0, 1, 2
+
+
+def concat_name(name: str) -> str:
+    """The netlist layer (and its one ``concat`` node) of bidirectional layer ``name``'s output."""
+    return f"{name}.concat"
 
 
 def _digest(arr: np.ndarray) -> str:
@@ -149,6 +157,8 @@ class LayerOptions:
     ``bn_gate_tables`` / ``bn_c_tables`` (rows of per-step WFSM table banks).  Dense layers:
     ``mode`` (exact / stream / fixed), ``sng_bits`` and, for a fixed-point head, ``weight_bits`` (K
     of its integer weights) and ``macs`` (P of its sequential MAC; None: fully parallel); activations: ``function``.
+    Bidirectional layers: ``direction`` (``"forward"`` / ``"backward"`` on the two direction layers)
+    and ``max_steps`` (T_max, the depth of the sequence buffers) on both and on the ``concat`` layer.
     """
 
     mode: str | None = None
@@ -174,6 +184,8 @@ class LayerOptions:
     bn_c_tables: int | None = None
     weight_bits: int | None = None
     macs: int | None = None
+    direction: str | None = None
+    max_steps: int | None = None
 
     def to_json(self) -> dict:
         return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
@@ -193,7 +205,7 @@ class LayerPlan:
     """What one model layer became: its kind, stream length and the options chosen."""
 
     name: str
-    kind: str            # lstm | gru | dense | embedding | affine | activation | last_step
+    kind: str            # lstm | gru | dense | embedding | affine | activation | last_step | concat
     length: int          # cycles per time step (0 for binary-domain layers)
     options: LayerOptions = field(default_factory=LayerOptions)
 

@@ -9,8 +9,8 @@ whole recipe; the ``lower_layers`` pass only stores its result.
 from __future__ import annotations
 
 from ..errors import UnsupportedOpError
-from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
-from ..ir.sc import LayerOptions, LayerPlan, SCNetlist, SCNode
+from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model, direction_layers
+from ..ir.sc import LayerOptions, LayerPlan, SCNetlist, SCNode, concat_name
 from .common import GateDerived, node
 from .feedforward import lower_binary_domain, lower_dense
 from .plans import (
@@ -32,10 +32,12 @@ __all__ = ["DensePlan", "Feed", "FoldedRecurrent", "LayerPlanT", "PassThroughPla
 MODEL_INPUT = "model.input"
 
 
-def layer_options(plan: RecurrentPlan, derived: GateDerived, folded: FoldedRecurrent) -> LayerOptions:
+def layer_options(plan: RecurrentPlan, derived: GateDerived, folded: FoldedRecurrent, *,
+                  direction: str | None = None, max_steps: int | None = None) -> LayerOptions:
     """The netlist's record of a recurrent layer's choices (what the runtime, emitter and cost read)."""
     bn_c_tables = int(folded.scale_c.shape[0]) if folded.scale_c is not None else None
     return LayerOptions(
+        direction=direction, max_steps=max_steps,
         sng_bits=plan.sng_bits, gate_input=plan.gate_input, hidden=plan.hidden, cell_range=plan.cell_range,
         gate_fsm_states=plan.gate_fsm_states, cell_fsm_states=plan.cell_fsm_states,
         fsm_weight_bits=plan.fsm_weight_bits, fsm_state=plan.fsm_state, bias_encoding=plan.bias_encoding,
@@ -54,7 +56,9 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
     prev = inp
     for lay in model.layers:
         plan = plans[lay.name]
-        if isinstance(lay, (LSTM, GRU)):
+        if isinstance(lay, (LSTM, GRU)) and lay.direction == "bidirectional":
+            new, out = _lower_bidirectional(lay, plans, folded, prev, records)
+        elif isinstance(lay, (LSTM, GRU)):
             low = lower_recurrent(lay, plan, folded[lay.name], prev.name)
             new = list(low.nodes)
             records.append(LayerPlan(lay.name, lay.kind, plan.length,
@@ -81,3 +85,27 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
     # an edge: a step program's input is a per-step value handed over by the runtime)
     return SCNetlist(tuple(nodes), tuple(records), {},
                      {"model": model.name, "output": prev.name, "input_kind": model.input.kind}).check()
+
+
+def _lower_bidirectional(lay: LSTM | GRU, plans: dict[str, LayerPlanT], folded: dict[str, FoldedRecurrent],
+                         prev: SCNode, records: list[LayerPlan]) -> tuple[list[SCNode], SCNode]:
+    """A bidirectional layer as three netlist layers (docs/semantics.md, "Bidirectional layers"):
+    the forward direction ``NAME`` and the backward one ``NAME.reverse`` -- each an ordinary
+    recurrent datapath reading the same input node -- and ``NAME.concat``, one ``concat`` node
+    (forward h_t, backward h_t) read from the sequence buffers."""
+    cat = plans[concat_name(lay.name)]
+    new: list[SCNode] = []
+    outs = []
+    for d, direction in zip(direction_layers(lay), ("forward", "backward")):
+        plan = plans[d.name]
+        low = lower_recurrent(d, plan, folded[d.name], prev.name)
+        new.extend(low.nodes)
+        records.append(LayerPlan(d.name, d.kind, plan.length,
+                                 layer_options(plan, low.derived, folded[d.name], direction=direction,
+                                               max_steps=cat.max_steps)))
+        outs.append(next(nd for nd in low.nodes if nd.name == f"{d.name}.h"))
+    f, b = outs
+    out = node(cat.name, "concat", (f.name, b.name), (f.shape[0] + b.shape[0],), cat.name, "binary",
+               (min(f.range[0], b.range[0]), max(f.range[1], b.range[1])))
+    records.append(LayerPlan(cat.name, "concat", 0, LayerOptions(max_steps=cat.max_steps)))
+    return [*new, out], out

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..config import CompileConfig
 from ..errors import ConfigError, UnsupportedOpError
-from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model
+from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model, direction_layers
+from ..ir.sc import concat_name
 from ..quantize.bnfold import design_layer
 from ..quantize.schemes import head_codes
 from ..sim.rules import auto_macs, stats_rows
@@ -100,6 +101,8 @@ class PassThroughPlan:
     kind: str
     input: Feed
     output: Feed
+    #: a bidirectional layer's ``concat`` plan: T_max, the depth of its sequence buffers
+    max_steps: int | None = None
 
 
 LayerPlanT = RecurrentPlan | DensePlan | PassThroughPlan
@@ -270,8 +273,26 @@ def _pass_through_output(lay, feed: Feed) -> Feed:
     raise ConfigError(f"layer {lay.name!r}: no SC plan for layer kind {lay.kind!r}")
 
 
+#: T_max of a bidirectional layer's sequence buffers without ``max_steps`` and calibration data
+DEFAULT_MAX_STEPS = 128
+
+
+def max_steps(cfg: CompileConfig, calib: dict) -> int:
+    """T_max of the sequence buffers: ``max_steps``, else the calibration sequences' length, else
+    :data:`DEFAULT_MAX_STEPS` (docs/semantics.md, "Bidirectional layers")."""
+    if cfg.max_steps is not None:
+        steps = calib.get("steps")
+        if steps and steps > cfg.max_steps:
+            raise ConfigError(f"max_steps: {cfg.max_steps} steps of sequence buffers cannot hold the calibration "
+                              f"sequences ({steps} steps); use --set max_steps={steps} (or more)")
+        return int(cfg.max_steps)
+    return int(calib.get("steps") or DEFAULT_MAX_STEPS)
+
+
 def plan_layers(model: Model, cfg: CompileConfig, calib: dict) -> dict[str, LayerPlanT]:
-    """Per layer, in model order: its feed and resolved datapath options."""
+    """Per layer, in model order: its feed and resolved datapath options.  A bidirectional layer
+    ``NAME`` gets three plans: ``NAME`` (forward), ``NAME.reverse`` (the same options: the config
+    of ``NAME`` applies to both directions) and ``NAME.concat`` (the sequence buffers)."""
     feed = _input_feed(model, cfg, calib)
     plans: dict[str, LayerPlanT] = {}
     prev_length = cfg.length
@@ -281,6 +302,15 @@ def plan_layers(model: Model, cfg: CompileConfig, calib: dict) -> dict[str, Laye
             plan = _recurrent_plan(lay, feed, cfg)
             prev_length = plan.length
             period = max(period, plan.length)
+            if lay.direction == "bidirectional":
+                bwd = direction_layers(lay)[1]
+                plans[lay.name] = plan
+                plans[bwd.name] = dataclasses.replace(plan, name=bwd.name)
+                plan = PassThroughPlan(concat_name(lay.name), "concat", plan.output, plan.output,
+                                       max_steps=max_steps(cfg, calib))
+                plans[plan.name] = plan
+                feed = plan.output
+                continue
         elif isinstance(lay, Linear):
             plan = _dense_plan(lay, feed, cfg, prev_length, period)
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import ConfigError, InvalidWeightsError, UnsupportedOpError
-from ..ir.model import GRU, LSTM, Activation, Linear
+from ..ir.model import GRU, LSTM, Activation, Linear, direction_layers
 from ..lowering.common import weight_levels
 from .registry import CompileState, register_pass
 
@@ -20,13 +20,9 @@ def check_model(state: CompileState) -> None:
         raise UnsupportedOpError("model", None, "the SC compiler needs at least one LSTM or GRU layer")
     for lay in model.layers:
         if isinstance(lay, (LSTM, GRU)):
-            if lay.direction == "bidirectional":
-                raise UnsupportedOpError(
-                    f"bidirectional {lay.kind.upper()}", lay.name,
-                    "the SC lowering, runtimes, cost model and RTL of bidirectional layers are not built yet "
-                    "(the model imports, quantizes and runs in the float64 reference)")
-            weight_levels(lay.w_ih, "w_ih", lay.name)
-            weight_levels(lay.w_hh, "w_hh", lay.name)
+            for d in direction_layers(lay):      # a bidirectional layer: both directions' weights
+                weight_levels(d.w_ih, "w_ih", d.name)
+                weight_levels(d.w_hh, "w_hh", d.name)
         elif isinstance(lay, Linear):
             if lay.weight is None:
                 raise InvalidWeightsError(f"layer {lay.name!r}: weight is missing")

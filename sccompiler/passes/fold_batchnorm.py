@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.model import GRU, LSTM
+from ..ir.model import GRU, LSTM, direction_layers
 from ..lowering import RecurrentPlan, fold_recurrent
 from ..quantize.bnfold import bn_affine, bn_affine_table, collapse_batchnorm
 from .registry import CompileState, register_pass
@@ -41,5 +41,6 @@ def fold_batchnorm(state: CompileState) -> None:
         if isinstance(lay, (LSTM, GRU)):
             plan = state.plans[lay.name]
             report[lay.name] = bn_steps_report(lay, plan)
-            state.folded[lay.name] = fold_recurrent(lay, plan.bn_steps)
+            for d in direction_layers(lay):         # a bidirectional layer: both directions
+                state.folded[d.name] = fold_recurrent(d, plan.bn_steps)
     state.info["batchnorm"] = {k: v for k, v in report.items() if v}

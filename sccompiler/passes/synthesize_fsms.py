@@ -34,14 +34,20 @@ def layer_io(state: CompileState, layer: str) -> tuple[np.ndarray, np.ndarray] |
         options = {p.name: p.options for p in state.netlist.layers}
         state.design_trace = golden_forward(state.model, options, x)[1]
     trace = state.design_trace
-    names = [lay.name for lay in state.model.layers]
+    # the netlist's layers (a bidirectional layer: forward, backward, concat); the backward
+    # direction reads its forward partner's input, both in its own step order (reversed in time)
+    names = [p.name for p in state.netlist.layers]
     k = names.index(layer)
-    if k == 0:
+    backward = state.netlist.layers[k].options.direction == "backward"
+    src = k - 1 if backward else k
+    if src == 0:
         xin = np.asarray(x, dtype=np.float64)
     else:
-        prev = trace[names[k - 1]]
+        prev = trace[names[src - 1]]
         xin = prev["h"] if "h" in prev else prev["out"]
     h = trace[layer]["h"]
+    if backward:
+        xin, h = xin[:, ::-1], h[:, ::-1]
     return xin, np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)
 
 

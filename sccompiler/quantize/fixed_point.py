@@ -58,13 +58,14 @@ whose exact accumulators would not fit in 62 bits.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import SCValueError, UnsupportedOpError
-from ..ir.model import GRU, LSTM, LastStep, Linear, Model
+from ..ir.model import GRU, LSTM, LastStep, Linear, Model, direction_layers
 from ..sim.rules import is_int, signed_width
 
 #: integer bits (above the sign) of the pre-activation (LUT input) format: range [-8, 8)
@@ -198,6 +199,10 @@ class FixedPointLayer:
     f_hh: int
     bias: np.ndarray
     bias_hn: np.ndarray | None = None
+    #: "forward", or a bidirectional layer's "backward" direction (``NAME.reverse``, after its
+    #: forward one): it runs on the forward one's input reversed in time and the layer's output is
+    #: concat(forward h_t, backward h_t), as the SC design (docs/semantics.md)
+    direction: str = "forward"
 
     @property
     def gates(self) -> int:
@@ -285,14 +290,13 @@ class FixedPointModel:
                 raise UnsupportedOpError(lay.kind, lay.name, "the fixed-point baseline supports LSTM/GRU layers, "
                                                              "then optionally a LastStep, then optionally one "
                                                              "Linear head only")
-            if lay.direction == "bidirectional":
-                raise UnsupportedOpError(f"bidirectional {lay.kind.upper()}", lay.name,
-                                         "the fixed-point baseline has no bidirectional layers yet")
             bns = [f for f, _ in lay.batchnorms()]
             if bns:
                 raise UnsupportedOpError("batchnorm", lay.name,
                                          f"the fixed-point baseline has no batch norm ({', '.join(bns)})")
-            layers.append(_quantize_layer(lay, fmt))
+            # a bidirectional layer: its forward, then its backward direction (direction_layers)
+            for d, direction in zip(direction_layers(lay), ("forward", "backward")):
+                layers.append(dataclasses.replace(_quantize_layer(d, fmt), direction=direction))
         sig = activation_lut("sigmoid", k, fmt.pre_frac)
         fpm = cls(name=model.name, input_size=model.input.size, formats=fmt, layers=tuple(layers),
                   sigmoid_lut=sig, tanh_lut=activation_lut("tanh", k, fmt.pre_frac),
@@ -404,7 +408,15 @@ class FixedPointModel:
             raise SCValueError("x_int", f"codes must lie in [{self.formats.lo}, {self.formats.hi}]")
         out: dict[str, dict[str, np.ndarray]] = {}
         cur = x.astype(np.int64)
+        seen = cur
         for lay in self.layers:
+            if lay.direction == "backward":     # the forward direction's input, reversed in time
+                res = self._lstm(lay, seen[:, ::-1]) if lay.cell == "lstm" else self._gru(lay, seen[:, ::-1])
+                res = {k: v[:, ::-1] for k, v in res.items()}
+                out[lay.name] = res
+                cur = np.concatenate([cur, res["h"]], axis=-1)
+                continue
+            seen = cur
             res = self._lstm(lay, cur) if lay.cell == "lstm" else self._gru(lay, cur)
             out[lay.name] = res
             cur = res["h"]
@@ -422,7 +434,13 @@ class FixedPointModel:
         res = self.forward(self.quantize_input(x))
         if self.head is not None:
             return self.dequantize(res[self.head.name]["y"], self.head.acc_frac)
-        return self.dequantize(res[self.last_step or self.layers[-1].name]["h"])
+        if self.last_step is not None:
+            return self.dequantize(res[self.last_step]["h"])
+        last = self.layers[-1]
+        if last.direction == "backward":        # a bidirectional last layer: concat of both directions
+            fwd = self.layers[-2]
+            return self.dequantize(np.concatenate([res[fwd.name]["h"], res[last.name]["h"]], axis=-1))
+        return self.dequantize(res[last.name]["h"])
 
     def _lut(self, table: np.ndarray, code: np.ndarray) -> np.ndarray:
         return table[code + (1 << (self.bits - 1))]

@@ -99,9 +99,7 @@ class Runtime:
             numba.set_num_threads(before)
 
     def _run(self, x, *, length, trace, collect, progress) -> tuple[np.ndarray, dict[str, LayerRun]]:
-        seq = np.asarray(x)
-        prev_name = "model.input"
-        values_seq = seq.astype(np.float64) if seq.dtype.kind == "f" else seq
+        flow = LayerFlow(self.netlist, x)
         runs: dict[str, LayerRun] = {}
         for plan in self.layers:
             L = plan.length
@@ -109,15 +107,15 @@ class Runtime:
                 L = length.get(plan.name, L)
             elif length is not None and plan.length:
                 L = int(length)
-            run = layer_sequence(plan, self._run_layer(plan.name, L, values_seq, prev_name, trace, collect))
-            runs[plan.name] = run
-            values_seq = run.out
-            prev_name = [n for n in self.by_layer[plan.name]][-1].name
-            if plan.kind in ("lstm", "gru"):
-                prev_name = f"{plan.name}.h"
+            seq, prev = flow.layer_input(plan)
+            if plan.kind == "concat":
+                run = flow.concat_run(plan, runs, trace)
+            else:
+                run = self._run_layer(plan.name, L, seq, prev, trace, collect)
+            runs[plan.name] = flow.hand_on(plan, run)
             if progress is not None:
                 progress(1)
-        return values_seq, runs
+        return flow.values, runs
 
     def _run_layer(self, layer: str, L: int, seq: np.ndarray, prev: str, trace: bool, collect) -> LayerRun:
         nodes = self.by_layer[layer]
@@ -246,6 +244,61 @@ class Runtime:
 #: this runtime and the packed one (:mod:`.packed`)
 VALUE_OPS = ("input", "register", "lookup", "affine", "activation", "xnor_popcount", "gate_table",
              "dense_out", "decode", "last_step", "int_mac")
+
+
+class LayerFlow:
+    """What each layer of a netlist reads and hands on, in netlist order (both runtimes and the
+    error budget's mixed runtime drive their layers through it):
+
+    * a layer reads the previous layer's output (``values``, its node name ``prev``);
+    * a bidirectional layer's backward direction (``options.direction == "backward"``) reads the
+      input its forward direction (the layer before it) read, **reversed in time**: its step k is
+      the sequence's step T - 1 - k (its sources, FSMs and registers start from reset at its first
+      step and run on as any layer's); its outputs (and trace) are handed on reversed back, in the
+      sequence's time order;
+    * a ``concat`` layer hands on concat(forward h_t, backward h_t) of the two direction layers'
+      outputs (the sequence buffers' read-out);
+    * a sequence longer than a bidirectional layer's ``max_steps`` (T_max of its buffers) is
+      refused;
+    * a ``last_step`` layer hands on its last step only (:func:`layer_sequence`).
+    """
+
+    def __init__(self, netlist: SCNetlist, x: np.ndarray) -> None:
+        seq = np.asarray(x)
+        self.netlist = netlist
+        self.values = seq.astype(np.float64) if seq.dtype.kind == "f" else seq
+        self.prev = "model.input"
+        self._input: tuple[np.ndarray, str] = (self.values, self.prev)
+
+    def layer_input(self, plan) -> tuple[np.ndarray, str]:
+        """(sequence (B, T, ...), the name of its node) that layer ``plan`` reads."""
+        cap = plan.options.max_steps
+        if cap is not None and self.values.shape[1] > cap:
+            raise SCValueError("x", f"{self.values.shape[1]} time steps exceed the {cap} steps (max_steps) of the "
+                                    f"sequence buffers of bidirectional layer {plan.name!r}; recompile with "
+                                    f"--set max_steps={self.values.shape[1]} (or more)")
+        if plan.options.direction == "backward":
+            seq, prev = self._input
+            return seq[:, ::-1], prev
+        self._input = (self.values, self.prev)
+        return self.values, self.prev
+
+    def concat_run(self, plan, runs: dict[str, LayerRun], trace: bool) -> LayerRun:
+        """A ``concat`` layer's run: its node's inputs are the two directions' h outputs."""
+        (n,) = self.netlist.layer_nodes(plan.name)
+        out = np.concatenate([runs[self.netlist.node(i).layer].out for i in n.inputs], axis=-1)
+        return LayerRun(out, {n.name: out.astype(np.float64)} if trace else {})
+
+    def hand_on(self, plan, run: LayerRun) -> LayerRun:
+        """The run as recorded (a backward direction's in the sequence's time order); it becomes
+        the next layer's input."""
+        if plan.options.direction == "backward":
+            run = LayerRun(run.out[:, ::-1], {k: v[:, ::-1] for k, v in run.trace.items()}, run.saturations)
+        run = layer_sequence(plan, run)
+        self.values = run.out
+        nodes = self.netlist.layer_nodes(plan.name)
+        self.prev = f"{plan.name}.h" if plan.kind in ("lstm", "gru") else nodes[-1].name
+        return run
 
 
 def layer_sequence(plan, run: LayerRun) -> LayerRun:

@@ -21,8 +21,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ..ir.model import GRU, LSTM, Linear, Model, Tensor
-from ..ir.sc import LayerOptions
+from ..ir.model import GRU, LSTM, Linear, Model, Tensor, direction_layers
+from ..ir.sc import LayerOptions, concat_name
 from ..quantize.bnfold import bn_affine_table, design_layer
 from ..quantize.schemes import head_codes
 from ..reference import hidden_state, layer_forward, sigmoid
@@ -114,24 +114,38 @@ def golden_forward(model: Model, options: Mapping[str, LayerOptions], x: np.ndar
         opts = options.get(lay.name)
         if isinstance(lay, Linear) and opts is not None and opts.mode == "fixed":
             lay = fixed_head_layer(lay, int(opts.weight_bits))
-        if isinstance(lay, (LSTM, GRU)):
-            B, T = h_seq.shape[:2]
-            H = lay.hidden_size
-            h = np.zeros((B, H))
-            c = np.zeros((B, H))
-            rec: dict[str, list] = {}
-            for t in range(T):
-                if isinstance(lay, LSTM):
-                    s = step_lstm(lay, h_seq[:, t], h, c, t, cell_range=cell_range, hidden=hidden)
-                    c = s["c"]
-                else:
-                    s = step_gru(lay, h_seq[:, t], h, t, hidden=hidden)
-                h = s["h"]
-                for k, v in s.items():
-                    rec.setdefault(k, []).append(v)
-            trace[lay.name] = {k: np.stack(v, axis=1) for k, v in rec.items()}
+        if isinstance(lay, (LSTM, GRU)) and lay.direction == "bidirectional":
+            # as the runtimes (engine.LayerFlow): the backward direction on the sequence reversed in
+            # time, its trace in the sequence's order; the layer's output concat(forward, backward)
+            fwd, bwd = direction_layers(lay)
+            trace[fwd.name] = _recurrent_steps(fwd, h_seq, cell_range, hidden)
+            rec_b = _recurrent_steps(bwd, h_seq[:, ::-1], cell_range, hidden)
+            trace[bwd.name] = {k: v[:, ::-1] for k, v in rec_b.items()}
+            h_seq = np.concatenate([trace[fwd.name]["h"], trace[bwd.name]["h"]], axis=-1)
+            trace[concat_name(lay.name)] = {"out": h_seq}
+        elif isinstance(lay, (LSTM, GRU)):
+            trace[lay.name] = _recurrent_steps(lay, h_seq, cell_range, hidden)
             h_seq = trace[lay.name]["h"]
         else:
             h_seq, rec = layer_forward(lay, h_seq, None, True)
             trace[lay.name] = rec
     return h_seq, trace
+
+
+def _recurrent_steps(lay: LSTM | GRU, h_seq: np.ndarray, cell_range: float, hidden: str) -> dict[str, np.ndarray]:
+    """One unidirectional recurrent layer over ``h_seq`` (B, T, I) from zero state: its trace."""
+    B, T = h_seq.shape[:2]
+    H = lay.hidden_size
+    h = np.zeros((B, H))
+    c = np.zeros((B, H))
+    rec: dict[str, list] = {}
+    for t in range(T):
+        if isinstance(lay, LSTM):
+            s = step_lstm(lay, h_seq[:, t], h, c, t, cell_range=cell_range, hidden=hidden)
+            c = s["c"]
+        else:
+            s = step_gru(lay, h_seq[:, t], h, t, hidden=hidden)
+        h = s["h"]
+        for k, v in s.items():
+            rec.setdefault(k, []).append(v)
+    return {k: np.stack(v, axis=1) for k, v in rec.items()}

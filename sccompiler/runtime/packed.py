@@ -32,7 +32,7 @@ from ..errors import SCValueError, SimulationError
 from ..ir.sc import SCNetlist, SCNode
 from ..sim.encoding import threshold
 from ..sim.rules import fsm_reset_state, stats_row
-from .engine import VALUE_OPS, LayerRun, align_banks, eval_value_op, layer_sequence, sng_values
+from .engine import VALUE_OPS, LayerFlow, LayerRun, align_banks, eval_value_op, sng_values
 from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
@@ -540,18 +540,18 @@ class PackedRuntime:
         return out
 
     def _run(self, seq, lengths, trace, collect, progress, share):
-        prev_name = "model.input"
-        values_seq = seq.astype(np.float64) if seq.dtype.kind == "f" else seq
+        flow = LayerFlow(self.netlist, seq)
         runs: dict[str, LayerRun] = {}
         for plan in self.layers:
-            run = layer_sequence(plan, self._run_layer(plan.name, lengths[plan.name], values_seq, prev_name,
-                                                       trace, collect, progress, share))
-            runs[plan.name] = run
-            values_seq = run.out
-            prev_name = self.by_layer[plan.name][-1].name
-            if plan.kind in ("lstm", "gru"):
-                prev_name = f"{plan.name}.h"
-        return values_seq, runs
+            values, prev = flow.layer_input(plan)
+            if plan.kind == "concat":
+                run = flow.concat_run(plan, runs, trace)
+                if progress is not None:
+                    progress(share)                       # its layer's share, as a layer's T steps
+            else:
+                run = self._run_layer(plan.name, lengths[plan.name], values, prev, trace, collect, progress, share)
+            runs[plan.name] = flow.hand_on(plan, run)
+        return flow.values, runs
 
     def _run_layer(self, layer, L, seq, prev, trace, collect, progress, share) -> LayerRun:
         nodes = self.by_layer[layer]

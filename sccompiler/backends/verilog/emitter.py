@@ -92,6 +92,13 @@ class DesignEmitter:
     # ------------------------------------------------------------------ support check
     def check_layers(self) -> None:
         layers = list(self.netlist.layers)
+        for p in layers:
+            if p.options.direction is not None:
+                name = p.name.removesuffix(".reverse")
+                raise UnsupportedOpError(f"bidirectional {p.kind.upper()}", name,
+                                         "Verilog emission of bidirectional layers (both directions, the sequence "
+                                         "buffers and their three-phase schedule, docs/semantics.md) is not built "
+                                         "yet; the design compiles, simulates and is costed (scc simulate, scc cost)")
         # a leading embedding: token ids on the port, its table in ROMs of the first layer's operands
         self.embedding = layers.pop(0) if len(layers) > 1 and layers[0].kind == "embedding" else None
         rec = [p for p in layers if p.kind in ("lstm", "gru")]

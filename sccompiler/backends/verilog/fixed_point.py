@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigError, OutputExistsError, SCValueError
+from ...errors import ConfigError, OutputExistsError, SCValueError, UnsupportedOpError
 from ...quantize.fixed_point import FixedPointModel, quantize_activation
 from .emitter import STEP_BITS
 from .fixed_point_datapath import (
@@ -84,8 +84,16 @@ def as_fixed_model(model_or_fixed, bits: int | None) -> FixedPointModel:
     if isinstance(model_or_fixed, FixedPointModel):
         if bits is not None and model_or_fixed.bits != bits:
             raise ConfigError(f"the fixed-point model has {model_or_fixed.bits} bits, bits={bits} was asked for")
-        return model_or_fixed
-    return FixedPointModel.from_model(model_or_fixed, 8 if bits is None else bits)
+        fpm = model_or_fixed
+    else:
+        fpm = FixedPointModel.from_model(model_or_fixed, 8 if bits is None else bits)
+    back = [lay for lay in fpm.layers if lay.direction == "backward"]
+    if back:
+        name = back[0].name.removesuffix(".reverse")
+        raise UnsupportedOpError(f"bidirectional {back[0].cell.upper()}", name,
+                                 "the fixed-point baseline's RTL has no bidirectional layers yet (its integer "
+                                 "model runs them: the compile's accuracy report and scc explore compare with it)")
+    return fpm
 
 
 def default_inputs(fpm: FixedPointModel, sequences: int = 2, steps: int = 3, seed: int = 0) -> np.ndarray:
