@@ -12,6 +12,9 @@ integral gates (``gate_input: integral_wfsm``, stream h) at L = 256.  Inputs: ba
 * wall and process-CPU seconds (the machine may be shared: CPU / threads shows the code's own
   speed); the reference runs fewer steps (its per-step time is constant) -- both are per step,
   and with its BLAS on default threads and on one (ratios against the faster of the two);
+* ``--rounds`` (default 3) interleaved rounds: each round runs every setting once (reference,
+  then packed), so that a load spike from other jobs hits all of them; the table gives the min
+  and the median per step over the rounds, and the ratios min/min and median/median;
 * peak memory: the largest traced (numpy) allocation of one untimed run of each runtime.
 
 ``--layouts`` also measures the XNOR+APC bank alone (B = 64, L = 256, 512 rows of 128 ternary
@@ -19,7 +22,8 @@ operands, per-cycle counts out) in the two packings: 64 cycles per word (transpo
 operands per word, popcounts: the runtime's) and 64 batch elements per word (a bit-sliced
 vertical counter per row and cycle, then unsliced to integers), checked equal.
 
-Usage: python bench/bench_runtime.py [--steps 8] [--ref-steps 2] [--batch 64] [--workers 1 2] [--layouts]
+Usage: python bench/bench_runtime.py [--steps 8] [--ref-steps 2] [--rounds 3] [--batch 64] [--workers 1 2]
+       [--layouts]
 """
 
 from __future__ import annotations
