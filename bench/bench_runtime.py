@@ -12,6 +12,9 @@ integral gates (``gate_input: integral_wfsm``, stream h) at L = 256.  Inputs: ba
 * wall and process-CPU seconds (the machine may be shared: CPU / threads shows the code's own
   speed); the reference runs fewer steps (its per-step time is constant) -- both are per step,
   and with its BLAS on default threads and on one (ratios against the faster of the two);
+* ``--rounds`` (default 3) interleaved rounds: each round runs every setting once (reference,
+  then packed), so that a load spike from other jobs hits all of them; the table gives the min
+  and the median per step over the rounds, and the ratios min/min and median/median;
 * peak memory: the largest traced (numpy) allocation of one untimed run of each runtime.
 
 ``--layouts`` also measures the XNOR+APC bank alone (B = 64, L = 256, 512 rows of 128 ternary
@@ -19,7 +22,8 @@ operands, per-cycle counts out) in the two packings: 64 cycles per word (transpo
 operands per word, popcounts: the runtime's) and 64 batch elements per word (a bit-sliced
 vertical counter per row and cycle, then unsliced to integers), checked equal.
 
-Usage: python bench/bench_runtime.py [--steps 8] [--ref-steps 2] [--batch 64] [--workers 1 2] [--layouts]
+Usage: python bench/bench_runtime.py [--steps 8] [--ref-steps 2] [--rounds 3] [--batch 64] [--workers 1 2]
+       [--layouts]
 """
 
 from __future__ import annotations
@@ -115,7 +119,10 @@ def peak_bytes(fn) -> int:
         tracemalloc.stop()
 
 
-def bench_design(label: str, design, x: np.ndarray, ref_steps: int, workers: list[int], length: int) -> None:
+def bench_design(label: str, design, x: np.ndarray, ref_steps: int, workers: list[int], length: int,
+                 rounds: int = 3) -> None:
+    """Reference and packed runs interleaved for ``rounds`` rounds (every setting once per round,
+    so that all see the same machine load); per-step times: min and median over the rounds."""
     from sccompiler.runtime.engine import Runtime
     from sccompiler.runtime.packed import PackedRuntime
 
@@ -126,26 +133,35 @@ def bench_design(label: str, design, x: np.ndarray, ref_steps: int, workers: lis
         packed.run(x[:, :1], length=length)                      # numba compilation / warm-up
     xr = x[:, :ref_steps]
     ref.run(xr[:, :1], length=length)
-    print(f"\n{label}: L = {length}, batch {B}, {prims} stream primitives")
-    wall_ref, cpu_ref = timed_run(lambda: ref.run(xr, length=length))
-    with threadpool_limits(1):
-        wall_ref1, cpu_ref1 = timed_run(lambda: ref.run(xr, length=length))
-    # the ratios are against the faster of the two reference settings
-    per_ref = min(wall_ref, wall_ref1) / ref_steps
-    rows = [("reference (BLAS default)", wall_ref / ref_steps, cpu_ref / ref_steps, 1),
-            ("reference (BLAS 1 thread)", wall_ref1 / ref_steps, cpu_ref1 / ref_steps, 1)]
+    print(f"\n{label}: L = {length}, batch {B}, {prims} stream primitives; {rounds} interleaved rounds "
+          f"(reference {ref_steps} steps, packed {T} steps per round)")
+    names = ["reference (BLAS default)", "reference (BLAS 1 thread)"] + [f"packed (workers={w})" for w in workers]
+    walls: dict[str, list[float]] = {k: [] for k in names}
+    cpus: dict[str, list[float]] = {k: [] for k in names}
     outs = {}
-    for w in workers:
+
+    def record(name, steps, fn):
+        wall, cpu = timed_run(fn)
+        walls[name].append(wall / steps)
+        cpus[name].append(cpu / steps)
+
+    for _ in range(rounds):
+        record(names[0], ref_steps, lambda: ref.run(xr, length=length))
         with threadpool_limits(1):
-            wall, cpu = timed_run(lambda: outs.__setitem__(w, packed.run(x, length=length, workers=w)[0]))
-        rows.append((f"packed (workers={w})", wall / T, cpu / T, w))
+            record(names[1], ref_steps, lambda: ref.run(xr, length=length))
+            for w, name in zip(workers, names[2:]):
+                record(name, T, lambda: outs.__setitem__(w, packed.run(x, length=length, workers=w)[0]))
     same = np.array_equal(ref.run(xr, length=length)[0], outs[workers[0]][:, :ref_steps])
-    print(f"  {'runtime':26s} {'ms/step':>9s} {'cpu ms/step':>11s} {'seq-steps*L/s':>14s} "
-          f"{'stream-cycles/s':>15s} {'vs reference':>12s}")
-    for name, per, cpu, _ in rows:
+    # the ratios are against the faster of the two reference settings (min, resp. median, over rounds)
+    ref_min = min(min(walls[names[0]]), min(walls[names[1]]))
+    ref_med = min(float(np.median(walls[names[0]])), float(np.median(walls[names[1]])))
+    print(f"  {'runtime':26s} {'ms/step':>8s} {'(median)':>8s} {'cpu ms/step':>11s} {'seq-steps*L/s':>14s} "
+          f"{'stream-cycles/s':>15s} {'vs ref (min)':>12s} {'(median)':>8s}")
+    for name in names:
+        per, med, cpu = min(walls[name]), float(np.median(walls[name])), min(cpus[name])
         rate = B * length / per
-        print(f"  {name:26s} {per * 1e3:9.1f} {cpu * 1e3:11.1f} {rate:14.3e} {rate * prims:15.3e} "
-              f"{per_ref / per:11.1f}x")
+        print(f"  {name:26s} {per * 1e3:8.1f} {med * 1e3:8.1f} {cpu * 1e3:11.1f} {rate:14.3e} {rate * prims:15.3e} "
+              f"{ref_min / per:11.1f}x {ref_med / med:7.1f}x")
     with threadpool_limits(1):
         mem_packed = peak_bytes(lambda: packed.run(x[:, :2], length=length, workers=workers[0]))
     mem_ref = peak_bytes(lambda: ref.run(x[:, :2], length=length))
@@ -251,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=8, help="time steps simulated by the packed runtime")
     ap.add_argument("--ref-steps", type=int, default=2, help="time steps simulated by the reference")
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved reference/packed rounds (min and median)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--lengths", type=int, nargs="*", default=[256, 1024], help="Shakespeare design L")
     ap.add_argument("--skip-lstm", action="store_true", help="skip the 1x256 integral LSTM")
@@ -263,11 +280,13 @@ def main(argv: list[str] | None = None) -> None:
     for L in args.lengths:
         design = shakespeare_design(L)
         x = np.eye(65)[rng.integers(0, 65, (args.batch, args.steps))]
-        bench_design("Shakespeare 1x128 ternary LSTM + head", design, x, args.ref_steps, args.workers, L)
+        bench_design("Shakespeare 1x128 ternary LSTM + head", design, x, args.ref_steps, args.workers, L,
+                     args.rounds)
     if not args.skip_lstm:
         design, inputs = integral_lstm_design()
         x = rng.uniform(-0.95, 0.95, (args.batch, args.steps, inputs))
-        bench_design("1x256 ternary LSTM, integral WFSM gates", design, x, args.ref_steps, args.workers, 256)
+        bench_design("1x256 ternary LSTM, integral WFSM gates", design, x, args.ref_steps, args.workers, 256,
+                     args.rounds)
 
 
 if __name__ == "__main__":
