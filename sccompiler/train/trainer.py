@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -189,9 +190,10 @@ def init_from_model(model: nn.Module, source) -> list[str]:
     """Initialise ``model`` (a :class:`~sccompiler.train.QuantSequenceModel`) from a trained
     model: ``source`` is an IR :class:`~sccompiler.ir.Model` or a native model directory (e.g. the
     float model a quantized variant is fine-tuned from).  Copies the embedding, each recurrent
-    layer's ``w_ih``, ``w_hh`` and biases and the head's weight and bias, as real values (a
-    quantized source gives its levels); batch norms, gains and everything else keep their
-    initial values.  Returns the names copied; a source of another architecture (cell, layer
+    layer's ``w_ih``, ``w_hh`` and biases, its batch norms' γ, β and per-step statistics where
+    both have that batch norm, and the head's weight and bias, as real values (a quantized source
+    gives its levels); everything else (a batch norm only one side has, the examples' gains)
+    keeps its initial value.  Returns the names copied; a source of another architecture (cell, layer
     count, sizes) raises :class:`~sccompiler.errors.SCValueError` and changes nothing."""
     from ..ir.model import GRU, LSTM, Embedding, Linear  # noqa: PLC0415
     from .layers import QuantSequenceModel  # noqa: PLC0415
@@ -207,6 +209,7 @@ def init_from_model(model: nn.Module, source) -> list[str]:
     src_head = [lay for lay in source.layers if isinstance(lay, Linear)]
     layers = list(model.rnn.layers)
     pairs = []                                       # (name, parameter, array): checked, then copied
+    stats = []                                       # (batch norm, mean, var) rows, copied with them
 
     def want(name, param, array) -> None:
         if param is None or array is None:
@@ -225,6 +228,13 @@ def init_from_model(model: nn.Module, source) -> list[str]:
         for field, attr in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
             t = getattr(src, field)
             want(f"{src.name}.{field}", getattr(lay, attr, None), None if t is None else t.data)
+        for field in ("bn_x", "bn_h", "bn_c"):
+            bn, sbn = getattr(lay, field, None), getattr(src, field, None)
+            if bn is not None and sbn is not None:
+                first = (lambda a: a[0]) if sbn.per_step else (lambda a: a)  # noqa: E731
+                want(f"{src.name}.{field}.gamma", bn.gamma, first(sbn.gamma))
+                want(f"{src.name}.{field}.beta", bn.beta, first(sbn.beta))
+                stats.append((bn, np.atleast_2d(sbn.mean), np.atleast_2d(sbn.var)))
     if (model.embedding is None) != (not src_emb):
         raise SCValueError("init", f"{source.name!r} and the model differ in having an embedding")
     if src_emb:
@@ -235,4 +245,8 @@ def init_from_model(model: nn.Module, source) -> list[str]:
         want("head.bias", model.head.bias, None if head.bias is None else head.bias.data)
     for _, param, array in pairs:
         param.copy_(torch.as_tensor(array, dtype=param.dtype))
+    for bn, mean, var in stats:
+        bn.running_mean = torch.as_tensor(mean, dtype=bn.running_mean.dtype).clone()
+        bn.running_var = torch.as_tensor(var, dtype=bn.running_var.dtype).clone()
+        bn.rows_seen = torch.ones(mean.shape[0], dtype=torch.long)
     return [name for name, _, _ in pairs]
