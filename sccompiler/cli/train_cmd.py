@@ -156,7 +156,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, hidden_quant,
               hidden_clip, hidden_threshold, quantize_head, val_fraction, ste, batch_norm, prune, epochs,
-              batch_size, lr, seed, lr_schedule, init_dir, hardware_aware, noise_aware, noise_length, noise_config, noise_scale,
+              batch_size, lr, seed, lr_schedule, init_dir, hardware_aware, noise_aware, noise_length, noise_config,
+              noise_scale,
               hardware_epochs,
               output, onnx_path,
               force, quiet, as_json) -> None:

@@ -21,7 +21,6 @@ from ..tasks import synthetic_task_arrays
 from .layers import recalibrate_batchnorm, recurrent_layers, set_generator, state_sparsity
 from .optim import clip_weights, make_optimizer
 
-
 #: the learning-rate schedules of :class:`TrainConfig`
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -224,7 +223,8 @@ def init_from_model(model: nn.Module, source) -> list[str]:
     for k, (lay, src) in enumerate(zip(layers, src_rec)):
         kind = "lstm" if isinstance(src, LSTM) else "gru"
         if kind != lay.kind:
-            raise SCValueError("init", f"{source.name!r} layer {k} is a {kind.upper()}, the model's a {lay.kind.upper()}")
+            raise SCValueError("init", f"{source.name!r} layer {k} is a {kind.upper()}, "
+                               f"the model's a {lay.kind.upper()}")
         for field, attr in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
             t = getattr(src, field)
             want(f"{src.name}.{field}", getattr(lay, attr, None), None if t is None else t.data)
