@@ -225,15 +225,15 @@ def init_from_model(model: nn.Module, source) -> list[str]:
         if kind != lay.kind:
             raise SCValueError("init", f"{source.name!r} layer {k} is a {kind.upper()}, "
                                f"the model's a {lay.kind.upper()}")
-        for field, attr in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
-            t = getattr(src, field)
-            want(f"{src.name}.{field}", getattr(lay, attr, None), None if t is None else t.data)
-        for field in ("bn_x", "bn_h", "bn_c"):
-            bn, sbn = getattr(lay, field, None), getattr(src, field, None)
+        for fname, attr in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
+            t = getattr(src, fname)
+            want(f"{src.name}.{fname}", getattr(lay, attr, None), None if t is None else t.data)
+        for fname in ("bn_x", "bn_h", "bn_c"):
+            bn, sbn = getattr(lay, fname, None), getattr(src, fname, None)
             if bn is not None and sbn is not None:
                 first = (lambda a: a[0]) if sbn.per_step else (lambda a: a)  # noqa: E731
-                want(f"{src.name}.{field}.gamma", bn.gamma, first(sbn.gamma))
-                want(f"{src.name}.{field}.beta", bn.beta, first(sbn.beta))
+                want(f"{src.name}.{fname}.gamma", bn.gamma, first(sbn.gamma))
+                want(f"{src.name}.{fname}.beta", bn.beta, first(sbn.beta))
                 stats.append((bn, np.atleast_2d(sbn.mean), np.atleast_2d(sbn.var)))
     if (model.embedding is None) != (not src_emb):
         raise SCValueError("init", f"{source.name!r} and the model differ in having an embedding")
