@@ -374,7 +374,11 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ``full`` / ``quick``: hyper-parameter presets (``epochs``, ``batch_size``, ``lr`` plus the
     task's own keys, each overridable as ``--key``).  ``prepare(hp, args)`` returns
     ``(inputs, targets, ModelSpec, metadata)`` as torch tensors.  Full mode writes
-    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory."""
+    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory.
+    Optional preset keys: ``lr_schedule`` (``TrainConfig.lr_schedule``) and ``finetune_epochs``
+    (> 0: every variant but the float ones is fine-tuned for that many epochs from its cell's
+    float model in the output directory, trained first in the same run, unless ``--init`` names
+    another source or ``--from-scratch`` is given)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few batches, small model, temporary output")
     ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=list(VARIANTS))
@@ -386,7 +390,10 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
                     help="recurrent batch norm with per-step statistics (ICLR 2019) instead of per-matrix gains")
     ap.add_argument("--init", type=Path, default=None, metavar="FROM_DIR",
                     help="initialise from a trained model: a model directory, or a directory of variants "
-                         "(each variant starts from its cell's float model there, float itself from scratch)")
+                         "(each variant starts from its cell's float model there, float itself from scratch); "
+                         "default with a finetune_epochs preset: the output directory")
+    ap.add_argument("--from-scratch", action="store_true",
+                    help="train every variant from its random initialisation (no --init)")
     for key, value in full.items():
         ap.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None, help=f"full-mode default {value}")
     if extra_args is not None:
@@ -401,11 +408,13 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
         out = args.out if args.out is not None else (Path(tmp) if args.quick else here / "model")
         print(f"{task}: {tuple(inputs.shape)} inputs, {spec.cell.upper()} {spec.num_layers}x{spec.hidden_size}, "
               f"{hp['epochs']} epoch(s) -> {out}")
+        init_dir = args.init if args.init is not None else out if hp.get("finetune_epochs") else None
         for variant in args.variants:
-            init = init_source(args.init, variant)
+            init = None if args.from_scratch else init_source(init_dir, variant)
+            epochs = hp["epochs"] if init is None else hp.get("finetune_epochs") or hp["epochs"]
             if init is not None:
-                print(f"[{variant}] initialised from {init}")
-            _, record = train_variant(spec, variant, inputs, targets, epochs=hp["epochs"],
+                print(f"[{variant}] initialised from {init}, {epochs} epoch(s)")
+            _, record = train_variant(spec, variant, inputs, targets, epochs=epochs,
                                       batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
                                       metadata=meta, force=args.force, batch_norm=args.batch_norm,
                                       lr_schedule=hp.get("lr_schedule", "constant"), init=init)

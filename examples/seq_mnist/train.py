@@ -27,8 +27,9 @@ import numpy as np  # noqa: E402
 from _shared import ModelSpec, training_main  # noqa: E402
 
 TASK = "seq_mnist"
-FULL = dict(hidden=64, sequences=60000, epochs=3, batch_size=128, lr=3e-3, lr_schedule="cosine")
-QUICK = dict(hidden=8, sequences=128, epochs=1, batch_size=128, lr=3e-3, lr_schedule="cosine")
+FULL = dict(hidden=64, sequences=60000, epochs=12, finetune_epochs=8, batch_size=128, lr=3e-3, lr_schedule="cosine")
+QUICK = dict(hidden=8, sequences=128, epochs=1, finetune_epochs=1, batch_size=128, lr=3e-3,
+             lr_schedule="cosine")
 
 
 def prepare(hp: dict, args) -> tuple:
