@@ -366,6 +366,12 @@ def init_source(init: Path | None, variant: str) -> Path | None:
     return init / base
 
 
+def _has_base(init_dir: Path | None, variant: str) -> bool:
+    """Whether the implicit ``--init`` (the output directory) holds ``variant``'s float model."""
+    base = "gru-float" if variant.startswith("gru-") else "float"
+    return init_dir is not None and (Path(init_dir) / base / "model.json").is_file()
+
+
 def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
                   prepare: Callable[[dict, argparse.Namespace], tuple], argv: list[str] | None = None,
                   extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
@@ -410,7 +416,8 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
               f"{hp['epochs']} epoch(s) -> {out}")
         init_dir = args.init if args.init is not None else out if hp.get("finetune_epochs") else None
         for variant in args.variants:
-            init = None if args.from_scratch else init_source(init_dir, variant)
+            init = None if args.from_scratch or (args.init is None and not _has_base(init_dir, variant)) \
+                else init_source(init_dir, variant)
             epochs = hp["epochs"] if init is None else hp.get("finetune_epochs") or hp["epochs"]
             if init is not None:
                 print(f"[{variant}] initialised from {init}, {epochs} epoch(s)")
