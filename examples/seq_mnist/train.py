@@ -5,9 +5,11 @@ binary hidden states, the XNOR-LSTM; its first layer's gates see real pixels, so
 integral WFSM gates, not tables: a variant trained on binarized pixels sign(x) reached 0.74
 quantized accuracy against 0.76, and 0.64 against 0.73 in SC at L = 256).
 
-Full mode (regenerates the committed models, a few minutes per variant on one core)::
+Full mode (regenerates the committed models, 2-7 minutes per variant on one core: the float
+models 12 epochs with a cosine learning-rate schedule, then every quantized variant fine-tuned 8
+epochs from its cell's float model, ``finetune_epochs``; Fashion-MNIST if installed)::
 
-    python examples/seq_mnist/train.py --force             # Fashion-MNIST if installed
+    python examples/seq_mnist/train.py --force --variants float ternary binary binary-h gru-float gru-ternary
     python examples/seq_mnist/train.py --source digits     # scikit-learn's 8x8 digits
 
 ``--quick`` trains one small batch into a temporary directory (a smoke test).  Data: Debian's
