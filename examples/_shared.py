@@ -416,15 +416,19 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
               f"{hp['epochs']} epoch(s) -> {out}")
         init_dir = args.init if args.init is not None else out if hp.get("finetune_epochs") else None
         for variant in args.variants:
-            init = None if args.from_scratch or (args.init is None and not _has_base(init_dir, variant)) \
-                else init_source(init_dir, variant)
-            epochs = hp["epochs"] if init is None else hp.get("finetune_epochs") or hp["epochs"]
-            if init is not None:
-                print(f"[{variant}] initialised from {init}, {epochs} epoch(s)")
-            _, record = train_variant(spec, variant, inputs, targets, epochs=epochs,
-                                      batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
-                                      metadata=meta, force=args.force, batch_norm=args.batch_norm,
-                                      lr_schedule=hp.get("lr_schedule", "constant"), init=init)
+            try:
+                init = None if args.from_scratch or (args.init is None and not _has_base(init_dir, variant)) \
+                    else init_source(init_dir, variant)
+                epochs = hp["epochs"] if init is None else hp.get("finetune_epochs") or hp["epochs"]
+                if init is not None:
+                    print(f"[{variant}] initialised from {init}, {epochs} epoch(s)")
+                _, record = train_variant(spec, variant, inputs, targets, epochs=epochs,
+                                          batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
+                                          metadata=meta, force=args.force, batch_norm=args.batch_norm,
+                                          lr_schedule=hp.get("lr_schedule", "constant"), init=init)
+            except SCCError as exc:          # a bad --init source, an existing output without --force
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             print(f"[{variant}] trained in {record['seconds']} s, final train loss {record['final_loss']:.4f}")
     return 0
 

@@ -131,3 +131,14 @@ def test_quick_mode_fine_tunes_from_the_float_model(tmp_path: Path) -> None:
     rec = load_model(tmp_path / "m" / "gru-ternary").metadata["example"]["training_record"]
     assert rec["init"] == "gru-float" and rec["lr_schedule"] == "cosine"
     assert load_model(tmp_path / "m" / "float").metadata["example"]["training_record"]["init"] is None
+
+
+@pytest.mark.parametrize("init,msg", [("examples/seq_mnist/model", "does not fit"), ("tests", "neither a model")])
+def test_bad_init_is_one_error_line(init: str, msg: str, tmp_path: Path) -> None:
+    require_torch()
+    _require_fashion()
+    proc = subprocess.run([sys.executable, str(HERE / "train.py"), "--quick", "--out", str(tmp_path / "m"),
+                           "--variants", "ternary", "--init", init], cwd=ROOT, text=True,
+                          capture_output=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and msg in proc.stderr and len(proc.stderr.splitlines()) == 1
