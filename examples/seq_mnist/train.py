@@ -3,7 +3,8 @@ LSTM, one image row per time step, prediction at the last step) with :mod:`sccom
 export them in the native format under ``model/<variant>`` (``binary-h``: binary weights and
 binary hidden states, the XNOR-LSTM; its first layer's gates see real pixels, so they are
 integral WFSM gates, not tables: a variant trained on binarized pixels sign(x) reached 0.74
-quantized accuracy against 0.76, and 0.64 against 0.73 in SC at L = 256).
+quantized accuracy against 0.76, and 0.64 against 0.73 in SC at L = 256, measured with the
+earlier 3-epoch training).
 
 Full mode (regenerates the committed models, 2-7 minutes per variant on one core: the float
 models 12 epochs with a cosine learning-rate schedule, then every quantized variant fine-tuned 8
