@@ -183,22 +183,72 @@ def build_model(spec: ModelSpec, variant: str, seed: int, batch_norm: bool = Fal
     return model
 
 
+def _fit_gain(param, quant, scale: float | None, bound: float | None):
+    """The scalar gain ``g`` minimising ``||g·Q(W/g) - W||²`` (a log grid over 1/16..64) for the
+    real matrix ``W`` copied into ``param``; ``param`` becomes ``W/g`` clamped to its clip range.
+    Returns ``log g``."""
+    import torch  # noqa: PLC0415
+
+    from sccompiler.train.quantizers import quantize_values  # noqa: PLC0415
+
+    w = param.detach().to(torch.float64)
+    best = (float("inf"), 0.0)
+    for log_g in np.linspace(math.log(1 / 16), math.log(64), 241):
+        g = math.exp(log_g)
+        err = float(((g * quantize_values(w / g, quant, scale) - w) ** 2).sum())
+        best = min(best, (err, float(log_g)))
+    g = math.exp(best[1])
+    scaled = w / g
+    if bound is not None:
+        scaled = scaled.clamp(-bound, bound)
+    param.copy_(scaled.to(param.dtype))
+    return best[1]
+
+
+def init_variant(model, source: Model) -> None:
+    """Initialise a fresh variant from a trained model (:func:`sccompiler.train.init_from_model`,
+    ``train.py --init``): the real weights are copied; in a quantized variant with gains each
+    matrix's gain is fitted so that ``g·Q(W/g)`` is the least-squares quantization of the source's
+    ``W`` (:func:`_fit_gain`), so fine-tuning starts from the float model's quantized network."""
+    import torch  # noqa: PLC0415
+
+    from sccompiler.train import init_from_model  # noqa: PLC0415
+    from sccompiler.train.layers import recurrent_layers  # noqa: PLC0415
+    from sccompiler.train.quantizers import weight_bound  # noqa: PLC0415
+
+    init_from_model(model, source)
+    if not getattr(model, "_gained", False):
+        return
+    with torch.no_grad():
+        for layer in recurrent_layers(model):
+            bounds = layer.clip_bounds()
+            layer.log_gain_ih.fill_(_fit_gain(layer.weight_ih, layer.quant, layer.scale_ih, bounds["w_ih"]))
+            layer.log_gain_hh.fill_(_fit_gain(layer.weight_hh, layer.quant, layer.scale_hh, bounds["w_hh"]))
+        if model.head_quant is not None:
+            model.log_gain_head.fill_(_fit_gain(model.head.weight, model.head_quant, model.head_scale,
+                                                weight_bound(model.head_quant, model.head_scale)))
+
+
 def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int, batch_size: int,
                   lr: float, seed: int, out_dir: Path | None, metadata: dict, force: bool,
-                  log: Callable[[str], None] | None = print, batch_norm: bool = False) -> tuple[Model, dict]:
+                  log: Callable[[str], None] | None = print, batch_norm: bool = False,
+                  lr_schedule: str = "constant", init: Path | None = None) -> tuple[Model, dict]:
     """Train one variant with :func:`sccompiler.train.fit`, export it (when ``out_dir`` is given)
     to ``out_dir/<variant>`` with ``metadata`` plus the training record; return the IR model and
     the record."""
     from sccompiler.train import TrainConfig, fit  # noqa: PLC0415
 
     model = build_model(spec, variant, seed, batch_norm)
+    if init is not None:
+        init_variant(model, load_model(init))
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                         clip_steps="quantized", log_every=1)
+                         clip_steps="quantized", log_every=1, lr_schedule=lr_schedule)
     prefix = f"[{variant}] "
     result = fit(model, inputs, targets, config, log=(lambda s: log(prefix + s)) if log else None)
     record = {"variant": variant, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
               "train_sequences": int(inputs.shape[0]), "train_steps": int(inputs.shape[1]),
               "final_loss": result.losses[-1], "seconds": round(result.seconds, 1), "batch_norm": batch_norm,
+              "lr_schedule": lr_schedule, "init": None if init is None else Path(init).name,
               "architecture": {**dataclasses.asdict(spec), "cell": variant_parts(variant, spec.cell)[0]}}
     ir = export_ir(model, f"{metadata.get('task', 'example')}-{variant}")
     meta = dict(ir.metadata)
@@ -299,6 +349,29 @@ class DatasetMissingError(SCCError):
                          "(the examples never download data at run time)")
 
 
+def init_source(init: Path | None, variant: str) -> Path | None:
+    """The model ``train.py --init FROM_DIR`` initialises ``variant`` from: ``FROM_DIR`` itself
+    when it holds a model, else ``FROM_DIR/float`` (``FROM_DIR/gru-float`` for a GRU variant),
+    ``None`` for that float variant itself (trained from scratch) and without ``--init``."""
+    if init is None:
+        return None
+    init = Path(init)
+    if (init / "model.json").is_file():
+        return init
+    base = "gru-float" if variant.startswith("gru-") else "float"
+    if variant == base:
+        return None
+    if not (init / base / "model.json").is_file():
+        raise SCValueError("--init", f"{init} holds neither a model nor a {base}/ model to initialise {variant} from")
+    return init / base
+
+
+def _has_base(init_dir: Path | None, variant: str) -> bool:
+    """Whether the implicit ``--init`` (the output directory) holds ``variant``'s float model."""
+    base = "gru-float" if variant.startswith("gru-") else "float"
+    return init_dir is not None and (Path(init_dir) / base / "model.json").is_file()
+
+
 def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
                   prepare: Callable[[dict, argparse.Namespace], tuple], argv: list[str] | None = None,
                   extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
@@ -307,7 +380,11 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ``full`` / ``quick``: hyper-parameter presets (``epochs``, ``batch_size``, ``lr`` plus the
     task's own keys, each overridable as ``--key``).  ``prepare(hp, args)`` returns
     ``(inputs, targets, ModelSpec, metadata)`` as torch tensors.  Full mode writes
-    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory."""
+    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory.
+    Optional preset keys: ``lr_schedule`` (``TrainConfig.lr_schedule``) and ``finetune_epochs``
+    (> 0: every variant but the float ones is fine-tuned for that many epochs from its cell's
+    float model in the output directory, trained first in the same run, unless ``--init`` names
+    another source or ``--from-scratch`` is given)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few batches, small model, temporary output")
     ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=list(VARIANTS))
@@ -317,6 +394,12 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-norm", action="store_true",
                     help="recurrent batch norm with per-step statistics (ICLR 2019) instead of per-matrix gains")
+    ap.add_argument("--init", type=Path, default=None, metavar="FROM_DIR",
+                    help="initialise from a trained model: a model directory, or a directory of variants "
+                         "(each variant starts from its cell's float model there, float itself from scratch); "
+                         "default with a finetune_epochs preset: the output directory")
+    ap.add_argument("--from-scratch", action="store_true",
+                    help="train every variant from its random initialisation (no --init)")
     for key, value in full.items():
         ap.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None, help=f"full-mode default {value}")
     if extra_args is not None:
@@ -331,10 +414,21 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
         out = args.out if args.out is not None else (Path(tmp) if args.quick else here / "model")
         print(f"{task}: {tuple(inputs.shape)} inputs, {spec.cell.upper()} {spec.num_layers}x{spec.hidden_size}, "
               f"{hp['epochs']} epoch(s) -> {out}")
+        init_dir = args.init if args.init is not None else out if hp.get("finetune_epochs") else None
         for variant in args.variants:
-            _, record = train_variant(spec, variant, inputs, targets, epochs=hp["epochs"],
-                                      batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
-                                      metadata=meta, force=args.force, batch_norm=args.batch_norm)
+            try:
+                init = None if args.from_scratch or (args.init is None and not _has_base(init_dir, variant)) \
+                    else init_source(init_dir, variant)
+                epochs = hp["epochs"] if init is None else hp.get("finetune_epochs") or hp["epochs"]
+                if init is not None:
+                    print(f"[{variant}] initialised from {init}, {epochs} epoch(s)")
+                _, record = train_variant(spec, variant, inputs, targets, epochs=epochs,
+                                          batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
+                                          metadata=meta, force=args.force, batch_norm=args.batch_norm,
+                                          lr_schedule=hp.get("lr_schedule", "constant"), init=init)
+            except SCCError as exc:          # a bad --init source, an existing output without --force
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             print(f"[{variant}] trained in {record['seconds']} s, final train loss {record['final_loss']:.4f}")
     return 0
 

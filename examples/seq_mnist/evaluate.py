@@ -1,7 +1,7 @@
-"""Evaluate the committed sequential (row-by-row) image classifiers: test accuracy for the float,
-binary and ternary variants (the exported IR run by :func:`sccompiler.reference.forward`), the
-SC-simulated ternary model at each stream length L (when the compiler is available), and the
-cost model's hardware estimate at each L.
+"""Evaluate the committed sequential (row-by-row) image classifiers: test accuracy of every
+committed variant (float, binary, ternary, binary-h, the GRU ones; the exported IR run by
+:func:`sccompiler.reference.forward`), the SC-simulated ternary model at each stream length L
+(when the compiler is available), and the cost model's hardware estimate at each L.
 
     python examples/seq_mnist/evaluate.py             # the whole test set
     python examples/seq_mnist/evaluate.py --reduced   # 64 test images (CI), SC-simulated on all 64
@@ -19,7 +19,14 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # data.py, examples/_shared.py
 
 import data  # noqa: E402
-from _shared import TaskData, accuracy, evaluation_main, example_metadata, load_variant  # noqa: E402
+from _shared import (  # noqa: E402
+    TaskData,
+    accuracy,
+    committed_variants,
+    evaluation_main,
+    example_metadata,
+    load_variant,
+)
 
 TASK = "seq_mnist"
 MODEL_DIR = HERE / "model"
@@ -27,7 +34,8 @@ REDUCED_IMAGES = 64
 
 
 def load_data(reduced: bool, args) -> TaskData:
-    source = example_metadata(load_variant(args.model_dir, "ternary"))["source"]
+    # the source of the committed models (any variant: they are trained on the same data)
+    source = example_metadata(load_variant(args.model_dir, committed_variants(args.model_dir)[0]))["source"]
     splits = data.load(source)
     x, y = splits["test"]
     if reduced:

@@ -130,6 +130,11 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=2e-3, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--lr-schedule", "lr_schedule", type=click.Choice(["constant", "cosine"]), default="constant",
+              show_default=True, help="cosine: the learning rate is annealed from --lr to 0 over the run")
+@click.option("--init", "init_dir", type=click.Path(exists=True, file_okay=False), default=None, metavar="FROM_DIR",
+              help="start from this trained native model's weights (same cell and sizes; e.g. fine-tune a "
+                   "quantized variant from a float model)")
 @click.option("--hardware-aware", "hardware_aware", type=click.Path(exists=True, file_okay=False), default=None,
               metavar="DESIGN_DIR", help="after training, fine-tune with sigma/tanh replaced by the WFSM transfer "
                                          "curves of this compiled design (scc compile -o DIR; same layer names)")
@@ -151,7 +156,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, hidden_quant,
               hidden_clip, hidden_threshold, quantize_head, val_fraction, ste, batch_norm, prune, epochs,
-              batch_size, lr, seed, hardware_aware, noise_aware, noise_length, noise_config, noise_scale,
+              batch_size, lr, seed, lr_schedule, init_dir, hardware_aware, noise_aware, noise_length, noise_config,
+              noise_scale,
               hardware_epochs,
               output, onnx_path,
               force, quiet, as_json) -> None:
@@ -220,6 +226,12 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
                                   hidden_quant=hq() if hq else None, pruning=pruning, seed=seed,
                                   head_quant=quant if quantize_head and quant.quantized else None)
     log = None if (quiet or as_json) else click.echo
+    if init_dir is not None:
+        from ..frontends import load_model  # noqa: PLC0415
+
+        copied = tr.init_from_model(model, load_model(init_dir))
+        if log is not None:
+            log(f"initialised {len(copied)} tensors from {init_dir}")
     x_val = y_val = None
     if task is None and val_fraction > 0:
         n_val = int(round(val_fraction * x.shape[0]))
@@ -228,7 +240,7 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
             x_val, y_val = x[order[:n_val]], y[order[:n_val]]
             x, y = x[order[n_val:]], y[order[n_val:]]
     result = tr.fit(model, x, y, tr.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                                targets_at=where), log=log)
+                                                targets_at=where, lr_schedule=lr_schedule), log=log)
     validation = None if x_val is None else validation_metric(model, x_val, y_val, where)
     if validation is not None and log is not None:
         lo, hi = validation["ci"]
@@ -263,6 +275,7 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme, "validation": validation,
                    "hidden_quant": hidden_quant, "targets_at": where, "head_quantized": model.head_quant is not None,
                    "stochastic": stochastic, "seed": seed, "hardware_aware": hardware,
+                   "lr_schedule": lr_schedule, "init": init_dir,
                    "noise_aware": noise})
         return
     for kind, path in written.items():

@@ -83,14 +83,23 @@ from .quantizers import (  # noqa: E402
     weight_bound,
     weight_scale,
 )
-from .trainer import TrainConfig, Trainer, TrainResult, fit, synthetic_task  # noqa: E402
+from .trainer import (  # noqa: E402
+    LR_SCHEDULES,
+    TrainConfig,
+    Trainer,
+    TrainResult,
+    fit,
+    init_from_model,
+    synthetic_task,
+)
 
 __all__ = [
     "BatchNormConfig", "BinaryActivation", "binary_activation",
     "GateActivations", "PaperAdam", "PruningConfig", "QuantConfig", "QuantGRU", "QuantGRULayer",
     "QuantLSTM", "QuantLSTMLayer", "QuantSequenceModel", "RecurrentBatchNorm", "StatePruning",
     "TRAIN_SCHEMES", "TabulatedActivation", "TernaryActivation", "TrainConfig", "TrainResult",
-    "Trainer", "clip_weights", "export_native", "export_onnx", "fit", "make_optimizer",
+    "Trainer", "clip_weights", "export_native", "export_onnx", "fit", "init_from_model", "LR_SCHEDULES",
+    "make_optimizer",
     "quantize_weight", "recalibrate_batchnorm", "state_sparsity", "synthetic_task",
     "ternary_activation", "to_ir", "weight_bound", "weight_scale",
     # hardware-aware fine-tuning (sccompiler.train.hardware)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +20,16 @@ from ..errors import ConfigError, SCValueError
 from ..tasks import synthetic_task_arrays
 from .layers import recalibrate_batchnorm, recurrent_layers, set_generator, state_sparsity
 from .optim import clip_weights, make_optimizer
+
+#: the learning-rate schedules of :class:`TrainConfig`
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(lr: float, schedule: str, batch: int, total: int) -> float:
+    """The learning rate of batch ``batch`` (0-based) of ``total`` under ``schedule``."""
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * batch / total))
+    return lr
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,8 @@ class TrainConfig:
     ``max(batch_size, 1024)`` sequences).  ``targets_at``: ``"every_step"`` (targets ``(B, T[, out])``,
     the loss over every step; -100 marks ignored class targets) or ``"last_step"`` (one target per
     sequence, ``(B,)`` class ids or ``(B, out)`` values, against the last step's output: a
-    sequence classifier / regressor)."""
+    sequence classifier / regressor).  ``lr_schedule``: ``"constant"`` or ``"cosine"`` (the
+    learning rate of batch ``k`` of ``K`` is ``lr·½(1+cos(πk/K))``, annealed to 0 over the run)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -44,8 +56,11 @@ class TrainConfig:
     log_every: int = 1
     recalibrate_bn: bool = True
     targets_at: str = "every_step"
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.targets_at not in ("every_step", "last_step"):
             raise ConfigError(f"targets_at must be 'every_step' or 'last_step', got {self.targets_at!r}")
         for name in ("epochs", "batch_size", "log_every"):
@@ -110,6 +125,7 @@ class Trainer:
             opt = make_optimizer(model, cfg.lr, clip_steps=cfg.clip_steps)
             model.train()
             n = self.inputs.shape[0]
+            total_batches, batch_no = cfg.epochs * math.ceil(n / cfg.batch_size), 0
             try:
                 for epoch in range(cfg.epochs):
                     for p in prunings:
@@ -119,6 +135,9 @@ class Trainer:
                     for s in range(0, n, cfg.batch_size):
                         idx = order[s:s + cfg.batch_size]
                         opt.zero_grad(set_to_none=True)
+                        for group in opt.param_groups:
+                            group["lr"] = scheduled_lr(cfg.lr, cfg.lr_schedule, batch_no, total_batches)
+                        batch_no += 1
                         loss = _task_loss(self.loss_kind, model(self.inputs[idx]), self.targets[idx],
                                           cfg.targets_at)
                         full = loss
@@ -163,3 +182,71 @@ def synthetic_task(name: str, samples: int = 256, steps: int = 16, *, seed: int 
     x, y = synthetic_task_arrays(name, samples, steps, seed=seed)
     yt = torch.tensor(y, dtype=dtype) if name == "sine" else torch.tensor(y, dtype=torch.long)
     return torch.tensor(x, dtype=dtype), yt
+
+
+@torch.no_grad()
+def init_from_model(model: nn.Module, source) -> list[str]:
+    """Initialise ``model`` (a :class:`~sccompiler.train.QuantSequenceModel`) from a trained
+    model: ``source`` is an IR :class:`~sccompiler.ir.Model` or a native model directory (e.g. the
+    float model a quantized variant is fine-tuned from).  Copies the embedding, each recurrent
+    layer's ``w_ih``, ``w_hh`` and biases, its batch norms' γ, β and per-step statistics where
+    both have that batch norm, and the head's weight and bias, as real values (a quantized source
+    gives its levels); everything else (a batch norm only one side has, the examples' gains)
+    keeps its initial value.  Returns the names copied; a source of another architecture (cell, layer
+    count, sizes) raises :class:`~sccompiler.errors.SCValueError` and changes nothing."""
+    from ..ir.model import GRU, LSTM, Embedding, Linear  # noqa: PLC0415
+    from .layers import QuantSequenceModel  # noqa: PLC0415
+
+    if not isinstance(model, QuantSequenceModel):
+        raise SCValueError("model", f"init_from_model takes a QuantSequenceModel, got {type(model).__name__}")
+    if not hasattr(source, "layers"):
+        from ..frontends import load_model  # noqa: PLC0415
+
+        source = load_model(source)
+    src_rec = [lay for lay in source.layers if isinstance(lay, (LSTM, GRU))]
+    src_emb = [lay for lay in source.layers if isinstance(lay, Embedding)]
+    src_head = [lay for lay in source.layers if isinstance(lay, Linear)]
+    layers = list(model.rnn.layers)
+    pairs = []                                       # (name, parameter, array): checked, then copied
+    stats = []                                       # (batch norm, mean, var) rows, copied with them
+
+    def want(name, param, array) -> None:
+        if param is None or array is None:
+            return
+        if tuple(param.shape) != tuple(array.shape):
+            raise SCValueError("init", f"{source.name!r} does not fit: {name} is {tuple(array.shape)}, "
+                               f"the model's is {tuple(param.shape)}")
+        pairs.append((name, param, array))
+
+    if len(src_rec) != len(layers):
+        raise SCValueError("init", f"{source.name!r} has {len(src_rec)} recurrent layer(s), the model {len(layers)}")
+    for k, (lay, src) in enumerate(zip(layers, src_rec)):
+        kind = "lstm" if isinstance(src, LSTM) else "gru"
+        if kind != lay.kind:
+            raise SCValueError("init", f"{source.name!r} layer {k} is a {kind.upper()}, "
+                               f"the model's a {lay.kind.upper()}")
+        for fname, attr in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
+            t = getattr(src, fname)
+            want(f"{src.name}.{fname}", getattr(lay, attr, None), None if t is None else t.data)
+        for fname in ("bn_x", "bn_h", "bn_c"):
+            bn, sbn = getattr(lay, fname, None), getattr(src, fname, None)
+            if bn is not None and sbn is not None:
+                first = (lambda a: a[0]) if sbn.per_step else (lambda a: a)  # noqa: E731
+                want(f"{src.name}.{fname}.gamma", bn.gamma, first(sbn.gamma))
+                want(f"{src.name}.{fname}.beta", bn.beta, first(sbn.beta))
+                stats.append((bn, np.atleast_2d(sbn.mean), np.atleast_2d(sbn.var)))
+    if (model.embedding is None) != (not src_emb):
+        raise SCValueError("init", f"{source.name!r} and the model differ in having an embedding")
+    if src_emb:
+        want("embedding", model.embedding.weight, src_emb[0].weight.data)
+    if src_head:
+        head = src_head[-1]
+        want("head.weight", model.head.weight, head.weight.data)
+        want("head.bias", model.head.bias, None if head.bias is None else head.bias.data)
+    for _, param, array in pairs:
+        param.copy_(torch.as_tensor(array, dtype=param.dtype))
+    for bn, mean, var in stats:
+        bn.running_mean = torch.as_tensor(mean, dtype=bn.running_mean.dtype).clone()
+        bn.running_var = torch.as_tensor(var, dtype=bn.running_var.dtype).clone()
+        bn.rows_seen = torch.ones(mean.shape[0], dtype=torch.long)
+    return [name for name, _, _ in pairs]

@@ -58,9 +58,10 @@ def _example_inputs(task: str, model, B: int, T: int, rng) -> np.ndarray:
     return rng.uniform(-0.9, 0.9, (B, T, I)).round(2)
 
 
-@pytest.mark.parametrize("task", ["quickstart", "seq_mnist", "shakespeare_char"])
-def test_examples_bit_exact(task):
-    model = load_model(EXAMPLES / task / "model" / "ternary")
+@pytest.mark.parametrize("task,variant", [("quickstart", "ternary"), ("seq_mnist", "ternary"),
+                                          ("shakespeare_char", "ternary"), ("seq_mnist", "gru-ternary")])
+def test_examples_bit_exact(task, variant):
+    model = load_model(EXAMPLES / task / "model" / variant)
     rng = np.random.default_rng(5)
     calib = _example_inputs(task, model, 8, 12, rng)
     design = compile_model(model, {"length": 64, "defaults": {"gate_fsm_states": "auto"}, **FAST}, calibration=calib)
