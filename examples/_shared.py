@@ -232,7 +232,8 @@ def init_variant(model, source: Model) -> None:
 def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int, batch_size: int,
                   lr: float, seed: int, out_dir: Path | None, metadata: dict, force: bool,
                   log: Callable[[str], None] | None = print, batch_norm: bool = False,
-                  lr_schedule: str = "constant", init: Path | None = None) -> tuple[Model, dict]:
+                  lr_schedule: str = "constant", init: Path | None = None,
+                  grad_clip: float | None = None) -> tuple[Model, dict]:
     """Train one variant with :func:`sccompiler.train.fit`, export it (when ``out_dir`` is given)
     to ``out_dir/<variant>`` with ``metadata`` plus the training record; return the IR model and
     the record."""
@@ -242,13 +243,15 @@ def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int
     if init is not None:
         init_variant(model, load_model(init))
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                         clip_steps="quantized", log_every=1, lr_schedule=lr_schedule)
+                         clip_steps="quantized", log_every=1, lr_schedule=lr_schedule,
+                         grad_clip=grad_clip)
     prefix = f"[{variant}] "
     result = fit(model, inputs, targets, config, log=(lambda s: log(prefix + s)) if log else None)
     record = {"variant": variant, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
               "train_sequences": int(inputs.shape[0]), "train_steps": int(inputs.shape[1]),
               "final_loss": result.losses[-1], "seconds": round(result.seconds, 1), "batch_norm": batch_norm,
-              "lr_schedule": lr_schedule, "init": None if init is None else Path(init).name,
+              "lr_schedule": lr_schedule, "grad_clip": grad_clip,
+              "init": None if init is None else Path(init).name,
               "architecture": {**dataclasses.asdict(spec), "cell": variant_parts(variant, spec.cell)[0]}}
     ir = export_ir(model, f"{metadata.get('task', 'example')}-{variant}")
     meta = dict(ir.metadata)
@@ -368,13 +371,19 @@ def init_source(init: Path | None, variant: str) -> Path | None:
 
 def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
                   prepare: Callable[[dict, argparse.Namespace], tuple], argv: list[str] | None = None,
-                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None, *,
+                  batch_norm: bool = False, finetune: dict | None = None) -> int:
     """The command line every example ``train.py`` shares.
 
     ``full`` / ``quick``: hyper-parameter presets (``epochs``, ``batch_size``, ``lr`` plus the
     task's own keys, each overridable as ``--key``).  ``prepare(hp, args)`` returns
     ``(inputs, targets, ModelSpec, metadata)`` as torch tensors.  Full mode writes
-    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory."""
+    ``here/model/<variant>``; ``--quick`` trains a few batches into a temporary directory.
+    ``batch_norm``: the default of ``--batch-norm/--no-batch-norm``.  ``finetune``: full-mode
+    training hyper-parameters (``epochs``, ``lr``, ``lr_schedule``, ``grad_clip``) that replace
+    ``full``'s for the variants initialised from a trained model (``--init``; explicit ``--key``
+    flags still win; the training data is the same for every variant).  ``grad_clip`` (a preset key, 0 = off):
+    :attr:`~sccompiler.train.TrainConfig.grad_clip`."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few batches, small model, temporary output")
     ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=list(VARIANTS))
@@ -382,8 +391,9 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ap.add_argument("--force", action="store_true", help="overwrite existing models")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch-norm", action="store_true",
-                    help="recurrent batch norm with per-step statistics (ICLR 2019) instead of per-matrix gains")
+    ap.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=batch_norm,
+                    help="recurrent batch norm with per-step statistics (ICLR 2019); --no-batch-norm: "
+                         "per-matrix gains only")
     ap.add_argument("--init", type=Path, default=None, metavar="FROM_DIR",
                     help="initialise from a trained model: a model directory, or a directory of variants "
                          "(each variant starts from its cell's float model there, float itself from scratch)")
@@ -403,12 +413,16 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
               f"{hp['epochs']} epoch(s) -> {out}")
         for variant in args.variants:
             init = init_source(args.init, variant)
+            vhp = hp
             if init is not None:
                 print(f"[{variant}] initialised from {init}")
-            _, record = train_variant(spec, variant, inputs, targets, epochs=hp["epochs"],
-                                      batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
+                if finetune and not args.quick:
+                    vhp = {**hp, **{k: v for k, v in finetune.items() if getattr(args, k, None) is None}}
+            _, record = train_variant(spec, variant, inputs, targets, epochs=vhp["epochs"],
+                                      batch_size=vhp["batch_size"], lr=vhp["lr"], seed=args.seed, out_dir=out,
                                       metadata=meta, force=args.force, batch_norm=args.batch_norm,
-                                      lr_schedule=hp.get("lr_schedule", "constant"), init=init)
+                                      lr_schedule=vhp.get("lr_schedule", "constant"), init=init,
+                                      grad_clip=vhp.get("grad_clip") or None)
             print(f"[{variant}] trained in {record['seconds']} s, final train loss {record['final_loss']:.4f}")
     return 0
 
