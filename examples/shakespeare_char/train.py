@@ -21,8 +21,13 @@ import data  # noqa: E402
 from _shared import ModelSpec, training_main  # noqa: E402
 
 TASK = "shakespeare_char"
-FULL = dict(hidden=128, steps=64, sequences=20000, epochs=4, batch_size=64, lr=2e-2)
-QUICK = dict(hidden=16, steps=16, sequences=64, epochs=1, batch_size=64, lr=3e-3)
+#: the committed float model (1x256, recurrent batch norm), trained from scratch
+FULL = dict(hidden=256, steps=64, sequences=32000, epochs=2, batch_size=64, lr=4e-3, lr_schedule="cosine",
+            grad_clip=1.0)
+#: the quantized variants trained with --init: fine-tuned from the float model
+FINETUNE = dict(epochs=2, lr=2e-3)
+QUICK = dict(hidden=16, steps=16, sequences=64, epochs=1, batch_size=64, lr=3e-3, lr_schedule="constant",
+             grad_clip=0.0)
 
 
 def prepare(hp: dict, args) -> tuple:
@@ -37,7 +42,7 @@ def prepare(hp: dict, args) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return training_main(TASK, HERE, __doc__, FULL, QUICK, prepare, argv)
+    return training_main(TASK, HERE, __doc__, FULL, QUICK, prepare, argv, batch_norm=True, finetune=FINETUNE)
 
 
 if __name__ == "__main__":
