@@ -25,7 +25,7 @@ TASK = "shakespeare_char"
 FULL = dict(hidden=256, steps=64, sequences=32000, epochs=2, batch_size=64, lr=4e-3, lr_schedule="cosine",
             grad_clip=1.0)
 #: the quantized variants trained with --init: fine-tuned from the float model
-FINETUNE = dict(epochs=3, lr=2e-3)
+FINETUNE = dict(epochs=2, lr=2e-3)
 QUICK = dict(hidden=16, steps=16, sequences=64, epochs=1, batch_size=64, lr=3e-3, lr_schedule="constant",
              grad_clip=0.0)
 
