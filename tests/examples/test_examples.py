@@ -72,7 +72,9 @@ def _evaluate(task: str, tmp_path: Path, *args: str) -> dict:
 def test_committed_model_loads_validates_and_is_small(task: str, variant: str) -> None:
     path = EXAMPLES / task / "model" / variant
     size = sum(f.stat().st_size for f in path.iterdir())
-    assert size < 1_000_000, f"{path} is {size} bytes"
+    # 4 MB: the Shakespeare 1x256 batch-norm models carry 64 per-step rows of batch-norm
+    # statistics (bn_x, bn_h: 1024 features each) next to the weights
+    assert size < 4_000_000, f"{path} is {size} bytes"
     model = load_model(path)
     meta = model.metadata["example"]
     assert meta["task"] == task and meta["mode"] == "full"
