@@ -232,7 +232,8 @@ def init_variant(model, source: Model) -> None:
 def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int, batch_size: int,
                   lr: float, seed: int, out_dir: Path | None, metadata: dict, force: bool,
                   log: Callable[[str], None] | None = print, batch_norm: bool = False,
-                  lr_schedule: str = "constant", init: Path | None = None) -> tuple[Model, dict]:
+                  lr_schedule: str = "constant", init: Path | None = None,
+                  grad_clip: float | None = None) -> tuple[Model, dict]:
     """Train one variant with :func:`sccompiler.train.fit`, export it (when ``out_dir`` is given)
     to ``out_dir/<variant>`` with ``metadata`` plus the training record; return the IR model and
     the record."""
@@ -242,13 +243,15 @@ def train_variant(spec: ModelSpec, variant: str, inputs, targets, *, epochs: int
     if init is not None:
         init_variant(model, load_model(init))
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                         clip_steps="quantized", log_every=1, lr_schedule=lr_schedule)
+                         clip_steps="quantized", log_every=1, lr_schedule=lr_schedule,
+                         grad_clip=grad_clip)
     prefix = f"[{variant}] "
     result = fit(model, inputs, targets, config, log=(lambda s: log(prefix + s)) if log else None)
     record = {"variant": variant, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
               "train_sequences": int(inputs.shape[0]), "train_steps": int(inputs.shape[1]),
               "final_loss": result.losses[-1], "seconds": round(result.seconds, 1), "batch_norm": batch_norm,
-              "lr_schedule": lr_schedule, "init": None if init is None else Path(init).name,
+              "lr_schedule": lr_schedule, "grad_clip": grad_clip,
+              "init": None if init is None else Path(init).name,
               "architecture": {**dataclasses.asdict(spec), "cell": variant_parts(variant, spec.cell)[0]}}
     ir = export_ir(model, f"{metadata.get('task', 'example')}-{variant}")
     meta = dict(ir.metadata)
@@ -374,7 +377,8 @@ def _has_base(init_dir: Path | None, variant: str) -> bool:
 
 def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
                   prepare: Callable[[dict, argparse.Namespace], tuple], argv: list[str] | None = None,
-                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None, *,
+                  batch_norm: bool = False) -> int:
     """The command line every example ``train.py`` shares.
 
     ``full`` / ``quick``: hyper-parameter presets (``epochs``, ``batch_size``, ``lr`` plus the
@@ -384,7 +388,9 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     Optional preset keys: ``lr_schedule`` (``TrainConfig.lr_schedule``) and ``finetune_epochs``
     (> 0: every variant but the float ones is fine-tuned for that many epochs from its cell's
     float model in the output directory, trained first in the same run, unless ``--init`` names
-    another source or ``--from-scratch`` is given)."""
+    another source or ``--from-scratch`` is given).
+    ``batch_norm``: the default of ``--batch-norm/--no-batch-norm``; preset key ``grad_clip``
+    (0 = off): :attr:`~sccompiler.train.TrainConfig.grad_clip`."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few batches, small model, temporary output")
     ap.add_argument("--variants", nargs="+", choices=ALL_VARIANTS, default=list(VARIANTS))
@@ -392,8 +398,9 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
     ap.add_argument("--force", action="store_true", help="overwrite existing models")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch-norm", action="store_true",
-                    help="recurrent batch norm with per-step statistics (ICLR 2019) instead of per-matrix gains")
+    ap.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=batch_norm,
+                    help="recurrent batch norm with per-step statistics (ICLR 2019); --no-batch-norm: "
+                         "per-matrix gains only")
     ap.add_argument("--init", type=Path, default=None, metavar="FROM_DIR",
                     help="initialise from a trained model: a model directory, or a directory of variants "
                          "(each variant starts from its cell's float model there, float itself from scratch); "
@@ -425,7 +432,8 @@ def training_main(task: str, here: Path, doc: str, full: dict, quick: dict,
                 _, record = train_variant(spec, variant, inputs, targets, epochs=epochs,
                                           batch_size=hp["batch_size"], lr=hp["lr"], seed=args.seed, out_dir=out,
                                           metadata=meta, force=args.force, batch_norm=args.batch_norm,
-                                          lr_schedule=hp.get("lr_schedule", "constant"), init=init)
+                                          lr_schedule=hp.get("lr_schedule", "constant"), init=init,
+                                          grad_clip=hp.get("grad_clip") or None)
             except SCCError as exc:          # a bad --init source, an existing output without --force
                 print(f"error: {exc}", file=sys.stderr)
                 return 2

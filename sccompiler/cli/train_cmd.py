@@ -132,6 +132,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--lr-schedule", "lr_schedule", type=click.Choice(["constant", "cosine"]), default="constant",
               show_default=True, help="cosine: the learning rate is annealed from --lr to 0 over the run")
+@click.option("--grad-clip", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="clip the gradient's global L2 norm to this value before each step (default: off)")
 @click.option("--init", "init_dir", type=click.Path(exists=True, file_okay=False), default=None, metavar="FROM_DIR",
               help="start from this trained native model's weights (same cell and sizes; e.g. fine-tune a "
                    "quantized variant from a float model)")
@@ -156,7 +158,8 @@ def check_train_size(cell: str, in_size: int, hidden: int, layers: int, out_size
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, scheme, stochastic, hidden_quant,
               hidden_clip, hidden_threshold, quantize_head, val_fraction, ste, batch_norm, prune, epochs,
-              batch_size, lr, seed, lr_schedule, init_dir, hardware_aware, noise_aware, noise_length, noise_config,
+              batch_size, lr, seed, lr_schedule, grad_clip, init_dir, hardware_aware, noise_aware, noise_length,
+              noise_config,
               noise_scale,
               hardware_epochs,
               output, onnx_path,
@@ -240,7 +243,8 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
             x_val, y_val = x[order[:n_val]], y[order[:n_val]]
             x, y = x[order[n_val:]], y[order[n_val:]]
     result = tr.fit(model, x, y, tr.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                                                targets_at=where, lr_schedule=lr_schedule), log=log)
+                                                targets_at=where, lr_schedule=lr_schedule,
+                                                grad_clip=grad_clip), log=log)
     validation = None if x_val is None else validation_metric(model, x_val, y_val, where)
     if validation is not None and log is not None:
         lo, hi = validation["ci"]
@@ -275,7 +279,7 @@ def train_cmd(task, data, samples, steps, cell, hidden, layers, embedding_dim, s
         echo_json({**result.to_json(), "outputs": written, "cell": cell, "scheme": scheme, "validation": validation,
                    "hidden_quant": hidden_quant, "targets_at": where, "head_quantized": model.head_quant is not None,
                    "stochastic": stochastic, "seed": seed, "hardware_aware": hardware,
-                   "lr_schedule": lr_schedule, "init": init_dir,
+                   "lr_schedule": lr_schedule, "grad_clip": grad_clip, "init": init_dir,
                    "noise_aware": noise})
         return
     for kind, path in written.items():

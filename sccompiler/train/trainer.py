@@ -44,7 +44,9 @@ class TrainConfig:
     the loss over every step; -100 marks ignored class targets) or ``"last_step"`` (one target per
     sequence, ``(B,)`` class ids or ``(B, out)`` values, against the last step's output: a
     sequence classifier / regressor).  ``lr_schedule``: ``"constant"`` or ``"cosine"`` (the
-    learning rate of batch ``k`` of ``K`` is ``lr·½(1+cos(πk/K))``, annealed to 0 over the run)."""
+    learning rate of batch ``k`` of ``K`` is ``lr·½(1+cos(πk/K))``, annealed to 0 over the run).
+    ``grad_clip``: rescale the gradient to this global L2 norm when it is larger, before each
+    optimizer step (``None``: off; the usual guard against exploding recurrent gradients)."""
 
     epochs: int = 10
     batch_size: int = 32
@@ -57,8 +59,13 @@ class TrainConfig:
     recalibrate_bn: bool = True
     targets_at: str = "every_step"
     lr_schedule: str = "constant"
+    grad_clip: float | None = None
 
     def __post_init__(self) -> None:
+        if self.grad_clip is not None and (isinstance(self.grad_clip, bool)
+                                           or not isinstance(self.grad_clip, (int, float))
+                                           or not math.isfinite(self.grad_clip) or self.grad_clip <= 0):
+            raise ConfigError(f"grad_clip must be a positive number or None, got {self.grad_clip!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.targets_at not in ("every_step", "last_step"):
@@ -146,6 +153,8 @@ class Trainer:
                             if extra is not None:
                                 full = full + extra
                         full.backward()
+                        if cfg.grad_clip is not None:
+                            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                         opt.step()
                         if cfg.clip_weights:
                             clip_weights(model)
