@@ -149,9 +149,9 @@ def _run_probe(emitted, case, T, tmp_path):
     res = run_icarus([outdir / "rtl" / f for f in man["rtl"]] + [tmp_path / "probe.v"], "bidir_probe", clock=None,
                      run_dir=tmp_path)
     lines = res.stdout.splitlines()
-    got = {k: [tuple(int(v) for v in m.groups()) for ln in lines if (m := re.match(rf"{k} (\d+)(?: (\d+))?$", ln))]
+    got = {k: [m.groups() for ln in lines if (m := re.match(rf"{k} (\d+)(?: (\d+))?$", ln))]
            for k in ("BUSY", "VALID", "DONE", "OVERFLOW")}
-    return t, {k: [g[0] if g[1] is None else g for g in v] for k, v in got.items()}
+    return t, {k: [int(a) if b is None else (int(a), int(b)) for a, b in v] for k, v in got.items()}
 
 
 @pytest.mark.hw
@@ -166,7 +166,7 @@ def test_cycles_are_the_timing_model(emitted, case, once, tmp_path):
     P, K = t.step_period, t.pipeline_depth
     assert got["BUSY"] == list(range(1, T * P + 1))
     steps = [T - 1] if once else list(range(T))
-    first = 2 * T * P + (K + (T - 1 if once else 0)) * P + 1
+    first = 2 * T * P + K * P + 1            # the first (or only: T' = 1) read-out result
     assert got["VALID"] == [(first + k * P, s) for k, s in enumerate(steps)]
     assert got["VALID"][-1][0] == t.latency_cycles and got["DONE"] == [t.done_cycles]
     assert got["OVERFLOW"] == []
