@@ -159,7 +159,7 @@ def top_text(em: DesignEmitter) -> str:
         ctl.reg("overflow_q")
         ctl.always("posedge clk", ["if (rst) overflow_q <= 1'b0;",
                                    f"else if (start) overflow_q <= (n_steps > {STEP_BITS}'d{b.max_steps});"])
-        first_steps = f"(n_steps > {STEP_BITS}'d{b.max_steps}) ? {STEP_BITS}'d0 : n_steps"
+        first_steps = f"((n_steps > {STEP_BITS}'d{b.max_steps}) ? {STEP_BITS}'d0 : n_steps)"
     for k, layer in enumerate(em.rec_layers):
         v = em.vid(layer)
         nxt = em.rec_layers[k + 1] if k + 1 < len(em.rec_layers) else None
@@ -167,6 +167,10 @@ def top_text(em: DesignEmitter) -> str:
         layer_control(ctl, v, em.vid(em.rec_layers[k - 1]) if k else None, em.P, lw, nxt is not None,
                       layer in em.step_rst_used, launch_last=nxt in em.sequence_layers or layer in serial,
                       once=layer in em.sequence_layers, first_steps=first_steps)
+        if b is not None and b.readout and layer == b.concat:      # the read-out has no stream primitives
+            for d in ctl.items:
+                if getattr(d, "names", None) == (f"{v}_srst",):
+                    d.unused = "the read-out control resets no stream primitive"
         L = em.lengths[layer]
         if L < em.P:
             ctl.wire(f"{v}_en", init=f"({v}_cyc < {lw}'d{L})",

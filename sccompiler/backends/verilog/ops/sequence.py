@@ -107,7 +107,7 @@ def input_buffer(em: DesignEmitter, x_bits: int) -> str:
     em.body.comment(f"input buffer ({b.max_steps} entries): x_in of forward step t at entry t; the backward "
                     f"direction's step k reads entry T - 1 - k")
     buffer_decl(em, mem, x_bits, b.max_steps, "input buffer (sequence buffer 1 of 3)")
-    em.decls.wire(addr, S)
+    em.decls.wire(addr, S, unused=f"its low {aw} bits address the buffer")
     em.decls.wire(rd, x_bits)
     em.body.always("posedge clk", [f"if ({F}_first) {mem}[{F}_step[{aw - 1}:0]] <= x_in;"])
     em.body.assign(addr, f"({R}_step < {R}_steps) ? {R}_steps - {S}'d1 - {R}_step : {S}'d0",
