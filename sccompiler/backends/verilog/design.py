@@ -69,8 +69,8 @@ from .testbench import (
     testbench_text,
 )
 from .top import top_text
-from .verilog_text import INDENT
 from .verify import synth_summary, synthesize_design, verify_design, verify_designs
+from .verilog_text import INDENT
 
 __all__ = ["MAX_REPORTED", "MAX_ROM_ADDRESS_BITS", "STEP_BITS", "check_supported", "default_inputs", "emit_design",
            "synth_summary", "synthesize_design", "verify_design", "verify_designs"]

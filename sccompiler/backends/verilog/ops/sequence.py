@@ -172,7 +172,7 @@ def op_concat(em: DesignEmitter, n) -> None:
         return
     regs = [em.register_of(n.inputs[k], "cval") for k in (0, 1)]
     if any(r is None or "cw" not in r for r in regs) or \
-            any((r["cw"], r["signed"], r["range"]) != (regs[0]["cw"], regs[0]["signed"], regs[0]["range"]) for r in regs):
+            len({(r["cw"], r["signed"], r["range"]) for r in regs}) != 1:
         raise unsupported(n, "directions' h counts of different widths")
     reg = regs[0]
     rows = []
