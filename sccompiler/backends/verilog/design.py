@@ -29,6 +29,10 @@ Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).  A h
 ``last_step`` layer runs once per sequence: a streamed one is launched when the last recurrent
 layer finishes its last step and runs one step on the h its state register then holds; ``valid``
 is high once per sequence (``out_step`` = T - 1) and the testbench checks the head there.
+A bidirectional first layer runs in three phases over sequence buffers (:mod:`.ops.sequence`):
+its forward direction, then its backward direction over the buffered sequence in reverse, then
+the rest reading concat(forward h_t, backward h_t); the testbench expects the backward
+direction's values in its own step order, and ``n_steps > max_steps`` raises ``overflow``.
 Layers with different ``L`` step with the longest one, P; a layer with L < P holds its sources,
 FSMs and counters (clock enable ``<layer>_en``) in the last P - L cycles of each step.
 

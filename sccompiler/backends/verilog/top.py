@@ -7,7 +7,12 @@ and the packing of the checked values onto the output ports.
 A sequence-level head (after a ``last_step`` layer) runs once per sequence: a streamed head is
 launched when the last recurrent layer finishes its last step and runs one step; ``valid`` is
 then high once per sequence, with ``out_step`` = ``n_steps - 1`` (the step the head read), and
-the last recurrent layer reports its own steps on ``valid_<layer>`` / ``out_step_<layer>``."""
+the last recurrent layer reports its own steps on ``valid_<layer>`` / ``out_step_<layer>``.
+
+A bidirectional layer's directions each launch the next phase after their LAST step (the
+backward direction after the forward one, the read-out after the backward one); the top then has
+an ``overflow`` output: a ``start`` with ``n_steps > max_steps`` runs nothing and raises it with
+``done`` (:mod:`.ops.sequence`)."""
 
 from __future__ import annotations
 
