@@ -29,6 +29,10 @@ Layer k + 1 (and a streamed head) runs one step behind layer k (pipelined).  A h
 ``last_step`` layer runs once per sequence: a streamed one is launched when the last recurrent
 layer finishes its last step and runs one step on the h its state register then holds; ``valid``
 is high once per sequence (``out_step`` = T - 1) and the testbench checks the head there.
+A bidirectional first layer runs in three phases over sequence buffers (:mod:`.ops.sequence`):
+its forward direction, then its backward direction over the buffered sequence in reverse, then
+the rest reading concat(forward h_t, backward h_t); the testbench expects the backward
+direction's values in its own step order, and ``n_steps > max_steps`` raises ``overflow``.
 Layers with different ``L`` step with the longest one, P; a layer with L < P holds its sources,
 FSMs and counters (clock enable ``<layer>_en``) in the last P - L cycles of each step.
 
@@ -70,6 +74,7 @@ from .testbench import (
 )
 from .top import top_text
 from .verify import synth_summary, synthesize_design, verify_design, verify_designs
+from .verilog_text import INDENT
 
 __all__ = ["MAX_REPORTED", "MAX_ROM_ADDRESS_BITS", "STEP_BITS", "check_supported", "default_inputs", "emit_design",
            "synth_summary", "synthesize_design", "verify_design", "verify_designs"]
@@ -142,8 +147,11 @@ def checked_fields(em: DesignEmitter, trace: dict, steps: int) -> list[tuple]:
     """(node, neuron, width, signed, values (B, T)) of every checked value, in port order; a node
     of a sequence-level head (one step per sequence) is expected at step T - 1 (0 elsewhere)."""
     fields = []
+    rev = em.bidir.reverse if em.bidir is not None else None
     for o in em.outputs:
         v = np.asarray(trace[o["node"]])
+        if rev is not None and em.netlist.node(o["node"]).layer == rev:
+            v = v[:, ::-1]                         # the backward direction's step k read x_{T-1-k}
         if v.shape[1] != steps:                    # (B, 1, ...): the head's one step, read at T - 1
             v = np.concatenate([np.zeros((v.shape[0], steps - 1) + v.shape[2:]), v], axis=1)
         for r in range(len(o["rows"])):
@@ -209,18 +217,26 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
                                         what, r, out_step, signed)
         sh += width
     head_wait = em.seq_head[1] if em.seq_head else 0       # a sequential head's H after the last step
+    serial = 0 if em.bidir is None else 2                    # a bidirectional layer's two T-step phases
+    extra: dict = {}
+    if em.bidir is not None:                                 # overflow must stay low
+        checks[None] += [f"{INDENT}if (overflow) begin",
+                         f"{INDENT * 2}if (errors < {MAX_REPORTED}) $display(\"MISMATCH seq=%0d overflow\", seq);",
+                         f"{INDENT * 2}errors = errors + 1;", f"{INDENT}end"]
+        extra = {"setup": [f"{INDENT}wire overflow;"], "extra_ports": [("overflow", "overflow")]}
     spec = TestbenchSpec(
         top=em.top, generator="sccompiler.backends.verilog.design",
         expected="the design's runtime (CompiledDesign.simulate)", sequences=B, steps=T,
-        timeout=f"B * (T + {len(em.rec_layers) + 1}) * {em.P} + {10 + head_wait} * B + 10",
+        timeout=f"B * ({serial + 1} * T + {len(em.rec_layers) + 1}) * {em.P} + {10 + head_wait} * B + 10",
         x_bits=em.x_width * em.in_size,
         exp_bits=total, inner=[em.vid(layer) for layer in em.inner_layers], finish_note=True, checks=checks,
         final_valids=1 if em.per_sequence else None,
-        outputs=[(f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs])
+        outputs=[(f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"]) for o in em.outputs], **extra)
     tbn = spec.name
     # the one timing model (cost/timing.py) describes this RTL; refuse to write a manifest it does not
     timing = netlist_timing(design.netlist, steps=T)
-    if dict(em.lengths) != timed_layers(design.netlist) or timing.step_period != em.P:
+    lengths = {k: v for k, v in em.lengths.items() if not (em.bidir and em.bidir.readout and k == em.bidir.concat)}
+    if lengths != timed_layers(design.netlist) or timing.step_period != em.P:
         raise SCValueError("design", f"the emitted control (P = {em.P}, layers {em.lengths}) disagrees with the "
                                      f"timing model ({timing.cycles_per_step})")
     manifest = {"top": em.top, "testbench": tbn, "layer": em.layer, "length": em.P, "lengths": em.lengths,
@@ -230,6 +246,10 @@ def testbench_files(design, em: DesignEmitter, x: np.ndarray, rtl_names: list[st
                 "host_affine": em.host or None, "input_port": port_doc(em),
                 # a head on the last step: valid once per sequence (out_step = T - 1)
                 "per_sequence": sorted(em.sequence_layers) if em.per_sequence else None,
+                # a bidirectional layer: its buffers' depth; every stored step is run (not causal)
+                "bidirectional": None if em.bidir is None else {
+                    "layer": em.bidir.forward, "max_steps": em.bidir.max_steps, "read_out_once": em.bidir.once,
+                    "overflow_port": "overflow"},
                 "names": em.names.to_json(),       # original layer / node name -> Verilog identifier
                 "rtl": rtl_names}                 # dependencies first, the top last
     return {f"{tbn}.v": testbench_text(spec), f"{tbn}_in.hex": "\n".join(in_words) + "\n",

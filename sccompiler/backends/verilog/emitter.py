@@ -91,14 +91,11 @@ class DesignEmitter:
 
     # ------------------------------------------------------------------ support check
     def check_layers(self) -> None:
-        layers = list(self.netlist.layers)
-        for p in layers:
-            if p.options.direction is not None:
-                name = p.name.removesuffix(".reverse")
-                raise UnsupportedOpError(f"bidirectional {p.kind.upper()}", name,
-                                         "Verilog emission of bidirectional layers (both directions, the sequence "
-                                         "buffers and their three-phase schedule, docs/semantics.md) is not built "
-                                         "yet; the design compiles, simulates and is costed (scc simulate, scc cost)")
+        from .ops.sequence import bidirectional_schedule  # noqa: PLC0415  (ops import this module)
+
+        #: a bidirectional layer's schedule (forward, backward, read-out; ops/sequence.py), or None
+        self.bidir = bidirectional_schedule(self.netlist)
+        layers = [p for p in self.netlist.layers if p.kind != "concat"]
         # a leading embedding: token ids on the port, its table in ROMs of the first layer's operands
         self.embedding = layers.pop(0) if len(layers) > 1 and layers[0].kind == "embedding" else None
         rec = [p for p in layers if p.kind in ("lstm", "gru")]
@@ -141,18 +138,43 @@ class DesignEmitter:
         # FSMs and counters (clock enable <layer>_en) for the remaining P - L cycles
         self.lengths = {p.name: int(p.length) for p in layers if p.name in self.rec_layers}
         self.P = max(self.lengths.values())
+        b = self.bidir
+        if b is not None:
+            if self.embedding is not None or [p.name for p in rec[:2]] != [b.forward, b.reverse]:
+                raise UnsupportedOpError(f"bidirectional {rec[0].kind.upper()}", b.forward, "Verilog emission "
+                                         "supports a bidirectional layer as the first layer (no embedding) yet")
+            if b.readout:           # no timed layer after the concat: the read-out has its own control
+                k = self.rec_layers.index(b.reverse) + 1
+                self.rec_layers.insert(k, b.concat)
+                self.lengths = dict(list(self.lengths.items())[:k] + [(b.concat, self.P)]
+                                    + list(self.lengths.items())[k:])
+                if b.once:
+                    self.sequence_layers.add(b.concat)
+                self.layer = self.rec_layers[-1]
+                self.inner_layers = self.rec_layers[:-1]
         #: a sequential fixed-point head (layer, H, once): its MAC control owns valid / out_step /
         #: done; every timed layer reports on its own valid_<layer> port, and a head per step
         #: stretches the step period to H when that is longer (cost/timing.py)
         self.seq_head = sequential_head(self.netlist)
         self.seq_mac: dict | None = None
         if self.seq_head is not None:
+            if b is not None:
+                raise UnsupportedOpError("int_mac", self.seq_head[0], "Verilog emission of a sequential fixed-point "
+                                         "head (head_macs) after a bidirectional layer is not built yet")
             self.inner_layers = list(self.rec_layers)
             if not self.seq_head[2]:
                 self.P = max(self.P, self.seq_head[1])
         self.ctl = self.rec_layers[0]
 
     # ------------------------------------------------------------------ shared helpers
+    #: the input port's name in node expressions: ``x_in``, or the input buffer's read wire while the
+    #: walk is in a bidirectional layer's backward direction
+    port = "x_in"
+
+    def port_expr(self, expr: str) -> str:
+        """``expr`` (over ``x_in``) as the current layer reads it."""
+        return expr if self.port == "x_in" else expr.replace("x_in", self.port)
+
     @property
     def idles(self) -> bool:
         """True when the current layer's L is shorter than the step period (it has idle cycles)."""
@@ -316,6 +338,13 @@ class DesignEmitter:
 
         for n in self.netlist.nodes:
             self.ctl = n.layer if n.layer in self.rec_layers else self.rec_layers[-1]
+            if self.bidir is not None and n.layer == self.bidir.reverse and self.port == "x_in":
+                from .ops.sequence import input_buffer  # noqa: PLC0415
+                from .top import input_port  # noqa: PLC0415
+
+                self.port = input_buffer(self, input_port(self)[0])
+            elif self.bidir is not None and n.layer != self.bidir.reverse:
+                self.port = "x_in"
             handler = HANDLERS.get(n.op)
             if handler is None:
                 raise unsupported(n)

@@ -7,7 +7,12 @@ and the packing of the checked values onto the output ports.
 A sequence-level head (after a ``last_step`` layer) runs once per sequence: a streamed head is
 launched when the last recurrent layer finishes its last step and runs one step; ``valid`` is
 then high once per sequence, with ``out_step`` = ``n_steps - 1`` (the step the head read), and
-the last recurrent layer reports its own steps on ``valid_<layer>`` / ``out_step_<layer>``."""
+the last recurrent layer reports its own steps on ``valid_<layer>`` / ``out_step_<layer>``.
+
+A bidirectional layer's directions each launch the next phase after their LAST step (the
+backward direction after the forward one, the read-out after the backward one); the top then has
+an ``overflow`` output: a ``start`` with ``n_steps > max_steps`` runs nothing and raises it with
+``done`` (:mod:`.ops.sequence`)."""
 
 from __future__ import annotations
 
@@ -18,15 +23,15 @@ from .verilog_text import Section
 
 
 def layer_control(sec: Section, p: str, prev: str | None, period: int, lw: int, launch: bool, step_rst: bool,
-                  *, launch_last: bool = False, once: bool = False) -> None:
+                  *, launch_last: bool = False, once: bool = False, first_steps: str = "n_steps") -> None:
     """Control of timed layer ``p``: ``period`` cycles per step.  Layer 0 starts on ``start``;
     layer k + 1 when layer k finishes its step 0 (its step t runs during layer k's step t + 1):
     an inner layer (``launch``) drives the next layer's start, the last one ``done``.
     ``launch_last``: the next layer is launched when this one finishes its LAST step; ``once``:
     this layer (a sequence-level head) runs one step, on the previous layer's last values, and
-    reports it as step ``n_steps - 1``."""
+    reports it as step ``n_steps - 1``.  ``first_steps``: the steps layer 0 runs (0: none)."""
     go = "start" if prev is None else f"{prev}_launch"
-    nsteps = "n_steps" if prev is None else f"{STEP_BITS}'d1" if once else f"{prev}_steps"
+    nsteps = first_steps if prev is None else f"{STEP_BITS}'d1" if once else f"{prev}_steps"
     S, last = STEP_BITS, period - 1
     # only the last layer has a done flag: an inner layer's valid ends with its flush
     clear_done = "" if launch else f" {p}_done <= 1'b0;"
@@ -139,6 +144,9 @@ def top_text(em: DesignEmitter) -> str:
     m.port("output", "x_step", STEP_BITS)
     m.port("output", "valid")
     m.port("output", "out_step", STEP_BITS)
+    if em.bidir is not None:
+        m.port("output", "overflow", comment=f"n_steps > max_steps = {em.bidir.max_steps}: refused, not run "
+                                             "(done rises with it)")
     inner = [em.vid(layer) for layer in em.inner_layers]
     for layer in inner:
         m.port("output", f"valid_{layer}")
@@ -146,12 +154,28 @@ def top_text(em: DesignEmitter) -> str:
     for o in em.outputs:
         m.port("output", f"o_{em.nid(o['node'])}", len(o["rows"]) * o["width"])
     ctl = em.control
+    b = em.bidir
+    serial = () if b is None else (b.forward, b.reverse)
+    first_steps = "n_steps"
+    if b is not None:
+        ctl.comment(f"bidirectional layer {em.vid(b.forward)}: forward phase, backward phase over the buffered "
+                    "sequence, then the read-out (docs/semantics.md); a sequence longer than the "
+                    f"{b.max_steps}-entry buffers is refused")
+        ctl.reg("overflow_q")
+        ctl.always("posedge clk", ["if (rst) overflow_q <= 1'b0;",
+                                   f"else if (start) overflow_q <= (n_steps > {STEP_BITS}'d{b.max_steps});"])
+        first_steps = f"((n_steps > {STEP_BITS}'d{b.max_steps}) ? {STEP_BITS}'d0 : n_steps)"
     for k, layer in enumerate(em.rec_layers):
         v = em.vid(layer)
         nxt = em.rec_layers[k + 1] if k + 1 < len(em.rec_layers) else None
+        # a direction of a bidirectional layer launches the next phase after its LAST step
         layer_control(ctl, v, em.vid(em.rec_layers[k - 1]) if k else None, em.P, lw, nxt is not None,
-                      layer in em.step_rst_used, launch_last=nxt in em.sequence_layers,
-                      once=layer in em.sequence_layers)
+                      layer in em.step_rst_used, launch_last=nxt in em.sequence_layers or layer in serial,
+                      once=layer in em.sequence_layers, first_steps=first_steps)
+        if b is not None and b.readout and layer == b.concat:      # the read-out has no stream primitives
+            for d in ctl.items:
+                if getattr(d, "names", None) == (f"{v}_srst",):
+                    d.unused = "the read-out control resets no stream primitive"
         L = em.lengths[layer]
         if L < em.P:
             ctl.wire(f"{v}_en", init=f"({v}_cyc < {lw}'d{L})",
@@ -170,6 +194,9 @@ def top_text(em: DesignEmitter) -> str:
         valid, out_step, done = sequential_mac_control(ctl, em.seq_mac, valid, out_step, f"{last}_flush", done)
     ctl.assign("valid", valid)
     ctl.assign("out_step", out_step)
+    if b is not None:
+        ctl.assign("overflow", "overflow_q")
+        done = f"{done} | overflow_q"
     ctl.assign("done", done)
     for layer in inner:
         ctl.assign(f"valid_{layer}", f"{layer}_valid")

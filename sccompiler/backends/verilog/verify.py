@@ -60,9 +60,11 @@ def checked_size(man: dict, sequences: int | None = None, steps: int | None = No
         raise ModelFormatError(f"tb/manifest.json: 'sequences' and 'steps' must be integers >= 1, got {full}")
     got = {}
     # a head on the last step is checked once, after the last stored step: every step must run
-    whole_steps = bool(man.get("per_sequence"))
+    whole_steps = bool(man.get("per_sequence")) or bool(man.get("bidirectional"))
     if whole_steps and steps is not None and steps != full["steps"]:
-        raise SCValueError("steps", f"this design's head runs on the last step, so all {full['steps']} stored steps "
+        why = " has a bidirectional layer (its backward direction reads the whole sequence)" \
+            if man.get("bidirectional") else "'s head runs on the last step"
+        raise SCValueError("steps", f"this design{why}, so all {full['steps']} stored steps "
                                     "are run and checked; leave --steps out (or emit shorter test sequences)")
     for name, value, default in (("sequences", sequences, DEFAULT_SEQUENCES), ("steps", steps, DEFAULT_STEPS)):
         if value is None:

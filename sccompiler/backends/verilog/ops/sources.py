@@ -50,7 +50,8 @@ def op_input(em: DesignEmitter, n) -> None:
     if source == "model.input":
         em.in_scale = float(n.params["scale"])
         port = em.sig[source]
-        em.sig[n.name] = Signal("tern", list(port.rows), 1, {"pos": list(port.extra["pos"]), "scale": em.in_scale})
+        em.sig[n.name] = Signal("tern", [em.port_expr(r) for r in port.rows], 1,
+                                {"pos": [em.port_expr(r) for r in port.extra["pos"]], "scale": em.in_scale})
         return
     # a previous layer's h: its state register holds it (bypassed in its boundary cycle) for the
     # whole of the previous layer's next step, which is this layer's step
@@ -68,6 +69,8 @@ def op_lookup(em: DesignEmitter, n) -> None:
     em.body.comment("the table lives in ROMs over the token id (the next layer's operands)")
     em.sig[n.name] = Signal("embed", [], 0, {"table": np.asarray(n.arrays["table"], dtype=np.float64),
                                               "token": tok.rows[0], "tw": tok.width})
+    if em.bidir is not None:
+        raise unsupported(n, "an embedding before a bidirectional layer")
 
 
 def embedded_input(em: DesignEmitter, n, emb: Signal) -> None:
@@ -159,6 +162,14 @@ def real_port_thresholds(em: DesignEmitter, n, bits: int, gain, rows_per: int) -
         raise unsupported(n, "per-row input gains of real inputs (the input port would carry one threshold "
                              "per row and input; use exact inputs, or batch norm with one bn_x/bn_h scale "
                              "ratio per step)")
+    if em.x_format == "thr" and em.port != "x_in":
+        # the backward direction of a bidirectional layer: the buffered thresholds of the forward's bank
+        first = em.x_sng
+        if (first.params.get("scale", 1.0), first.params["bits"], first.encoding, "gain" in first.arrays) != \
+                (n.params.get("scale", 1.0), bits, n.encoding, gain is not None) or rows_per != em.in_size:
+            raise unsupported(n, "a backward direction whose input SNGs differ from the forward direction's")
+        return [em.port_expr(f"x_in[{j * (bits + 1) + bits}:{j * (bits + 1)}]")
+                for j in range(rows_per)] * (n.size // rows_per)
     if em.x_format != "tern" or "rows" in n.params or rows_per != em.in_size:
         raise unsupported(n, "an input SNG bank other than one SNG per feature")
     em.x_format, em.x_width, em.x_sng = "thr", bits + 1, n

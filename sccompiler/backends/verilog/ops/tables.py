@@ -102,7 +102,7 @@ def state_roms(em: DesignEmitter, n, reg: dict, src: Signal, base: str, bits: in
     for r in range(rows_per):
         data = em.rom(f"{base}_rom{r}", f"{q}_now{r}", cw, xs[:, 0].tolist(), bits + 1)
         em.decls.wire(f"{base}_x{r}", bits + 1)
-        if x_reset == int(xs[0, 0]):
+        if x_reset == int(xs[0, 0]) or reg.get("no_reset"):
             em.body.assign(f"{base}_x{r}", data)
         else:
             reg["flag"] = True
