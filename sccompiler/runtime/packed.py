@@ -36,6 +36,7 @@ from .engine import VALUE_OPS, LayerFlow, LayerRun, align_banks, eval_value_op, 
 from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
+    column_sums,
     constant_words,
     rows_last,
     sng_direct,
@@ -212,10 +213,10 @@ def constant_terms(x: np.ndarray, on: np.ndarray, wcol: np.ndarray) -> np.ndarra
     """(B', R) int64: the per-cycle XNOR-popcount term of constant operand words ``x & on``
     ((B', Mw) / (B' or 1, Mw) uint32): ``2 sum_j w_rj`` over the operands that are one (the same
     integer as the kernel's popcounts, which every cycle would add again)."""
-    w = np.ascontiguousarray(x & on).astype("<u4", copy=False)
-    bits = np.unpackbits(w.view(np.uint8), axis=-1, bitorder="little")          # (B', Mw * 32)
-    s = bits.astype(np.float64) @ wcol.astype(np.float64)      # exact: small integers
-    return np.rint(s).astype(np.int64)
+    w = np.ascontiguousarray(x & on, dtype=np.uint32)
+    out = np.empty((w.shape[0], wcol.shape[1]), dtype=np.int64)
+    column_sums(w, np.ascontiguousarray(wcol, dtype=np.int32), out)       # integers, no BLAS
+    return out
 
 
 def _counts32(words: np.ndarray) -> np.ndarray:
@@ -425,7 +426,9 @@ class _Step:
             on = np.zeros((on_v.shape[0], Mw * 64), dtype=bool)
             on[:, :M] = on_v
             onw = np.packbits(on, axis=1, bitorder="little").view("<u8").astype(np.uint64)
-            base = -np.rint(on_v.astype(np.float64) @ st.weights.T).astype(np.int64)
+            base = np.empty((onw.shape[0], n.size), dtype=np.int64)
+            column_sums(onw.view(np.uint32), st.wcol, base)                  # 2 sum_j on_bj w_rj
+            base //= -2
         else:
             onw = np.full((1, Mw), _ALL, dtype=np.uint64)
             base = -st.weights.sum(axis=1).astype(np.int64)[None, :]
