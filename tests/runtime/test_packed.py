@@ -273,3 +273,20 @@ def test_reused_step_buffers_change_nothing(small, length):
         assert run.trace.keys() == got_runs[name].trace.keys()
         for k in run.trace:
             np.testing.assert_array_equal(got_runs[name].trace[k], run.trace[k], err_msg=f"{name}/{k}")
+
+
+def test_openmp_threads_wait_passively():
+    """numba's OpenMP workers sleep between parallel regions instead of spinning (set by
+    ``import sccompiler`` unless the user chose a policy): a spinning worker takes a core from
+    the serial part of each step."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sccompiler, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
