@@ -7,7 +7,15 @@ sccompiler`` stays cheap (cvxpy, numba and onnx load only when used).
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# numba's OpenMP threads (the packed runtime's ``workers``) spin after every parallel region by
+# default (libgomp's ACTIVE wait), which on a 2-core machine takes a core from the serial part of
+# every step: workers=2 measured 26 ms CPU and 26 ms wall per Shakespeare step, PASSIVE 14 / 17
+# (docs/compiler.md).  libgomp reads this once, when numba first starts its threads; a value the
+# user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .errors import (  # noqa: F401  (re-exported)
     ConfigError,

@@ -67,15 +67,20 @@ def wfsm_masks32(rw, wq, group, out):
         off = np.empty(R, dtype=np.uint64)
         for r in range(R):
             off[r] = np.uint64(group[r]) * np.uint64(H) * stride + np.uint64(1)
-        idx = np.empty((L, R), dtype=np.uint64)
-        for t0 in range(0, L, 16):                       # in 16 x R tiles (the transpose stays in L1)
-            for r in range(R):
-                for t in range(t0, min(L, t0 + 16)):
-                    idx[t, r] = off[r] + rw[r, t]
+        # in tiles of 16 cycles: the (cycle, row) index tile is transposed from rw and read back
+        # while it is in L1/L2 (no L x R index array)
+        TT = 16
+        idx = np.empty((TT, R), dtype=np.uint64)
         flat = tab.reshape(-1)
         low = np.uint64(0xFFFFFFFF)
         for t in range(L):
-            it = idx[t]
+            i = t % TT
+            if i == 0:
+                for r in range(R):
+                    o_ = off[r]
+                    for tt in range(min(TT, L - t)):
+                        idx[tt, r] = o_ + rw[r, t + tt]
+            it = idx[i]
             for k in range(H):
                 ko = np.uint64(k) * stride
                 o = out[t, 2 * k]

@@ -22,6 +22,7 @@ chunk of one sequence would not fit.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,6 +37,7 @@ from .engine import VALUE_OPS, LayerFlow, LayerRun, align_banks, eval_value_op, 
 from .fsm_kernels import SPARSE_ONES, mask_words, rows_last32, wfsm_bank, wfsm_masks32, words32
 from .packed_kernels import (
     add_bit_cycles,
+    column_sums,
     constant_words,
     rows_last,
     sng_direct,
@@ -212,10 +214,10 @@ def constant_terms(x: np.ndarray, on: np.ndarray, wcol: np.ndarray) -> np.ndarra
     """(B', R) int64: the per-cycle XNOR-popcount term of constant operand words ``x & on``
     ((B', Mw) / (B' or 1, Mw) uint32): ``2 sum_j w_rj`` over the operands that are one (the same
     integer as the kernel's popcounts, which every cycle would add again)."""
-    w = np.ascontiguousarray(x & on).astype("<u4", copy=False)
-    bits = np.unpackbits(w.view(np.uint8), axis=-1, bitorder="little")          # (B', Mw * 32)
-    s = bits.astype(np.float64) @ wcol.astype(np.float64)      # exact: small integers
-    return np.rint(s).astype(np.int64)
+    w = np.ascontiguousarray(x & on, dtype=np.uint32)
+    out = np.empty((w.shape[0], wcol.shape[1]), dtype=np.int64)
+    column_sums(w, np.ascontiguousarray(wcol, dtype=np.int32), out)       # integers, no BLAS
+    return out
 
 
 def _counts32(words: np.ndarray) -> np.ndarray:
@@ -305,13 +307,15 @@ class _Step:
         N = int(p["states"])
         if p.get("state_policy") == "reset":
             state[:] = fsm_reset_state(N)
-        wq = np.asarray(n.arrays["wq"]).astype(np.uint64)
+        wq, group = self.rt.wfsm_tables(n)
         if wq.ndim == 3:          # per-step table bank (ROM): step t reads table min(t, T-1)
-            wq = wq[stats_row(self.t, wq.shape[0])]
-        group = np.asarray(n.arrays["group"]).reshape(-1).astype(np.int64)
-        masks = np.empty((L, mask_words(N), R), dtype=np.uint32)
-        wfsm_masks32(np.ascontiguousarray(self.rand[n.name]), np.ascontiguousarray(wq.reshape(-1, N)), group, masks)
-        y = np.zeros((B, R, self.W), dtype=np.uint64)
+            wq = np.ascontiguousarray(wq[stats_row(self.t, wq.shape[0])])
+        masks = self.rt.buffer(n.name + "/masks", (L, mask_words(N), R), np.uint32)
+        wfsm_masks32(np.ascontiguousarray(self.rand[n.name]), wq, group, masks)
+        if n.name in self.rt.step_local and -(-L // 32) == 2 * self.W:
+            y = self.rt.buffer(n.name + "/y", (B, R, self.W), np.uint64)    # every word written
+        else:
+            y = np.zeros((B, R, self.W), dtype=np.uint64)
         want = self.rt.nodes[src].kind == "int" and src not in self.sums and len(self.rt.consumers[src]) > 1
         dsum = np.empty((B if want else 0, R), dtype=np.int64)
         jd, od, js, os_, Z, Nm, wcol, npc, bt, base, dense = terms.arrays()
@@ -425,7 +429,9 @@ class _Step:
             on = np.zeros((on_v.shape[0], Mw * 64), dtype=bool)
             on[:, :M] = on_v
             onw = np.packbits(on, axis=1, bitorder="little").view("<u8").astype(np.uint64)
-            base = -np.rint(on_v.astype(np.float64) @ st.weights.T).astype(np.int64)
+            base = np.empty((onw.shape[0], n.size), dtype=np.int64)
+            column_sums(onw.view(np.uint32), st.wcol, base)                  # 2 sum_j on_bj w_rj
+            base //= -2
         else:
             onw = np.full((1, Mw), _ALL, dtype=np.uint64)
             base = -st.weights.sum(axis=1).astype(np.int64)[None, :]
@@ -488,8 +494,39 @@ class PackedRuntime:
         self._randoms: dict[tuple[str, int], LayerRandoms] = {}
         #: per WFSM node: the weight words of its XNOR banks (:class:`_Terms`), static per design
         self.static: dict[str, dict] = {}
+        self._tables: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        #: bit-stream nodes whose values live only within their step (not a layer's output, not
+        #: a register's next value): their arrays may be reused by the next step
+        self.step_local = {n.name for n in netlist if n.kind == "bits"} - {
+            ns[-1].name for ns in self.by_layer.values() if ns} - {
+            str(n.params["next"]) for n in netlist if n.op == "register"}
+        self._buffers: dict[tuple[str, int], np.ndarray] = {}
         self.live = {n.name: np.asarray(n.arrays["src"]).reshape(-1) >= 0 for n in netlist
                      if n.op == "sng" and "src" in n.arrays and (np.asarray(n.arrays["src"]) < 0).any()}
+
+    def wfsm_tables(self, n: SCNode) -> tuple[np.ndarray, np.ndarray]:
+        """A WFSM node's weight thresholds ((G, N) or (T, G, N) uint64) and row groups ((R,)
+        int64), contiguous: static per design, converted once."""
+        got = self._tables.get(n.name)
+        if got is None:
+            N = int(n.params["states"])
+            wq = np.asarray(n.arrays["wq"]).astype(np.uint64)
+            wq = wq.reshape((wq.shape[0], -1, N) if wq.ndim == 3 else (-1, N))
+            got = (np.ascontiguousarray(wq), np.ascontiguousarray(np.asarray(n.arrays["group"]).reshape(-1),
+                                                                  dtype=np.int64))
+            self._tables[n.name] = got
+        return got
+
+    def buffer(self, key: str, shape: tuple, dtype) -> np.ndarray:
+        """A scratch array reused across steps and runs (its contents are overwritten by each use;
+        never a node's value): no fresh pages, no page faults, per step.  Per calling thread, so
+        that runs from several Python threads do not share one."""
+        key = (key, threading.get_ident())
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype=dtype)
+            self._buffers[key] = buf
+        return buf
 
     def run(self, x: np.ndarray, *, length: int | dict[str, int] | None = None, trace: bool = False,
             collect: Callable[[str, SCNode, np.ndarray, int], None] | None = None,

@@ -143,6 +143,28 @@ def constant_words(jp, on):
     return True
 
 
+@njit(nogil=True, cache=True)
+def column_sums(words, wcol, out):
+    """``out[b, r] = sum_j bit_j(words[b]) wcol[j, r]`` ((B, Mw) uint32 operand words, (Mw * 32,
+    R) int32 columns -> (B, R) int64): the weight columns of the ones added up, in integers (the
+    exact-gated and one-hot operands have a few ones per element; no float matrix product)."""
+    B, Mw = words.shape
+    R = wcol.shape[1]
+    acc = np.empty(R, dtype=np.int32)
+    for b in range(B):
+        for r in range(R):
+            acc[r] = 0
+        for w in range(Mw):
+            x = words[b, w]
+            while x != np.uint32(0):
+                col = wcol[w * 32 + np.int64(trailing_zeros(np.uint64(x)))]
+                for r in range(R):
+                    acc[r] += col[r]
+                x &= x - np.uint32(1)
+        for r in range(R):
+            out[b, r] = acc[r]
+
+
 # ----------------------------------------------------------------------------- layouts
 @njit(inline="always")
 def _transpose64(a):
@@ -511,6 +533,6 @@ def apc_wfsm(jp, on, P, N, wcol, bt, base, dense, masks, nstates, state, y, dsum
                     dsum[b0 + e, r] = total[e, r]
 
 
-__all__ = ["add_bit_cycles", "apc_wfsm", "popcount", "popcount32", "rows_last",
+__all__ = ["add_bit_cycles", "apc_wfsm", "column_sums", "popcount", "popcount32", "rows_last",
            "sng_direct", "sng_streams", "sng_tables", "stream_ones", "to_element_packed", "trailing_zeros",
            "wfsm_masks", "xnor_apc_cycles"]

@@ -14,6 +14,7 @@ from sccompiler.runtime.fsm_kernels import mask_words, rows_last32, wfsm_bank, w
 from sccompiler.runtime.packed import constant_operands, constant_terms
 from sccompiler.runtime.packed_kernels import (
     apc_wfsm,
+    column_sums,
     rows_last,
     sng_direct,
     sng_streams,
@@ -195,3 +196,19 @@ def test_constant_operands_fold_into_the_base(gated):
                  np.ascontiguousarray(wcol[128:]), npc[4:8], b2)
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_array_equal(y1, y2)
+
+
+def test_column_sums_are_the_integer_matrix_product():
+    """packed_kernels.column_sums: the weight columns of the ones of each element's operand words
+    added up, equal to the 0/1 matrix product (sparse and dense words, zero words, bit 31)."""
+    rng = np.random.default_rng(5)
+    B, Mw, R = 9, 3, 37
+    words = rng.integers(0, 1 << 32, (B, Mw), dtype=np.uint64).astype(np.uint32)
+    words[0] = 0
+    words[1] = [1, 1 << 31, 0]
+    wcol = rng.integers(-2, 3, (Mw * 32, R)).astype(np.int32)
+    out = np.empty((B, R), dtype=np.int64)
+    column_sums(words, wcol, out)
+    bits = np.unpackbits(words.astype("<u4").view(np.uint8), axis=-1, bitorder="little").astype(np.int64)
+    np.testing.assert_array_equal(out, bits @ wcol.astype(np.int64))
+    assert not out[0].any() and np.array_equal(out[1], wcol[0] + wcol[63])

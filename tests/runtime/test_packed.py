@@ -255,3 +255,38 @@ def test_restarted_randoms_and_repeated_runs(spec):
     rt.run(x, length=37)
     np.testing.assert_array_equal(rt.run(x)[0], first)
     np.testing.assert_array_equal(first, Runtime(design.netlist).run(x)[0])
+
+
+@pytest.mark.parametrize("length", [100, 64])
+def test_reused_step_buffers_change_nothing(small, length):
+    """The runtime reuses its scratch arrays (WFSM state masks, step-local outputs) across steps
+    and runs: a runtime that simulated other inputs and batch sizes before gives the reference's
+    outputs and traces on new ones, bit for bit."""
+    design, x = small
+    rt = PackedRuntime(design.netlist)
+    rt.run(x[::-1, :, ::-1], length=length, trace=True)
+    rt.run(x[:5], length=length)
+    got, got_runs = rt.run(x, length=length, trace=True)
+    want, want_runs = Runtime(design.netlist).run(x, length=length, trace=True)
+    np.testing.assert_array_equal(got, want)
+    for name, run in want_runs.items():
+        assert run.trace.keys() == got_runs[name].trace.keys()
+        for k in run.trace:
+            np.testing.assert_array_equal(got_runs[name].trace[k], run.trace[k], err_msg=f"{name}/{k}")
+
+
+def test_openmp_threads_wait_passively():
+    """numba's OpenMP workers sleep between parallel regions instead of spinning (set by
+    ``import sccompiler`` unless the user chose a policy): a spinning worker takes a core from
+    the serial part of each step."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sccompiler, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"
