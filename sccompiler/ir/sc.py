@@ -159,6 +159,7 @@ class LayerOptions:
     of its integer weights) and ``macs`` (P of its sequential MAC; None: fully parallel); activations: ``function``.
     Bidirectional layers: ``direction`` (``"forward"`` / ``"backward"`` on the two direction layers)
     and ``max_steps`` (T_max, the depth of the sequence buffers) on both and on the ``concat`` layer.
+    A ``last_step`` layer: ``select`` (``LastStep.select``; None: ``"last"``).
     """
 
     mode: str | None = None
@@ -186,6 +187,7 @@ class LayerOptions:
     macs: int | None = None
     direction: str | None = None
     max_steps: int | None = None
+    select: str | None = None
 
     def to_json(self) -> dict:
         return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)
