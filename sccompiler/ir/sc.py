@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import ModelFormatError, SimulationError
+from ..errors import ModelFormatError, SimulationError, UnsupportedOpError
 from ..jsonable import to_jsonable
 
 KINDS = ("value", "word", "bits", "int")
@@ -83,6 +83,33 @@ SIGMOID, TANH, SIGMOID_UNIPOLAR = 0, 1, 2
 def concat_name(name: str) -> str:
     """The netlist layer (and its one ``concat`` node) of bidirectional layer ``name``'s output."""
     return f"{name}.concat"
+
+
+def final_state_select(netlist: "SCNetlist") -> str | None:
+    """The ``select`` of a ``last_step`` layer right after a bidirectional layer's ``concat`` that
+    keeps the directions' final states (``"final"``, ``"forward"``, ``"backward"``: an h_n head),
+    else None (no such head, or ``"last"``).  The cost model's buffers and the RTL's refusal read it."""
+    kinds = [p.kind for p in netlist.layers]
+    if "concat" not in kinds:
+        return None
+    k = kinds.index("concat")
+    if k + 1 >= len(kinds) or kinds[k + 1] != "last_step":
+        return None
+    sel = netlist.layers[k + 1].options.select
+    return sel if sel not in (None, "last") else None
+
+
+def refuse_final_state_heads(netlist: "SCNetlist") -> None:
+    """Raise one UnsupportedOpError for an h_n head (:func:`final_state_select`): the Verilog
+    emitter has no read-out of the directions' final states yet (``scc compile --emit verilog``
+    calls this before the emitter; the emitter's ``check_layers`` is meant to call it too)."""
+    sel = final_state_select(netlist)
+    if sel is None:
+        return
+    lay = netlist.layers[[p.kind for p in netlist.layers].index("concat") + 1]
+    raise UnsupportedOpError("LastStep", lay.name, f"select={sel!r} (an h_n head: a bidirectional layer's final "
+                             "states) has no Verilog emission yet; the design compiles, simulates and is costed "
+                             "(scc simulate, scc cost)")
 
 
 def _digest(arr: np.ndarray) -> str:

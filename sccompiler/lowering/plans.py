@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import CompileConfig
-from ..errors import ConfigError, UnsupportedOpError
+from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model, direction_layers
 from ..ir.sc import concat_name
 from ..quantize.bnfold import design_layer
