@@ -43,6 +43,7 @@ from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
 from ..sim.rules import (
     cell_sign,
     fsm_reset_state,
+    input_accepted,
     int_mac_operands,
     last_step_select,
     sign_decode,
@@ -433,7 +434,7 @@ def _check_input(n: SCNode, v: np.ndarray) -> np.ndarray:
                                     "--set input_encoding=real")
     else:
         r = float(n.range[1])
-        if np.any(np.abs(v) > r * (1 + 1e-12)):
+        if not np.all(input_accepted(v, r)):
             raise SCValueError("x", f"layer {n.layer!r} was compiled for inputs in [-{r:g}, {r:g}] (SNG range), "
                                     f"got {float(np.max(np.abs(v))):g}; recompile with a larger input range "
                                     "(--input-range R, or --set input_range=R)")

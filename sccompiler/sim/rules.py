@@ -320,3 +320,36 @@ def last_step_select(seq, select: str = "last"):
     if select == "backward":
         return seq[:, :1, ..., hidden:]
     return np.concatenate([seq[:, -1:, ..., :hidden], seq[:, :1, ..., hidden:]], axis=-1)
+
+
+# ------------------------------------------------------------------------- input SNG scale
+def input_accepted(values, bound: float) -> np.ndarray:
+    """Which input values a layer compiled for the range [-bound, bound] accepts: |x| <= bound,
+    exactly (no tolerance: every value the range was taken from -- the calibration's own max |x|
+    -- is accepted, and every accepted value is encodable, :func:`covering_scale`)."""
+    return np.abs(np.asarray(values, dtype=np.float64)) <= float(bound)
+
+
+def covering_scale(scale: float, bound: float) -> float:
+    """The SNG scale s of an input bank of range [-bound, bound] (the bank encodes x / s): the
+    computed ``scale`` (e.g. u / a_x with u = |a_x| bound, which floating point may round one ulp
+    below ``bound``) moved away from zero by ulps until bound / |s| <= 1, so that every accepted
+    |x| <= bound encodes to |x / s| <= 1 (division is monotone).  Both runtimes and the RTL
+    testbench read the scale from the node, so all encode with it."""
+    s = float(scale)
+    b = float(bound)
+    while s != 0 and np.isfinite(s) and b / abs(s) > 1.0:
+        s = float(np.nextafter(s, np.copysign(np.inf, s)))
+    return s
+
+
+def covering_gain(gain, bound: float) -> np.ndarray:
+    """The per-step / per-row input gains g of a bank encoding x g (the counterpart of
+    :func:`covering_scale`): each moved toward zero by ulps until bound |g| <= 1."""
+    g = np.array(gain, dtype=np.float64)
+    b = float(bound)
+    bad = np.abs(g) * b > 1.0
+    while np.any(bad):
+        g[bad] = np.nextafter(g[bad], 0.0)
+        bad = np.abs(g) * b > 1.0
+    return g
