@@ -150,6 +150,13 @@ def test_fixed_point_timing_cost_and_rtl_refusal(select):
     assert rep["timing"]["latency_cycles"] == tm.latency_cycles
     with pytest.raises(UnsupportedOpError, match=f"select='{select}'"):
         refuse_final_state_heads(design.netlist)
+    # trace: the LastStep's SC entry is the selected step of the concat, next to its references
+    tr = design.trace(x)
+    cat = tr["rnn.concat"]["sc"]["rnn.concat"]
+    np.testing.assert_array_equal(tr["last"]["sc"]["last.y"], last_step_select(cat, select))
+    np.testing.assert_allclose(tr["last"]["reference"]["out"], last_step_select(forward(model, x, return_trace=True)[1]
+                                                                                ["rnn"]["out"], select))
+    np.testing.assert_array_equal(tr["output"], design.simulate(x))
 
 
 def test_last_select_keeps_the_buffers_and_is_not_refused_here():
