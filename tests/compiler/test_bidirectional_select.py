@@ -165,3 +165,32 @@ def test_last_select_keeps_the_buffers_and_is_not_refused_here():
     design = compile_model(model, {"length": 32, **FAST}, calibration=x)
     assert final_state_select(design.netlist) is None
     refuse_final_state_heads(design.netlist)        # select='last': left to the emitter's own checks
+
+
+@pytest.mark.parametrize("select", ["final", "backward"])
+def test_cli_emit_verilog_refuses_hn_heads_and_simulate_json_mirrors(tmp_path, select):
+    import json
+
+    from click.testing import CliRunner
+
+    from sccompiler.cli import cli
+    from sccompiler.frontends.native import save_model
+
+    model = bidir_model("gru", dense=2, last=True, select=select)
+    mdir = save_model(model, tmp_path / "model")
+    x = np.random.default_rng(1).uniform(-1, 1, (3, 5, 3))
+    np.save(tmp_path / "x.npy", x)
+    run = CliRunner()
+    base = ["compile", str(mdir), "-o", str(tmp_path / "d"), "--calibration", str(tmp_path / "x.npy"),
+            "--set", "length=32", "--quiet"]
+    r = run.invoke(cli, [*base, "--emit", "verilog"])
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert r.exit_code != 0 and len(lines) == 1 and lines[0].startswith("error:"), r.output
+    assert f"select='{select}'" in lines[0] and "Verilog" in lines[0]
+    assert not (tmp_path / "d").exists()
+    r = run.invoke(cli, [*base, "--json"])
+    assert r.exit_code == 0, r.output
+    r = run.invoke(cli, ["cost", str(tmp_path / "d"), "--steps", "5", "--json"])
+    rep = json.loads(r.output)
+    assert rep["sequence_buffers"]["rnn.concat"]["bits_per_step"].keys() == {"input"}
+    assert rep["timing"]["latency_cycles"] == 2 * 5 * 32 + 32 + 1
