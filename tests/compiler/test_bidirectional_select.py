@@ -168,7 +168,7 @@ def test_last_select_keeps_the_buffers_and_is_not_refused_here():
 
 
 @pytest.mark.parametrize("select", ["final", "backward"])
-def test_cli_emit_verilog_refuses_hn_heads_and_simulate_json_mirrors(tmp_path, select):
+def test_cli_emit_verilog_refuses_hn_heads_and_cost_json(tmp_path, select):
     import json
 
     from click.testing import CliRunner
