@@ -1,5 +1,6 @@
 """Bidirectional layers (#18): a bidirectional LSTM/GRU (3 -> 2 x 8, a 2-output head on the last
-step, T = 16) against the forward-only design of the same forward weights, in one run: area,
+step -- ``y[:, -1]``, and the h_n heads ``cat(h_n[-2], h_n[-1])`` (select final) and ``h_n[-1]``
+(select backward) -- T = 16) against the forward-only design of the same forward weights, in one run: area,
 energy and latency per inference (``cost_report``, steps = T), the sequence buffers, the output
 error against the quantized reference at L = 64 / 256 / 1024, and the packed vs reference runtime
 time per sequence.
@@ -45,7 +46,10 @@ def main() -> None:
     cfg = {"length": L, "input_range": 1.0, **FAST}
     for kind in ("lstm", "gru"):
         bi = bidir_model(kind, H=8, seed=2, last=True, dense=2)
-        for name, model in (("bidir", bi), ("fwd-only", forward_only(bi))):
+        variants = (("bidir", bi), ("bi-final", bidir_model(kind, H=8, seed=2, last=True, dense=2, select="final")),
+                    ("bi-hn", bidir_model(kind, H=8, seed=2, last=True, dense=2, select="backward")),
+                    ("fwd-only", forward_only(bi)))
+        for name, model in variants:
             d = compile_model(model, cfg, calibration=x)
             rep = cost_report(d.netlist, d.model, d.config, steps=T)
             c = rep["designs"][rep["sc"]]["cost"]

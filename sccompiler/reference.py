@@ -49,7 +49,7 @@ from .ir.model import (
     direction_layers,
 )
 from .quantize.bnfold import bn_affine_table
-from .sim.rules import ternary_state
+from .sim.rules import last_step_select, ternary_state
 
 Trace = dict[str, dict[str, np.ndarray]]
 
@@ -251,15 +251,9 @@ def _bidirectional(layer: LSTM | GRU, x: np.ndarray, initial_state, trace: bool)
 def last_step(layer: LastStep, x: np.ndarray) -> np.ndarray:
     """``(B, T, F) -> (B, 1, ·)``: the output at the last step, or after a bidirectional layer
     (``F = 2H``, forward half first) its directions' final states: the forward one is its output at
-    step T-1, the backward one (which ran from step T-1 down to 0) its output at step 0."""
-    hidden = x.shape[-1] // 2
-    if layer.select == "final":
-        return np.concatenate([x[:, -1:, :hidden], x[:, :1, hidden:]], axis=-1)
-    if layer.select == "forward":
-        return x[:, -1:, :hidden]
-    if layer.select == "backward":
-        return x[:, :1, hidden:]
-    return x[:, -1:]
+    step T-1, the backward one (which ran from step T-1 down to 0) its output at step 0 (the one
+    rule, :func:`sccompiler.sim.rules.last_step_select`)."""
+    return last_step_select(x, layer.select)
 
 
 def layer_forward(layer: Layer, x: np.ndarray, initial_state, trace: bool):

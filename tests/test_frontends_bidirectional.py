@@ -229,7 +229,7 @@ def test_state_dict_with_reverse_keys(torch, kind, layers):
         load_model({k: v for k, v in state.items() if k != "rnn.weight_ih_l0_reverse"})
 
 
-def test_imported_model_quantizes_both_directions_and_compile_still_refuses(torch, tmp_path):
+def test_imported_model_quantizes_both_directions_and_compiles(torch, tmp_path):
     from sccompiler.design import compile_model  # noqa: PLC0415
     from sccompiler.quantize.schemes import quantize_model  # noqa: PLC0415
 
@@ -243,8 +243,12 @@ def test_imported_model_quantizes_both_directions_and_compile_still_refuses(torc
     assert not np.array_equal(lstm.w_hh.data, lstm.w_hh_reverse.data)
     out = forward(q, features(torch, True).double().numpy())
     assert out.shape == (B, 1, OUT) and np.all(np.isfinite(out))
-    with pytest.raises(UnsupportedOpError, match="bidirectional"):
-        compile_model(q)
+    # its cat(h_n[-2], h_n[-1]) head compiles (select="final"; end to end in
+    # tests/compiler/test_bidirectional_select.py)
+    x = features(torch, True).double().numpy()
+    design = compile_model(q, {"length": 32, "disable": ["correlation_report", "cost", "accuracy_report"]},
+                           calibration=x)
+    assert design.simulate(x).shape == out.shape
 
 
 # ------------------------------------------------------------------ IR: LastStep.select

@@ -125,7 +125,6 @@ def compile_cmd(model: str, config_path: str | None, settings: tuple[str, ...], 
         # --- verilog emission: refuse an unsupported design before anything is written ---
         if emit == "verilog":
             from ..backends.verilog.design import check_supported  # noqa: PLC0415
-
             check_supported(design)
         # --- end verilog emission ---
         # --- verilog emission: rtl/ and tb/ (testbench vectors from the first calibration sequences),

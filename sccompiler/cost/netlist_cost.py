@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.sc import SCNetlist, SCNode
+from ..ir.sc import SCNetlist, SCNode, final_state_select
 from ..sim.rules import bipolar_count_width, mac_schedule, signed_width, unsigned_width
 from ..sim.sources import sobol_direction_count, sobol_directions
 from .inventory import Design, Inventory
@@ -271,7 +271,10 @@ def buffer_widths(netlist: SCNetlist, plan) -> dict[str, int]:
     """The bits per time step of a bidirectional layer's three sequence buffers (``plan``: its
     ``concat`` layer): the input codes (2 bits {nz, pos} per exact input, the SNG threshold's
     ``bits + 1`` per real one, ``x_in``'s fields) and each direction's h (1 bit sign, 2 ternary,
-    the hold register's bits of a re-encoded h)."""
+    the hold register's bits of a re-encoded h).  Under an h_n head (a ``last_step`` keeping the
+    directions' final states, :func:`final_state_select`) only the input buffer: the head reads
+    forward h_{T-1} and backward h_0 from the directions' own h registers, which hold them after
+    their phases (each direction is clock-enabled only in its own phase)."""
     (cat,) = netlist.layer_nodes(plan.name)
     fwd, bwd = (netlist.node(i) for i in cat.inputs)
     x = netlist.node(f"{fwd.layer}.x")
@@ -282,6 +285,9 @@ def buffer_widths(netlist: SCNetlist, plan) -> dict[str, int]:
         mode = h.params.get("mode")
         return {"sign": 1, "cell_sign": 1, "ternary": 2}.get(mode, int(h.params.get("bits", 8)))
 
+    if final_state_select(netlist) is not None:
+        # an h_n head reads each direction's h register, held after its phase: no h buffers
+        return {"input": x.size * xb}
     return {"input": x.size * xb, "forward_h": fwd.size * hbits(fwd), "backward_h": bwd.size * hbits(bwd)}
 
 

@@ -27,7 +27,7 @@ from typing import ClassVar, Iterator
 import numpy as np
 
 from ..errors import InvalidWeightsError, UnsupportedOpError
-from ..sim.rules import stats_row
+from ..sim.rules import LAST_STEP_SELECTS, stats_row
 
 LSTM_GATE_ORDER = ("i", "f", "g", "o")
 GRU_GATE_ORDER = ("r", "z", "n")
@@ -453,10 +453,7 @@ class Activation(Layer):
             raise UnsupportedOpError(self.function, self.name, f"supported: {', '.join(ACTIVATIONS)}")
 
 
-#: what a :class:`LastStep` keeps: the output at the last step, or (right after a bidirectional
-#: layer) the final states of its directions: both (torch's ``h_n`` of the layer, forward first),
-#: the forward one only (``h_n[-2]``) or the backward one only (``h_n[-1]``)
-LAST_STEP_SELECTS = ("last", "final", "forward", "backward")
+# what a LastStep keeps: sim.rules.LAST_STEP_SELECTS (the one rule, sim.rules.last_step_select)
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,7 +29,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from ..errors import ModelFormatError, SimulationError
+from ..errors import ModelFormatError, SimulationError, UnsupportedOpError
 from ..jsonable import to_jsonable
 
 KINDS = ("value", "word", "bits", "int")
@@ -83,6 +83,33 @@ SIGMOID, TANH, SIGMOID_UNIPOLAR = 0, 1, 2
 def concat_name(name: str) -> str:
     """The netlist layer (and its one ``concat`` node) of bidirectional layer ``name``'s output."""
     return f"{name}.concat"
+
+
+def final_state_select(netlist: "SCNetlist") -> str | None:
+    """The ``select`` of a ``last_step`` layer right after a bidirectional layer's ``concat`` that
+    keeps the directions' final states (``"final"``, ``"forward"``, ``"backward"``: an h_n head),
+    else None (no such head, or ``"last"``).  The cost model's buffers and the RTL's refusal read it."""
+    kinds = [p.kind for p in netlist.layers]
+    if "concat" not in kinds:
+        return None
+    k = kinds.index("concat")
+    if k + 1 >= len(kinds) or kinds[k + 1] != "last_step":
+        return None
+    sel = netlist.layers[k + 1].options.select
+    return sel if sel not in (None, "last") else None
+
+
+def refuse_final_state_heads(netlist: "SCNetlist") -> None:
+    """Raise one UnsupportedOpError for an h_n head (:func:`final_state_select`): the Verilog
+    emitter has no read-out of the directions' final states yet (the emitter's bidirectional
+    check, ``backends/verilog/ops/sequence.py``, calls it)."""
+    sel = final_state_select(netlist)
+    if sel is None:
+        return
+    lay = netlist.layers[[p.kind for p in netlist.layers].index("concat") + 1]
+    raise UnsupportedOpError("LastStep", lay.name, f"select={sel!r} (an h_n head: a bidirectional layer's final "
+                             "states) has no Verilog emission yet; the design compiles, simulates and is costed "
+                             "(scc simulate, scc cost)")
 
 
 def _digest(arr: np.ndarray) -> str:
@@ -159,6 +186,7 @@ class LayerOptions:
     of its integer weights) and ``macs`` (P of its sequential MAC; None: fully parallel); activations: ``function``.
     Bidirectional layers: ``direction`` (``"forward"`` / ``"backward"`` on the two direction layers)
     and ``max_steps`` (T_max, the depth of the sequence buffers) on both and on the ``concat`` layer.
+    A ``last_step`` layer: ``select`` (``LastStep.select``; None: ``"last"``).
     """
 
     mode: str | None = None
@@ -186,6 +214,7 @@ class LayerOptions:
     macs: int | None = None
     direction: str | None = None
     max_steps: int | None = None
+    select: str | None = None
 
     def to_json(self) -> dict:
         return {f.name: to_jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)

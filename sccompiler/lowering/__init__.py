@@ -75,7 +75,8 @@ def lower_model(model: Model, plans: dict[str, LayerPlanT], folded: dict[str, Fo
             new = [lower_binary_domain(lay, prev)]
             kind = {"embedding": "embedding", "batchnorm": "affine", "activation": "activation",
                     "last_step": "last_step"}[lay.kind]
-            records.append(LayerPlan(lay.name, kind, 0, LayerOptions(function=getattr(lay, "function", None))))
+            records.append(LayerPlan(lay.name, kind, 0, LayerOptions(function=getattr(lay, "function", None),
+                                                                     select=getattr(lay, "select", None))))
             out = new[-1]
         else:  # check_model rejects these before lowering
             raise UnsupportedOpError(lay.kind, lay.name, "no SC lowering")

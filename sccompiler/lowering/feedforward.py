@@ -68,10 +68,14 @@ def lower_fixed_head(lay: Linear, plan: DensePlan, prev: str) -> list[SCNode]:
 
 def lower_binary_domain(lay: Embedding | BatchNorm | Activation | LastStep, prev: SCNode) -> SCNode:
     """One binary-domain node reading ``prev`` per time step (``last_step``: the value of the last
-    step; the runtimes keep only that step of the layer's output)."""
+    step, or after a bidirectional layer's ``concat`` the directions' final states, param
+    ``select``; the runtimes keep only that step of the layer's output,
+    :func:`sccompiler.sim.rules.last_step_select`)."""
     unbounded = (-np.inf, np.inf)
     if isinstance(lay, LastStep):
-        return node(f"{lay.name}.y", "last_step", (prev.name,), prev.shape, lay.name, prev.encoding, prev.range)
+        width = prev.shape[0] // 2 if lay.select in ("forward", "backward") else prev.shape[0]
+        return node(f"{lay.name}.y", "last_step", (prev.name,), (width,), lay.name, prev.encoding, prev.range,
+                    {"select": lay.select})
     if isinstance(lay, Embedding):
         return node(f"{lay.name}.y", "lookup", (prev.name,), (lay.embedding_dim,), lay.name, "binary", unbounded,
                     {}, {"table": lay.weight.data})

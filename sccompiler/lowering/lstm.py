@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..ir.model import LSTM
 from ..ir.sc import SCNode
-from ..sim.rules import cell_sign_thresholds, stats_rows
+from ..sim.rules import cell_sign_thresholds, covering_gain, covering_scale, stats_rows
 from .common import GATE_NAMES, GateDerived, Lowered, gate_act_codes, node
 from .plans import FoldedRecurrent, RecurrentPlan
 from .wfsm_banks import cell_wfsm, gate_wfsm
@@ -53,7 +53,7 @@ def general_units(lay, f: FoldedRecurrent, R: float) -> GeneralUnits:
     rows = sx.shape[1]
     streams = "shared" if shared else "per_row"
     x_node = node(f"{n}.x_s", "encode", (f"{n}.x",), (I,) if shared else (rows, I), n, "bipolar", (-1, 1),
-                  {"x_streams": streams}, {"gain": (ax[:, :1] if shared else ax) / u})
+                  {"x_streams": streams}, {"gain": covering_gain((ax[:, :1] if shared else ax) / u, R)})
     return GeneralUnits(T, sh, u, ah, x_node, streams)
 
 
@@ -86,8 +86,9 @@ def lower_lstm_integral(lay: LSTM, plan: RecurrentPlan, f: FoldedRecurrent, u: f
     ng = G if plan.gate_sngs == "per_gate" else 1
     xs_shape, hs_shape = ((G, I), (G, H)) if ng > 1 else ((I,), (H,))
     grp = {"groups": G} if ng > 1 else {}
+    x_scale = covering_scale(u / ax, float(plan.input.range))   # every |x| <= R encodes into [-1, 1]
     nodes = [
-        node(f"{n}.x_s", "encode", (f"{n}.x",), xs_shape, n, "bipolar", (-1, 1), {"scale": u / ax, "repeat": ng}),
+        node(f"{n}.x_s", "encode", (f"{n}.x",), xs_shape, n, "bipolar", (-1, 1), {"scale": x_scale, "repeat": ng}),
         node(f"{n}.h_s", "encode", (f"{n}.h_prev",), hs_shape, n, "bipolar", (-1, 1), {"scale": u / ah, "repeat": ng}),
         node(f"{n}.px", "xnor_apc", (f"{n}.x_s",), (G * H,), n, "integral", (-I, I), grp, {"weights": f.w_ih}),
         node(f"{n}.ph", "xnor_apc", (f"{n}.h_s",), (G * H,), n, "integral", (-H, H), grp, {"weights": f.w_hh}),

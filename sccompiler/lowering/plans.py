@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import CompileConfig
-from ..errors import ConfigError, UnsupportedOpError
+from ..errors import ConfigError
 from ..ir.model import GRU, LSTM, Activation, BatchNorm, Embedding, LastStep, Linear, Model, direction_layers
 from ..ir.sc import concat_name
 from ..quantize.bnfold import design_layer
@@ -262,10 +262,7 @@ def _pass_through_output(lay, feed: Feed) -> Feed:
             return Feed(False, 1.0, 1.0)
         return Feed(False, 1.0, feed.range if not feed.exact else feed.scale)   # relu / identity keep the bound
     if isinstance(lay, LastStep):
-        if lay.select != "last":
-            raise UnsupportedOpError("LastStep", lay.name, f"select={lay.select!r} (a bidirectional layer's final "
-                                     "state) has no SC lowering yet; only the last time step (select='last')")
-        return feed                                   # the last step's values, as they are
+        return feed                   # the last step's values (or the directions' final states), as they are
     if isinstance(lay, BatchNorm):
         sc, sh = affine_tables(lay.params, lay.params.features)
         mag = feed.scale if feed.exact else feed.range

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from ..ir.model import GRU, LSTM
 from ..ir.sc import SCNode
+from ..sim.rules import covering_scale
 from .common import GATE_NAMES, GateDerived, Lowered, gate_act_codes, node
 from .gru import lower_gru_integral
 from .lstm import general_bn, general_units, lower_lstm_cell, lower_lstm_integral, lower_lstm_integral_bn
@@ -77,7 +78,8 @@ def _integral_gates(lay: LSTM | GRU, plan: RecurrentPlan, f: FoldedRecurrent) ->
     u = max(abs(ax) * R, ah)                       # |x a_x/u| <= 1 and |h a_h/u| <= 1
     srow = sh[0]                                   # per-row BN scale of the whole pre-activation
     if isinstance(lay, GRU):
-        x_node = node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1), {"scale": u / ax, "repeat": 1})
+        x_node = node(f"{n}.x_s", "encode", (f"{n}.x",), (I,), n, "bipolar", (-1, 1),
+                      {"scale": covering_scale(u / ax, R), "repeat": 1})
         return lower_gru_integral(lay, plan, f, u, x_node, ah, srow[None])
     return lower_lstm_integral(lay, plan, f, u, ax, ah, srow)
 

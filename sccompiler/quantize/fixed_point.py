@@ -50,7 +50,10 @@ accumulator scale 2^-((k-1) + f_w))::
 Sequence-level head (a ``LastStep`` layer after the last recurrent layer, optionally followed by
 the Linear head: PyTorch's ``fc(y[:, -1])`` / ``fc(h_n[-1])``): the recurrent layers run every
 step as above; the LastStep keeps the last layer's h at step T - 1 (``(B, 1, H)``, the same
-integers, nothing requantized) and the head runs once per sequence on it, ``y`` ``(B, 1, out)``.
+integers, nothing requantized) -- after a bidirectional layer its ``select`` may keep the
+directions' final states instead (``cat(h_n[-2], h_n[-1])``, ``h_n[-2]``, ``h_n[-1]``; the rule
+:func:`sccompiler.sim.rules.last_step_select`) -- and the head runs once per sequence on it, ``y``
+``(B, 1, out)``.
 
 Everything is int64, vectorized over the batch; :meth:`FixedPointModel.from_model` refuses formats
 whose exact accumulators would not fit in 62 bits.
@@ -66,7 +69,7 @@ import numpy as np
 
 from ..errors import SCValueError, UnsupportedOpError
 from ..ir.model import GRU, LSTM, LastStep, Linear, Model, direction_layers
-from ..sim.rules import is_int, signed_width
+from ..sim.rules import is_int, last_step_select, signed_width
 
 #: integer bits (above the sign) of the pre-activation (LUT input) format: range [-8, 8)
 PRE_INT_BITS = 3
@@ -258,6 +261,9 @@ class FixedPointModel:
     #: name of the LastStep layer after the recurrent layers (None: every step is an output); the
     #: head then runs once per sequence on the last step's h
     last_step: str | None = None
+    #: what the LastStep keeps (``LastStep.select``; after a bidirectional layer its directions'
+    #: final states, :func:`sccompiler.sim.rules.last_step_select`)
+    last_select: str = "last"
 
     @property
     def bits(self) -> int:
@@ -276,11 +282,12 @@ class FixedPointModel:
             raise UnsupportedOpError("model", model.name, "the model has no layers")
         fmt = Formats.for_bits(k)
         layers = []
-        rec_layers, head_layer, last_step = list(model.layers), None, None
+        rec_layers, head_layer, last_step, last_select = list(model.layers), None, None, "last"
         if isinstance(rec_layers[-1], Linear) and len(rec_layers) > 1:
             head_layer = rec_layers.pop()
         if isinstance(rec_layers[-1], LastStep) and len(rec_layers) > 1:
-            last_step = rec_layers.pop().name
+            last_lay = rec_layers.pop()
+            last_step, last_select = last_lay.name, last_lay.select
         after = [lay for i, lay in enumerate(rec_layers) if any(isinstance(p, LastStep) for p in rec_layers[:i])]
         if after:
             raise UnsupportedOpError(after[0].kind, after[0].name, "the fixed-point baseline runs one Linear head "
@@ -301,7 +308,8 @@ class FixedPointModel:
         fpm = cls(name=model.name, input_size=model.input.size, formats=fmt, layers=tuple(layers),
                   sigmoid_lut=sig, tanh_lut=activation_lut("tanh", k, fmt.pre_frac),
                   tanh_c_lut=activation_lut("tanh", k, fmt.cell_frac),
-                  head=None if head_layer is None else _quantize_head(head_layer, fmt), last_step=last_step)
+                  head=None if head_layer is None else _quantize_head(head_layer, fmt), last_step=last_step,
+                  last_select=last_select)
         if fpm.head is not None:
             lo, hi = fpm.head_range()
             if sbits(lo, hi) > MAX_ACC_BITS:
@@ -396,7 +404,8 @@ class FixedPointModel:
         """Exact integer forward pass.  ``x_int`` (B, T, I) Q(k-1) codes.  Returns
         ``{layer_name: {"h": (B, T, H)[, "c": (B, T, H)]}}`` (int64 codes: h in Q(k-1), c in
         Q(k-3)), in layer order; zero initial state.  A LastStep adds ``{last_step: {"h": (B, 1, H)}}``
-        (the last layer's h at step T - 1).  A head adds ``{head_name: {"y": (B, T, out)}}`` (exact
+        (the last layer's h at step T - 1, or a bidirectional layer's final states:
+        ``last_select``).  A head adds ``{head_name: {"y": (B, T, out)}}`` (exact
         accumulator codes, ``head.acc_frac`` fractional bits; ``(B, 1, out)`` after a LastStep: once
         per sequence, on the last step's h)."""
         x = np.asarray(x_int)
@@ -421,7 +430,7 @@ class FixedPointModel:
             out[lay.name] = res
             cur = res["h"]
         if self.last_step is not None:
-            cur = cur[:, -1:]
+            cur = last_step_select(cur, self.last_select)
             out[self.last_step] = {"h": cur}
         if self.head is not None:
             out[self.head.name] = {"y": cur @ self.head.weight.T + self.head.bias}

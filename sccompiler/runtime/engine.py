@@ -20,7 +20,8 @@ Time: a layer runs its L cycles per time step; layers are simulated one after th
 the whole sequence (layer l at step t only needs layer l-1 at step t, so this equals the
 pipelined hardware).  A ``last_step`` layer hands on only the last step (:func:`layer_sequence`):
 the layers after it run one step per sequence, from reset, as the RTL runs them after the last
-step of the layer before.  Registers (h, c) are written at the end of each step; WFSM states carry
+step of the layer before (after a bidirectional layer, ``select`` may keep the directions' final
+states instead).  Registers (h, c) are written at the end of each step; WFSM states carry
 over between steps (``state_policy='carry'``) or restart from N/2 (``'reset'``); source registers run
 on continuously.
 """
@@ -42,7 +43,9 @@ from ..sim.primitives import and_, bipolar_apc, mux, sng, up_counter, xnor_
 from ..sim.rules import (
     cell_sign,
     fsm_reset_state,
+    input_accepted,
     int_mac_operands,
+    last_step_select,
     sign_decode,
     stats_row,
     ternary_count_threshold,
@@ -302,11 +305,15 @@ class LayerFlow:
 
 
 def layer_sequence(plan, run: LayerRun) -> LayerRun:
-    """What a layer hands on: its per-step outputs, or for a ``last_step`` layer the last step only
-    ``(B, 1, F)`` (both runtimes; the layers after it run once per sequence)."""
+    """What a layer hands on: its per-step outputs, or for a ``last_step`` layer one step
+    ``(B, 1, ·)``: the last step, or after a bidirectional layer the directions' final states
+    (``LayerOptions.select``, the rule :func:`sccompiler.sim.rules.last_step_select`; both
+    runtimes; the layers after it run once per sequence)."""
     if plan.kind != "last_step":
         return run
-    return LayerRun(run.out[:, -1:], {k: v[:, -1:] for k, v in run.trace.items()}, run.saturations)
+    sel = plan.options.select or "last"
+    return LayerRun(last_step_select(run.out, sel), {k: last_step_select(v, sel) for k, v in run.trace.items()},
+                    run.saturations)
 
 
 def wfsm_group_bits(steps: np.ndarray, rw: np.ndarray, wq_all: np.ndarray, group: np.ndarray, N: int,
@@ -427,7 +434,7 @@ def _check_input(n: SCNode, v: np.ndarray) -> np.ndarray:
                                     "--set input_encoding=real")
     else:
         r = float(n.range[1])
-        if np.any(np.abs(v) > r * (1 + 1e-12)):
+        if not np.all(input_accepted(v, r)):
             raise SCValueError("x", f"layer {n.layer!r} was compiled for inputs in [-{r:g}, {r:g}] (SNG range), "
                                     f"got {float(np.max(np.abs(v))):g}; recompile with a larger input range "
                                     "(--input-range R, or --set input_range=R)")

@@ -294,3 +294,62 @@ def comparator_random(state: int, taps) -> int:
     ``R_t = sum_k bit(s_t, taps[k]) << k`` (docs/semantics.md §2.4; taps = 0..b-1 is the low
     b bits, ``s_t & (2^b - 1)``)."""
     return sum(((int(state) >> int(t)) & 1) << k for k, t in enumerate(taps))
+
+
+# ------------------------------------------------------------------- sequence-level heads
+#: what a ``LastStep`` keeps (``ir.model.LastStep.select``): the output at the last step, or after
+#: a bidirectional layer its directions' final states (both, the forward one, the backward one)
+LAST_STEP_SELECTS = ("last", "final", "forward", "backward")
+
+
+def last_step_select(seq, select: str = "last"):
+    """The one step a ``LastStep`` hands on, ``(B, T, F) -> (B, 1, ·)`` (the float reference, the
+    design reference, both runtimes, their traces and the fixed-point model call this): ``"last"``
+    the output at step T - 1; after a bidirectional layer (``F = 2H``, forward half first, the
+    backward half in the sequence's time order) ``"final"`` = concat(forward h_{T-1}, backward h_0)
+    (each direction's final state: the backward one ran from step T - 1 down to 0),
+    ``"forward"`` = forward h_{T-1} (H), ``"backward"`` = backward h_0 (H).  Works on any array
+    with the time axis 1 and the features last (a trace of (B, T, ..., F))."""
+    if select not in LAST_STEP_SELECTS:
+        raise SCValueError("select", f"must be one of {', '.join(LAST_STEP_SELECTS)}, got {select!r}")
+    if select == "last":
+        return seq[:, -1:]
+    hidden = seq.shape[-1] // 2
+    if select == "forward":
+        return seq[:, -1:, ..., :hidden]
+    if select == "backward":
+        return seq[:, :1, ..., hidden:]
+    return np.concatenate([seq[:, -1:, ..., :hidden], seq[:, :1, ..., hidden:]], axis=-1)
+
+
+# ------------------------------------------------------------------------- input SNG scale
+def input_accepted(values, bound: float) -> np.ndarray:
+    """Which input values a layer compiled for the range [-bound, bound] accepts: |x| <= bound,
+    exactly (no tolerance: every value the range was taken from -- the calibration's own max |x|
+    -- is accepted, and every accepted value is encodable, :func:`covering_scale`)."""
+    return np.abs(np.asarray(values, dtype=np.float64)) <= float(bound)
+
+
+def covering_scale(scale: float, bound: float) -> float:
+    """The SNG scale s of an input bank of range [-bound, bound] (the bank encodes x / s): the
+    computed ``scale`` (e.g. u / a_x with u = |a_x| bound, which floating point may round one ulp
+    below ``bound``) moved away from zero by ulps until bound / |s| <= 1, so that every accepted
+    |x| <= bound encodes to |x / s| <= 1 (division is monotone).  Both runtimes and the RTL
+    testbench read the scale from the node, so all encode with it."""
+    s = float(scale)
+    b = float(bound)
+    while s != 0 and np.isfinite(s) and b / abs(s) > 1.0:
+        s = float(np.nextafter(s, np.copysign(np.inf, s)))
+    return s
+
+
+def covering_gain(gain, bound: float) -> np.ndarray:
+    """The per-step / per-row input gains g of a bank encoding x g (the counterpart of
+    :func:`covering_scale`): each moved toward zero by ulps until bound |g| <= 1."""
+    g = np.array(gain, dtype=np.float64)
+    b = float(bound)
+    bad = np.abs(g) * b > 1.0
+    while np.any(bad):
+        g[bad] = np.nextafter(g[bad], 0.0)
+        bad = np.abs(g) * b > 1.0
+    return g

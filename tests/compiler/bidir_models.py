@@ -10,9 +10,10 @@ from .models import binary
 
 
 def bidir_model(kind: str = "lstm", I: int = 3, H: int = 4, seed: int = 0, *, second: bool = False,
-                last: bool = False, dense: int = 0, sign: bool = False) -> Model:
+                last: bool = False, dense: int = 0, sign: bool = False,
+                select: str = "last") -> Model:
     """A bidirectional ``kind`` layer ``rnn`` (optionally sign(h)), then optionally a forward layer
-    ``rnn2``, a ``LastStep`` and a binary dense head."""
+    ``rnn2``, a ``LastStep`` (keeping ``select``) and a binary dense head."""
     rng = np.random.default_rng(seed)
     g = 4 if kind == "lstm" else 3
     cls = LSTM if kind == "lstm" else GRU
@@ -30,7 +31,9 @@ def bidir_model(kind: str = "lstm", I: int = 3, H: int = 4, seed: int = 0, *, se
                         w_hh=binary((g * H, H), rng, 0.3), b_ih=Tensor(rng.normal(0, 0.3, g * H)), **kw))
         fin = H
     if last:
-        lays.append(LastStep("last"))
+        lays.append(LastStep("last", select=select))
+        if select in ("forward", "backward"):
+            fin //= 2
     if dense:
         lays.append(Linear("head", in_size=fin, out_size=dense, weight=binary((dense, fin), rng, 0.2),
                            bias=Tensor(rng.normal(0, 0.1, dense))))

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ....errors import UnsupportedOpError
+from ....ir.sc import refuse_final_state_heads
 from ....sim.rules import unsigned_width
 from ..emitter import STEP_BITS, DesignEmitter, Signal, unsupported
 from ..verilog_text import INDENT, concat
@@ -66,13 +67,7 @@ def bidirectional_schedule(netlist) -> BidirSchedule | None:
                                  f"Verilog emission needs one stream length for both directions, got "
                                  f"{int(fwd.length)} and {int(rev.length)} (--set {fwd.name}.length=L)")
     after = layers[k + 1:]
-    for p in after:
-        select = getattr(p.options, "select", None) or "last"
-        nodes = [n for n in netlist.nodes if n.layer == p.name and n.op == "last_step"]
-        select = next((str(n.params["select"]) for n in nodes if n.params.get("select") not in (None, "last")), select)
-        if p.kind == "last_step" and select != "last":
-            raise UnsupportedOpError("last_step", p.name, f"Verilog emission of select={select!r} (a direction's final "
-                                     "state) is not built yet; select='last' (the output's last step) is")
+    refuse_final_state_heads(netlist)
     if not after:
         raise UnsupportedOpError(f"bidirectional {fwd.kind.upper()}", fwd.name, "Verilog emission needs a layer "
                                  "after a bidirectional layer (a dense head, a forward LSTM/GRU)")
