@@ -238,19 +238,16 @@ def test_verify_runs_every_stored_step(emitted):
         verify_design(outdir, "icarus", steps=2)
 
 
-def test_select_other_than_last_and_a_missing_head_are_refused():
+def test_hn_heads_and_a_missing_head_are_refused():
     design, _ = _make("gru_sign_last_head")
-    last = design.netlist.node("last.y") if "last.y" in [n.name for n in design.netlist] else \
-        next(n for n in design.netlist if n.op == "last_step")
-    last.params["select"] = "final"            # what wt-7's LastStep.select lowers to (not built here)
-    try:
-        with pytest.raises(UnsupportedOpError, match="select='final'"):
-            check_supported(design)
-    finally:
-        last.params.pop("select")
-    check_supported(design)
-    model = bidir_model("gru", sign=True)
+    check_supported(design)                    # select='last' emits
     x = np.random.default_rng(0).choice([-1.0, 1.0], (2, 3, 3))
+    for select in ("final", "backward"):
+        hn = compile_model(bidir_model("gru", sign=True, dense=2, last=True, select=select),
+                           {"length": 16, "defaults": SIGN, **FAST}, calibration=x)
+        with pytest.raises(UnsupportedOpError, match=f"select='{select}'"):
+            check_supported(hn)
+    model = bidir_model("gru", sign=True)
     bare = compile_model(model, {"length": 16, "defaults": SIGN, **FAST}, calibration=x)
     with pytest.raises(UnsupportedOpError, match="needs a layer after a bidirectional layer"):
         check_supported(bare)
