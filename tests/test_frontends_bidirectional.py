@@ -24,6 +24,7 @@ from sccompiler.frontends.native import load_native, save_model
 from sccompiler.frontends.torch_frontend import load_torch
 from sccompiler.ir.model import LSTM, InputSpec, LastStep, Linear, Model, Tensor
 from sccompiler.reference import forward
+from sccompiler.testing import require_onnxscript
 
 #: the reference forward must reproduce torch's output to this (float64 vs float32)
 TOL = 1e-5
@@ -72,7 +73,7 @@ def features(torch, batch_first: bool, steps: int = T, batch: int = B, width: in
 def export(torch, module, x, path, exporter: str, dynamic: bool = False):
     dynamo, opset, optimize = EXPORTERS[exporter]
     if dynamo:
-        pytest.importorskip("onnxscript")
+        require_onnxscript()
     kw: dict = {"opset_version": opset, "input_names": ["x"], "output_names": ["y"]}
     if dynamo:
         kw["optimize"] = optimize

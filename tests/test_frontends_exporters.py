@@ -13,6 +13,7 @@ import pytest
 
 from sccompiler.errors import UnsupportedOpError
 from sccompiler.frontends import load_model
+from sccompiler.testing import require_onnxscript
 
 #: the reference forward must reproduce torch's output to this (float64 vs float32)
 TOL = 1e-5
@@ -64,7 +65,7 @@ def _inputs(torch, embedding: bool, batch_first: bool, steps: int = T):
 
 def _export(torch, module, args, path, exporter: str, dynamic: bool = False, names=("x",)):
     if EXPORTERS[exporter][0]:
-        pytest.importorskip("onnxscript")
+        require_onnxscript()
     dynamo, opset, optimize = EXPORTERS[exporter]
     kw: dict = {"opset_version": opset, "input_names": list(names), "output_names": ["y"]}
     if dynamo:

@@ -11,6 +11,7 @@ from sccompiler.errors import ModelFormatError, UnsupportedOpError
 from sccompiler.frontends import load_model, load_torch
 from sccompiler.ir import LSTM, Activation, Linear
 from sccompiler.reference import forward
+from sccompiler.testing import require_torch
 
 #: the reference forward in float64 against torch in float64
 ATOL = 1e-5
@@ -18,7 +19,7 @@ ATOL = 1e-5
 
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch")
+    return require_torch()
 
 
 def _module(torch, body, *, emb: bool = False, batch_first: bool = True, head_first: bool = False):

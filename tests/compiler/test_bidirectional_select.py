@@ -25,6 +25,7 @@ from sccompiler.quantize.fixed_point import FixedPointModel
 from sccompiler.quantize.schemes import quantize_model
 from sccompiler.reference import forward
 from sccompiler.runtime.packed import PackedRuntime
+from sccompiler.testing import require_onnxscript
 
 from .bidir_models import bidir_model
 from .models import FAST, assert_bit_exact
@@ -59,7 +60,7 @@ def _net(torch, kind: str, head: str, seed: int = 0):
 def _export(torch, module, x, path, exporter):
     kw: dict = {"input_names": ["x"], "output_names": ["y"]}
     if exporter == "dynamo":
-        pytest.importorskip("onnxscript")
+        require_onnxscript()
         kw["dynamo"] = True                       # the installed torch's default exporter and opset
     else:
         kw |= {"dynamo": False, "opset_version": 17}

@@ -10,6 +10,7 @@ import pytest
 from sccompiler.design import compile_model
 from sccompiler.errors import SCValueError
 from sccompiler.sim.rules import covering_gain, covering_scale, input_accepted
+from sccompiler.testing import require_torch
 
 from .models import FAST, assert_bit_exact
 
@@ -31,7 +32,7 @@ def _torch_model(torch, kind, seed):
 @pytest.mark.parametrize("kind, seed", CASES)
 @pytest.mark.parametrize("gate_input", ["auto", "integral_wfsm"])
 def test_calibration_max_is_accepted_and_encoded(kind, seed, gate_input):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     model, x = _torch_model(torch, kind, seed)
     r = float(np.max(np.abs(x)))
     design = compile_model(model, {"length": 32, "input_range": r, "defaults": {"gate_input": gate_input}, **FAST},

@@ -17,7 +17,7 @@ from sccompiler.backends.verilog.design import emit_design, verify_design
 from sccompiler.backends.verilog.names import IDENTIFIER, RESERVED, VERILOG_KEYWORDS, NameTable, comment_text
 from sccompiler.design import compile_model
 from sccompiler.quantize import quantize_model
-from sccompiler.testing import require_tool
+from sccompiler.testing import require_tool, require_torch
 
 NAMES = st.lists(st.one_of(st.text(min_size=0, max_size=12),
                            st.sampled_from(["rnn.LSTM", "rnn_LSTM", "rnn.LSTM_1", "reg", "wire", "input",
@@ -58,8 +58,7 @@ def test_examples():
 
 @pytest.fixture(scope="module")
 def torch_design(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
+    torch = require_torch()
     from sccompiler.frontends.onnx_frontend import load_onnx
 
     torch.manual_seed(0)
