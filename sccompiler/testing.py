@@ -8,6 +8,7 @@ So nothing a user relies on is skipped silently in CI.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 
@@ -29,28 +30,24 @@ def require_tool(name: str) -> str:
     return path
 
 
-def require_torch():
-    """Import and return torch, or skip (fail under SCC_REQUIRE_TORCH=1)."""
+def _require_module(name: str, what: str):
+    """Import and return module ``name`` of the torch extra, or skip (fail under SCC_REQUIRE_TORCH=1)."""
     import pytest  # noqa: PLC0415 - pytest is a dev extra, not a runtime dependency
 
     try:
-        import torch  # noqa: PLC0415 - torch is an optional extra
+        return importlib.import_module(name)
     except ImportError:
         if _strict("SCC_REQUIRE_TORCH"):
-            pytest.fail("torch is not installed and SCC_REQUIRE_TORCH=1")
-        pytest.skip("torch is not installed (pip install 'sccompiler[torch]')")
-    return torch
+            pytest.fail(f"{what} is not installed and SCC_REQUIRE_TORCH=1")
+        pytest.skip(f"{what} is not installed (pip install 'sccompiler[torch]')")
+
+
+def require_torch():
+    """Import and return torch, or skip (fail under SCC_REQUIRE_TORCH=1)."""
+    return _require_module("torch", "torch")
 
 
 def require_onnxscript():
     """Import and return onnxscript (what torch's dynamo ONNX exporter needs; the torch extra
     installs it), or skip (fail under SCC_REQUIRE_TORCH=1)."""
-    import pytest  # noqa: PLC0415 - pytest is a dev extra, not a runtime dependency
-
-    try:
-        import onnxscript  # noqa: PLC0415 - part of the optional torch extra
-    except ImportError:
-        if _strict("SCC_REQUIRE_TORCH"):
-            pytest.fail("onnxscript (torch's dynamo ONNX exporter) is not installed and SCC_REQUIRE_TORCH=1")
-        pytest.skip("onnxscript is not installed (pip install 'sccompiler[torch]')")
-    return onnxscript
+    return _require_module("onnxscript", "onnxscript (torch's dynamo ONNX exporter)")
